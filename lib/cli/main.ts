@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// o2stack: the CLI. Commands are declared in commands/*.ts; their work is imported lazily so that
+// start-up costs only commander and the command that runs.
+import { Command, CommanderError } from 'commander';
+import { registerAll } from './commands/index.js';
+import { EXIT, reportError } from './output.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('o2stack');
+  program
+    .description('The OCFS2 cluster stack: o2cb and user stack configuration, heartbeat, mounts and status')
+    .option('--json', 'print one JSON document on stdout (errors too)')
+    .option('--root <dir>', 'kernel root to act on (a chroot, or a fake tree for tests)', '/')
+    .option('--config <file>', 'cluster configuration file', '/etc/ocfs2/cluster.conf')
+    .showHelpAfterError()
+    .exitOverride();
+  registerAll(program);
+  let json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    json = json || program.opts().json === true;
+    return reportError(e, json);
+  }
+}
+
+// Run when executed as a program (not when imported by tests).
+const invoked = process.argv[1] ?? '';
+if (invoked.endsWith('/cli/main.js') || invoked.endsWith('/cli/main.ts') || invoked.endsWith('/o2stack')) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`o2stack: ${String(e)}\n`);
+      process.exit(EXIT.FAILED);
+    },
+  );
+}

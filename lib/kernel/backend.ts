@@ -1,0 +1,183 @@
+// The kernel as the rest of the library sees it: attributes and directories addressed by their
+// kernel paths (/sys/kernel/config/...). Two implementations share this interface: the native
+// one (real syscalls under a root prefix) and the simulator in sim.ts (tests).
+import { statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { KernelError, toKernelError } from './errors.js';
+import { loadNative, type NativeAttrOp } from './native.js';
+
+export type AttrOp = NativeAttrOp;
+
+export interface DirEntry {
+  name: string;
+  type: 'dir' | 'file' | 'link' | 'other';
+}
+
+export interface BatchResult {
+  completed: number;
+  reads: (Buffer | undefined)[];
+}
+
+/** A batch step failed: which step, how many completed before it, and the kernel's error. */
+export class BatchError extends KernelError {
+  step: number;
+  completed: number;
+  failedOp: AttrOp;
+
+  constructor(cause: KernelError, step: number, completed: number, failedOp: AttrOp) {
+    super(cause, `step ${step + 1} (${failedOp.op} ${failedOp.path}) failed: ${cause.message}`);
+    this.name = 'BatchError';
+    this.step = step;
+    this.completed = completed;
+    this.failedOp = failedOp;
+  }
+}
+
+export interface KernelBackend {
+  /** Human description ("/" or "fake tree /tmp/x"). */
+  readonly description: string;
+  read(path: string): string;
+  /** undefined when the path does not exist (ENOENT/ENOTDIR). */
+  tryRead(path: string): string | undefined;
+  write(path: string, data: string | Buffer): void;
+  mkdir(path: string): void;
+  rmdir(path: string): void;
+  list(path: string): DirEntry[];
+  /** undefined when the directory does not exist. */
+  tryList(path: string): DirEntry[] | undefined;
+  exists(path: string): boolean;
+  batch(ops: AttrOp[]): BatchResult;
+  batchAsync(ops: AttrOp[]): Promise<BatchResult>;
+}
+
+const CONFIGFS_MAGIC = 0x62656570;
+
+export interface NativeBackendOptions {
+  /** Prefix for every kernel path; "/" for the running kernel. */
+  root?: string;
+  /**
+   * Treat the root as a plain directory tree standing in for configfs: missing parents and
+   * attribute files are created. Default: on when <root>/sys/kernel/config is not configfs.
+   */
+  fakeTree?: boolean;
+}
+
+export class NativeBackend implements KernelBackend {
+  readonly root: string;
+  readonly fakeTree: boolean;
+  readonly description: string;
+
+  constructor(options: NativeBackendOptions = {}) {
+    this.root = options.root ?? '/';
+    this.fakeTree = options.fakeTree ?? !isConfigfs(join(this.root, 'sys/kernel/config'));
+    this.description = this.fakeTree ? `fake tree ${this.root}` : this.root;
+  }
+
+  private native() {
+    return loadNative().attr;
+  }
+
+  /** Host path of a kernel path. */
+  hostPath(kernelPath: string): string {
+    return this.root === '/' ? kernelPath : join(this.root, kernelPath);
+  }
+
+  /** Kernel path of a host path (for error messages). */
+  kernelPath(hostPath: string): string {
+    if (this.root === '/' || !hostPath.startsWith(this.root)) return hostPath;
+    const rest = hostPath.slice(this.root.replace(/\/$/, '').length);
+    return rest.startsWith('/') ? rest : `/${rest}`;
+  }
+
+  private wrap<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw toKernelError(e, (p) => this.kernelPath(p));
+    }
+  }
+
+  private get options() {
+    return { createMissing: this.fakeTree };
+  }
+
+  read(path: string): string {
+    return this.wrap(() => this.native().readAttr(this.hostPath(path)).toString('utf8'));
+  }
+
+  tryRead(path: string): string | undefined {
+    try {
+      return this.read(path);
+    } catch (e) {
+      if (e instanceof KernelError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
+      throw e;
+    }
+  }
+
+  write(path: string, data: string | Buffer): void {
+    this.wrap(() => this.native().writeAttr(this.hostPath(path), data, this.options));
+  }
+
+  mkdir(path: string): void {
+    this.wrap(() => this.native().mkdir(this.hostPath(path), 0o755, this.options));
+  }
+
+  rmdir(path: string): void {
+    this.wrap(() => this.native().rmdir(this.hostPath(path)));
+  }
+
+  list(path: string): DirEntry[] {
+    return this.wrap(() => this.native().list(this.hostPath(path)));
+  }
+
+  tryList(path: string): DirEntry[] | undefined {
+    try {
+      return this.list(path);
+    } catch (e) {
+      if (e instanceof KernelError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
+      throw e;
+    }
+  }
+
+  exists(path: string): boolean {
+    return this.tryList(path) !== undefined || this.tryRead(path) !== undefined;
+  }
+
+  private mapOps(ops: AttrOp[]): AttrOp[] {
+    if (this.root === '/') return ops;
+    return ops.map((o) => ({ ...o, path: this.hostPath(o.path) }));
+  }
+
+  private batchError(e: unknown, ops: AttrOp[]): unknown {
+    const k = toKernelError(e, (p) => this.kernelPath(p));
+    const x = e as { step?: unknown; completed?: unknown };
+    if (k instanceof KernelError && typeof x.step === 'number' && typeof x.completed === 'number') {
+      return new BatchError(k, x.step, x.completed, ops[x.step]!);
+    }
+    return k;
+  }
+
+  batch(ops: AttrOp[]): BatchResult {
+    try {
+      return this.native().batch(this.mapOps(ops), this.options);
+    } catch (e) {
+      throw this.batchError(e, ops);
+    }
+  }
+
+  async batchAsync(ops: AttrOp[]): Promise<BatchResult> {
+    try {
+      return await this.native().batchAsync(this.mapOps(ops), this.options);
+    } catch (e) {
+      throw this.batchError(e, ops);
+    }
+  }
+}
+
+function isConfigfs(path: string): boolean {
+  try {
+    return statfsSync(path).type === CONFIGFS_MAGIC;
+  } catch {
+    return false;
+  }
+}

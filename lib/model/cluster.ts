@@ -1,0 +1,205 @@
+// The o2cb cluster model and its validation (pure; no I/O).
+// Limits from the kernel's o2nm/o2hb (kernel-interfaces.md §3, §4) and ocfs2-tools' rules.
+import { isIPv4 } from 'node:net';
+import { ConfigError, type ConfigIssue, type SourceLoc } from './errors.js';
+
+export type HeartbeatMode = 'local' | 'global';
+export type FenceMethod = 'reset' | 'panic';
+
+export interface NodeConfig {
+  name: string;
+  /** 0–254 */
+  number: number;
+  ipAddress: string;
+  /** 1–65534; ocfs2-tools' default is 7777 */
+  port: number;
+  loc?: SourceLoc;
+}
+
+export interface Timeouts {
+  /** o2hb iterations of 2 s; a peer is dead after this many missed beats. Kernel default 31. */
+  heartbeatDeadThreshold?: number;
+  idleTimeoutMs?: number;
+  keepaliveDelayMs?: number;
+  reconnectDelayMs?: number;
+}
+
+export interface ClusterConfig {
+  name: string;
+  nodes: NodeConfig[];
+  heartbeatMode: HeartbeatMode;
+  /** Global heartbeat regions: device UUIDs (32 hex). */
+  heartbeatRegions: string[];
+  timeouts: Timeouts;
+  fenceMethod?: FenceMethod;
+  loc?: SourceLoc;
+}
+
+export const O2NM_MAX_NODES = 255; // numbers 0–254; 255 is the "invalid node" marker
+export const O2NM_MAX_NODE_NAME = 64;
+export const O2CB_MAX_CLUSTER_NAME = 16;
+export const O2NM_MAX_REGIONS = 32;
+export const DEFAULT_PORT = 7777;
+export const KERNEL_DEFAULT_TIMEOUTS: Required<Timeouts> = {
+  heartbeatDeadThreshold: 31,
+  idleTimeoutMs: 30000,
+  keepaliveDelayMs: 2000,
+  reconnectDelayMs: 2000,
+};
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60000, min: 60000 };
+
+/**
+ * Parses a duration to milliseconds: a bare number is taken in `bareUnit` ("30000" with ms,
+ * "30" with s); "30s", "2000ms", "1.5s", "2m" carry their unit. Returns undefined if malformed.
+ */
+export function parseDuration(text: string, bareUnit: 'ms' | 's' = 'ms'): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = (m[2] || bareUnit).toLowerCase();
+  const mult = UNITS[unit];
+  if (mult === undefined) return undefined;
+  const ms = Math.round(Number(m[1]) * mult);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/** Heartbeat dead threshold from a count ("31") or a time ("60s": timeout = (threshold − 1) × 2 s). */
+export function parseDeadThreshold(text: string): number | undefined {
+  if (/^\s*\d+\s*$/.test(text)) return Number(text);
+  const ms = parseDuration(text, 's');
+  if (ms === undefined) return undefined;
+  return Math.ceil(ms / 2000) + 1;
+}
+
+export function isValidO2cbClusterName(name: string): boolean {
+  return /^[A-Za-z0-9]{1,16}$/.test(name);
+}
+
+export function isValidNodeName(name: string): boolean {
+  // configfs directory name: no '/', not '.'/'..', ≤ 64 bytes; whitespace breaks cluster.conf.
+  return name.length > 0 && Buffer.byteLength(name) <= O2NM_MAX_NODE_NAME && !/[\s/]/.test(name) && name !== '.' && name !== '..';
+}
+
+/** All problems with a cluster, each with where it is and how to fix it. Empty when valid. */
+export function validateCluster(c: ClusterConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const at = (loc: SourceLoc | undefined, i: Omit<ConfigIssue, keyof SourceLoc>) => issues.push({ ...loc, ...i });
+
+  if (!isValidO2cbClusterName(c.name)) {
+    at(c.loc, {
+      code: 'E_CONF_CLUSTER_NAME',
+      key: 'cluster.name',
+      message: `cluster name '${c.name}' is invalid: it must be 1–16 letters or digits (it is stored in a 16-byte field on disk)`,
+      hint: 'choose a name like "ocfs2" or "web01"; it must match the name the volumes were formatted with (tunefs.ocfs2 -Q "%N\\n" DEVICE)',
+    });
+  }
+  if (c.nodes.length === 0) {
+    at(c.loc, { code: 'E_CONF_NO_NODES', key: `cluster ${c.name}`, message: `cluster '${c.name}' has no nodes`, hint: 'add one node stanza per cluster member (o2stack node add)' });
+  }
+  if (c.nodes.length > O2NM_MAX_NODES) {
+    at(c.loc, { code: 'E_CONF_TOO_MANY_NODES', key: 'nodes', message: `cluster '${c.name}' has ${c.nodes.length} nodes; o2cb allows at most ${O2NM_MAX_NODES}` });
+  }
+  const byName = new Map<string, number>();
+  const byNumber = new Map<number, number>();
+  const byAddr = new Map<string, number>();
+  c.nodes.forEach((n, i) => {
+    const key = `nodes[${i}]`;
+    if (!isValidNodeName(n.name)) {
+      at(n.loc, {
+        code: 'E_CONF_NODE_NAME',
+        key: `${key}.name`,
+        message: `node name '${n.name}' is invalid: it must be 1–64 bytes with no whitespace or '/'`,
+        hint: "use the node's short host name (hostname -s)",
+      });
+    }
+    if (!Number.isInteger(n.number) || n.number < 0 || n.number > 254) {
+      at(n.loc, { code: 'E_CONF_NODE_NUMBER', key: `${key}.number`, message: `node '${n.name}': number ${n.number} is out of range 0–254`, hint: 'give each node a distinct number from 0 to 254' });
+    }
+    if (!isIPv4(n.ipAddress)) {
+      const v6 = n.ipAddress.includes(':');
+      at(n.loc, {
+        code: 'E_CONF_NODE_ADDRESS',
+        key: `${key}.ipAddress`,
+        message: `node '${n.name}': '${n.ipAddress}' is not an IPv4 address${v6 ? ' (o2net is IPv4 only)' : ''}`,
+        hint: 'give the IPv4 address of the interface o2net should use (dotted quad, e.g. 192.0.2.10)',
+      });
+    }
+    if (!Number.isInteger(n.port) || n.port < 1 || n.port > 65534) {
+      at(n.loc, { code: 'E_CONF_NODE_PORT', key: `${key}.port`, message: `node '${n.name}': port ${n.port} is out of range 1–65534`, hint: `use ${DEFAULT_PORT}, the o2net default` });
+    }
+    const dupe = (map: Map<string | number, number>, v: string | number, what: string, code: string) => {
+      const prev = map.get(v);
+      if (prev !== undefined) {
+        const other = c.nodes[prev]!;
+        const where = other.loc?.line ? ` (line ${other.loc.line})` : '';
+        at(n.loc, { code, key: `${key}.${what}`, message: `node '${n.name}': ${what} ${v} is already used by node '${other.name}'${where}`, hint: `every node needs its own ${what}` });
+      } else map.set(v, i);
+    };
+    dupe(byName as Map<string | number, number>, n.name, 'name', 'E_CONF_DUP_NAME');
+    dupe(byNumber as Map<string | number, number>, n.number, 'number', 'E_CONF_DUP_NUMBER');
+    dupe(byAddr as Map<string | number, number>, n.ipAddress, 'ipAddress', 'E_CONF_DUP_ADDRESS');
+  });
+
+  if (c.heartbeatMode !== 'local' && c.heartbeatMode !== 'global') {
+    at(c.loc, { code: 'E_CONF_HB_MODE', key: 'cluster.heartbeat_mode', message: `heartbeat mode '${String(c.heartbeatMode)}' is not local or global` });
+  }
+  if (c.heartbeatRegions.length > O2NM_MAX_REGIONS) {
+    at(c.loc, { code: 'E_CONF_TOO_MANY_REGIONS', key: 'heartbeat', message: `${c.heartbeatRegions.length} heartbeat regions; the kernel allows at most ${O2NM_MAX_REGIONS}` });
+  }
+  const seenRegion = new Set<string>();
+  for (const r of c.heartbeatRegions) {
+    if (!/^[0-9A-F]{32}$/.test(r)) {
+      at(c.loc, { code: 'E_CONF_REGION', key: 'heartbeat.region', message: `heartbeat region '${r}' is not a volume UUID (32 uppercase hex characters)`, hint: 'o2stack volume inspect DEVICE prints the UUID' });
+    }
+    if (seenRegion.has(r)) at(c.loc, { code: 'E_CONF_DUP_REGION', key: 'heartbeat.region', message: `heartbeat region ${r} is listed twice` });
+    seenRegion.add(r);
+  }
+  if (c.heartbeatMode === 'local' && c.heartbeatRegions.length > 0) {
+    at(c.loc, { code: 'E_CONF_REGION_LOCAL', key: 'heartbeat.region', message: 'heartbeat regions are listed but heartbeat_mode is local (regions are only used in global mode)', hint: 'set heartbeat_mode = global, or remove the heartbeat stanzas' });
+  }
+
+  const t = c.timeouts;
+  const posInt = (v: number | undefined, key: string, min: number, max: number, hint: string) => {
+    if (v === undefined) return;
+    if (!Number.isInteger(v) || v < min || v > max) {
+      at(c.loc, { code: 'E_CONF_TIMEOUT', key, message: `${key} = ${v} is out of range ${min}–${max}`, hint });
+    }
+  };
+  posInt(t.heartbeatDeadThreshold, 'heartbeatDeadThreshold', 3, 0xffffffff - 1, 'the kernel ignores values ≤ 2; ocfs2-tools requires ≥ 7 (timeout = (value − 1) × 2 s); the default is 31');
+  posInt(t.idleTimeoutMs, 'idleTimeoutMs', 1, 0xffffffff - 1, 'the default is 30000 ms');
+  posInt(t.keepaliveDelayMs, 'keepaliveDelayMs', 1, 0xffffffff - 1, 'the default is 2000 ms');
+  posInt(t.reconnectDelayMs, 'reconnectDelayMs', 1, 0xffffffff - 1, 'the default is 2000 ms');
+  const idle = t.idleTimeoutMs ?? KERNEL_DEFAULT_TIMEOUTS.idleTimeoutMs;
+  const ka = t.keepaliveDelayMs ?? KERNEL_DEFAULT_TIMEOUTS.keepaliveDelayMs;
+  if (ka >= idle) {
+    at(c.loc, {
+      code: 'E_CONF_KEEPALIVE',
+      key: 'keepaliveDelayMs',
+      message: `keepalive delay (${ka} ms) must be less than the idle timeout (${idle} ms)`,
+      hint: 'o2net drops a connection that is idle for the idle timeout; keepalives must come sooner',
+    });
+  }
+  if (c.fenceMethod !== undefined && c.fenceMethod !== 'reset' && c.fenceMethod !== 'panic') {
+    at(c.loc, { code: 'E_CONF_FENCE', key: 'fenceMethod', message: `fence method '${String(c.fenceMethod)}' is not reset or panic` });
+  }
+  return issues;
+}
+
+/** Throws a ConfigError listing every problem, or returns the cluster. */
+export function assertValidCluster(c: ClusterConfig): ClusterConfig {
+  const issues = validateCluster(c);
+  if (issues.length) throw new ConfigError(issues);
+  return c;
+}
+
+/** Chooses the local node: an explicit name, else the node whose name is the host name up to the first dot (case-insensitive). */
+export function findLocalNode(c: ClusterConfig, hostnameOrNode: string): NodeConfig | undefined {
+  const exact = c.nodes.find((n) => n.name === hostnameOrNode);
+  if (exact) return exact;
+  const short = hostnameOrNode.split('.')[0]!.toLowerCase();
+  return c.nodes.find((n) => n.name.split('.')[0]!.toLowerCase() === short);
+}
+
+export function emptyCluster(name: string): ClusterConfig {
+  return { name, nodes: [], heartbeatMode: 'local', heartbeatRegions: [], timeouts: {} };
+}

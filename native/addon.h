@@ -1,0 +1,37 @@
+// Shared pieces of the ocfs2-stack addon: the surface registry and errno errors.
+// Each kernel surface lives in its own .cc file and registers itself with
+// O2S_REGISTER_SURFACE, so surfaces can be added without touching addon.cc.
+#pragma once
+#include <napi.h>
+#include <string>
+#include <vector>
+
+namespace o2s {
+
+using SurfaceInit = void (*)(Napi::Env env, Napi::Object exports);
+
+struct SurfaceEntry {
+  const char* name;
+  SurfaceInit init;
+};
+
+std::vector<SurfaceEntry>& Surfaces();
+
+struct SurfaceRegistrar {
+  SurfaceRegistrar(const char* name, SurfaceInit init) { Surfaces().push_back({name, init}); }
+};
+
+#define O2S_REGISTER_SURFACE(name, fn) static ::o2s::SurfaceRegistrar o2s_registrar_##name(#name, fn)
+
+// The errno name ("EBUSY"), or "E<number>" when the C library has none.
+std::string ErrnoName(int err);
+
+// An Error shaped like Node's fs errors: message "CODE: description, syscall 'path'",
+// with code, errno (negative, as in Node), syscall and path properties.
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path);
+
+// Read a whole file (attributes are at most a page; bound the read anyway).
+// Returns 0 or an errno.
+int ReadWhole(const std::string& path, std::string* out, size_t limit = 1 << 20);
+
+}  // namespace o2s

@@ -1,0 +1,368 @@
+// Surface "attr": configfs and sysfs attributes and directories.
+//
+// configfs acts on the first write(2) of an attribute and rejects partial stores, so a write is
+// always one write(2) of exactly the bytes given; a short write is reported, never retried.
+// A batch runs many operations in one native call (synchronously, or on a worker thread) and
+// stops at the first failure, reporting which step failed.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+
+namespace {
+
+enum class OpKind { Mkdir, Rmdir, Write, Read, WriteFd };
+
+struct Op {
+  OpKind kind;
+  std::string path;
+  std::string data;    // Write: the exact bytes
+  std::string device;  // WriteFd: block device opened O_RDWR, its fd number written to path
+  mode_t mode = 0755;
+};
+
+struct Failure {
+  int err = 0;
+  const char* syscall = "";
+  std::string path;
+  size_t step = 0;
+};
+
+struct Options {
+  // Fake-tree mode, for a plain directory standing in for configfs: create missing parents and
+  // attribute files. Never used against a real configfs (where O_CREAT would mask ENOENT).
+  bool createMissing = false;
+};
+
+int MkdirP(const std::string& path, mode_t mode) {
+  if (mkdir(path.c_str(), mode) == 0) return 0;
+  if (errno == EEXIST) return 0;
+  if (errno != ENOENT) return errno;
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return ENOENT;
+  int e = MkdirP(path.substr(0, slash), 0755);
+  if (e != 0) return e;
+  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return 0;
+  return errno;
+}
+
+// One exact write(2). Returns 0 or fills f.
+bool ExactWrite(const std::string& path, const char* buf, size_t len, const Options& o, Failure* f) {
+  int flags = O_WRONLY | O_CLOEXEC;
+  if (o.createMissing) flags |= O_CREAT | O_TRUNC;
+  int fd = open(path.c_str(), flags, 0644);
+  if (fd < 0 && o.createMissing && errno == ENOENT) {
+    size_t slash = path.find_last_of('/');
+    if (slash != std::string::npos && MkdirP(path.substr(0, slash), 0755) == 0) fd = open(path.c_str(), flags, 0644);
+  }
+  if (fd < 0) {
+    *f = {errno, "open", path, 0};
+    return false;
+  }
+  ssize_t n;
+  do {
+    n = write(fd, buf, len);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    *f = {errno, "write", path, 0};
+    close(fd);
+    return false;
+  }
+  if (static_cast<size_t>(n) != len) {
+    // The kernel took part of the store: report it rather than write the rest (configfs would
+    // treat the rest as a new store).
+    *f = {EIO, "write", path, 0};
+    close(fd);
+    return false;
+  }
+  if (close(fd) != 0 && errno != EINTR) {
+    *f = {errno, "close", path, 0};
+    return false;
+  }
+  return true;
+}
+
+bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f) {
+  switch (op.kind) {
+    case OpKind::Mkdir: {
+      int r = mkdir(op.path.c_str(), op.mode);
+      if (r != 0 && o.createMissing && errno == ENOENT) r = MkdirP(op.path, op.mode) == 0 ? 0 : -1;
+      if (r != 0) {
+        *f = {errno, "mkdir", op.path, 0};
+        return false;
+      }
+      return true;
+    }
+    case OpKind::Rmdir: {
+      if (rmdir(op.path.c_str()) != 0) {
+        *f = {errno, "rmdir", op.path, 0};
+        return false;
+      }
+      return true;
+    }
+    case OpKind::Write:
+      return ExactWrite(op.path, op.data.data(), op.data.size(), o, f);
+    case OpKind::Read: {
+      int e = o2s::ReadWhole(op.path, readOut);
+      if (e != 0) {
+        *f = {e, "read", op.path, 0};
+        return false;
+      }
+      return true;
+    }
+    case OpKind::WriteFd: {
+      // o2hb "dev": the kernel takes the fd number of a block device open in this process,
+      // then holds its own reference, so we close ours afterwards.
+      int dfd = open(op.device.c_str(), O_RDWR | O_CLOEXEC);
+      if (dfd < 0) {
+        *f = {errno, "open", op.device, 0};
+        return false;
+      }
+      std::string num = std::to_string(dfd);
+      bool ok = ExactWrite(op.path, num.data(), num.size(), o, f);
+      close(dfd);
+      return ok;
+    }
+  }
+  return false;
+}
+
+struct BatchResult {
+  size_t completed = 0;
+  std::vector<std::string> reads;  // one slot per op (empty for non-reads)
+  bool failed = false;
+  Failure failure;
+};
+
+void RunBatch(const std::vector<Op>& ops, const Options& o, BatchResult* r) {
+  r->reads.assign(ops.size(), std::string());
+  for (size_t i = 0; i < ops.size(); i++) {
+    Failure f;
+    if (!RunOne(ops[i], o, &r->reads[i], &f)) {
+      f.step = i;
+      r->failed = true;
+      r->failure = f;
+      return;
+    }
+    r->completed = i + 1;
+  }
+}
+
+std::string BytesArg(const Napi::Value& v, const char* what) {
+  if (v.IsBuffer()) {
+    auto b = v.As<Napi::Buffer<char>>();
+    return std::string(b.Data(), b.Length());
+  }
+  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string or a Buffer");
+}
+
+std::string StringArg(const Napi::Value& v, const char* what) {
+  if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Op ParseOp(Napi::Env env, const Napi::Value& v, uint32_t index) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "batch step " + std::to_string(index) + " is not an object");
+  Napi::Object obj = v.As<Napi::Object>();
+  std::string kind = StringArg(obj.Get("op"), "op");
+  Op op;
+  op.path = StringArg(obj.Get("path"), "path");
+  if (kind == "mkdir") {
+    op.kind = OpKind::Mkdir;
+    Napi::Value m = obj.Get("mode");
+    if (m.IsNumber()) op.mode = static_cast<mode_t>(m.As<Napi::Number>().Uint32Value());
+  } else if (kind == "rmdir") {
+    op.kind = OpKind::Rmdir;
+  } else if (kind == "write") {
+    op.kind = OpKind::Write;
+    op.data = BytesArg(obj.Get("data"), "data");
+  } else if (kind == "read") {
+    op.kind = OpKind::Read;
+  } else if (kind == "writefd") {
+    op.kind = OpKind::WriteFd;
+    op.device = StringArg(obj.Get("device"), "device");
+  } else {
+    throw Napi::TypeError::New(env, "batch step " + std::to_string(index) + ": unknown op '" + kind + "'");
+  }
+  return op;
+}
+
+std::vector<Op> ParseOps(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsArray()) throw Napi::TypeError::New(env, "operations must be an array");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<Op> ops;
+  ops.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) ops.push_back(ParseOp(env, arr.Get(i), i));
+  return ops;
+}
+
+Options ParseOptions(const Napi::CallbackInfo& info, size_t idx) {
+  Options o;
+  if (info.Length() > idx && info[idx].IsObject()) {
+    Napi::Value c = info[idx].As<Napi::Object>().Get("createMissing");
+    o.createMissing = c.IsBoolean() && c.As<Napi::Boolean>().Value();
+  }
+  return o;
+}
+
+Napi::Error FailureError(Napi::Env env, const std::vector<Op>& ops, const BatchResult& r) {
+  Napi::Error e = o2s::ErrnoError(env, r.failure.err, r.failure.syscall, r.failure.path);
+  e.Set("step", Napi::Number::New(env, static_cast<double>(r.failure.step)));
+  e.Set("completed", Napi::Number::New(env, static_cast<double>(r.completed)));
+  (void)ops;
+  return e;
+}
+
+Napi::Object ResultObject(Napi::Env env, const std::vector<Op>& ops, const BatchResult& r) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("completed", Napi::Number::New(env, static_cast<double>(r.completed)));
+  Napi::Array reads = Napi::Array::New(env, ops.size());
+  for (size_t i = 0; i < ops.size(); i++) {
+    if (ops[i].kind == OpKind::Read && i < r.completed)
+      reads.Set(i, Napi::Buffer<char>::Copy(env, r.reads[i].data(), r.reads[i].size()));
+    else
+      reads.Set(i, env.Undefined());
+  }
+  out.Set("reads", reads);
+  return out;
+}
+
+// batch(ops, options?) -> {completed, reads}; throws with step/completed on the first failure.
+Napi::Value Batch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<Op> ops = ParseOps(env, info[0]);
+  Options o = ParseOptions(info, 1);
+  BatchResult r;
+  RunBatch(ops, o, &r);
+  if (r.failed) throw FailureError(env, ops, r);
+  return ResultObject(env, ops, r);
+}
+
+class BatchWorker : public Napi::AsyncWorker {
+ public:
+  BatchWorker(Napi::Env env, std::vector<Op> ops, Options o)
+      : Napi::AsyncWorker(env, "o2stack:attr-batch"), deferred_(Napi::Promise::Deferred::New(env)),
+        ops_(std::move(ops)), options_(o) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { RunBatch(ops_, options_, &result_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (result_.failed)
+      deferred_.Reject(FailureError(env, ops_, result_).Value());
+    else
+      deferred_.Resolve(ResultObject(env, ops_, result_));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<Op> ops_;
+  Options options_;
+  BatchResult result_;
+};
+
+// batchAsync(ops, options?) -> Promise: the same, on a libuv worker thread (heartbeat "dev"
+// writes block for seconds while the kernel checks the disk).
+Napi::Value BatchAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<Op> ops = ParseOps(env, info[0]);
+  auto* w = new BatchWorker(env, std::move(ops), ParseOptions(info, 1));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value ReadAttr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info[0], "path");
+  std::string out;
+  int e = o2s::ReadWhole(path, &out);
+  if (e != 0) throw o2s::ErrnoError(env, e, "read", path);
+  return Napi::Buffer<char>::Copy(env, out.data(), out.size());
+}
+
+Napi::Value WriteAttr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info[0], "path");
+  std::string data = BytesArg(info[1], "data");
+  Failure f;
+  if (!ExactWrite(path, data.data(), data.size(), ParseOptions(info, 2), &f)) throw o2s::ErrnoError(env, f.err, f.syscall, f.path);
+  return Napi::Number::New(env, static_cast<double>(data.size()));
+}
+
+Napi::Value Mkdir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Op op{OpKind::Mkdir, StringArg(info[0], "path"), "", "", 0755};
+  if (info.Length() > 1 && info[1].IsNumber()) op.mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
+  Failure f;
+  std::string unused;
+  if (!RunOne(op, ParseOptions(info, 2), &unused, &f)) throw o2s::ErrnoError(env, f.err, f.syscall, f.path);
+  return env.Undefined();
+}
+
+Napi::Value Rmdir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info[0], "path");
+  if (rmdir(path.c_str()) != 0) throw o2s::ErrnoError(env, errno, "rmdir", path);
+  return env.Undefined();
+}
+
+// list(path) -> [{name, type}] with type "dir" | "file" | "link" | "other"; "." and ".." omitted.
+Napi::Value List(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info[0], "path");
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) throw o2s::ErrnoError(env, errno, "opendir", path);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  errno = 0;
+  while (struct dirent* de = readdir(d)) {
+    std::string name = de->d_name;
+    if (name == "." || name == "..") continue;
+    const char* type = "other";
+    unsigned char t = de->d_type;
+    if (t == DT_UNKNOWN) {
+      struct stat st;
+      if (lstat((path + "/" + name).c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) t = DT_DIR;
+        else if (S_ISREG(st.st_mode)) t = DT_REG;
+        else if (S_ISLNK(st.st_mode)) t = DT_LNK;
+      }
+    }
+    if (t == DT_DIR) type = "dir";
+    else if (t == DT_REG) type = "file";
+    else if (t == DT_LNK) type = "link";
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("name", Napi::String::New(env, name));
+    e.Set("type", Napi::String::New(env, type));
+    out.Set(i++, e);
+  }
+  int err = errno;
+  closedir(d);
+  if (err != 0) throw o2s::ErrnoError(env, err, "readdir", path);
+  return out;
+}
+
+void InitAttr(Napi::Env env, Napi::Object exports) {
+  Napi::Object attr = Napi::Object::New(env);
+  attr.Set("readAttr", Napi::Function::New(env, ReadAttr, "readAttr"));
+  attr.Set("writeAttr", Napi::Function::New(env, WriteAttr, "writeAttr"));
+  attr.Set("mkdir", Napi::Function::New(env, Mkdir, "mkdir"));
+  attr.Set("rmdir", Napi::Function::New(env, Rmdir, "rmdir"));
+  attr.Set("list", Napi::Function::New(env, List, "list"));
+  attr.Set("batch", Napi::Function::New(env, Batch, "batch"));
+  attr.Set("batchAsync", Napi::Function::New(env, BatchAsync, "batchAsync"));
+  exports.Set("attr", attr);
+}
+
+}  // namespace
+
+O2S_REGISTER_SURFACE(attr, InitAttr);
