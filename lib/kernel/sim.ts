@@ -1,0 +1,405 @@
+// An in-memory simulation of the o2nm/o2hb configfs, with the kernel's refusals (kernel-interfaces.md
+// §3–§4, Debian 6.1). It implements KernelBackend so plans and applies can be tested without a
+// kernel. Its rules are checked against the real kernel by the contract suite that runs on both
+// (test/contract/o2nm.contract.ts, test/vm/suites/o2nm-contract.vm.ts).
+import { KernelError } from './errors.js';
+import type { AttrOp, BatchResult, DirEntry, KernelBackend } from './backend.js';
+import { BatchError } from './backend.js';
+
+const ROOT = '/sys/kernel/config/cluster';
+
+interface SimNode {
+  num?: number;
+  address?: string;
+  port?: number;
+  local: boolean;
+}
+
+interface SimRegion {
+  blockBytes: number;
+  startBlock: number;
+  blocks: number;
+  dev: string;
+  pid: number;
+}
+
+interface SimCluster {
+  name: string;
+  idle: number;
+  keepalive: number;
+  reconnect: number;
+  fence: 'reset' | 'panic';
+  nodes: Map<string, SimNode>;
+  regions: Map<string, SimRegion>;
+  hasLocal: boolean;
+  localNum: number;
+}
+
+export interface SimOptions {
+  /** configfs mounted and ocfs2_nodemanager loaded (default true) */
+  loaded?: boolean;
+  /** IPv4 addresses of "this host": setting `local` on a node with another address gives EADDRNOTAVAIL (default: any) */
+  hostAddresses?: string[];
+}
+
+const err = (code: string, errno: number, syscall: string, path: string) => new KernelError({ code, errno: -errno, syscall, path });
+const E = {
+  ENOENT: 2, EIO: 5, EFAULT: 14, EBUSY: 16, EEXIST: 17, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EFBIG: 27, ENOSPC: 28, EPERM: 1,
+  ERANGE: 34, ENAMETOOLONG: 36, ENOTEMPTY: 39, EADDRNOTAVAIL: 99,
+} as const;
+
+/** strtoul(base 0) followed by nothing or one "\n", as the o2nm attribute stores parse. */
+function parseUl(s: string): number | 'invalid' | 'range' {
+  const m = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\n?$/.exec(s);
+  if (!m) return 'invalid';
+  const t = m[1]!;
+  const v = t.startsWith('0x') || t.startsWith('0X') ? Number.parseInt(t.slice(2), 16) : t.length > 1 && t.startsWith('0') ? Number.parseInt(t, 8) : Number(t);
+  return v > 0xffffffffffffffff || !Number.isFinite(v) ? 'range' : v;
+}
+
+export class SimBackend implements KernelBackend {
+  readonly description = 'simulated configfs';
+  loaded: boolean;
+  hostAddresses?: Set<string>;
+  clusters = new Map<string, SimCluster>();
+  /** module-global o2hb settings */
+  deadThreshold = 31;
+  hbMode: 'local' | 'global' = 'local';
+  /** nodes o2net is connected to (pinned: rmdir → EBUSY) */
+  connected = new Set<string>();
+  /** every mutating operation, for tests */
+  log: string[] = [];
+  private nextPid = 1000;
+
+  constructor(options: SimOptions = {}) {
+    this.loaded = options.loaded ?? true;
+    if (options.hostAddresses) this.hostAddresses = new Set(options.hostAddresses);
+  }
+
+  private split(path: string): string[] | undefined {
+    if (!this.loaded) return undefined;
+    if (path === ROOT) return [];
+    if (!path.startsWith(ROOT + '/')) return undefined;
+    return path.slice(ROOT.length + 1).split('/');
+  }
+
+  private cluster(name: string | undefined): SimCluster | undefined {
+    return name === undefined ? undefined : this.clusters.get(name);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+  read(path: string): string {
+    const v = this.readValue(path);
+    if (v === undefined) throw err('ENOENT', E.ENOENT, 'open', path);
+    if (v === null) throw err('EISDIR', E.EISDIR, 'read', path);
+    return v;
+  }
+
+  /** string for an attribute, null for a directory, undefined when absent */
+  private readValue(path: string): string | null | undefined {
+    const p = this.split(path);
+    if (!p) return path === '/sys/kernel/config' && this.loaded ? null : undefined;
+    if (p.length === 0) return null;
+    const c = this.cluster(p[0]);
+    if (!c) return undefined;
+    if (p.length === 1) return null;
+    const [, a, b, d] = p;
+    if (p.length === 2) {
+      switch (a) {
+        case 'idle_timeout_ms': return `${c.idle}\n`;
+        case 'keepalive_delay_ms': return `${c.keepalive}\n`;
+        case 'reconnect_delay_ms': return `${c.reconnect}\n`;
+        case 'fence_method': return `${c.fence}\n`;
+        case 'node': case 'heartbeat': return null;
+        default: return undefined;
+      }
+    }
+    if (a === 'node') {
+      const n = c.nodes.get(b!);
+      if (!n) return undefined;
+      if (p.length === 3) return null;
+      if (p.length > 4) return undefined;
+      switch (d) {
+        case 'num': return `${n.num ?? 0}\n`;
+        case 'ipv4_address': return `${n.address ?? '0.0.0.0'}\n`;
+        case 'ipv4_port': return `${n.port ?? 0}\n`;
+        case 'local': return `${n.local ? 1 : 0}\n`;
+        default: return undefined;
+      }
+    }
+    if (a === 'heartbeat') {
+      if (p.length === 3) {
+        if (b === 'dead_threshold') return `${this.deadThreshold}\n`;
+        if (b === 'mode') return `${this.hbMode}\n`;
+        return c.regions.has(b!) ? null : undefined;
+      }
+      const r = c.regions.get(b!);
+      if (!r || p.length > 4) return undefined;
+      switch (d) {
+        case 'block_bytes': return `${r.blockBytes}\n`;
+        case 'start_block': return `${r.startBlock}\n`;
+        case 'blocks': return `${r.blocks}\n`;
+        case 'dev': return r.dev ? `${r.dev}\n` : '';
+        case 'pid': return r.dev ? `${r.pid}\n` : '';
+        default: return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  tryRead(path: string): string | undefined {
+    const v = this.readValue(path);
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  list(path: string): DirEntry[] {
+    const v = this.readValue(path);
+    if (v === undefined) throw err('ENOENT', E.ENOENT, 'opendir', path);
+    if (v !== null) throw err('ENOTDIR', E.ENOTDIR, 'opendir', path);
+    if (path === '/sys/kernel/config') return [{ name: 'cluster', type: 'dir' }];
+    const p = this.split(path)!;
+    const dirs = (names: Iterable<string>) => [...names].map((name) => ({ name, type: 'dir' as const }));
+    const files = (names: string[]) => names.map((name) => ({ name, type: 'file' as const }));
+    if (p.length === 0) return dirs(this.clusters.keys());
+    const c = this.cluster(p[0])!;
+    if (p.length === 1) return [...files(['idle_timeout_ms', 'keepalive_delay_ms', 'reconnect_delay_ms', 'fence_method']), ...dirs(['node', 'heartbeat'])];
+    if (p[1] === 'node' && p.length === 2) return dirs(c.nodes.keys());
+    if (p[1] === 'node') return files(['num', 'ipv4_address', 'ipv4_port', 'local']);
+    if (p.length === 2) return [...files(['dead_threshold', 'mode']), ...dirs(c.regions.keys())];
+    return files(['block_bytes', 'start_block', 'blocks', 'dev', 'pid']);
+  }
+
+  tryList(path: string): DirEntry[] | undefined {
+    try {
+      return this.list(path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  exists(path: string): boolean {
+    return this.readValue(path) !== undefined;
+  }
+
+  // ---- directories -------------------------------------------------------------------------
+  mkdir(path: string): void {
+    const p = this.split(path);
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    if (!p || p.length === 0) throw err(this.readValue(path) !== undefined ? 'EEXIST' : 'ENOENT', this.readValue(path) !== undefined ? E.EEXIST : E.ENOENT, 'mkdir', path);
+    if (this.readValue(path) !== undefined) throw err('EEXIST', E.EEXIST, 'mkdir', path);
+    if (this.readValue(parent) !== null) throw err('ENOENT', E.ENOENT, 'mkdir', path);
+    const name = p[p.length - 1]!;
+    if (p.length === 1) {
+      if (this.clusters.size > 0) throw err('ENOSPC', E.ENOSPC, 'mkdir', path);
+      this.clusters.set(name, { name, idle: 30000, keepalive: 2000, reconnect: 2000, fence: 'reset', nodes: new Map(), regions: new Map(), hasLocal: false, localNum: -1 });
+    } else if (p.length === 3 && p[1] === 'node') {
+      if (Buffer.byteLength(name) > 64) throw err('ENAMETOOLONG', E.ENAMETOOLONG, 'mkdir', path);
+      this.cluster(p[0])!.nodes.set(name, { local: false });
+    } else if (p.length === 3 && p[1] === 'heartbeat') {
+      const c = this.cluster(p[0])!;
+      if (Buffer.byteLength(name) > 32) throw err('ENAMETOOLONG', E.ENAMETOOLONG, 'mkdir', path);
+      if (this.hbMode === 'global' && c.regions.size >= 32) throw err('EFBIG', E.EFBIG, 'mkdir', path);
+      c.regions.set(name, { blockBytes: 0, startBlock: 0, blocks: 0, dev: '', pid: 0 });
+    } else {
+      throw err('EPERM', E.EPERM, 'mkdir', path);
+    }
+    this.log.push(`mkdir ${path}`);
+  }
+
+  rmdir(path: string): void {
+    const p = this.split(path);
+    const v = this.readValue(path);
+    if (v === undefined) throw err('ENOENT', E.ENOENT, 'rmdir', path);
+    if (v !== null) throw err('ENOTDIR', E.ENOTDIR, 'rmdir', path);
+    if (!p || p.length === 0) throw err('EBUSY', E.EBUSY, 'rmdir', path);
+    const c = this.cluster(p[0])!;
+    if (p.length === 1) {
+      if (c.nodes.size || c.regions.size) throw err('ENOTEMPTY', E.ENOTEMPTY, 'rmdir', path);
+      this.clusters.delete(c.name);
+    } else if (p.length === 3 && p[1] === 'node') {
+      const n = c.nodes.get(p[2]!)!;
+      const hbRunning = [...c.regions.values()].some((r) => r.dev !== '');
+      if ((n.local && hbRunning) || this.connected.has(p[2]!)) throw err('EBUSY', E.EBUSY, 'rmdir', path);
+      if (n.local && c.hasLocal && c.localNum === n.num) c.hasLocal = false;
+      c.nodes.delete(p[2]!);
+    } else if (p.length === 3 && p[1] === 'heartbeat') {
+      c.regions.delete(p[2]!);
+    } else {
+      throw err('EPERM', E.EPERM, 'rmdir', path);
+    }
+    this.log.push(`rmdir ${path}`);
+  }
+
+  // ---- attribute stores --------------------------------------------------------------------
+  write(path: string, data: string | Buffer): void {
+    const s = typeof data === 'string' ? data : data.toString('latin1');
+    const v = this.readValue(path);
+    if (v === undefined) throw err('ENOENT', E.ENOENT, 'open', path);
+    if (v === null) throw err('EISDIR', E.EISDIR, 'open', path);
+    if (s.length === 0) throw err('EFAULT', E.EFAULT, 'write', path);
+    const fail = (code: keyof typeof E) => err(code, E[code], 'write', path);
+    const p = this.split(path)!;
+    const c = this.cluster(p[0])!;
+    const num = () => {
+      const x = parseUl(s);
+      if (x === 'invalid') throw fail('EINVAL');
+      if (x === 'range') throw fail('ERANGE');
+      return x;
+    };
+    const connectedPeers = this.connected.size > 0;
+    if (p.length === 2) {
+      switch (p[1]) {
+        case 'idle_timeout_ms': case 'keepalive_delay_ms': case 'reconnect_delay_ms': {
+          const x = num();
+          if (x === 0) throw fail('EINVAL');
+          if (x >= 0xffffffff) throw fail('ERANGE');
+          if (p[1] === 'idle_timeout_ms') {
+            if (x <= c.keepalive) throw fail('EINVAL');
+            if (connectedPeers && x !== c.idle) throw fail('EINVAL');
+            c.idle = x;
+          } else if (p[1] === 'keepalive_delay_ms') {
+            if (x >= c.idle) throw fail('EINVAL');
+            if (connectedPeers && x !== c.keepalive) throw fail('EINVAL');
+            c.keepalive = x;
+          } else c.reconnect = x;
+          break;
+        }
+        case 'fence_method': {
+          const m = /^(reset|panic)\n$/i.exec(s);
+          if (!m) throw fail('EINVAL');
+          c.fence = m[1]!.toLowerCase() as 'reset' | 'panic';
+          break;
+        }
+        default: throw fail('EINVAL');
+      }
+    } else if (p[1] === 'node') {
+      this.writeNode(c, p[2]!, p[3]!, s, fail, num);
+    } else if (p.length === 3) {
+      const regionsExist = c.regions.size > 0;
+      if (p[2] === 'dead_threshold') {
+        const m = /^(\d+)\n?$/.exec(s);
+        if (!m) throw fail('EINVAL');
+        const x = Number(m[1]);
+        if (x > 2 && !regionsExist) this.deadThreshold = x; // silently ignored otherwise, as the kernel does
+      } else if (p[2] === 'mode') {
+        const t = s.replace(/\n$/, '').toLowerCase();
+        const mode = t && 'local'.startsWith(t) ? 'local' : t && 'global'.startsWith(t) ? 'global' : undefined;
+        if (!mode) throw fail('EINVAL');
+        if (!regionsExist) this.hbMode = mode;
+      } else throw fail('EINVAL');
+    } else {
+      this.writeRegion(c, c.regions.get(p[2]!)!, p[3]!, s, fail, num, path);
+    }
+    this.log.push(`write ${path} ${JSON.stringify(s)}`);
+  }
+
+  private writeNode(c: SimCluster, name: string, attr: string, s: string, fail: (c: keyof typeof E) => KernelError, num: () => number): void {
+    const n = c.nodes.get(name)!;
+    switch (attr) {
+      case 'ipv4_port': {
+        const x = num();
+        if (x === 0) throw fail('EINVAL');
+        if (x >= 65535) throw fail('ERANGE');
+        if (n.port !== undefined) throw fail('EBUSY');
+        n.port = x;
+        return;
+      }
+      case 'ipv4_address': {
+        const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/.exec(s);
+        if (!m) throw fail('EINVAL');
+        const oct = m.slice(1, 5).map(Number);
+        if (oct.some((o) => o > 255)) throw fail('ERANGE');
+        const addr = oct.join('.');
+        if ([...c.nodes.values()].some((o) => o.address === addr)) throw fail('EEXIST');
+        if (n.address !== undefined) throw fail('EBUSY');
+        n.address = addr;
+        return;
+      }
+      case 'num': {
+        const x = num();
+        if (x >= 255) throw fail('ERANGE');
+        if (n.address === undefined || n.port === undefined) throw fail('EINVAL');
+        if ([...c.nodes.values()].some((o) => o.num === x)) throw fail('EEXIST');
+        if (n.num !== undefined) throw fail('EBUSY');
+        n.num = x;
+        return;
+      }
+      case 'local': {
+        const x = num() !== 0;
+        if (n.address === undefined || n.port === undefined || n.num === undefined) throw fail('EINVAL');
+        if (x && c.hasLocal && c.localNum !== n.num) throw fail('EBUSY');
+        if (x && !c.hasLocal) {
+          if (this.hostAddresses && !this.hostAddresses.has(n.address)) throw fail('EADDRNOTAVAIL');
+          c.hasLocal = true;
+          c.localNum = n.num;
+        }
+        if (!x && c.hasLocal && c.localNum === n.num) c.hasLocal = false;
+        n.local = x;
+        return;
+      }
+      default: throw fail('EINVAL');
+    }
+  }
+
+  private writeRegion(c: SimCluster, r: SimRegion, attr: string, s: string, fail: (c: keyof typeof E) => KernelError, num: () => number, path: string): void {
+    if (attr !== 'dev' && r.dev) throw fail('EINVAL');
+    switch (attr) {
+      case 'block_bytes': {
+        const x = num();
+        if (x < 512 || x > 4096) throw fail('ERANGE');
+        if ((x & (x - 1)) !== 0) throw fail('EINVAL');
+        r.blockBytes = x;
+        return;
+      }
+      case 'start_block': r.startBlock = num(); return;
+      case 'blocks': {
+        const x = num();
+        if (x < 1 || x > 255) throw fail('ERANGE');
+        r.blocks = x;
+        return;
+      }
+      case 'dev': {
+        if (r.dev) throw fail('EINVAL');
+        if (!c.hasLocal) throw fail('EINVAL');
+        if (!/^\d+\n?$/.test(s)) throw fail('EINVAL');
+        if (!r.blocks || !r.startBlock || !r.blockBytes) throw fail('EINVAL');
+        r.dev = `sim${s.trim()}`;
+        r.pid = this.nextPid++;
+        void path;
+        return;
+      }
+      default: throw fail('EINVAL');
+    }
+  }
+
+  /** writefd in the simulation: the device path stands for the fd; its basename becomes `dev`. */
+  private writeFd(path: string, device: string): void {
+    this.write(path, '3');
+    const p = this.split(path)!;
+    const r = this.cluster(p[0])!.regions.get(p[2]!)!;
+    r.dev = device.slice(device.lastIndexOf('/') + 1);
+  }
+
+  // ---- batches -----------------------------------------------------------------------------
+  batch(ops: AttrOp[]): BatchResult {
+    const reads: (Buffer | undefined)[] = new Array(ops.length).fill(undefined);
+    for (let i = 0; i < ops.length; i++) {
+      const o = ops[i]!;
+      try {
+        if (o.op === 'mkdir') this.mkdir(o.path);
+        else if (o.op === 'rmdir') this.rmdir(o.path);
+        else if (o.op === 'write') this.write(o.path, o.data ?? '');
+        else if (o.op === 'read') reads[i] = Buffer.from(this.read(o.path));
+        else this.writeFd(o.path, o.device ?? '');
+      } catch (e) {
+        if (e instanceof KernelError) throw new BatchError(e, i, i, o);
+        throw e;
+      }
+    }
+    return { completed: ops.length, reads };
+  }
+
+  async batchAsync(ops: AttrOp[]): Promise<BatchResult> {
+    return this.batch(ops);
+  }
+}

@@ -1,0 +1,215 @@
+// Plans the configfs operations that make the kernel's o2nm cluster match a configuration.
+// Pure: takes the desired cluster and the state read from configfs, returns ordered steps and
+// the changes the kernel cannot make live (with the reason and what to do instead).
+//
+// Kernel rules honoured (kernel-interfaces.md §3, §4.1):
+// - one cluster per kernel; node attributes in the order port, address, num, then `local`;
+// - ipv4_port, ipv4_address and num are write-once: a changed node is removed and re-added;
+// - the local node is pinned while heartbeat runs, so it cannot be removed or un-localed then;
+// - keepalive < idle at every step, so the order of those two writes depends on the direction;
+// - heartbeat/dead_threshold and heartbeat/mode writes are silently ignored while any region exists;
+// - timeouts are written before `local` (o2net starts listening when `local` is set).
+import { type ClusterConfig, type NodeConfig, KERNEL_DEFAULT_TIMEOUTS } from './cluster.js';
+import { type O2nmClusterState, type O2nmNodeState, type O2nmState, heartbeatActive } from './o2nmState.js';
+import { O2NM_ROOT, o2nm } from './paths.js';
+
+export interface PlanStep {
+  op: 'mkdir' | 'rmdir' | 'write';
+  path: string;
+  /** the exact bytes written (write steps) */
+  data?: string;
+  /** why this step is needed, for people */
+  why: string;
+  /** the node this step belongs to */
+  node?: string;
+  /** set on the mkdir of a node created by this plan (apply removes it again if its setup fails) */
+  createsNode?: boolean;
+  /** a condition under which the kernel may still refuse the step */
+  caveat?: string;
+}
+
+export interface PlanBlocker {
+  code: string;
+  path: string;
+  reason: string;
+  fix: string;
+}
+
+export interface O2nmPlan {
+  cluster: string;
+  localNode?: string;
+  steps: PlanStep[];
+  blocked: PlanBlocker[];
+  warnings: string[];
+}
+
+export interface PlanOptions {
+  /** name of the node that is this machine (see findLocalNode); none: register nodes without a local one */
+  localNode?: string;
+  /** keep nodes that are in the kernel but not in the configuration (default: remove them) */
+  keepUnknownNodes?: boolean;
+}
+
+const nl = (v: string | number) => `${v}\n`;
+
+function sameNode(cur: O2nmNodeState, want: NodeConfig): boolean {
+  return cur.num === want.number && cur.ipv4Address === want.ipAddress && cur.ipv4Port === want.port;
+}
+
+function halfConfigured(cur: O2nmNodeState): boolean {
+  return cur.ipv4Port === 0 || cur.ipv4Address === '0.0.0.0';
+}
+
+export function planO2nm(desired: ClusterConfig, current: O2nmState, options: PlanOptions = {}): O2nmPlan {
+  const steps: PlanStep[] = [];
+  const blocked: PlanBlocker[] = [];
+  const warnings: string[] = [];
+  const name = desired.name;
+  const localName = options.localNode && desired.nodes.some((n) => n.name === options.localNode) ? options.localNode : undefined;
+  if (options.localNode && !localName) {
+    warnings.push(`node '${options.localNode}' is not in cluster '${name}': nodes are registered without a local node`);
+  }
+  if (!options.localNode) {
+    warnings.push(`no node of cluster '${name}' is this host: nodes are registered without a local node (o2net will not listen and heartbeat cannot start); pass --node NAME`);
+  }
+
+  if (!current.available) {
+    blocked.push({
+      code: 'E_PLAN_NO_O2NM',
+      path: O2NM_ROOT,
+      reason: 'configfs is not mounted, or the ocfs2_nodemanager module is not loaded',
+      fix: 'o2stack start (loads the modules and mounts configfs), or: modprobe ocfs2_stack_o2cb && mount -t configfs none /sys/kernel/config',
+    });
+  }
+  for (const other of current.clusters.filter((c) => c.name !== name)) {
+    blocked.push({
+      code: 'E_PLAN_OTHER_CLUSTER',
+      path: o2nm.cluster(other.name),
+      reason: `cluster '${other.name}' is registered; the kernel holds one cluster at a time (a second mkdir fails with ENOSPC)`,
+      fix: `unmount its volumes, then o2stack stop (or: o2cb unregister-cluster ${other.name}), then apply again`,
+    });
+  }
+
+  const cur: O2nmClusterState | undefined = current.clusters.find((c) => c.name === name);
+  const hbActive = cur ? heartbeatActive(cur) : false;
+  const regionsExist = cur ? cur.heartbeat.regions.length > 0 : false;
+  if (!cur) steps.push({ op: 'mkdir', path: o2nm.cluster(name), why: `register cluster '${name}'` });
+
+  // 1. Nodes that go away or must be re-created (write-once attributes changed).
+  const wanted = new Map(desired.nodes.map((n) => [n.name, n]));
+  const recreate = new Set<string>();
+  const removed = new Set<string>();
+  for (const n of cur?.nodes ?? []) {
+    const want = wanted.get(n.name);
+    let why: string | undefined;
+    if (!want) {
+      if (options.keepUnknownNodes) continue;
+      why = `node '${n.name}' is not in the configuration`;
+    } else if (halfConfigured(n)) {
+      why = `node '${n.name}' is half configured (an earlier setup stopped part way): it is removed and added again`;
+    } else if (!sameNode(n, want)) {
+      const diffs = [
+        n.num !== want.number ? `number ${n.num} → ${want.number}` : '',
+        n.ipv4Address !== want.ipAddress ? `address ${n.ipv4Address} → ${want.ipAddress}` : '',
+        n.ipv4Port !== want.port ? `port ${n.ipv4Port} → ${want.port}` : '',
+      ].filter(Boolean);
+      why = `node '${n.name}' changed (${diffs.join(', ')}); these attributes are write-once, so the node is removed and added again`;
+    }
+    if (!why) continue;
+    if (n.local && hbActive) {
+      blocked.push({
+        code: 'E_PLAN_LOCAL_PINNED',
+        path: o2nm.node(name, n.name),
+        reason: `${why}, but it is the local node and heartbeat is running (the kernel pins it: rmdir fails with EBUSY)`,
+        fix: 'unmount the OCFS2 volumes on this node (o2stack umount DIR) so heartbeat stops, then apply again',
+      });
+      continue;
+    }
+    steps.push({ op: 'rmdir', path: o2nm.node(name, n.name), why, node: n.name, caveat: 'the kernel refuses (EBUSY) while o2net is connected to this node' });
+    if (want) recreate.add(n.name);
+    else removed.add(n.name);
+  }
+
+  // 2. Cluster attributes (timeouts before any node is made local).
+  const t = desired.timeouts;
+  const curOr = <K extends keyof typeof KERNEL_DEFAULT_TIMEOUTS>(k: K, v: number | undefined) => (cur ? v : undefined) ?? KERNEL_DEFAULT_TIMEOUTS[k];
+  if (desired.fenceMethod && (!cur || cur.fenceMethod !== desired.fenceMethod)) {
+    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'fence_method'), data: nl(desired.fenceMethod), why: `fence method ${desired.fenceMethod}` });
+  }
+  if (t.reconnectDelayMs !== undefined && t.reconnectDelayMs !== curOr('reconnectDelayMs', cur?.reconnectDelayMs)) {
+    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'reconnect_delay_ms'), data: nl(t.reconnectDelayMs), why: `reconnect delay ${t.reconnectDelayMs} ms` });
+  }
+  const curIdle = curOr('idleTimeoutMs', cur?.idleTimeoutMs);
+  const curKa = curOr('keepaliveDelayMs', cur?.keepaliveDelayMs);
+  const idleStep: PlanStep | undefined =
+    t.idleTimeoutMs !== undefined && t.idleTimeoutMs !== curIdle
+      ? { op: 'write', path: o2nm.clusterAttr(name, 'idle_timeout_ms'), data: nl(t.idleTimeoutMs), why: `idle timeout ${curIdle} → ${t.idleTimeoutMs} ms`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected' }
+      : undefined;
+  const kaStep: PlanStep | undefined =
+    t.keepaliveDelayMs !== undefined && t.keepaliveDelayMs !== curKa
+      ? { op: 'write', path: o2nm.clusterAttr(name, 'keepalive_delay_ms'), data: nl(t.keepaliveDelayMs), why: `keepalive delay ${curKa} → ${t.keepaliveDelayMs} ms`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected' }
+      : undefined;
+  // keepalive < idle must hold after each write: lower keepalive first when it fits under the current idle.
+  if (kaStep && (t.keepaliveDelayMs as number) < curIdle) steps.push(kaStep, ...(idleStep ? [idleStep] : []));
+  else steps.push(...(idleStep ? [idleStep] : []), ...(kaStep ? [kaStep] : []));
+
+  const hbWrite = (attr: 'dead_threshold' | 'mode', value: string | number, curValue: string | number | undefined, what: string) => {
+    if (cur && String(curValue) === String(value)) return;
+    if (regionsExist) {
+      blocked.push({
+        code: attr === 'mode' ? 'E_PLAN_HB_MODE_LIVE' : 'E_PLAN_HB_THRESHOLD_LIVE',
+        path: o2nm.heartbeatAttr(name, attr),
+        reason: `${what} ${curValue} → ${value} cannot change while heartbeat regions exist (the kernel accepts the write and ignores it)`,
+        fix: 'unmount the OCFS2 volumes and stop heartbeat on this node (o2stack umount, o2stack stop), then apply again',
+      });
+      return;
+    }
+    steps.push({ op: 'write', path: o2nm.heartbeatAttr(name, attr), data: nl(value), why: `${what} ${value}` });
+  };
+  if (t.heartbeatDeadThreshold !== undefined) hbWrite('dead_threshold', t.heartbeatDeadThreshold, cur?.heartbeat.deadThreshold, 'heartbeat dead threshold');
+  hbWrite('mode', desired.heartbeatMode, cur?.heartbeat.mode, 'heartbeat mode');
+
+  // 3. New and re-created nodes, in number order: mkdir, port, address, num.
+  const existing = new Map((cur?.nodes ?? []).map((n) => [n.name, n]));
+  const toCreate = desired.nodes
+    .filter((n) => !existing.has(n.name) || recreate.has(n.name))
+    .sort((a, b) => a.number - b.number);
+  for (const n of toCreate) {
+    const what = recreate.has(n.name) ? 're-add' : 'add';
+    steps.push({ op: 'mkdir', path: o2nm.node(name, n.name), why: `${what} node '${n.name}' (number ${n.number}, ${n.ipAddress}:${n.port})`, node: n.name, createsNode: true });
+    steps.push({ op: 'write', path: o2nm.nodeAttr(name, n.name, 'ipv4_port'), data: nl(n.port), why: `port of '${n.name}'`, node: n.name });
+    steps.push({ op: 'write', path: o2nm.nodeAttr(name, n.name, 'ipv4_address'), data: nl(n.ipAddress), why: `address of '${n.name}'`, node: n.name });
+    steps.push({ op: 'write', path: o2nm.nodeAttr(name, n.name, 'num'), data: nl(n.number), why: `number of '${n.name}'`, node: n.name });
+  }
+
+  // 4. The local node, last: setting it starts the o2net listener.
+  const curLocal = cur?.nodes.find((n) => n.local && !removed.has(n.name) && !recreate.has(n.name));
+  if (curLocal && curLocal.name !== localName) {
+    if (hbActive) {
+      blocked.push({
+        code: 'E_PLAN_LOCAL_PINNED',
+        path: o2nm.nodeAttr(name, curLocal.name, 'local'),
+        reason: `node '${curLocal.name}' is local now${localName ? `, the configuration makes '${localName}' local` : ''}; the local node cannot change while heartbeat is running`,
+        fix: 'unmount the OCFS2 volumes on this node (o2stack umount DIR) so heartbeat stops, then apply again',
+      });
+    } else {
+      steps.push({ op: 'write', path: o2nm.nodeAttr(name, curLocal.name, 'local'), data: nl(0), why: `'${curLocal.name}' is no longer the local node (stops its o2net listener)`, node: curLocal.name });
+    }
+  }
+  if (localName && (curLocal?.name !== localName)) {
+    steps.push({
+      op: 'write',
+      path: o2nm.nodeAttr(name, localName, 'local'),
+      data: nl(1),
+      why: `'${localName}' is this machine (starts the o2net listener)`,
+      node: localName,
+      caveat: "the kernel refuses (EADDRNOTAVAIL) if the node's address is not on this host, or EADDRINUSE if the port is taken",
+    });
+  }
+
+  return { cluster: name, localNode: localName, steps, blocked, warnings };
+}
+
+export function isNoop(plan: O2nmPlan): boolean {
+  return plan.steps.length === 0 && plan.blocked.length === 0;
+}

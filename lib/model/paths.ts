@@ -1,0 +1,24 @@
+// Kernel paths of the cluster stack (kernel-interfaces.md §2–§5). Pure string helpers.
+
+export const CONFIGFS = '/sys/kernel/config';
+export const O2NM_ROOT = `${CONFIGFS}/cluster`;
+export const DLM_ROOT = `${CONFIGFS}/dlm`;
+export const SYS_FS_OCFS2 = '/sys/fs/ocfs2';
+export const SYS_FS_O2CB = '/sys/fs/o2cb';
+export const HB_CTL_PATH_SYSCTL = '/proc/sys/fs/ocfs2/nm/hb_ctl_path';
+
+export const o2nm = {
+  cluster: (c: string) => `${O2NM_ROOT}/${c}`,
+  clusterAttr: (c: string, attr: ClusterAttr) => `${O2NM_ROOT}/${c}/${attr}`,
+  nodes: (c: string) => `${O2NM_ROOT}/${c}/node`,
+  node: (c: string, n: string) => `${O2NM_ROOT}/${c}/node/${n}`,
+  nodeAttr: (c: string, n: string, attr: NodeAttr) => `${O2NM_ROOT}/${c}/node/${n}/${attr}`,
+  heartbeat: (c: string) => `${O2NM_ROOT}/${c}/heartbeat`,
+  heartbeatAttr: (c: string, attr: 'dead_threshold' | 'mode') => `${O2NM_ROOT}/${c}/heartbeat/${attr}`,
+  region: (c: string, r: string) => `${O2NM_ROOT}/${c}/heartbeat/${r}`,
+  regionAttr: (c: string, r: string, attr: RegionAttr) => `${O2NM_ROOT}/${c}/heartbeat/${r}/${attr}`,
+};
+
+export type ClusterAttr = 'idle_timeout_ms' | 'keepalive_delay_ms' | 'reconnect_delay_ms' | 'fence_method';
+export type NodeAttr = 'num' | 'ipv4_address' | 'ipv4_port' | 'local';
+export type RegionAttr = 'block_bytes' | 'start_block' | 'blocks' | 'dev' | 'pid';
