@@ -25,6 +25,7 @@ struct Op {
   std::string data;    // Write: the exact bytes
   std::string device;  // WriteFd: block device opened O_RDWR, its fd number written to path
   mode_t mode = 0755;
+  bool missingOk = false;  // Read: a missing attribute reads as undefined instead of failing
 };
 
 struct Failure {
@@ -88,7 +89,7 @@ bool ExactWrite(const std::string& path, const char* buf, size_t len, const Opti
   return true;
 }
 
-bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f) {
+bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f, bool* missing) {
   switch (op.kind) {
     case OpKind::Mkdir: {
       int r = mkdir(op.path.c_str(), op.mode);
@@ -110,6 +111,10 @@ bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f) {
       return ExactWrite(op.path, op.data.data(), op.data.size(), o, f);
     case OpKind::Read: {
       int e = o2s::ReadWhole(op.path, readOut);
+      if ((e == ENOENT || e == ENOTDIR) && op.missingOk) {
+        *missing = true;
+        return true;
+      }
       if (e != 0) {
         *f = {e, "read", op.path, 0};
         return false;
@@ -136,15 +141,20 @@ bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f) {
 struct BatchResult {
   size_t completed = 0;
   std::vector<std::string> reads;  // one slot per op (empty for non-reads)
+  std::vector<char> missing;       // Read with missingOk that found nothing
   bool failed = false;
   Failure failure;
 };
 
 void RunBatch(const std::vector<Op>& ops, const Options& o, BatchResult* r) {
   r->reads.assign(ops.size(), std::string());
+  r->missing.assign(ops.size(), 0);
   for (size_t i = 0; i < ops.size(); i++) {
     Failure f;
-    if (!RunOne(ops[i], o, &r->reads[i], &f)) {
+    bool missing = false;
+    bool ok = RunOne(ops[i], o, &r->reads[i], &f, &missing);
+    r->missing[i] = missing ? 1 : 0;
+    if (!ok) {
       f.step = i;
       r->failed = true;
       r->failure = f;
@@ -185,6 +195,8 @@ Op ParseOp(Napi::Env env, const Napi::Value& v, uint32_t index) {
     op.data = BytesArg(obj.Get("data"), "data");
   } else if (kind == "read") {
     op.kind = OpKind::Read;
+    Napi::Value m = obj.Get("missingOk");
+    op.missingOk = m.IsBoolean() && m.As<Napi::Boolean>().Value();
   } else if (kind == "writefd") {
     op.kind = OpKind::WriteFd;
     op.device = StringArg(obj.Get("device"), "device");
@@ -225,7 +237,7 @@ Napi::Object ResultObject(Napi::Env env, const std::vector<Op>& ops, const Batch
   out.Set("completed", Napi::Number::New(env, static_cast<double>(r.completed)));
   Napi::Array reads = Napi::Array::New(env, ops.size());
   for (size_t i = 0; i < ops.size(); i++) {
-    if (ops[i].kind == OpKind::Read && i < r.completed)
+    if (ops[i].kind == OpKind::Read && i < r.completed && !r.missing[i])
       reads.Set(i, Napi::Buffer<char>::Copy(env, r.reads[i].data(), r.reads[i].size()));
     else
       reads.Set(i, env.Undefined());
@@ -300,11 +312,14 @@ Napi::Value WriteAttr(const Napi::CallbackInfo& info) {
 
 Napi::Value Mkdir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Op op{OpKind::Mkdir, StringArg(info[0], "path"), "", "", 0755};
+  Op op;
+  op.kind = OpKind::Mkdir;
+  op.path = StringArg(info[0], "path");
   if (info.Length() > 1 && info[1].IsNumber()) op.mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
   Failure f;
   std::string unused;
-  if (!RunOne(op, ParseOptions(info, 2), &unused, &f)) throw o2s::ErrnoError(env, f.err, f.syscall, f.path);
+  bool missing = false;
+  if (!RunOne(op, ParseOptions(info, 2), &unused, &f, &missing)) throw o2s::ErrnoError(env, f.err, f.syscall, f.path);
   return env.Undefined();
 }
 

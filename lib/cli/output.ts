@@ -22,6 +22,7 @@ export interface GlobalOptions {
 
 /** An error the CLI knows how to present; anything else is a bug and prints a stack. */
 export class CliError extends Error {
+  readonly code: string = 'E_CLI';
   constructor(
     message: string,
     readonly exitCode: number = EXIT.FAILED,
@@ -47,16 +48,22 @@ export function errorExitCode(e: unknown): number {
 export function errorToJson(e: unknown): Record<string, unknown> {
   if (e instanceof ConfigError) return { code: e.code, message: e.message, errors: e.issues };
   if (e instanceof KernelError) return { ...e.toJSON(), ...Object.fromEntries(Object.entries(e).filter(([k]) => !['name', 'message', 'stack'].includes(k))) };
-  if (e instanceof CliError) return { code: 'E_CLI', message: e.message, hint: e.hint, ...e.details };
-  const x = e as { code?: string; message?: string };
-  return { code: x?.code ?? 'E_INTERNAL', message: x?.message ?? String(e) };
+  if (e instanceof CliError) return { code: e.code, message: e.message, hint: e.hint, ...e.details };
+  const x = e as { code?: string; message?: string; hint?: string; toJSON?: () => Record<string, unknown> };
+  if (typeof x?.toJSON === 'function') return x.toJSON();
+  return { code: x?.code ?? 'E_INTERNAL', message: x?.message ?? String(e), ...(x?.hint ? { hint: x.hint } : {}) };
+}
+
+/** Errors we raise on purpose carry a string code; anything else is a bug and shows its stack. */
+function isExpected(e: unknown): boolean {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
 }
 
 export function reportError(e: unknown, json: boolean): number {
   const code = errorExitCode(e);
   if (json) {
     printJson({ error: errorToJson(e) });
-  } else if (e instanceof ConfigError || e instanceof KernelError || e instanceof CliError || (e as { code?: string })?.code === 'E_NO_ADDON') {
+  } else if (isExpected(e)) {
     process.stderr.write(`o2stack: ${(e as Error).message}\n`);
     const hint = (e as { hint?: string }).hint;
     if (hint && !(e as Error).message.includes(hint)) process.stderr.write(`  fix: ${hint}\n`);

@@ -10,6 +10,8 @@ export interface NativeAttrOp {
   data?: string | Buffer;
   mode?: number;
   device?: string;
+  /** read: a missing attribute reads as undefined instead of failing the batch */
+  missingOk?: boolean;
 }
 
 export interface NativeBatchResult {

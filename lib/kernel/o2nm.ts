@@ -4,19 +4,13 @@
 import type { FenceMethod, HeartbeatMode } from '../model/cluster.js';
 import type { O2hbRegionState, O2nmClusterState, O2nmNodeState, O2nmState } from '../model/o2nmState.js';
 import { O2NM_ROOT, o2nm } from '../model/paths.js';
-import { type KernelBackend, BatchError } from './backend.js';
+import type { KernelBackend } from './backend.js';
 
-/** Reads many attributes at once; a missing one (fake trees, older kernels) reads as undefined. */
+/** Reads many attributes in one batch; a missing one (fake trees, older kernels) reads as undefined. */
 export function readMany(backend: KernelBackend, paths: string[]): (string | undefined)[] {
   if (paths.length === 0) return [];
-  try {
-    const r = backend.batch(paths.map((path) => ({ op: 'read' as const, path })));
-    return r.reads.map((b) => b?.toString('utf8'));
-  } catch (e) {
-    if (!(e instanceof BatchError)) throw e;
-    // Some attribute is missing: read one by one, so the others still count.
-    return paths.map((p) => backend.tryRead(p));
-  }
+  const r = backend.batch(paths.map((path) => ({ op: 'read' as const, path, missingOk: true })));
+  return r.reads.map((b) => b?.toString('utf8'));
 }
 
 const int = (s: string | undefined, dflt: number) => {

@@ -389,7 +389,10 @@ export class SimBackend implements KernelBackend {
         if (o.op === 'mkdir') this.mkdir(o.path);
         else if (o.op === 'rmdir') this.rmdir(o.path);
         else if (o.op === 'write') this.write(o.path, o.data ?? '');
-        else if (o.op === 'read') reads[i] = Buffer.from(this.read(o.path));
+        else if (o.op === 'read') {
+          const v = o.missingOk ? this.tryRead(o.path) : this.read(o.path);
+          reads[i] = v === undefined ? undefined : Buffer.from(v);
+        }
         else this.writeFd(o.path, o.device ?? '');
       } catch (e) {
         if (e instanceof KernelError) throw new BatchError(e, i, i, o);
