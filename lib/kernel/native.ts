@@ -38,10 +38,92 @@ export interface NativeAttr {
   batchAsync(ops: NativeAttrOp[], options?: NativeAttrOptions): Promise<NativeBatchResult>;
 }
 
+/** Sender of a uevent datagram, as classified by native/uevent.cc. */
+export type NativeUeventSender = 0 /* userspace */ | 1 /* kernel */ | 2 /* udevd */;
+
+export interface NativeUeventOpenOptions {
+  /** Bind to multicast group 1 (kernel). Default true. */
+  kernel?: boolean;
+  /** Bind to multicast group 2 (udevd re-broadcasts). Default false. */
+  udev?: boolean;
+  /** Deliver datagrams from userspace senders instead of dropping them. Tests only. */
+  acceptUserspace?: boolean;
+  /** Set NETLINK_NO_ENOBUFS (overflow then goes unreported). Default false. */
+  noEnobufs?: boolean;
+  /** SO_RCVBUFFORCE (fallback SO_RCVBUF) size; default 64 MiB. */
+  receiveBufferBytes?: number;
+}
+
+/** Opaque, type-tagged handle of an open uevent socket. */
+export interface NativeUeventHandle {
+  readonly __brand?: 'NativeUeventHandle';
+}
+
+export interface NativeUeventStats {
+  received: number;
+  delivered: number;
+  droppedSpoofed: number;
+  droppedMalformed: number;
+  overflows: number;
+  wakeups: number;
+  receiveBufferBytes: number;
+  fd: number;
+  open: boolean;
+  refed: boolean;
+}
+
+export type NativeUeventBatchCallback = (messages: Buffer[], senders: Uint8Array, overflows: number, error: Error | null) => void;
+
+export interface NativeUevent {
+  open(options: NativeUeventOpenOptions, onBatch: NativeUeventBatchCallback): NativeUeventHandle;
+  close(handle: NativeUeventHandle): boolean;
+  ref(handle: NativeUeventHandle): void;
+  unref(handle: NativeUeventHandle): void;
+  stats(handle: NativeUeventHandle): NativeUeventStats;
+  /** TEST-ONLY: send datagrams from a userspace netlink socket to group 1 or 2. */
+  sendForTest(messages: Buffer | Buffer[], group?: 1 | 2): number;
+  SENDER_USERSPACE: 0;
+  SENDER_KERNEL: 1;
+  SENDER_UDEV: 2;
+  MAX_DATAGRAM: number;
+}
+
+/** Opaque, type-tagged handle of an open /dev/ocfs2_control. Closed only by control.close(). */
+export interface NativeControlHandle {
+  readonly __brand?: 'NativeControlHandle';
+}
+
+export interface NativeControlInfo {
+  fd: number;
+  path: string;
+  open: boolean;
+  reads: number;
+  writes: number;
+}
+
+export interface NativeControl {
+  open(path: string): NativeControlHandle;
+  /** One read(2) of at most maxBytes (1..4096); an empty Buffer is EOF. */
+  read(handle: NativeControlHandle, maxBytes?: number): Buffer;
+  /** One write(2) of exactly data's length (1..64 bytes); a short write throws EIO. */
+  write(handle: NativeControlHandle, data: string | Buffer): number;
+  /** Closes the fd (true), or false if already closed. The only way the fd is ever closed. */
+  close(handle: NativeControlHandle): boolean;
+  info(handle: NativeControlHandle): NativeControlInfo;
+}
+
+export interface NativeMount {
+  mount(source: string, target: string, fstype: string, flags?: number, data?: string): Promise<void>;
+  umount(target: string, flags?: number): Promise<void>;
+  flags: { MS_RDONLY: number; MS_NOATIME: number; MS_NODEV: number; MS_NOSUID: number; MS_NOEXEC: number; MNT_DETACH: number; MNT_FORCE: number };
+}
+
 /** The addon's exports. Surfaces other than attr are optional: they register themselves. */
 export interface NativeAddon {
   surfaces: string[];
   attr: NativeAttr;
+  uevent?: NativeUevent;
+  control?: NativeControl;
   [surface: string]: unknown;
 }
 

@@ -1,0 +1,483 @@
+// Surface "uevent": a NETLINK_KOBJECT_UEVENT listener on the Node event loop.
+//
+// The socket is watched with uv_poll on the loop of the env that opened it (napi_get_uv_event_loop,
+// so it works inside a Worker too); there is no thread and no timer. On every wake-up the socket
+// is drained with recvmsg(MSG_DONTWAIT) until EAGAIN (bounded per wake-up), each datagram is
+// checked for its sender, and the accepted datagrams go to ONE JS callback as a batch.
+//
+// Sender checks (like sd-device's monitor): a datagram is from the kernel when the sender's
+// nl_pid is 0 and SCM_CREDENTIALS says uid 0; a datagram on the udev group (2) from a uid-0
+// process is a udevd re-broadcast (only when the listener asked for group 2). Anything else is a
+// userspace sender (anyone with CAP_NET_ADMIN can send to group 1): dropped and counted in
+// droppedSpoofed, unless the listener was opened with acceptUserspace (for tests, which inject
+// dlm-shaped events that way).
+//
+// Overflow: NETLINK_NO_ENOBUFS is NOT set by default. When the receive queue overflows the
+// kernel drops broadcasts and the next recvmsg fails with ENOBUFS; that is counted and reported
+// to JS with the batch, so the consumer can rescan (for dlm: /sys/kernel/dlm/). A lost `online`
+// would otherwise leave a mount hung for ever. The option noEnobufs sets NETLINK_NO_ENOBUFS for
+// callers that prefer silence; overflow is then not observable (documented in lib/kernel/uevent.ts).
+//
+// Lifetime: the uv_poll_t is heap-allocated and freed in its uv_close callback. close() stops the
+// poll, closes the fd at once and starts uv_close. An async env cleanup hook does the same at env
+// teardown and completes when the close callback has run. While open, the handle object is kept
+// alive by a strong reference, so GC never silently stops a listener; close() releases it.
+// The uv handle is unref'd by default (a listener does not keep the process alive) until ref().
+#include <errno.h>
+#include <linux/netlink.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+
+#ifndef NETLINK_KOBJECT_UEVENT
+#define NETLINK_KOBJECT_UEVENT 15
+#endif
+#ifndef NETLINK_NO_ENOBUFS
+#define NETLINK_NO_ENOBUFS 5
+#endif
+
+namespace {
+
+// Kernel uevents are at most 2048 bytes of environment plus "action@devpath\0"; libudev
+// messages are larger but bounded by the same environment limit plus a 40-byte header.
+// Anything longer than this is truncated by recvmsg (MSG_TRUNC) and dropped as malformed.
+constexpr size_t kMaxDatagram = 16384;
+// Upper bound of datagrams handed to JS per wake-up, so a flood cannot starve the loop; uv_poll
+// is level-triggered and wakes again for the rest.
+constexpr int kMaxBatch = 4096;
+constexpr int kDefaultRcvbuf = 64 << 20;
+
+constexpr uint8_t kSenderUserspace = 0;
+constexpr uint8_t kSenderKernel = 1;
+constexpr uint8_t kSenderUdev = 2;
+
+const napi_type_tag kListenerTag = {0x6f3273756576656eULL, 0x744c697374656e31ULL};
+
+struct Listener {
+  napi_env env = nullptr;
+  int fd = -1;
+  uv_poll_t* poll = nullptr;  // owned until its close callback
+  bool acceptUserspace = false;
+  bool udevGroup = false;
+  bool refed = false;
+  bool closing = false;  // close() or the cleanup hook ran
+  bool finalized = false;
+  napi_ref callback = nullptr;
+  napi_ref self = nullptr;  // strong while open
+  napi_async_context asyncContext = nullptr;
+  napi_async_cleanup_hook_handle cleanupHook = nullptr;
+  int rcvbuf = 0;
+  // Counters.
+  double received = 0;  // datagrams read from the socket (before any check)
+  double delivered = 0;
+  double droppedSpoofed = 0;
+  double droppedMalformed = 0;
+  double overflows = 0;  // ENOBUFS reports (each means one or more datagrams lost)
+  double wakeups = 0;
+  std::vector<char> buf = std::vector<char>(kMaxDatagram + 1);
+};
+
+void ReleaseJs(Listener* l) {
+  // Only with a live env (explicit close, or the finalizer).
+  if (l->callback) {
+    napi_delete_reference(l->env, l->callback);
+    l->callback = nullptr;
+  }
+  if (l->asyncContext) {
+    napi_async_destroy(l->env, l->asyncContext);
+    l->asyncContext = nullptr;
+  }
+  if (l->self) {
+    napi_delete_reference(l->env, l->self);
+    l->self = nullptr;
+  }
+}
+
+void MaybeDelete(Listener* l) {
+  if (l->finalized && l->poll == nullptr) delete l;
+}
+
+void OnPollClosed(uv_handle_t* h) {
+  Listener* l = static_cast<Listener*>(h->data);
+  delete reinterpret_cast<uv_poll_t*>(h);
+  l->poll = nullptr;
+  if (l->cleanupHook) {
+    napi_async_cleanup_hook_handle hook = l->cleanupHook;
+    l->cleanupHook = nullptr;
+    napi_remove_async_cleanup_hook(hook);
+  }
+  MaybeDelete(l);
+}
+
+// Stops polling, closes the fd now, and starts closing the uv handle. Touches no JS.
+void StopAndClose(Listener* l) {
+  if (l->closing) return;
+  l->closing = true;
+  if (l->poll) {
+    uv_poll_stop(l->poll);  // removes the fd from epoll, so closing it next is safe
+  }
+  if (l->fd >= 0) {
+    close(l->fd);
+    l->fd = -1;
+  }
+  if (l->poll) uv_close(reinterpret_cast<uv_handle_t*>(l->poll), OnPollClosed);
+}
+
+void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+  Listener* l = static_cast<Listener*>(arg);
+  if (l->poll == nullptr) {
+    // Nothing to wait for.
+    l->cleanupHook = nullptr;
+    napi_remove_async_cleanup_hook(handle);
+    return;
+  }
+  StopAndClose(l);  // OnPollClosed removes the hook, which tells Node the cleanup is done
+}
+
+void Finalize(napi_env env, void* data, void* /*hint*/) {
+  Listener* l = static_cast<Listener*>(data);
+  // Reached only after close() (the strong self reference holds the object while open) or at
+  // env teardown. Release the JS references while the env is alive; the memory goes when the
+  // uv handle is gone too.
+  ReleaseJs(l);
+  l->finalized = true;
+  MaybeDelete(l);
+}
+
+Listener* Unwrap(const Napi::CallbackInfo& info, size_t idx = 0) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= idx || !info[idx].IsObject()) throw Napi::TypeError::New(env, "expected a uevent listener handle");
+  Napi::Object o = info[idx].As<Napi::Object>();
+  if (!o.CheckTypeTag(&kListenerTag)) throw Napi::TypeError::New(env, "not a uevent listener handle");
+  void* p = nullptr;
+  if (napi_unwrap(env, o, &p) != napi_ok || p == nullptr) throw Napi::TypeError::New(env, "not a uevent listener handle");
+  return static_cast<Listener*>(p);
+}
+
+struct Received {
+  std::vector<std::string> messages;
+  std::vector<uint8_t> senders;
+  int overflows = 0;
+  int err = 0;  // a receive error other than EAGAIN/EINTR/ENOBUFS
+};
+
+void Drain(Listener* l, Received* r) {
+  for (int i = 0; i < kMaxBatch; i++) {
+    struct sockaddr_nl from;
+    memset(&from, 0, sizeof from);
+    alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+    struct iovec iov = {l->buf.data(), kMaxDatagram + 1};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = cbuf;
+    m.msg_controllen = sizeof cbuf;
+    ssize_t n = recvmsg(l->fd, &m, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == ENOBUFS) {
+        // The kernel dropped broadcasts for this socket. Keep draining what is queued.
+        l->overflows++;
+        r->overflows++;
+        continue;
+      }
+      r->err = errno;
+      return;
+    }
+    l->received++;
+    if (n == 0 || static_cast<size_t>(n) > kMaxDatagram || (m.msg_flags & MSG_TRUNC)) {
+      l->droppedMalformed++;
+      continue;
+    }
+    bool haveCred = false;
+    struct ucred cred;
+    memset(&cred, 0, sizeof cred);
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+        memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        haveCred = true;
+      }
+    }
+    uint8_t sender = kSenderUserspace;
+    bool root = haveCred && cred.uid == 0;
+    if (root && from.nl_pid == 0) {
+      sender = kSenderKernel;
+    } else if (root && l->udevGroup && (from.nl_groups & 2) != 0) {
+      sender = kSenderUdev;
+    }
+    if (sender == kSenderUserspace && !l->acceptUserspace) {
+      l->droppedSpoofed++;
+      continue;
+    }
+    r->messages.emplace_back(l->buf.data(), static_cast<size_t>(n));
+    r->senders.push_back(sender);
+  }
+}
+
+void OnReadable(uv_poll_t* h, int status, int events) {
+  Listener* l = static_cast<Listener*>(h->data);
+  if (l->closing || l->finalized || l->callback == nullptr) return;
+  l->wakeups++;
+  Received r;
+  if (status < 0) {
+    r.err = -status;
+  } else {
+    Drain(l, &r);
+  }
+  if (r.messages.empty() && r.overflows == 0 && r.err == 0) return;
+  l->delivered += static_cast<double>(r.messages.size());
+
+  napi_env env = l->env;
+  Napi::HandleScope scope(env);
+  try {
+    Napi::Env e(env);
+    Napi::Array arr = Napi::Array::New(env, r.messages.size());
+    for (size_t i = 0; i < r.messages.size(); i++)
+      arr.Set(static_cast<uint32_t>(i), Napi::Buffer<char>::Copy(env, r.messages[i].data(), r.messages[i].size()));
+    Napi::Uint8Array senders = Napi::Uint8Array::New(env, r.senders.size());
+    if (!r.senders.empty()) memcpy(senders.Data(), r.senders.data(), r.senders.size());
+    Napi::Value err = e.Null();
+    if (r.err != 0) err = o2s::ErrnoError(env, r.err, status < 0 ? "uv_poll" : "recvmsg", "").Value();
+    napi_value fn;
+    napi_get_reference_value(env, l->callback, &fn);
+    napi_value self = nullptr;
+    if (l->self) napi_get_reference_value(env, l->self, &self);
+    if (self == nullptr) self = e.Undefined();
+    napi_value argv[4] = {arr, senders, Napi::Number::New(env, r.overflows), err};
+    napi_value result;
+    napi_status s = napi_make_callback(env, l->asyncContext, self, fn, 4, argv, &result);
+    if (s == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  } catch (const Napi::Error& ex) {
+    napi_fatal_exception(env, ex.Value());
+  }
+  if (r.err != 0 && !l->closing) {
+    // A socket error we cannot recover from: stop watching (JS got the error and closes).
+    uv_poll_stop(l->poll);
+  }
+}
+
+bool BoolOpt(const Napi::Object& o, const char* key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+}
+
+// open({kernel=true, udev=false, acceptUserspace=false, noEnobufs=false, receiveBufferBytes},
+//      onBatch(buffers, senders: Uint8Array, overflows: number, error: Error|null)) -> handle
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  if (info.Length() < 2 || !info[1].IsFunction()) throw Napi::TypeError::New(env, "onBatch must be a function");
+  bool kernelGroup = BoolOpt(opts, "kernel", true);
+  bool udevGroup = BoolOpt(opts, "udev", false);
+  bool acceptUserspace = BoolOpt(opts, "acceptUserspace", false);
+  bool noEnobufs = BoolOpt(opts, "noEnobufs", false);
+  int rcvbuf = kDefaultRcvbuf;
+  Napi::Value rb = opts.Get("receiveBufferBytes");
+  if (rb.IsNumber()) {
+    double d = rb.As<Napi::Number>().DoubleValue();
+    if (!(d >= 4096 && d <= (1 << 30))) throw Napi::RangeError::New(env, "receiveBufferBytes must be between 4096 and 1 GiB");
+    rcvbuf = static_cast<int>(d);
+  }
+  if (!kernelGroup && !udevGroup) throw Napi::TypeError::New(env, "listen to at least one of the kernel and udev groups");
+
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) throw Napi::Error::New(env, "no uv loop for this env");
+
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+  if (fd < 0) throw o2s::ErrnoError(env, errno, "socket", "");
+  auto fail = [&](const char* call) {
+    int e = errno;
+    close(fd);
+    return o2s::ErrnoError(env, e, call, "");
+  };
+  // A large queue: uevents come in bursts (udev coldplug, dlm joins of many volumes).
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
+    // Without CAP_NET_ADMIN: SO_RCVBUF, capped by net.core.rmem_max.
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) throw fail("setsockopt");
+  }
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) throw fail("setsockopt");
+  if (noEnobufs && setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one) != 0) throw fail("setsockopt");
+  struct sockaddr_nl addr;
+  memset(&addr, 0, sizeof addr);
+  addr.nl_family = AF_NETLINK;
+  addr.nl_pid = 0;  // let the kernel pick a port id
+  addr.nl_groups = (kernelGroup ? 1u : 0u) | (udevGroup ? 2u : 0u);
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) throw fail("bind");
+  int actual = 0;
+  socklen_t alen = sizeof actual;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &actual, &alen);
+
+  Listener* l = new Listener();
+  l->env = env;
+  l->fd = fd;
+  l->acceptUserspace = acceptUserspace;
+  l->udevGroup = udevGroup;
+  l->rcvbuf = actual;
+
+  Napi::Object handle = Napi::Object::New(env);
+  handle.TypeTag(&kListenerTag);
+  if (napi_wrap(env, handle, l, Finalize, nullptr, nullptr) != napi_ok) {
+    close(fd);
+    delete l;
+    throw Napi::Error::New(env, "napi_wrap failed");
+  }
+  // From here the finalizer owns l.
+  napi_create_reference(env, info[1], 1, &l->callback);
+  napi_create_reference(env, handle, 1, &l->self);
+  napi_async_init(env, handle, Napi::String::New(env, "o2stack:uevent"), &l->asyncContext);
+
+  l->poll = new uv_poll_t;
+  int rc = uv_poll_init(loop, l->poll, fd);
+  if (rc != 0) {
+    delete l->poll;
+    l->poll = nullptr;
+    close(fd);
+    l->fd = -1;
+    l->closing = true;
+    ReleaseJs(l);
+    throw o2s::ErrnoError(env, -rc, "uv_poll_init", "");
+  }
+  l->poll->data = l;
+  uv_unref(reinterpret_cast<uv_handle_t*>(l->poll));
+  rc = uv_poll_start(l->poll, UV_READABLE, OnReadable);
+  if (rc != 0) {
+    l->closing = false;
+    StopAndClose(l);
+    ReleaseJs(l);
+    throw o2s::ErrnoError(env, -rc, "uv_poll_start", "");
+  }
+  napi_add_async_cleanup_hook(env, OnEnvCleanup, l, &l->cleanupHook);
+  return handle;
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Listener* l = Unwrap(info);
+  bool was = !l->closing;
+  StopAndClose(l);
+  ReleaseJs(l);  // the handle may now be collected; callbacks stop
+  return Napi::Boolean::New(info.Env(), was);
+}
+
+Napi::Value Ref(const Napi::CallbackInfo& info) {
+  Listener* l = Unwrap(info);
+  if (!l->closing && l->poll) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(l->poll));
+    l->refed = true;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Unref(const Napi::CallbackInfo& info) {
+  Listener* l = Unwrap(info);
+  if (!l->closing && l->poll) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(l->poll));
+    l->refed = false;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Listener* l = Unwrap(info);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("received", l->received);
+  o.Set("delivered", l->delivered);
+  o.Set("droppedSpoofed", l->droppedSpoofed);
+  o.Set("droppedMalformed", l->droppedMalformed);
+  o.Set("overflows", l->overflows);
+  o.Set("wakeups", l->wakeups);
+  o.Set("receiveBufferBytes", l->rcvbuf);
+  o.Set("fd", l->fd);
+  o.Set("open", !l->closing);
+  o.Set("refed", l->refed && !l->closing);
+  return o;
+}
+
+// TEST-ONLY. sendForTest(buffers | buffer, group = 1) -> number sent.
+// Sends datagrams from a fresh userspace netlink socket (nl_pid != 0) to a uevent multicast
+// group, exactly as a malicious or test process with CAP_NET_ADMIN could. Listeners drop these
+// unless opened with acceptUserspace. Used by tests and bench/uevent.ts to inject
+// dlm-shaped or malformed datagrams quickly; nothing in lib/ calls it.
+Napi::Value SendForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::pair<const char*, size_t>> msgs;
+  if (info.Length() > 0 && info[0].IsBuffer()) {
+    auto b = info[0].As<Napi::Buffer<char>>();
+    msgs.emplace_back(b.Data(), b.Length());
+  } else if (info.Length() > 0 && info[0].IsArray()) {
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsBuffer()) throw Napi::TypeError::New(env, "sendForTest: every message must be a Buffer");
+      auto b = v.As<Napi::Buffer<char>>();
+      msgs.emplace_back(b.Data(), b.Length());
+    }
+  } else {
+    throw Napi::TypeError::New(env, "sendForTest: expected a Buffer or an array of Buffers");
+  }
+  uint32_t group = 1;
+  if (info.Length() > 1 && info[1].IsNumber()) group = info[1].As<Napi::Number>().Uint32Value();
+  if (group != 1 && group != 2) throw Napi::RangeError::New(env, "sendForTest: group must be 1 or 2");
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+  if (fd < 0) throw o2s::ErrnoError(env, errno, "socket", "");
+  struct sockaddr_nl dst;
+  memset(&dst, 0, sizeof dst);
+  dst.nl_family = AF_NETLINK;
+  dst.nl_groups = group;
+  size_t sent = 0;
+  for (const auto& m : msgs) {
+    ssize_t n;
+    do {
+      n = sendto(fd, m.first, m.second, 0, reinterpret_cast<struct sockaddr*>(&dst), sizeof dst);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      // ECONNREFUSED means no listener on the group: not an error for a broadcast.
+      if (errno == ECONNREFUSED) {
+        sent++;
+        continue;
+      }
+      int e = errno;
+      close(fd);
+      throw o2s::ErrnoError(env, e, "sendto", "");
+    }
+    sent++;
+  }
+  close(fd);
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
+void InitUevent(Napi::Env env, Napi::Object exports) {
+  Napi::Object u = Napi::Object::New(env);
+  u.Set("open", Napi::Function::New(env, Open, "open"));
+  u.Set("close", Napi::Function::New(env, Close, "close"));
+  u.Set("ref", Napi::Function::New(env, Ref, "ref"));
+  u.Set("unref", Napi::Function::New(env, Unref, "unref"));
+  u.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  u.Set("sendForTest", Napi::Function::New(env, SendForTest, "sendForTest"));
+  u.Set("SENDER_USERSPACE", kSenderUserspace);
+  u.Set("SENDER_KERNEL", kSenderKernel);
+  u.Set("SENDER_UDEV", kSenderUdev);
+  u.Set("MAX_DATAGRAM", static_cast<double>(kMaxDatagram));
+  exports.Set("uevent", u);
+}
+
+}  // namespace
+
+O2S_REGISTER_SURFACE(uevent, InitUevent);
