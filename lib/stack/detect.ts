@@ -1,0 +1,76 @@
+// Which cluster stack is running, read without changing anything: no module is loaded, nothing is
+// mounted, no label is written (a read-only command must never switch stacks as a side effect).
+import { release } from 'node:os';
+import type { KernelBackend } from '../kernel/backend.js';
+import { readO2nmState } from '../kernel/o2nm.js';
+import { type Ocfs2Mount, ocfs2Mounts, parseMountTable } from '../model/mounts.js';
+import type { O2nmState } from '../model/o2nmState.js';
+import { CONFIGFS, DLM_ROOT, HB_CTL_PATH_SYSCTL, SYS_FS_O2CB, SYS_FS_OCFS2 } from '../model/paths.js';
+
+export const STACK_MODULES = ['configfs', 'ocfs2_nodemanager', 'ocfs2', 'ocfs2_stackglue', 'ocfs2_stack_o2cb', 'ocfs2_stack_user', 'ocfs2_dlm', 'ocfs2_dlmfs', 'dlm'] as const;
+export type StackModule = (typeof STACK_MODULES)[number];
+
+export interface StackDetection {
+  kernelRelease: string;
+  /** loaded or built in (present under /sys/module) */
+  modules: Record<StackModule, boolean>;
+  configfsMounted: boolean;
+  stackglue: {
+    loaded: boolean;
+    /** /sys/fs/ocfs2/cluster_stack: the label the next mount must use */
+    clusterStack: string | null;
+    loadedPlugins: string[];
+    /** the plugin a mount has pinned; null when nothing is mounted */
+    activePlugin: string | null;
+    maxLockingProtocol: string | null;
+    recoverCallbackSupport: boolean;
+  };
+  o2cb: {
+    interfaceRevision: number | null;
+    state: O2nmState;
+  };
+  dlm: {
+    configured: boolean;
+    clusterName: string | null;
+    recoverCallbacks: boolean | null;
+  };
+  hbCtlPath: string | null;
+  mounts: Ocfs2Mount[];
+  /** the stack in use: the active plugin's stack, else the configured label's, else null */
+  stack: 'o2cb' | 'user' | null;
+}
+
+const trimOrNull = (s: string | undefined) => (s === undefined ? null : s.trim() || null);
+
+export function detectStack(b: KernelBackend): StackDetection {
+  const modules = Object.fromEntries(STACK_MODULES.map((m) => [m, b.tryList(`/sys/module/${m}`) !== undefined])) as Record<StackModule, boolean>;
+  const mountTable = parseMountTable(b.tryRead('/proc/self/mounts') ?? b.tryRead('/proc/mounts') ?? '');
+  const configfsMounted = mountTable.some((m) => m.fstype === 'configfs' && m.dir === CONFIGFS) || (b.tryList(`${CONFIGFS}/cluster`) !== undefined && modules.configfs);
+  const clusterStack = trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/cluster_stack`));
+  const activePlugin = trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/active_cluster_plugin`));
+  const rev = trimOrNull(b.tryRead(`${SYS_FS_O2CB}/interface_revision`));
+  const rcb = trimOrNull(b.tryRead(`${DLM_ROOT}/cluster/recover_callbacks`));
+  const stack = activePlugin ? (activePlugin === 'o2cb' ? 'o2cb' : 'user') : clusterStack ? (clusterStack === 'o2cb' ? 'o2cb' : 'user') : null;
+  return {
+    kernelRelease: release(),
+    modules,
+    configfsMounted,
+    stackglue: {
+      loaded: clusterStack !== null,
+      clusterStack,
+      loadedPlugins: (b.tryRead(`${SYS_FS_OCFS2}/loaded_cluster_plugins`) ?? '').split('\n').map((s) => s.trim()).filter(Boolean),
+      activePlugin,
+      maxLockingProtocol: trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/max_locking_protocol`)),
+      recoverCallbackSupport: trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/dlm_recover_callback_support`)) === '1',
+    },
+    o2cb: { interfaceRevision: rev === null ? null : Number(rev), state: readO2nmState(b) },
+    dlm: {
+      configured: b.tryList(`${DLM_ROOT}/cluster`) !== undefined,
+      clusterName: trimOrNull(b.tryRead(`${DLM_ROOT}/cluster/cluster_name`)),
+      recoverCallbacks: rcb === null ? null : rcb === '1',
+    },
+    hbCtlPath: trimOrNull(b.tryRead(HB_CTL_PATH_SYSCTL)),
+    mounts: ocfs2Mounts(mountTable),
+    stack,
+  };
+}
