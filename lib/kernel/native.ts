@@ -122,6 +122,7 @@ export interface NativeMount {
 export interface NativeAddon {
   surfaces: string[];
   attr: NativeAttr;
+  mount: NativeMount;
   uevent?: NativeUevent;
   control?: NativeControl;
   [surface: string]: unknown;
