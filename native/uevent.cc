@@ -232,7 +232,26 @@ void OnReadable(uv_poll_t* h, int status, int events) {
   l->wakeups++;
   Received r;
   if (status < 0) {
-    r.err = -status;
+    // libuv reports EPOLLERR as UV_EBADF and stops the handle. On a netlink socket the pending
+    // error is sk_err: ENOBUFS when broadcasts were dropped. Fetch (and clear) it: an overflow
+    // is counted and polling resumes; anything else goes to JS.
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) soerr = errno;
+    if (soerr == ENOBUFS || soerr == 0) {
+      if (soerr == ENOBUFS) {
+        l->overflows++;
+        r.overflows++;
+      }
+      int rc = uv_poll_start(l->poll, UV_READABLE, OnReadable);
+      if (rc != 0) {
+        r.err = -rc;
+      } else {
+        Drain(l, &r);
+      }
+    } else {
+      r.err = soerr;
+    }
   } else {
     Drain(l, &r);
   }
@@ -249,7 +268,7 @@ void OnReadable(uv_poll_t* h, int status, int events) {
     Napi::Uint8Array senders = Napi::Uint8Array::New(env, r.senders.size());
     if (!r.senders.empty()) memcpy(senders.Data(), r.senders.data(), r.senders.size());
     Napi::Value err = e.Null();
-    if (r.err != 0) err = o2s::ErrnoError(env, r.err, status < 0 ? "uv_poll" : "recvmsg", "").Value();
+    if (r.err != 0) err = o2s::ErrnoError(env, r.err, "recvmsg", "").Value();
     napi_value fn;
     napi_get_reference_value(env, l->callback, &fn);
     napi_value self = nullptr;
