@@ -40,11 +40,11 @@ mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 # the guest kernel's modules, so modprobe in the test root (host kmod) finds them
 mkdir -p /newroot/lib/modules
 cp -a "/lib/modules/$(uname -r)" /newroot/lib/modules/
-# SHARES: "tag:path ..." -- host directories shared read-write at their host paths
+# SHARES: "tag:cache:path ..." -- host directories shared read-write at their host paths
 for s in $SHARES; do
-  tag=${s%%:*}; path=${s#*:}
+  tag=${s%%:*}; rest=${s#*:}; cache=${rest%%:*}; path=${rest#*:}
   mkdir -p "/newroot$path"
-  mount -t 9p -o "$P9" "$tag" "/newroot$path" || fatal "share $path failed"
+  mount -t 9p -o "$P9,cache=$cache" "$tag" "/newroot$path" || fatal "share $path failed"
 done
 mkdir -p /newroot/vmrun
 mount --bind /vmrun /newroot/vmrun

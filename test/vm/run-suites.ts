@@ -1,0 +1,196 @@
+// npm run test:vm [-- NAME...]
+// Runs the real-kernel suites test/vm/suites/*.vm.ts, each in its own fresh VM (Debian 12's 6.1
+// kernel under qemu, see vm/README.md): one VM per suite file, two VMs sharing a disk and a link for
+// files named *.two.vm.ts. Inside the guest, mocha runs with the project's .mocharc.json options
+// and spec = that one file; the summary reporter appends {suite,passed,failed,skipped} to
+// O2STACK_RESULTS, a host directory shared into the VM. NAME arguments keep only the suites whose
+// file name contains one of them. Prints every suite's console, then the total line
+// "N passed, N failed, N skipped"; exits non-zero if a test failed or a VM died (a dead VM counts
+// as one failed suite, with its console tail).
+// env: O2STACK_VM_SUITE_TIMEOUT  seconds per VM (default 600)
+//      O2STACK_VM_KEEP=1          keep the results directory (consoles, disk images)
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, openSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+interface SuiteOutcome extends Counts {
+  name: string;
+  vms: number;
+  exitCode: number;
+  ms: number;
+  note?: string;
+}
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const suitesDir = join(root, 'test', 'vm', 'suites');
+const suiteTimeout = Number(process.env.O2STACK_VM_SUITE_TIMEOUT ?? 600);
+const TAIL_LINES = 40;
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * The project's .mocharc.json for one spec file. Its node-option entries come back separately: the
+ * driver starts mocha's cli.js under node with them itself, rather than letting bin/mocha.js
+ * start a second node process (each node start costs seconds under TCG).
+ */
+function mochaConfig(specFile: string): { cfg: Record<string, unknown>; nodeFlags: string[] } {
+  const rc = JSON.parse(readFileSync(join(root, '.mocharc.json'), 'utf8')) as Record<string, unknown>;
+  const cfg: Record<string, unknown> = { ...rc, spec: [relative(root, specFile)], color: false };
+  delete cfg.ignore; // a host config may ignore test/vm/**
+  const nodeOption = rc['node-option'];
+  const nodeFlags = (Array.isArray(nodeOption) ? nodeOption : nodeOption === undefined ? [] : [nodeOption]).map((o) => `--${String(o)}`);
+  delete cfg['node-option'];
+  // the guest is an emulated CPU (qemu TCG, about 20x slower than the host): keep the project's
+  // timeout as a floor but give each test at least two minutes
+  cfg.timeout = Math.max(Number(rc.timeout ?? 2000), 120_000);
+  return { cfg, nodeFlags };
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, echo: boolean): Promise<{ code: number; output: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    const take = (b: Buffer) => {
+      chunks.push(b);
+      if (echo) process.stdout.write(b);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    child.on('close', (code, signal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolveRun({ code: code ?? (signal ? 128 : 1), output: Buffer.concat(chunks).toString('utf8') });
+    });
+  });
+}
+
+function readResults(file: string): { suite: string; passed: number; failed: number; skipped: number }[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { suite: string; passed: number; failed: number; skipped: number });
+}
+
+async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
+  const name = basename(file).replace(/\.vm\.ts$/, '');
+  const two = file.endsWith('.two.vm.ts');
+  const vms = two ? 2 : 1;
+  // one results file per VM (two guests appending to one file over 9p could overwrite each other)
+  const results = join(work, `${name}.results`);
+  const cfgPath = join(work, `${name}.mocharc.json`);
+  const { cfg, nodeFlags } = mochaConfig(file);
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+  const mocha = [process.execPath, ...nodeFlags, join(root, 'node_modules', 'mocha', 'lib', 'cli', 'cli.js'), '--config', cfgPath];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    O2STACK_RESULTS: results,
+    O2STACK_SUITE: name,
+    VM_SHARE: [work, process.env.VM_SHARE ?? ''].join(' ').trim(),
+    VM_ENV: ['O2STACK_RESULTS', 'O2STACK_SUITE', process.env.VM_ENV ?? ''].join(' ').trim(),
+    VM_TIMEOUT: String(suiteTimeout),
+  };
+  let cmd: string;
+  let args: string[];
+  if (two) {
+    // a fresh sparse disk per two-VM suite, /dev/vda in both VMs
+    const disk = join(work, `${name}.img`);
+    closeSync(openSync(disk, 'w'));
+    truncateSync(disk, 256 * 1024 * 1024);
+    cmd = join(root, 'vm', 'run-two.sh');
+    // each node reports under its own name
+    args = [disk, 'bash', '-c', 'export O2STACK_SUITE="$O2STACK_SUITE[n$NODE]" O2STACK_RESULTS="$O2STACK_RESULTS.n$NODE"; exec "$@"', 'suite', ...mocha];
+  } else {
+    cmd = join(root, 'vm', 'run.sh');
+    args = mocha;
+  }
+  out(`\n=== ${name} (${vms === 2 ? 'two VMs' : 'one VM'}) ===`);
+  const t0 = Date.now();
+  const { code, output } = await run(cmd, args, env, true);
+  const ms = Date.now() - t0;
+  const wanted = two ? [`${name}[n1]`, `${name}[n2]`] : [name];
+  const lines = (two ? [...readResults(`${results}.n1`), ...readResults(`${results}.n2`)] : readResults(results)).filter((r) =>
+    wanted.includes(r.suite),
+  );
+  const o: SuiteOutcome = { name, vms, exitCode: code, ms, passed: 0, failed: 0, skipped: 0 };
+  for (const l of lines) {
+    o.passed += l.passed;
+    o.failed += l.failed;
+    o.skipped += l.skipped;
+  }
+  const missing = wanted.filter((w) => !lines.some((l) => l.suite === w));
+  if (code === 125 || missing.length > 0 || (code !== 0 && o.failed === 0)) {
+    // the VM died, timed out, or mocha did not finish: one failed suite, with the console tail
+    o.failed += 1;
+    o.note = code === 125 ? 'VM died or timed out' : missing.length > 0 ? `no results from ${missing.join(', ')}` : `exit status ${code}`;
+    out(`\n--- ${name}: ${o.note} (exit ${code}); console tail:`);
+    out(output.split('\n').slice(-TAIL_LINES).join('\n'));
+  }
+  out(`--- ${name}: ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped in ${secs(ms)}${o.note ? ` (${o.note})` : ''}`);
+  return o;
+}
+
+async function main(): Promise<number> {
+  const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const all = readdirSync(suitesDir).filter((f) => f.endsWith('.vm.ts')).sort();
+  const chosen = all.filter((f) => filters.length === 0 || filters.some((n) => f.includes(n)));
+  if (chosen.length === 0) {
+    out(`no VM suite matches ${filters.join(' ')}; suites: ${all.join(' ')}`);
+    return 2;
+  }
+
+  const t0 = Date.now();
+  const setup = spawnSync('bash', [join(root, 'vm', 'setup.sh')], { cwd: root, stdio: 'inherit' });
+  if (setup.status !== 0) {
+    out(`vm/setup.sh failed (status ${setup.status ?? setup.signal})`);
+    return 2;
+  }
+  const setupMs = Date.now() - t0;
+
+  const work = mkdtempSync(join(tmpdir(), 'o2stack-vm-'));
+  const outcomes: SuiteOutcome[] = [];
+  try {
+    for (const f of chosen) outcomes.push(await runSuite(join(suitesDir, f), work));
+  } finally {
+    if (process.env.O2STACK_VM_KEEP === '1') out(`results kept in ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+
+  out('\n=== VM suites ===');
+  out(`setup ${secs(setupMs)}`);
+  for (const o of outcomes) {
+    out(`${o.name.padEnd(24)} ${String(o.vms)} VM  ${secs(o.ms).padStart(8)}  ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped${o.note ? `  (${o.note})` : ''}`);
+  }
+  out(`total ${secs(Date.now() - t0)}`);
+  const total = outcomes.reduce((a, o) => ({ passed: a.passed + o.passed, failed: a.failed + o.failed, skipped: a.skipped + o.skipped }),
+    { passed: 0, failed: 0, skipped: 0 });
+  out(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+  const died = outcomes.some((o) => o.exitCode === 125);
+  return total.failed > 0 || died || outcomes.some((o) => o.exitCode !== 0) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    out(`run-suites: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(2);
+  },
+);

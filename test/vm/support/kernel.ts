@@ -1,0 +1,74 @@
+// Helpers for suites that run inside a test VM (vm/run.sh) against the real kernel.
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { NativeBackend } from '../../../lib/kernel/backend.js';
+import { KernelError } from '../../../lib/kernel/errors.js';
+import { O2NM_ROOT } from '../../../lib/model/paths.js';
+
+/** Refuses to run anywhere but a test VM: these suites write to the running kernel's configfs. */
+export function requireTestVm(): void {
+  const cmd = readFileSync('/proc/cmdline', 'utf8');
+  if (!cmd.includes('console=ttyS0') || !process.env.O2STACK_RESULTS || !existsVmrun()) {
+    throw new Error('this suite runs only inside a test VM: use `npm run test:vm` (or vm/run.sh)');
+  }
+}
+
+function existsVmrun(): boolean {
+  try {
+    readFileSync('/vmrun/env');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The backend on the running kernel; asserts it found real configfs (not a fake tree). */
+export function realBackend(): NativeBackend {
+  const k = new NativeBackend({ root: '/' });
+  assert.equal(k.fakeTree, false, '/sys/kernel/config is not configfs in this VM');
+  return k;
+}
+
+/** Runs fn, which must throw a KernelError with this code; returns the error. */
+export function expectCode(fn: () => unknown, code: string): KernelError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof KernelError, `expected a KernelError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    return e;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}
+
+export async function expectCodeAsync(p: Promise<unknown>, code: string): Promise<KernelError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof KernelError, `expected a KernelError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    return e;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}
+
+/** Removes every o2nm cluster (nodes first, then heartbeat regions, then the cluster). */
+export function removeAllClusters(k: NativeBackend): void {
+  for (const c of k.tryList(O2NM_ROOT) ?? []) {
+    if (c.type !== 'dir') continue;
+    const base = `${O2NM_ROOT}/${c.name}`;
+    for (const n of k.tryList(`${base}/node`) ?? []) if (n.type === 'dir') k.rmdir(`${base}/node/${n.name}`);
+    for (const r of k.tryList(`${base}/heartbeat`) ?? []) if (r.type === 'dir') k.rmdir(`${base}/heartbeat/${r.name}`);
+    k.rmdir(base);
+  }
+}
+
+/** Polls check() every intervalMs until it returns true or timeoutMs passes. */
+export async function waitFor(check: () => boolean, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
