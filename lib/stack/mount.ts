@@ -1,0 +1,151 @@
+// o2stack mount / umount for o2cb (and local) volumes: preflight, heartbeat, mount(2), and clean-up
+// on failure so that a failed mount leaves no region running and no stale configfs entry.
+import type { KernelBackend } from '../kernel/backend.js';
+import { KernelError } from '../kernel/errors.js';
+import type { SystemOps } from '../kernel/system.js';
+import type { HeartbeatRegion } from '../model/heartbeatFile.js';
+import { type PreflightIssue, preflightMount } from '../model/preflight.js';
+import type { Superblock } from '../model/superblock.js';
+import { detectStack } from './detect.js';
+import { regionDev, startRegion, stopRegion } from './heartbeat.js';
+
+export interface VolumeInfo {
+  superblock: Superblock;
+  /** local heartbeat geometry (o2cb local volumes) */
+  heartbeat?: HeartbeatRegion;
+}
+
+/** Reads a device's superblock (and heartbeat geometry when needed). */
+export type VolumeReader = (device: string, options: { heartbeat: boolean }) => Promise<VolumeInfo>;
+
+export class PreflightError extends Error {
+  readonly code = 'E_PREFLIGHT';
+  constructor(readonly device: string, readonly issues: PreflightIssue[]) {
+    super(`cannot mount ${device}:\n` + issues.map((i) => `  ${i.message}\n    fix: ${i.fix}`).join('\n'));
+    this.name = 'PreflightError';
+  }
+
+  get hint(): string {
+    return this.issues.map((i) => i.fix).join('; ');
+  }
+}
+
+export class MountError extends Error {
+  readonly code: string;
+  constructor(override readonly cause: KernelError, readonly device: string, readonly dir: string, readonly options: string, readonly cleanup: string[], readonly hint: string) {
+    super(`mount -t ocfs2 -o ${options} ${device} ${dir} failed: ${cause.code}${hint ? ` — ${hint}` : ''}${cleanup.length ? `\n  cleaned up: ${cleanup.join('; ')}` : '\n  nothing was left running'}`);
+    this.name = 'MountError';
+    this.code = cause.code;
+  }
+}
+
+export interface MountRequest {
+  device: string;
+  dir: string;
+  /** extra mount options, e.g. ["noatime", "localflocks"] */
+  options?: string[];
+}
+
+export interface MountResult {
+  device: string;
+  dir: string;
+  uuid: string;
+  kind: string;
+  options: string;
+  cluster?: string;
+  heartbeat?: { started: boolean; alreadyRunning: boolean; ms: number; dev: string };
+  mountMs: number;
+}
+
+function mountHint(code: string): string {
+  switch (code) {
+    case 'ENOTCONN':
+      return 'o2net could not connect to every heartbeating node within 60 s: check that all nodes use the same cluster.conf and timeouts, that TCP port 7777 (the node port) is open between them, and dmesg for "o2net"';
+    case 'EBUSY':
+      return 'a different cluster stack is in use (dmesg: "A different cluster stack is in use"): o2stack status';
+    case 'EINVAL':
+      return 'the kernel rejected the volume or its options: dmesg says why (heartbeat mode, cluster name, stack)';
+    case 'EROFS':
+      return 'the device is read-only: heartbeat needs to write; mount with -o ro only on a volume without heartbeat, or make the device writable';
+    case 'ENODEV':
+      return 'the ocfs2 module is not loaded: o2stack start';
+    case 'ENOENT':
+      return 'the mount point or the device does not exist';
+    default:
+      return 'dmesg has the kernel\'s reason';
+  }
+}
+
+export async function mountVolume(b: KernelBackend, sys: SystemOps, readVolume: VolumeReader, req: MountRequest): Promise<MountResult> {
+  const det = detectStack(b);
+  const first = await readVolume(req.device, { heartbeat: false });
+  const pf = preflightMount(first.superblock, req.device, { clusterStack: det.stackglue.clusterStack, activePlugin: det.stackglue.activePlugin, o2nm: det.o2cb.state, mounts: det.mounts });
+  if (pf.issues.length) throw new PreflightError(req.device, pf.issues);
+  if (pf.kind === 'user') {
+    throw new PreflightError(req.device, [
+      { code: 'E_PF_USER_STACK', message: `${req.device} uses the '${first.superblock.stack?.name}' user stack; o2stack mount handles o2cb and local volumes`, fix: 'run the o2stack daemon (user stack) and mount with it, or with mount -t ocfs2 under dlm_controld' },
+    ]);
+  }
+  const uuid = first.superblock.uuid;
+  const options = [pf.clusterOption, ...(req.options ?? [])].join(',');
+  const cleanup: string[] = [];
+  let hb: MountResult['heartbeat'];
+  if (pf.kind === 'o2cb-local') {
+    const vol = await readVolume(req.device, { heartbeat: true });
+    const g = vol.heartbeat!;
+    const r = await startRegion(b, pf.cluster!, { uuid, device: req.device, blockBytes: g.blockBytes, startBlock: g.startBlock, blocks: g.blocks });
+    hb = { started: r.started, alreadyRunning: r.alreadyRunning, ms: r.ms, dev: r.dev };
+  }
+  const t0 = Date.now();
+  try {
+    await sys.mount(req.device, req.dir, 'ocfs2', options);
+  } catch (e) {
+    if (hb?.started) {
+      try {
+        stopRegion(b, pf.cluster!, uuid);
+        cleanup.push(`stopped heartbeat region ${uuid}`);
+      } catch (se) {
+        cleanup.push(`could NOT stop heartbeat region ${uuid}: ${(se as Error).message} (stop it with: o2stack hb-ctl -K -u ${uuid})`);
+      }
+    }
+    if (e instanceof KernelError) throw new MountError(e, req.device, req.dir, options, cleanup, mountHint(e.code));
+    throw e;
+  }
+  return { device: req.device, dir: req.dir, uuid, kind: pf.kind, options, ...(pf.cluster ? { cluster: pf.cluster } : {}), ...(hb ? { heartbeat: hb } : {}), mountMs: Date.now() - t0 };
+}
+
+export interface UmountResult {
+  dir: string;
+  device: string;
+  uuid?: string;
+  /** the heartbeat region was stopped by the kernel's hb_ctl helper, by us, or was not ours */
+  heartbeat: 'stopped-by-helper' | 'stopped' | 'still-in-use' | 'none';
+  umountMs: number;
+}
+
+export async function umountVolume(b: KernelBackend, sys: SystemOps, readVolume: VolumeReader, dir: string): Promise<UmountResult> {
+  const det = detectStack(b);
+  const m = det.mounts.find((x) => x.dir === dir || x.device === dir);
+  if (!m) {
+    throw new KernelError({ code: 'EINVAL', errno: -22, syscall: 'umount2', path: dir, hint: `${dir} is not an OCFS2 mount point (o2stack status lists them)` }, `${dir} is not a mounted OCFS2 volume`);
+  }
+  let uuid: string | undefined;
+  try {
+    uuid = (await readVolume(m.device, { heartbeat: false })).superblock.uuid;
+  } catch {
+    uuid = undefined; // unreadable device: unmount anyway
+  }
+  const t0 = Date.now();
+  await sys.umount(m.dir);
+  const umountMs = Date.now() - t0;
+  const cluster = det.o2cb.state.clusters[0]?.name;
+  let heartbeat: UmountResult['heartbeat'] = 'none';
+  if (m.heartbeat === 'local' && uuid && cluster) {
+    // The kernel runs hb_ctl_path -K -u UUID at unmount; if that helper is missing, stop it here.
+    const stillMounted = detectStack(b).mounts.some((x) => x.device === m.device);
+    if (regionDev(b, cluster, uuid) === undefined) heartbeat = 'stopped-by-helper';
+    else if (stillMounted) heartbeat = 'still-in-use';
+    else heartbeat = stopRegion(b, cluster, uuid).stopped ? 'stopped' : 'stopped-by-helper';
+  }
+  return { dir: m.dir, device: m.device, ...(uuid ? { uuid } : {}), heartbeat, umountMs };
+}
