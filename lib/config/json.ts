@@ -1,0 +1,304 @@
+// Our JSON cluster format:
+//   { "name": "web", "nodes": [{ "name": "n1", "number": 0, "ipAddress": "10.0.0.1", "port": 7777 }],
+//     "heartbeatMode"?: "local"|"global", "heartbeatRegions"?: ["<32 hex>"],
+//     "timeouts"?: { "heartbeatDeadThreshold"?, "idleTimeoutMs"?, "keepaliveDelayMs"?, "reconnectDelayMs"? },
+//     "fenceMethod"?: "reset"|"panic" }
+// or { "clusters": [ <cluster>, … ] }. "port" may be left out (7777). Unknown keys are errors, so a
+// misspelt key cannot silently fall back to a default. Errors name the path ("nodes[2].port") and
+// the line; JSON syntax errors are mapped from JSON.parse's offset to line:column.
+import { DEFAULT_PORT, type ClusterConfig, type NodeConfig, type Timeouts } from '../model/cluster.js';
+import type { SourceLoc } from '../model/errors.js';
+import { IssueList, makeLoc, stripLoc, type ParseOptions, type ParseResult } from './common.js';
+
+type Pos = { line: number; column: number };
+
+/** 1-based line:column of an offset. */
+function posOf(text: string, offset: number): Pos {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text[i] === '\n') {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/**
+ * Walks JSON text recording where each value starts, by path ('' is the root, then ".key" and
+ * "[i]"), and where duplicate keys occur. Returns the offset of the first syntax error instead
+ * when the text is not JSON (JSON.parse does not always say where).
+ */
+function locate(text: string): { locs: Map<string, number>; dupes: { path: string; offset: number }[] } | { errorAt: number } {
+  const locs = new Map<string, number>();
+  const dupes: { path: string; offset: number }[] = [];
+  let i = 0;
+  class Bad extends Error {}
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const fail = (): never => {
+    throw new Bad();
+  };
+  const str = () => {
+    if (text[i] !== '"') fail();
+    const start = i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail();
+      if (text[i] === '\\') {
+        i++;
+        if (text[i] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) fail();
+      }
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (path: string): void => {
+    ws();
+    locs.set(path, i);
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      const seen = new Set<string>();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        const keyAt = i;
+        const k = str();
+        const p = `${path === '' ? '' : path + '.'}${k}`;
+        if (seen.has(k)) dupes.push({ path: p, offset: keyAt });
+        seen.add(k);
+        ws();
+        if (text[i++] !== ':') fail();
+        value(p);
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') {
+          i++;
+          return;
+        } else fail();
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (let n = 0; ; n++) {
+        value(`${path}[${n}]`);
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') {
+          i++;
+          return;
+        } else fail();
+      }
+    } else if (c === '"') str();
+    else {
+      const m = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
+      if (!m) fail();
+      i += m![0].length;
+    }
+  };
+  try {
+    value('');
+    ws();
+    if (i < text.length) fail();
+  } catch (e) {
+    if (e instanceof Bad) return { errorAt: i };
+    throw e;
+  }
+  return { locs, dupes };
+}
+
+const CLUSTER_KEYS = ['name', 'nodes', 'heartbeatMode', 'heartbeatRegions', 'timeouts', 'fenceMethod'];
+const NODE_KEYS = ['name', 'number', 'ipAddress', 'port'];
+const TIMEOUT_KEYS: (keyof Timeouts)[] = ['heartbeatDeadThreshold', 'idleTimeoutMs', 'keepaliveDelayMs', 'reconnectDelayMs'];
+
+const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)} (a string)` : typeof v === 'object' ? 'an object' : `${String(v)} (a ${typeof v})`);
+
+/** Parses our JSON format. Throws ConfigError listing every problem with its path and line. */
+export function parseJsonConfig(text: string, opts: ParseOptions = {}): ParseResult {
+  const issues = new IssueList(opts.file);
+  const body = text.replace(/^\uFEFF/, '');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const at = /at position (\d+)/.exec(msg);
+    const where = locate(body);
+    const offset = at ? Number(at[1]) : 'errorAt' in where ? where.errorAt : body.length;
+    const clean = msg.replace(/ in JSON at position \d+.*$/, '').replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
+    issues.error(posOf(body, offset), { code: 'E_JSON_SYNTAX', message: `not valid JSON: ${clean}`, hint: 'fix the JSON syntax (no comments or trailing commas; keys in double quotes)' });
+    issues.throwIfErrors();
+  }
+  const found = locate(body);
+  const locs = 'locs' in found ? found.locs : new Map<string, number>();
+  const at = (path: string): Pos | undefined => {
+    const o = locs.get(path);
+    return o === undefined ? undefined : posOf(body, o);
+  };
+  const loc = (path: string): SourceLoc => {
+    const p = at(path) ?? { line: 1, column: 1 };
+    return makeLoc(opts.file, p.line, p.column);
+  };
+  if ('dupes' in found) {
+    for (const d of found.dupes) {
+      issues.warn(posOf(body, d.offset), { code: 'W_JSON_DUP_KEY', key: d.path, message: `${d.path}: the key appears twice in its object; the last value is used`, hint: 'remove one of them' });
+    }
+  }
+  const err = (path: string, message: string, hint?: string) => issues.error(at(path), { code: 'E_JSON_SCHEMA', key: path || '(root)', message: `${path || '(root)'}: ${message}`, ...(hint ? { hint } : {}) });
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const unknownKeys = (o: Record<string, unknown>, allowed: string[], path: string) => {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) {
+        const close = allowed.find((a) => a.toLowerCase() === k.toLowerCase().replace(/_/g, ''));
+        err(`${path ? path + '.' : ''}${k}`, 'unknown key', close ? `did you mean '${close}'?` : `allowed keys: ${allowed.join(', ')}`);
+      }
+    }
+  };
+  const int = (v: unknown, path: string, hint: string): number | undefined => {
+    if (typeof v === 'number' && Number.isInteger(v)) return v;
+    err(path, `expected an integer, got ${describe(v)}`, hint);
+    return undefined;
+  };
+  const string = (v: unknown, path: string, hint: string): string | undefined => {
+    if (typeof v === 'string') return v;
+    err(path, `expected a string, got ${describe(v)}`, hint);
+    return undefined;
+  };
+
+  const cluster = (v: unknown, path: string): ClusterConfig | undefined => {
+    const p = (k: string) => (path ? `${path}.${k}` : k);
+    if (!isObj(v)) {
+      err(path, `expected a cluster object, got ${describe(v)}`, 'a cluster is {"name": …, "nodes": [ … ]}');
+      return undefined;
+    }
+    unknownKeys(v, CLUSTER_KEYS, path);
+    let ok = true;
+    if (!('name' in v)) {
+      err(path, "missing 'name'", 'add "name": the cluster name (1–16 letters or digits)');
+      ok = false;
+    }
+    const name = 'name' in v ? string(v.name, p('name'), 'the cluster name, e.g. "ocfs2"') : undefined;
+    const nodes: NodeConfig[] = [];
+    if (!('nodes' in v)) {
+      err(path, "missing 'nodes'", 'add "nodes": [{"name", "number", "ipAddress", "port"}, …]');
+      ok = false;
+    } else if (!Array.isArray(v.nodes)) {
+      err(p('nodes'), `expected an array, got ${describe(v.nodes)}`);
+      ok = false;
+    } else {
+      v.nodes.forEach((n, i) => {
+        const np = `${p('nodes')}[${i}]`;
+        if (!isObj(n)) {
+          err(np, `expected a node object, got ${describe(n)}`, 'a node is {"name", "number", "ipAddress", "port"}');
+          ok = false;
+          return;
+        }
+        unknownKeys(n, NODE_KEYS, np);
+        for (const k of ['name', 'number', 'ipAddress']) {
+          if (!(k in n)) {
+            err(np, `missing '${k}'`);
+            ok = false;
+          }
+        }
+        const nn = 'name' in n ? string(n.name, `${np}.name`, "the node's short host name") : undefined;
+        const num = 'number' in n ? int(n.number, `${np}.number`, 'a node number from 0 to 254') : undefined;
+        const ip = 'ipAddress' in n ? string(n.ipAddress, `${np}.ipAddress`, 'an IPv4 address, e.g. "192.0.2.10"') : undefined;
+        const port = 'port' in n ? int(n.port, `${np}.port`, `a TCP port; the default is ${DEFAULT_PORT}`) : DEFAULT_PORT;
+        if (nn === undefined || num === undefined || ip === undefined || port === undefined) {
+          ok = false;
+          return;
+        }
+        nodes.push({ name: nn, number: num, ipAddress: ip, port, loc: loc(np) });
+      });
+    }
+    const c: ClusterConfig = { name: name ?? '', nodes, heartbeatMode: 'local', heartbeatRegions: [], timeouts: {}, loc: loc(path) };
+    if ('heartbeatMode' in v) {
+      if (v.heartbeatMode === 'local' || v.heartbeatMode === 'global') c.heartbeatMode = v.heartbeatMode;
+      else {
+        err(p('heartbeatMode'), `expected "local" or "global", got ${describe(v.heartbeatMode)}`);
+        ok = false;
+      }
+    }
+    if ('heartbeatRegions' in v) {
+      if (!Array.isArray(v.heartbeatRegions)) {
+        err(p('heartbeatRegions'), `expected an array of volume UUIDs, got ${describe(v.heartbeatRegions)}`);
+        ok = false;
+      } else {
+        v.heartbeatRegions.forEach((r, i) => {
+          const s = string(r, `${p('heartbeatRegions')}[${i}]`, 'a volume UUID: 32 hex digits');
+          if (s === undefined) ok = false;
+          else c.heartbeatRegions.push(s);
+        });
+      }
+    }
+    if ('timeouts' in v) {
+      const t = v.timeouts;
+      if (!isObj(t)) {
+        err(p('timeouts'), `expected an object, got ${describe(t)}`, `keys: ${TIMEOUT_KEYS.join(', ')}`);
+        ok = false;
+      } else {
+        unknownKeys(t, TIMEOUT_KEYS, p('timeouts'));
+        for (const k of TIMEOUT_KEYS) {
+          if (!(k in t)) continue;
+          const n = int(t[k], `${p('timeouts')}.${k}`, k === 'heartbeatDeadThreshold' ? 'a count of 2-second heartbeats, e.g. 31' : 'milliseconds, e.g. 30000');
+          if (n === undefined) ok = false;
+          else c.timeouts[k] = n;
+        }
+      }
+    }
+    if ('fenceMethod' in v) {
+      if (v.fenceMethod === 'reset' || v.fenceMethod === 'panic') c.fenceMethod = v.fenceMethod;
+      else {
+        err(p('fenceMethod'), `expected "reset" or "panic", got ${describe(v.fenceMethod)}`);
+        ok = false;
+      }
+    }
+    return ok && name !== undefined ? c : undefined;
+  };
+
+  const clusters: ClusterConfig[] = [];
+  if (isObj(doc) && 'clusters' in doc) {
+    unknownKeys(doc, ['clusters'], '');
+    if (!Array.isArray(doc.clusters)) err('clusters', `expected an array of clusters, got ${describe(doc.clusters)}`);
+    else {
+      doc.clusters.forEach((c, i) => {
+        const got = cluster(c, `clusters[${i}]`);
+        if (got) clusters.push(got);
+      });
+    }
+  } else {
+    const got = cluster(doc, '');
+    if (got) clusters.push(got);
+  }
+  issues.throwIfErrors();
+  return { clusters, warnings: issues.warnings };
+}
+
+/** The JSON form of one cluster: the model without source locations, in a fixed key order. */
+export function clusterToJson(c: ClusterConfig): Record<string, unknown> {
+  const s = stripLoc(c);
+  const out: Record<string, unknown> = { name: s.name, nodes: s.nodes, heartbeatMode: s.heartbeatMode, heartbeatRegions: s.heartbeatRegions, timeouts: s.timeouts };
+  if (s.fenceMethod !== undefined) out.fenceMethod = s.fenceMethod;
+  return out;
+}
+
+/** Our JSON format: a cluster object, or {clusters: [...]} when there are several (or none). */
+export function formatJsonConfig(clusters: ClusterConfig[]): string {
+  const doc = clusters.length === 1 ? clusterToJson(clusters[0]!) : { clusters: clusters.map(clusterToJson) };
+  return JSON.stringify(doc, null, 2) + '\n';
+}
