@@ -1,0 +1,89 @@
+// o2stack detect | select | start | stop: the cluster stack itself.
+import type { Command } from 'commander';
+import { type GlobalOptions, printJson } from '../output.js';
+
+async function backend(o: GlobalOptions) {
+  const { NativeBackend } = await import('../../kernel/backend.js');
+  return new NativeBackend({ root: o.root ?? '/' });
+}
+
+async function system(o: GlobalOptions) {
+  const { nativeSystem } = await import('../../kernel/system.js');
+  if (o.root && o.root !== '/') {
+    // A chroot or fake tree: never load modules or mount on the host for it.
+    const { CliError, EXIT } = await import('../output.js');
+    const refuse = async (what: string) => {
+      throw new CliError(`--root ${o.root}: refusing to ${what} on the running system for another root`, EXIT.USAGE, 'load modules and mount configfs on the running kernel without --root');
+    };
+    return { modprobe: (m: string) => refuse(`modprobe ${m}`), mount: (_s: string, t: string) => refuse(`mount ${t}`), umount: (t: string) => refuse(`umount ${t}`) };
+  }
+  return nativeSystem;
+}
+
+export function register(program: Command): void {
+  program
+    .command('detect')
+    .description('which cluster stack is loaded and selected (read-only: loads nothing, mounts nothing)')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>();
+      const { detectStack } = await import('../../stack/detect.js');
+      const d = detectStack(await backend(o));
+      if (o.json) return printJson(d);
+      const yes = (v: boolean) => (v ? 'yes' : 'no');
+      const lines = [
+        `kernel ${d.kernelRelease}`,
+        `modules: ${Object.entries(d.modules).map(([m, v]) => `${m}${v ? '' : ' (not loaded)'}`).join(', ')}`,
+        `configfs mounted: ${yes(d.configfsMounted)}`,
+        `stack label (cluster_stack): ${d.stackglue.clusterStack ?? 'none (ocfs2_stackglue not loaded)'}`,
+        `loaded plugins: ${d.stackglue.loadedPlugins.join(', ') || 'none'}; active plugin: ${d.stackglue.activePlugin ?? 'none (nothing mounted)'}`,
+        `dlm recovery callbacks supported: ${yes(d.stackglue.recoverCallbackSupport)}`,
+        `o2cb cluster registered: ${d.o2cb.state.clusters.map((c) => c.name).join(', ') || 'none'}`,
+        `fs/dlm configured: ${yes(d.dlm.configured)}${d.dlm.clusterName ? ` (cluster_name ${d.dlm.clusterName})` : ''}`,
+        `unmount helper (hb_ctl_path): ${d.hbCtlPath ?? 'n/a'}`,
+        `OCFS2 mounts: ${d.mounts.map((m) => `${m.device} on ${m.dir}`).join(', ') || 'none'}`,
+        `stack in use: ${d.stack ?? 'none'}`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+
+  program
+    .command('select <label>')
+    .description('select the cluster stack: o2cb, or a 4-character user-stack label such as pcmk (loads modules, mounts configfs)')
+    .action(async (label: string, _o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>();
+      const { selectStack } = await import('../../stack/select.js');
+      const r = await selectStack(await backend(o), await system(o), label);
+      if (o.json) return printJson(r);
+      process.stdout.write(r.actions.length ? r.actions.map((a) => `${a}\n`).join('') + `stack '${label}' selected\n` : `stack '${label}' was already selected: nothing to do\n`);
+    });
+
+  program
+    .command('start')
+    .description('start the o2cb cluster from the configuration (idempotent)')
+    .option('--cluster <name>', 'the cluster to start when the file describes several')
+    .option('--node <name>', 'this machine’s node name (default: the node named after the host name)')
+    .option('--hb-ctl-path <path>', 'install this program as the kernel’s unmount helper')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions & { cluster?: string; node?: string; hbCtlPath?: string }>();
+      const [{ loadConfigFile }, { selectCluster }, { startO2cb }] = await Promise.all([import('../../stack/configFile.js'), import('../../stack/o2cbConfig.js'), import('../../stack/o2cb.js')]);
+      const file = o.config ?? '/etc/ocfs2/cluster.conf';
+      const cluster = selectCluster((await loadConfigFile(file)).clusters, o.cluster, file);
+      const r = await startO2cb(await backend(o), await system(o), cluster, { node: o.node, hbCtlPath: o.hbCtlPath });
+      if (o.json) return printJson({ cluster: r.cluster, localNode: r.localNode, alreadyRunning: r.alreadyRunning, actions: r.actions, warnings: r.plan.warnings });
+      process.stdout.write(
+        (r.alreadyRunning ? `cluster '${r.cluster}' is already running: nothing to do\n` : r.actions.map((a) => `${a}\n`).join('') + `cluster '${r.cluster}' is online${r.localNode ? ` (local node '${r.localNode}')` : ''}\n`) +
+          r.plan.warnings.map((w) => `warning: ${w}\n`).join(''),
+      );
+    });
+
+  program
+    .command('stop')
+    .description('stop the o2cb cluster: unregister it from configfs (refused while volumes are mounted)')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>();
+      const { stopO2cb } = await import('../../stack/o2cb.js');
+      const r = stopO2cb(await backend(o));
+      if (o.json) return printJson(r);
+      process.stdout.write(r.alreadyStopped ? 'no o2cb cluster is registered: nothing to do\n' : r.actions.map((a) => `${a}\n`).join(''));
+    });
+}

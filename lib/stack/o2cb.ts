@@ -1,0 +1,76 @@
+// The o2cb lifecycle: start (select the o2cb stack, register the cluster with its timeouts and
+// heartbeat mode, install the unmount helper) and stop (unregister; refused while volumes are
+// mounted). Both are idempotent: a second start or stop does nothing and says so.
+import type { KernelBackend } from '../kernel/backend.js';
+import type { SystemOps } from '../kernel/system.js';
+import type { ClusterConfig } from '../model/cluster.js';
+import type { O2nmPlan } from '../model/o2nmPlan.js';
+import { HB_CTL_PATH_SYSCTL, O2NM_ROOT, o2nm } from '../model/paths.js';
+import { detectStack } from './detect.js';
+import { planFromCluster } from './o2cbConfig.js';
+import { applyO2nmPlan } from './o2nmApply.js';
+import { StackError, selectStack } from './select.js';
+
+export interface StartOptions {
+  /** this machine's node name (default: from the host name) */
+  node?: string;
+  /** install this path as the kernel's unmount helper (/proc/sys/fs/ocfs2/nm/hb_ctl_path) */
+  hbCtlPath?: string;
+}
+
+export interface StartResult {
+  cluster: string;
+  localNode: string | null;
+  actions: string[];
+  plan: O2nmPlan;
+  alreadyRunning: boolean;
+}
+
+export async function startO2cb(b: KernelBackend, sys: SystemOps, cluster: ClusterConfig, options: StartOptions = {}): Promise<StartResult> {
+  const sel = await selectStack(b, sys, 'o2cb');
+  const actions = [...sel.actions];
+  const { plan } = planFromCluster(b, cluster, { node: options.node });
+  const applied = applyO2nmPlan(b, plan);
+  if (!applied.noop) actions.push(`registered cluster '${cluster.name}' (${applied.applied.length} configfs operations)`);
+  if (options.hbCtlPath) {
+    const cur = b.tryRead(HB_CTL_PATH_SYSCTL)?.trim();
+    if (cur !== options.hbCtlPath) {
+      b.write(HB_CTL_PATH_SYSCTL, `${options.hbCtlPath}\n`);
+      actions.push(`hb_ctl_path ${cur ?? '(unset)'} → ${options.hbCtlPath}`);
+    }
+  }
+  return { cluster: cluster.name, localNode: plan.localNode ?? null, actions, plan, alreadyRunning: actions.length === 0 };
+}
+
+export interface StopResult {
+  clusters: string[];
+  actions: string[];
+  alreadyStopped: boolean;
+}
+
+export function stopO2cb(b: KernelBackend): StopResult {
+  const det = detectStack(b);
+  const o2cbMounts = det.mounts.filter((m) => !m.clusterStack);
+  if (o2cbMounts.length) {
+    throw new StackError(
+      'E_STOP_MOUNTED',
+      `cannot stop the o2cb cluster: OCFS2 volumes are mounted (${o2cbMounts.map((m) => `${m.device} on ${m.dir}`).join(', ')})`,
+      `unmount them first: ${o2cbMounts.map((m) => `o2stack umount ${m.dir}`).join('; ')}`,
+    );
+  }
+  const actions: string[] = [];
+  const clusters = det.o2cb.state.clusters;
+  for (const c of clusters) {
+    for (const r of c.heartbeat.regions) {
+      b.rmdir(o2nm.region(c.name, r.name));
+      actions.push(`stopped heartbeat region ${r.name}`);
+    }
+    // The local node last: it owns the o2net listener.
+    const nodes = [...c.nodes].sort((x, y) => Number(x.local) - Number(y.local));
+    for (const n of nodes) b.rmdir(o2nm.node(c.name, n.name));
+    if (nodes.length) actions.push(`removed ${nodes.length} node${nodes.length === 1 ? '' : 's'} of '${c.name}'`);
+    b.rmdir(`${O2NM_ROOT}/${c.name}`);
+    actions.push(`unregistered cluster '${c.name}'`);
+  }
+  return { clusters: clusters.map((c) => c.name), actions, alreadyStopped: actions.length === 0 };
+}
