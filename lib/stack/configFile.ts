@@ -1,0 +1,156 @@
+// Reading and writing configuration files: the only filesystem access of the configuration layer
+// (lib/config/ is pure). Writes are atomic (temp sibling, fsync, rename, fsync of the directory)
+// and serialized between o2stack processes by a PID lock file next to the target.
+import { randomBytes } from 'node:crypto';
+import { constants as FS, promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseAny, type ParseAnyOptions, type ParseAnyResult } from '../config/detect.js';
+import { ConfigError } from '../model/errors.js';
+
+export interface LoadedConfig extends ParseAnyResult {
+  path: string;
+}
+
+/** Reads and parses (any format, validated) a configuration file. Throws ConfigError. */
+export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, 'file'> = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await fsp.readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new ConfigError([
+        {
+          file: path,
+          code: 'E_CONF_MISSING',
+          message: `configuration file ${path} does not exist`,
+          hint:
+            `create it: write the cluster as JSON ({"name": …, "nodes": [{"name", "number", "ipAddress", "port"}]}) and run ` +
+            `"o2stack config convert --to ocfs2 FILE.json > ${path}", or import a cman/corosync file the same way; ` +
+            `check it with "o2stack config check ${path}" (or pass --config PATH to use another file)`,
+        },
+      ]);
+    }
+    throw new ConfigError([
+      {
+        file: path,
+        code: code === 'EACCES' || code === 'EPERM' ? 'E_CONF_PERMISSION' : 'E_CONF_READ',
+        message: `cannot read ${path}: ${(e as Error).message}`,
+        hint: code === 'EACCES' || code === 'EPERM' ? 'run as root, or make the file readable' : code === 'EISDIR' ? 'give the path of a file, not a directory' : undefined,
+      },
+    ]);
+  }
+  return { path, ...parseAny(text, { ...opts, file: path }) };
+}
+
+export interface WriteOptions {
+  /** How long to wait for another writer's lock, in ms (default 5000). */
+  lockTimeoutMs?: number;
+  /** File mode of the result (default 0644, what ocfs2-tools uses). */
+  mode?: number;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Takes `${path}.lock` (O_EXCL, holding our PID). A lock whose PID is dead is taken over; a lock
+ * that is unreadable or empty is taken over once it is older than a second (its writer died between
+ * create and write). Returns the release function. Throws ConfigError after `timeoutMs`.
+ */
+export async function acquireLock(path: string, timeoutMs = 5000): Promise<() => Promise<void>> {
+  const lock = `${path}.lock`;
+  const mine = `${process.pid}\n`;
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      const fh = await fsp.open(lock, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644);
+      try {
+        await fh.writeFile(mine);
+      } finally {
+        await fh.close();
+      }
+      return async () => {
+        // Only remove the lock if it is still ours (it may have been taken over as stale).
+        const now = await fsp.readFile(lock, 'utf8').catch(() => '');
+        if (now === mine) await fsp.unlink(lock).catch(() => undefined);
+      };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') {
+        throw new ConfigError([{ file: path, code: 'E_CONF_LOCK', message: `cannot create the lock file ${lock}: ${(e as Error).message}`, hint: `check that ${dirname(lock)} exists and is writable` }]);
+      }
+    }
+    const content = await fsp.readFile(lock, 'utf8').catch(() => undefined);
+    if (content === undefined) continue; // released meanwhile: retry at once
+    const pid = /^\d+\n?$/.test(content) ? Number(content) : NaN;
+    let stale = Number.isInteger(pid) && pid > 0 ? !pidAlive(pid) : false;
+    if (!stale && !(pid > 0)) {
+      const st = await fsp.stat(lock).catch(() => undefined);
+      stale = st !== undefined && Date.now() - st.mtimeMs > 1000;
+    }
+    if (stale) {
+      // Re-read just before removing, so a lock that changed hands meanwhile is left alone.
+      const again = await fsp.readFile(lock, 'utf8').catch(() => undefined);
+      if (again === content) await fsp.unlink(lock).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new ConfigError([
+        {
+          file: path,
+          code: 'E_CONF_LOCKED',
+          message: `${path} is locked by process ${Number.isNaN(pid) ? '(unknown)' : pid} (${lock}); gave up after ${timeoutMs} ms`,
+          hint: `wait for that process to finish; if no o2stack is running, remove ${lock}`,
+        },
+      ]);
+    }
+    await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
+  }
+}
+
+/**
+ * Replaces `path` with `text` atomically: under the lock, writes a temp sibling, fsyncs it, sets
+ * the mode, renames it over the target and fsyncs the directory, so a crash leaves either the old
+ * or the new file, never a torn one.
+ */
+export async function writeConfigFileAtomic(path: string, text: string, opts: WriteOptions = {}): Promise<void> {
+  const mode = opts.mode ?? 0o644;
+  const dir = dirname(path);
+  const release = await acquireLock(path, opts.lockTimeoutMs);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, mode);
+    try {
+      await fh.writeFile(text, 'utf8');
+      await fh.chmod(mode); // the umask may have narrowed the create mode
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, path);
+    const d = await fsp.open(dir, 'r');
+    try {
+      await d.sync();
+    } catch (e) {
+      // Some filesystems cannot fsync a directory; the rename itself has happened.
+      if (!['EINVAL', 'ENOTSUP', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    } finally {
+      await d.close();
+    }
+  } catch (e) {
+    await fsp.unlink(tmp).catch(() => undefined);
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError([{ file: path, code: 'E_CONF_WRITE', message: `cannot write ${path}: ${(e as Error).message}`, hint: `check that ${dir} exists and is writable (run as root for /etc)` }]);
+  } finally {
+    await release();
+  }
+}
