@@ -8,6 +8,7 @@ type Register = (program: Command) => void;
 const modules: Register[] = [
   o2nm,
   stack,
+  (await import('./config.js')).register,
 ];
 
 export function registerAll(program: Command): void {
