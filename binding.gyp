@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "o2s_corosync%": "<!(pkg-config --exists libcpg libquorum libcmap 2>/dev/null && echo 1 || echo 0)"
+  },
   "targets": [
     {
       "target_name": "ocfs2_stack",
@@ -7,7 +10,14 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"]
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
+      "conditions": [
+        ["o2s_corosync==1", {
+          "defines": ["O2S_HAVE_COROSYNC=1"],
+          "cflags_cc": ["<!@(pkg-config --cflags libcpg libquorum libcmap)"],
+          "libraries": ["<!@(pkg-config --libs libcpg libquorum libcmap)"]
+        }]
+      ]
     }
   ]
 }

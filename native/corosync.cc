@@ -1,0 +1,904 @@
+// Surface "corosync": membership from corosync's own client libraries (libcpg, libquorum, libcmap).
+//
+// Built with the libraries only when binding.gyp / CMakeLists.txt found them with pkg-config
+// (they define O2S_HAVE_COROSYNC). Without them the surface is {available: false, reason} and
+// nothing here links against corosync, so the rest of the addon builds and works.
+//
+// Event loop: every CPG or quorum connection is one libqb IPC connection with its own fd. The fd
+// is watched with uv_poll on the loop of the env that opened it (napi_get_uv_event_loop, never
+// uv_default_loop), one uv_poll_t per fd. On readable, *_dispatch(CS_DISPATCH_ALL) runs on the
+// loop thread; the corosync callbacks it calls only record events (copies), and once dispatch
+// has returned the recorded events go to ONE JS callback as an array. So JS never runs inside
+// corosync's dispatch, and a JS close() or join() from an event handler cannot re-enter it.
+//
+// When corosync goes away, the fd hangs up and dispatch fails (CS_ERR_LIBRARY / BAD_HANDLE):
+// the connection stops polling and delivers a final {type: 'down', error} event; JS then
+// calls close(). Calls that return CS_ERR_TRY_AGAIN (corosync starting, syncing, or flow
+// control) throw an Error with code 'CS_ERR_TRY_AGAIN'; the TypeScript layer retries them from a
+// timer with a bound, never by sleeping on the loop thread.
+//
+// Lifetime: as in uevent.cc. The uv_poll_t is heap-allocated and freed in its close callback;
+// close() stops the poll, finalizes the corosync handle (which closes the fd) and uv_closes.
+// An async env cleanup hook does the same at env teardown. While open, the JS handle object is
+// held by a strong reference so GC never silently disconnects; close() releases it. Handles are
+// ref'd (they keep the process alive, like a socket) until unref().
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <uv.h>
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+
+#ifdef O2S_HAVE_COROSYNC
+#include <corosync/cmap.h>
+#include <corosync/corotypes.h>
+#include <corosync/cpg.h>
+#include <corosync/quorum.h>
+#endif
+
+namespace {
+
+#ifndef O2S_HAVE_COROSYNC
+
+const char kUnavailable[] =
+    "built without corosync: install libcpg-dev libquorum-dev libcmap-dev (and libcorosync-common-dev) "
+    "and rebuild (npm run build:native)";
+
+void InitCorosync(Napi::Env env, Napi::Object exports) {
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("available", false);
+  c.Set("reason", kUnavailable);
+  exports.Set("corosync", c);
+}
+
+#else  // O2S_HAVE_COROSYNC
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+struct CsName {
+  cs_error_t err;
+  const char* name;
+};
+
+const CsName kCsNames[] = {
+    {CS_OK, "CS_OK"},
+    {CS_ERR_LIBRARY, "CS_ERR_LIBRARY"},
+    {CS_ERR_VERSION, "CS_ERR_VERSION"},
+    {CS_ERR_INIT, "CS_ERR_INIT"},
+    {CS_ERR_TIMEOUT, "CS_ERR_TIMEOUT"},
+    {CS_ERR_TRY_AGAIN, "CS_ERR_TRY_AGAIN"},
+    {CS_ERR_INVALID_PARAM, "CS_ERR_INVALID_PARAM"},
+    {CS_ERR_NO_MEMORY, "CS_ERR_NO_MEMORY"},
+    {CS_ERR_BAD_HANDLE, "CS_ERR_BAD_HANDLE"},
+    {CS_ERR_BUSY, "CS_ERR_BUSY"},
+    {CS_ERR_ACCESS, "CS_ERR_ACCESS"},
+    {CS_ERR_NOT_EXIST, "CS_ERR_NOT_EXIST"},
+    {CS_ERR_NAME_TOO_LONG, "CS_ERR_NAME_TOO_LONG"},
+    {CS_ERR_EXIST, "CS_ERR_EXIST"},
+    {CS_ERR_NO_SPACE, "CS_ERR_NO_SPACE"},
+    {CS_ERR_INTERRUPT, "CS_ERR_INTERRUPT"},
+    {CS_ERR_NAME_NOT_FOUND, "CS_ERR_NAME_NOT_FOUND"},
+    {CS_ERR_NO_RESOURCES, "CS_ERR_NO_RESOURCES"},
+    {CS_ERR_NOT_SUPPORTED, "CS_ERR_NOT_SUPPORTED"},
+    {CS_ERR_BAD_OPERATION, "CS_ERR_BAD_OPERATION"},
+    {CS_ERR_FAILED_OPERATION, "CS_ERR_FAILED_OPERATION"},
+    {CS_ERR_MESSAGE_ERROR, "CS_ERR_MESSAGE_ERROR"},
+    {CS_ERR_QUEUE_FULL, "CS_ERR_QUEUE_FULL"},
+    {CS_ERR_QUEUE_NOT_AVAILABLE, "CS_ERR_QUEUE_NOT_AVAILABLE"},
+    {CS_ERR_BAD_FLAGS, "CS_ERR_BAD_FLAGS"},
+    {CS_ERR_TOO_BIG, "CS_ERR_TOO_BIG"},
+    {CS_ERR_NO_SECTIONS, "CS_ERR_NO_SECTIONS"},
+    {CS_ERR_CONTEXT_NOT_FOUND, "CS_ERR_CONTEXT_NOT_FOUND"},
+    {CS_ERR_TOO_MANY_GROUPS, "CS_ERR_TOO_MANY_GROUPS"},
+    {CS_ERR_SECURITY, "CS_ERR_SECURITY"},
+};
+
+std::string CsErrorName(cs_error_t e) {
+  for (const auto& n : kCsNames)
+    if (n.err == e) return n.name;
+  return "CS_ERR_" + std::to_string(static_cast<int>(e));
+}
+
+const char* CsErrorText(cs_error_t e) {
+  switch (e) {
+    case CS_ERR_LIBRARY: return "cannot talk to corosync (no connection or it went away)";
+    case CS_ERR_BAD_HANDLE: return "the corosync connection is closed";
+    case CS_ERR_TRY_AGAIN: return "corosync is busy, try again";
+    case CS_ERR_ACCESS: return "access denied by corosync";
+    case CS_ERR_SECURITY: return "refused by corosync's IPC security check";
+    case CS_ERR_EXIST: return "already exists";
+    case CS_ERR_NOT_EXIST: return "does not exist";
+    case CS_ERR_NAME_TOO_LONG: return "name too long";
+    case CS_ERR_INVALID_PARAM: return "invalid parameter";
+    case CS_ERR_NO_MEMORY: return "out of memory";
+    case CS_ERR_TOO_BIG: return "message too big";
+    case CS_ERR_NO_RESOURCES: return "corosync is out of resources";
+    case CS_ERR_TIMEOUT: return "timed out";
+    default: return "corosync call failed";
+  }
+}
+
+// The fix for the admin, by error and call.
+std::string CsHint(cs_error_t e, const std::string& call) {
+  switch (e) {
+    case CS_ERR_LIBRARY:
+    case CS_ERR_BAD_HANDLE:
+      return "is corosync running? systemctl start corosync; a client reaches only the corosync of its own "
+             "network namespace";
+    case CS_ERR_TRY_AGAIN:
+      return "corosync is starting, re-forming the membership, or applying flow control: retry shortly";
+    case CS_ERR_ACCESS:
+    case CS_ERR_SECURITY:
+      return "corosync IPC needs root, or a uidgid entry in corosync.conf for this user";
+    case CS_ERR_EXIST:
+      if (call == "cpg_join") return "one CPG group per connection: open another connection for a second group";
+      return "";
+    case CS_ERR_NOT_EXIST:
+      if (call.rfind("cmap_", 0) == 0) return "the key is not in corosync's cmap (check corosync.conf)";
+      if (call == "cpg_leave" || call == "cpg_mcast_joined") return "join the group first";
+      return "";
+    case CS_ERR_NAME_TOO_LONG:
+      return "CPG group names are at most 127 bytes";
+    default:
+      return "";
+  }
+}
+
+// An Error with code 'CS_ERR_…', csError (the number), call, hint and (optionally) the group/key.
+Napi::Error CsError(Napi::Env env, cs_error_t err, const char* call, const std::string& subject = "") {
+  std::string code = CsErrorName(err);
+  std::string hint = CsHint(err, call);
+  std::string msg = code + ": " + CsErrorText(err) + ", " + call;
+  if (!subject.empty()) msg += " '" + subject + "'";
+  if (!hint.empty()) msg += " \u2014 " + hint;
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("csError", Napi::Number::New(env, static_cast<int>(err)));
+  e.Set("call", Napi::String::New(env, call));
+  if (!subject.empty()) e.Set("subject", Napi::String::New(env, subject));
+  if (!hint.empty()) e.Set("hint", Napi::String::New(env, hint));
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+enum class Kind { Cpg, Quorum };
+
+struct Address {
+  uint32_t nodeid, pid, reason;
+};
+
+// One recorded callback, copied out of corosync's buffers during dispatch.
+struct Event {
+  enum Type { Confchg, Message, Totem, Quorum, Nodelist } type;
+  std::string group;
+  std::vector<Address> members, left, joined;  // Confchg
+  uint32_t nodeid = 0, pid = 0;                // Message
+  std::string data;                            // Message
+  uint32_t ringNode = 0;                       // Totem/Quorum/Nodelist
+  uint64_t ringSeq = 0;
+  std::vector<uint32_t> ids, idsJoined, idsLeft;  // Totem/Quorum members; Nodelist
+  bool quorate = false;
+};
+
+const napi_type_tag kConnTag = {0x6f3273636f726f73ULL, 0x796e63436f6e6e31ULL};
+
+struct Conn {
+  Kind kind;
+  napi_env env = nullptr;
+  uint64_t handle = 0;  // cpg_handle_t or quorum_handle_t (both uint64_t)
+  bool initialized = false;
+  int fd = -1;
+  uv_poll_t* poll = nullptr;  // owned until its close callback
+  bool refed = true;
+  bool closing = false;
+  bool down = false;  // corosync went away; polling stopped
+  bool finalized = false;
+  bool inDispatch = false;
+  napi_ref callback = nullptr;
+  napi_ref self = nullptr;
+  napi_async_context asyncContext = nullptr;
+  napi_async_cleanup_hook_handle cleanupHook = nullptr;
+  uint32_t quorumType = 0;
+  std::string group;  // CPG: the joined group (empty when none)
+  std::vector<Event> pending;
+  double dispatches = 0, events = 0, wakeups = 0;
+};
+
+std::string GroupString(const struct cpg_name* n) {
+  size_t len = n->length > CPG_MAX_NAME_LENGTH ? CPG_MAX_NAME_LENGTH : n->length;
+  std::string s(n->value, len);
+  // Groups are joined with their terminating NUL (as dlm_controld does); strip it for JS.
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+
+Conn* ConnFromContext(uint64_t h, Kind kind) {
+  if (kind == Kind::Cpg) {
+    void* ctx = nullptr;
+    if (cpg_context_get(h, &ctx) != CS_OK) return nullptr;
+    return static_cast<Conn*>(ctx);
+  }
+  const void* ctx = nullptr;
+  if (quorum_context_get(h, &ctx) != CS_OK) return nullptr;
+  return static_cast<Conn*>(const_cast<void*>(ctx));
+}
+
+std::vector<Address> Addresses(const struct cpg_address* a, size_t n) {
+  std::vector<Address> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; i++) out.push_back({a[i].nodeid, a[i].pid, a[i].reason});
+  return out;
+}
+
+void OnCpgDeliver(cpg_handle_t h, const struct cpg_name* group, uint32_t nodeid, uint32_t pid, void* msg, size_t len) {
+  Conn* c = ConnFromContext(h, Kind::Cpg);
+  if (c == nullptr || c->closing) return;
+  Event e;
+  e.type = Event::Message;
+  e.group = GroupString(group);
+  e.nodeid = nodeid;
+  e.pid = pid;
+  e.data.assign(static_cast<const char*>(msg), len);
+  c->pending.push_back(std::move(e));
+}
+
+void OnCpgConfchg(cpg_handle_t h, const struct cpg_name* group, const struct cpg_address* members, size_t nm,
+                  const struct cpg_address* left, size_t nl, const struct cpg_address* joined, size_t nj) {
+  Conn* c = ConnFromContext(h, Kind::Cpg);
+  if (c == nullptr || c->closing) return;
+  Event e;
+  e.type = Event::Confchg;
+  e.group = GroupString(group);
+  e.members = Addresses(members, nm);
+  e.left = Addresses(left, nl);
+  e.joined = Addresses(joined, nj);
+  c->pending.push_back(std::move(e));
+}
+
+void OnCpgTotem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t* members) {
+  Conn* c = ConnFromContext(h, Kind::Cpg);
+  if (c == nullptr || c->closing) return;
+  Event e;
+  e.type = Event::Totem;
+  e.ringNode = ring.nodeid;
+  e.ringSeq = ring.seq;
+  e.ids.assign(members, members + n);
+  c->pending.push_back(std::move(e));
+}
+
+void OnQuorum(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id ring, uint32_t n, const uint32_t* members) {
+  Conn* c = ConnFromContext(h, Kind::Quorum);
+  if (c == nullptr || c->closing) return;
+  Event e;
+  e.type = Event::Quorum;
+  e.quorate = quorate != 0;
+  e.ringNode = ring.nodeid;
+  e.ringSeq = ring.seq;
+  e.ids.assign(members, members + n);
+  c->pending.push_back(std::move(e));
+}
+
+void OnNodelist(quorum_handle_t h, struct quorum_ring_id ring, uint32_t nm, const uint32_t* members, uint32_t nj,
+                const uint32_t* joined, uint32_t nl, const uint32_t* left) {
+  Conn* c = ConnFromContext(h, Kind::Quorum);
+  if (c == nullptr || c->closing) return;
+  Event e;
+  e.type = Event::Nodelist;
+  e.ringNode = ring.nodeid;
+  e.ringSeq = ring.seq;
+  e.ids.assign(members, members + nm);
+  e.idsJoined.assign(joined, joined + nj);
+  e.idsLeft.assign(left, left + nl);
+  c->pending.push_back(std::move(e));
+}
+
+void FinalizeCorosync(Conn* c) {
+  if (!c->initialized) return;
+  c->initialized = false;
+  if (c->kind == Kind::Cpg)
+    cpg_finalize(c->handle);
+  else
+    quorum_finalize(c->handle);
+  c->fd = -1;  // closed by finalize
+}
+
+void ReleaseJs(Conn* c) {
+  if (c->callback) {
+    napi_delete_reference(c->env, c->callback);
+    c->callback = nullptr;
+  }
+  if (c->asyncContext) {
+    napi_async_destroy(c->env, c->asyncContext);
+    c->asyncContext = nullptr;
+  }
+  if (c->self) {
+    napi_delete_reference(c->env, c->self);
+    c->self = nullptr;
+  }
+}
+
+void MaybeDelete(Conn* c) {
+  if (c->finalized && c->poll == nullptr) delete c;
+}
+
+void OnPollClosed(uv_handle_t* h) {
+  Conn* c = static_cast<Conn*>(h->data);
+  delete reinterpret_cast<uv_poll_t*>(h);
+  c->poll = nullptr;
+  if (c->cleanupHook) {
+    napi_async_cleanup_hook_handle hook = c->cleanupHook;
+    c->cleanupHook = nullptr;
+    napi_remove_async_cleanup_hook(hook);
+  }
+  MaybeDelete(c);
+}
+
+// Stops polling, finalizes the corosync handle (closing its fd) and starts closing the uv handle.
+// Touches no JS. Never called from inside *_dispatch (events are delivered after it returns).
+void StopAndClose(Conn* c) {
+  if (c->closing) return;
+  c->closing = true;
+  c->pending.clear();
+  if (c->poll) uv_poll_stop(c->poll);  // out of epoll before the fd is closed
+  FinalizeCorosync(c);
+  if (c->poll) uv_close(reinterpret_cast<uv_handle_t*>(c->poll), OnPollClosed);
+}
+
+void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+  Conn* c = static_cast<Conn*>(arg);
+  if (c->poll == nullptr) {
+    c->cleanupHook = nullptr;
+    FinalizeCorosync(c);
+    napi_remove_async_cleanup_hook(handle);
+    return;
+  }
+  StopAndClose(c);  // OnPollClosed removes the hook
+}
+
+void Finalize(napi_env env, void* data, void* /*hint*/) {
+  Conn* c = static_cast<Conn*>(data);
+  ReleaseJs(c);
+  c->finalized = true;
+  MaybeDelete(c);
+}
+
+Napi::Array AddressArray(Napi::Env env, const std::vector<Address>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("nodeid", static_cast<double>(v[i].nodeid));
+    o.Set("pid", static_cast<double>(v[i].pid));
+    o.Set("reason", static_cast<double>(v[i].reason));
+    a.Set(static_cast<uint32_t>(i), o);
+  }
+  return a;
+}
+
+Napi::Array IdArray(Napi::Env env, const std::vector<uint32_t>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(v[i]));
+  return a;
+}
+
+Napi::Object RingId(Napi::Env env, uint32_t node, uint64_t seq) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("nodeid", static_cast<double>(node));
+  // Ring sequence numbers grow by a few per membership change; 2^53 is out of reach.
+  o.Set("seq", static_cast<double>(seq));
+  return o;
+}
+
+Napi::Object EventObject(Napi::Env env, const Event& e) {
+  Napi::Object o = Napi::Object::New(env);
+  switch (e.type) {
+    case Event::Confchg:
+      o.Set("type", "confchg");
+      o.Set("group", e.group);
+      o.Set("members", AddressArray(env, e.members));
+      o.Set("left", AddressArray(env, e.left));
+      o.Set("joined", AddressArray(env, e.joined));
+      break;
+    case Event::Message:
+      o.Set("type", "message");
+      o.Set("group", e.group);
+      o.Set("nodeid", static_cast<double>(e.nodeid));
+      o.Set("pid", static_cast<double>(e.pid));
+      o.Set("data", Napi::Buffer<char>::Copy(env, e.data.data(), e.data.size()));
+      break;
+    case Event::Totem:
+      o.Set("type", "totem");
+      o.Set("ringId", RingId(env, e.ringNode, e.ringSeq));
+      o.Set("members", IdArray(env, e.ids));
+      break;
+    case Event::Quorum:
+      o.Set("type", "quorum");
+      o.Set("quorate", e.quorate);
+      o.Set("ringId", RingId(env, e.ringNode, e.ringSeq));
+      o.Set("members", IdArray(env, e.ids));
+      break;
+    case Event::Nodelist:
+      o.Set("type", "nodelist");
+      o.Set("ringId", RingId(env, e.ringNode, e.ringSeq));
+      o.Set("members", IdArray(env, e.ids));
+      o.Set("joined", IdArray(env, e.idsJoined));
+      o.Set("left", IdArray(env, e.idsLeft));
+      break;
+  }
+  return o;
+}
+
+// Hands the recorded events (and a final 'down' event if downErr != CS_OK) to JS.
+void Deliver(Conn* c, cs_error_t downErr, const char* downCall) {
+  if (c->callback == nullptr) {
+    c->pending.clear();
+    return;
+  }
+  std::vector<Event> events;
+  events.swap(c->pending);
+  if (events.empty() && downErr == CS_OK) return;
+  napi_env env = c->env;
+  Napi::HandleScope scope(env);
+  try {
+    Napi::Env e(env);
+    size_t n = events.size() + (downErr != CS_OK ? 1 : 0);
+    Napi::Array arr = Napi::Array::New(env, n);
+    for (size_t i = 0; i < events.size(); i++) arr.Set(static_cast<uint32_t>(i), EventObject(env, events[i]));
+    if (downErr != CS_OK) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("type", "down");
+      d.Set("error", CsError(env, downErr, downCall, c->group).Value());
+      arr.Set(static_cast<uint32_t>(events.size()), d);
+    }
+    c->events += static_cast<double>(events.size());
+    napi_value fn;
+    napi_get_reference_value(env, c->callback, &fn);
+    napi_value self = nullptr;
+    if (c->self) napi_get_reference_value(env, c->self, &self);
+    if (self == nullptr) self = e.Undefined();
+    napi_value argv[1] = {arr};
+    napi_value result;
+    napi_status s = napi_make_callback(env, c->asyncContext, self, fn, 1, argv, &result);
+    if (s == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  } catch (const Napi::Error& ex) {
+    napi_fatal_exception(env, ex.Value());
+  }
+}
+
+void OnReadable(uv_poll_t* h, int status, int events) {
+  Conn* c = static_cast<Conn*>(h->data);
+  if (c->closing || c->down || !c->initialized) return;
+  c->wakeups++;
+  cs_error_t r = CS_OK;
+  const char* call = c->kind == Kind::Cpg ? "cpg_dispatch" : "quorum_dispatch";
+  if (status < 0) {
+    r = CS_ERR_LIBRARY;
+    call = "uv_poll";
+  } else {
+    c->inDispatch = true;
+    r = c->kind == Kind::Cpg ? cpg_dispatch(c->handle, CS_DISPATCH_ALL) : quorum_dispatch(c->handle, CS_DISPATCH_ALL);
+    c->inDispatch = false;
+    c->dispatches++;
+    // TRY_AGAIN from a non-blocking dispatch just means nothing (more) was queued.
+    if (r == CS_ERR_TRY_AGAIN) r = CS_OK;
+    // A hang-up that dispatch did not notice (no event left) is still the end of the connection.
+    if (r == CS_OK && (events & UV_DISCONNECT) != 0 && c->pending.empty()) r = CS_ERR_LIBRARY;
+  }
+  if (r != CS_OK) {
+    // corosync went away (or the connection broke): level-triggered polling would spin on the
+    // hung-up fd, so stop now; JS gets the events already recorded, then 'down'.
+    c->down = true;
+    if (c->poll) uv_poll_stop(c->poll);
+  }
+  Deliver(c, r, call);
+}
+
+Conn* Unwrap(const Napi::CallbackInfo& info, size_t idx = 0) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= idx || !info[idx].IsObject()) throw Napi::TypeError::New(env, "expected a corosync connection handle");
+  Napi::Object o = info[idx].As<Napi::Object>();
+  if (!o.CheckTypeTag(&kConnTag)) throw Napi::TypeError::New(env, "not a corosync connection handle");
+  void* p = nullptr;
+  if (napi_unwrap(env, o, &p) != napi_ok || p == nullptr) throw Napi::TypeError::New(env, "not a corosync connection handle");
+  return static_cast<Conn*>(p);
+}
+
+Conn* UnwrapOpen(const Napi::CallbackInfo& info, Kind kind) {
+  Conn* c = Unwrap(info);
+  if (c->kind != kind)
+    throw Napi::TypeError::New(info.Env(), kind == Kind::Cpg ? "not a CPG connection" : "not a quorum connection");
+  if (c->closing || !c->initialized) throw CsError(info.Env(), CS_ERR_BAD_HANDLE, "closed connection");
+  return c;
+}
+
+// Wraps an initialized corosync handle in a JS object and starts polling its fd.
+Napi::Object Attach(Napi::Env env, Conn* c, Napi::Function cb, const char* resource) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    FinalizeCorosync(c);
+    delete c;
+    throw Napi::Error::New(env, "no uv loop for this env");
+  }
+  Napi::Object handle = Napi::Object::New(env);
+  handle.TypeTag(&kConnTag);
+  if (napi_wrap(env, handle, c, Finalize, nullptr, nullptr) != napi_ok) {
+    FinalizeCorosync(c);
+    delete c;
+    throw Napi::Error::New(env, "napi_wrap failed");
+  }
+  // From here the finalizer owns c.
+  c->env = env;
+  napi_create_reference(env, cb, 1, &c->callback);
+  napi_create_reference(env, handle, 1, &c->self);
+  napi_async_init(env, handle, Napi::String::New(env, resource), &c->asyncContext);
+
+  c->poll = new uv_poll_t;
+  int rc = uv_poll_init(loop, c->poll, c->fd);
+  if (rc != 0) {
+    delete c->poll;
+    c->poll = nullptr;
+    c->closing = true;
+    FinalizeCorosync(c);
+    ReleaseJs(c);
+    throw o2s::ErrnoError(env, -rc, "uv_poll_init", "");
+  }
+  c->poll->data = c;
+  rc = uv_poll_start(c->poll, UV_READABLE | UV_DISCONNECT, OnReadable);
+  if (rc != 0) {
+    StopAndClose(c);
+    ReleaseJs(c);
+    throw o2s::ErrnoError(env, -rc, "uv_poll_start", "");
+  }
+  napi_add_async_cleanup_hook(env, OnEnvCleanup, c, &c->cleanupHook);
+  return handle;
+}
+
+Napi::Function CallbackArg(const Napi::CallbackInfo& info, size_t idx) {
+  if (info.Length() <= idx || !info[idx].IsFunction()) throw Napi::TypeError::New(info.Env(), "onEvents must be a function");
+  return info[idx].As<Napi::Function>();
+}
+
+// cpgOpen(onEvents(events[])) -> handle. One group per connection (corosync's rule).
+Napi::Value CpgOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Function cb = CallbackArg(info, 0);
+  Conn* c = new Conn();
+  c->kind = Kind::Cpg;
+  cpg_model_v1_data_t model;
+  memset(&model, 0, sizeof model);
+  model.model = CPG_MODEL_V1;
+  model.cpg_deliver_fn = OnCpgDeliver;
+  model.cpg_confchg_fn = OnCpgConfchg;
+  model.cpg_totem_confchg_fn = OnCpgTotem;
+  model.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
+  cpg_handle_t h = 0;
+  cs_error_t r = cpg_model_initialize(&h, CPG_MODEL_V1, reinterpret_cast<cpg_model_data_t*>(&model), c);
+  if (r != CS_OK) {
+    delete c;
+    throw CsError(env, r, "cpg_model_initialize");
+  }
+  c->handle = h;
+  c->initialized = true;
+  int fd = -1;
+  r = cpg_fd_get(h, &fd);
+  if (r != CS_OK) {
+    FinalizeCorosync(c);
+    delete c;
+    throw CsError(env, r, "cpg_fd_get");
+  }
+  c->fd = fd;
+  return Attach(env, c, cb, "o2stack:cpg");
+}
+
+bool CpgName(Napi::Env env, const Napi::Value& v, struct cpg_name* out, std::string* s) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, "group must be a string");
+  *s = v.As<Napi::String>().Utf8Value();
+  if (s->empty()) throw Napi::TypeError::New(env, "group must not be empty");
+  if (s->find('\0') != std::string::npos) throw Napi::TypeError::New(env, "group must not contain NUL");
+  // With its terminating NUL, as dlm_controld joins its groups, so names interoperate.
+  if (s->size() + 1 > CPG_MAX_NAME_LENGTH) throw CsError(env, CS_ERR_NAME_TOO_LONG, "cpg_join", *s);
+  memset(out, 0, sizeof *out);
+  memcpy(out->value, s->data(), s->size());
+  out->length = static_cast<uint32_t>(s->size() + 1);
+  return true;
+}
+
+// cpgJoin(h, group). Throws CS_ERR_TRY_AGAIN for the caller to retry.
+Napi::Value CpgJoin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = UnwrapOpen(info, Kind::Cpg);
+  struct cpg_name name;
+  std::string s;
+  CpgName(env, info[1], &name, &s);
+  cs_error_t r = cpg_join(c->handle, &name);
+  if (r != CS_OK) throw CsError(env, r, "cpg_join", s);
+  c->group = s;
+  return env.Undefined();
+}
+
+Napi::Value CpgLeave(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = UnwrapOpen(info, Kind::Cpg);
+  struct cpg_name name;
+  std::string s;
+  CpgName(env, info[1], &name, &s);
+  cs_error_t r = cpg_leave(c->handle, &name);
+  if (r != CS_OK) throw CsError(env, r, "cpg_leave", s);
+  return env.Undefined();
+}
+
+// cpgSend(h, data: Buffer|string): one message, CPG_TYPE_AGREED (total order, sender included).
+Napi::Value CpgSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = UnwrapOpen(info, Kind::Cpg);
+  std::string data;
+  if (info.Length() > 1 && info[1].IsBuffer()) {
+    auto b = info[1].As<Napi::Buffer<char>>();
+    data.assign(b.Data(), b.Length());
+  } else if (info.Length() > 1 && info[1].IsString()) {
+    data = info[1].As<Napi::String>().Utf8Value();
+  } else {
+    throw Napi::TypeError::New(env, "data must be a Buffer or a string");
+  }
+  struct iovec iov;
+  iov.iov_base = const_cast<char*>(data.data());
+  iov.iov_len = data.size();
+  cs_error_t r = cpg_mcast_joined(c->handle, CPG_TYPE_AGREED, &iov, 1);
+  if (r != CS_OK) throw CsError(env, r, "cpg_mcast_joined", c->group);
+  return env.Undefined();
+}
+
+Napi::Value CpgLocalNodeId(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = UnwrapOpen(info, Kind::Cpg);
+  unsigned int id = 0;
+  cs_error_t r = cpg_local_get(c->handle, &id);
+  if (r != CS_OK) throw CsError(env, r, "cpg_local_get");
+  return Napi::Number::New(env, id);
+}
+
+// cpgMembers(h, group) -> [{nodeid, pid, reason}]: the group's members now (cpg_membership_get).
+Napi::Value CpgMembers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = UnwrapOpen(info, Kind::Cpg);
+  struct cpg_name name;
+  std::string s;
+  CpgName(env, info[1], &name, &s);
+  std::vector<struct cpg_address> list(CPG_MEMBERS_MAX);
+  int n = CPG_MEMBERS_MAX;
+  cs_error_t r = cpg_membership_get(c->handle, &name, list.data(), &n);
+  if (r != CS_OK) throw CsError(env, r, "cpg_membership_get", s);
+  if (n < 0) n = 0;
+  if (n > CPG_MEMBERS_MAX) n = CPG_MEMBERS_MAX;
+  return AddressArray(env, Addresses(list.data(), static_cast<size_t>(n)));
+}
+
+Napi::Value CpgMaxMessageSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = UnwrapOpen(info, Kind::Cpg);
+  uint32_t size = 0;
+  cs_error_t r = cpg_max_atomic_msgsize_get(c->handle, &size);
+  if (r != CS_OK) throw CsError(env, r, "cpg_max_atomic_msgsize_get");
+  return Napi::Number::New(env, size);
+}
+
+// quorumOpen(onEvents(events[])) -> handle. Tracks the current state and every change, so the
+// first 'quorum' and 'nodelist' events arrive right away.
+Napi::Value QuorumOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Function cb = CallbackArg(info, 0);
+  Conn* c = new Conn();
+  c->kind = Kind::Quorum;
+  quorum_model_v1_data_t model;
+  memset(&model, 0, sizeof model);
+  model.model = QUORUM_MODEL_V1;
+  model.quorum_notify_fn = OnQuorum;
+  model.nodelist_notify_fn = OnNodelist;
+  quorum_handle_t h = 0;
+  uint32_t type = 0;
+  cs_error_t r = quorum_model_initialize(&h, QUORUM_MODEL_V1, reinterpret_cast<quorum_model_data_t*>(&model), &type, c);
+  if (r != CS_OK) {
+    delete c;
+    throw CsError(env, r, "quorum_model_initialize");
+  }
+  c->handle = h;
+  c->initialized = true;
+  c->quorumType = type;
+  int fd = -1;
+  r = quorum_fd_get(h, &fd);
+  if (r == CS_OK) r = quorum_trackstart(h, CS_TRACK_CURRENT | CS_TRACK_CHANGES);
+  if (r != CS_OK) {
+    FinalizeCorosync(c);
+    delete c;
+    throw CsError(env, r, fd < 0 ? "quorum_fd_get" : "quorum_trackstart");
+  }
+  c->fd = fd;
+  return Attach(env, c, cb, "o2stack:quorum");
+}
+
+Napi::Value QuorumGetQuorate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = UnwrapOpen(info, Kind::Quorum);
+  int q = 0;
+  cs_error_t r = quorum_getquorate(c->handle, &q);
+  if (r != CS_OK) throw CsError(env, r, "quorum_getquorate");
+  return Napi::Boolean::New(env, q != 0);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Conn* c = Unwrap(info);
+  bool was = !c->closing;
+  StopAndClose(c);
+  ReleaseJs(c);
+  return Napi::Boolean::New(info.Env(), was);
+}
+
+Napi::Value Ref(const Napi::CallbackInfo& info) {
+  Conn* c = Unwrap(info);
+  if (!c->closing && c->poll) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(c->poll));
+    c->refed = true;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Unref(const Napi::CallbackInfo& info) {
+  Conn* c = Unwrap(info);
+  if (!c->closing && c->poll) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(c->poll));
+    c->refed = false;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Conn* c = Unwrap(info);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", c->kind == Kind::Cpg ? "cpg" : "quorum");
+  o.Set("fd", c->fd);
+  o.Set("open", !c->closing);
+  o.Set("down", c->down);
+  o.Set("refed", c->refed && !c->closing);
+  o.Set("dispatches", c->dispatches);
+  o.Set("events", c->events);
+  o.Set("wakeups", c->wakeups);
+  if (c->kind == Kind::Quorum) o.Set("quorumType", static_cast<double>(c->quorumType));
+  if (c->kind == Kind::Cpg && !c->group.empty()) o.Set("group", c->group);
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// cmap: one-shot reads (a short-lived connection per call).
+
+Napi::Value CmapValue(Napi::Env env, cmap_value_types_t type, const std::vector<char>& buf, size_t len) {
+  auto get = [&](auto v) {
+    memcpy(&v, buf.data(), sizeof v < len ? sizeof v : len);
+    return v;
+  };
+  switch (type) {
+    case CMAP_VALUETYPE_INT8: return Napi::Number::New(env, get(int8_t(0)));
+    case CMAP_VALUETYPE_UINT8: return Napi::Number::New(env, get(uint8_t(0)));
+    case CMAP_VALUETYPE_INT16: return Napi::Number::New(env, get(int16_t(0)));
+    case CMAP_VALUETYPE_UINT16: return Napi::Number::New(env, get(uint16_t(0)));
+    case CMAP_VALUETYPE_INT32: return Napi::Number::New(env, get(int32_t(0)));
+    case CMAP_VALUETYPE_UINT32: return Napi::Number::New(env, get(uint32_t(0)));
+    case CMAP_VALUETYPE_INT64: {
+      int64_t v = get(int64_t(0));
+      if (v > (int64_t(1) << 53) || v < -(int64_t(1) << 53)) return Napi::BigInt::New(env, v);
+      return Napi::Number::New(env, static_cast<double>(v));
+    }
+    case CMAP_VALUETYPE_UINT64: {
+      uint64_t v = get(uint64_t(0));
+      if (v > (uint64_t(1) << 53)) return Napi::BigInt::New(env, v);
+      return Napi::Number::New(env, static_cast<double>(v));
+    }
+    case CMAP_VALUETYPE_FLOAT: return Napi::Number::New(env, get(float(0)));
+    case CMAP_VALUETYPE_DOUBLE: return Napi::Number::New(env, get(double(0)));
+    case CMAP_VALUETYPE_STRING: {
+      size_t n = strnlen(buf.data(), len);
+      return Napi::String::New(env, buf.data(), n);
+    }
+    case CMAP_VALUETYPE_BINARY:
+    default:
+      return Napi::Buffer<char>::Copy(env, buf.data(), len);
+  }
+}
+
+struct CmapConn {
+  cmap_handle_t h = 0;
+  bool open = false;
+  ~CmapConn() {
+    if (open) cmap_finalize(h);
+  }
+};
+
+// cmapGetPrefix(prefix) -> {key: value} for every cmap key starting with prefix ("" = all).
+// Strings are strings, integers numbers (bigint beyond 2^53), binary values Buffers.
+Napi::Value CmapGetPrefix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "prefix must be a string");
+  std::string prefix = info[0].As<Napi::String>().Utf8Value();
+  CmapConn conn;
+  cs_error_t r = cmap_initialize(&conn.h);
+  if (r != CS_OK) throw CsError(env, r, "cmap_initialize");
+  conn.open = true;
+  cmap_iter_handle_t it = 0;
+  r = cmap_iter_init(conn.h, prefix.empty() ? nullptr : prefix.c_str(), &it);
+  if (r != CS_OK) throw CsError(env, r, "cmap_iter_init", prefix);
+  Napi::Object out = Napi::Object::New(env);
+  char key[CMAP_KEYNAME_MAXLEN + 1];
+  std::vector<char> buf;
+  // Bounded: cmap holds a few hundred keys; stop at 100000 whatever happens.
+  for (int i = 0; i < 100000; i++) {
+    size_t len = 0;
+    cmap_value_types_t type;
+    memset(key, 0, sizeof key);
+    r = cmap_iter_next(conn.h, it, key, &len, &type);
+    if (r == CS_ERR_NO_SECTIONS) break;  // end of iteration
+    if (r != CS_OK) {
+      cmap_iter_finalize(conn.h, it);
+      throw CsError(env, r, "cmap_iter_next", prefix);
+    }
+    buf.assign(len + 1, 0);
+    size_t got = len + 1;
+    cmap_value_types_t t2;
+    r = cmap_get(conn.h, key, buf.data(), &got, &t2);
+    if (r == CS_ERR_NOT_EXIST) continue;  // deleted meanwhile
+    if (r != CS_OK) {
+      cmap_iter_finalize(conn.h, it);
+      throw CsError(env, r, "cmap_get", key);
+    }
+    out.Set(key, CmapValue(env, t2, buf, got > len ? len : got));
+  }
+  cmap_iter_finalize(conn.h, it);
+  return out;
+}
+
+void InitCorosync(Napi::Env env, Napi::Object exports) {
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("available", true);
+  c.Set("cpgOpen", Napi::Function::New(env, CpgOpen, "cpgOpen"));
+  c.Set("cpgJoin", Napi::Function::New(env, CpgJoin, "cpgJoin"));
+  c.Set("cpgLeave", Napi::Function::New(env, CpgLeave, "cpgLeave"));
+  c.Set("cpgSend", Napi::Function::New(env, CpgSend, "cpgSend"));
+  c.Set("cpgLocalNodeId", Napi::Function::New(env, CpgLocalNodeId, "cpgLocalNodeId"));
+  c.Set("cpgMembers", Napi::Function::New(env, CpgMembers, "cpgMembers"));
+  c.Set("cpgMaxMessageSize", Napi::Function::New(env, CpgMaxMessageSize, "cpgMaxMessageSize"));
+  c.Set("quorumOpen", Napi::Function::New(env, QuorumOpen, "quorumOpen"));
+  c.Set("quorumGetQuorate", Napi::Function::New(env, QuorumGetQuorate, "quorumGetQuorate"));
+  c.Set("close", Napi::Function::New(env, Close, "close"));
+  c.Set("ref", Napi::Function::New(env, Ref, "ref"));
+  c.Set("unref", Napi::Function::New(env, Unref, "unref"));
+  c.Set("info", Napi::Function::New(env, Info, "info"));
+  c.Set("cmapGetPrefix", Napi::Function::New(env, CmapGetPrefix, "cmapGetPrefix"));
+  Napi::Object reasons = Napi::Object::New(env);
+  reasons.Set("UNDEFINED", static_cast<double>(CPG_REASON_UNDEFINED));
+  reasons.Set("JOIN", static_cast<double>(CPG_REASON_JOIN));
+  reasons.Set("LEAVE", static_cast<double>(CPG_REASON_LEAVE));
+  reasons.Set("NODEDOWN", static_cast<double>(CPG_REASON_NODEDOWN));
+  reasons.Set("NODEUP", static_cast<double>(CPG_REASON_NODEUP));
+  reasons.Set("PROCDOWN", static_cast<double>(CPG_REASON_PROCDOWN));
+  c.Set("CPG_REASON", reasons);
+  Napi::Object errors = Napi::Object::New(env);
+  for (const auto& n : kCsNames) errors.Set(n.name, static_cast<double>(n.err));
+  c.Set("CS", errors);
+  exports.Set("corosync", c);
+}
+
+#endif  // O2S_HAVE_COROSYNC
+
+}  // namespace
+
+O2S_REGISTER_SURFACE(corosync, InitCorosync);
