@@ -54,6 +54,10 @@ if [ -x /newroot/sbin/ocfs2_hb_ctl ]; then
   printf '#!/bin/sh\nexec chroot /newroot /sbin/ocfs2_hb_ctl "$@"\n' > /sbin/ocfs2_hb_ctl
   chmod 0755 /sbin/ocfs2_hb_ctl
 fi
+# o2stack's helper (`o2stack hb-ctl --install` writes /sbin/o2stack-hb-ctl in the test root at
+# run time, so this forwarder is made unconditionally).
+printf '#!/bin/sh\nexec chroot /newroot /sbin/o2stack-hb-ctl "$@"\n' > /sbin/o2stack-hb-ctl
+chmod 0755 /sbin/o2stack-hb-ctl
 hostname "$HOST"
 if [ -n "$IP" ]; then
   mod virtio_net
