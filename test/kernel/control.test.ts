@@ -353,7 +353,7 @@ describe('kernel/control downHazard', function () {
 
 describe('kernel/control fd lifetime', function () {
   it('GC of the native handle and of a ControlDevice never closes the fd', async function () {
-    this.timeout(30000);
+    this.timeout(90000);
     const code = `
       import { readlinkSync, existsSync } from 'node:fs';
       import { loadNative } from './lib/kernel/native.js';
@@ -376,7 +376,7 @@ describe('kernel/control fd lifetime', function () {
     `;
     const child = spawnTsx(code, ['--expose-gc']);
     const io = collect(child);
-    const r = await exitOf(child, 25000);
+    const r = await exitOf(child, 60000);
     assert.equal(r.code, 0, io.err());
     assert.deepEqual(JSON.parse(io.out()), { collected: true, nativeOk: true, heldOk: true, closedOk: true });
   });

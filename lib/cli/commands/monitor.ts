@@ -1,0 +1,98 @@
+// o2stack monitor: print kernel uevents as they arrive, like `udevadm monitor`, until SIGINT or
+// SIGTERM. One line per event; with --json, one JSON object per line (JSON lines).
+import type { Command } from 'commander';
+import type { ReceivedUevent, UeventOverflow } from '../../kernel/uevent.js';
+import type { GlobalOptions } from '../output.js';
+
+interface MonitorOptions extends GlobalOptions {
+  subsystem?: string[];
+  action?: string[];
+  devpath?: string[];
+  udev?: boolean;
+  property?: boolean;
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+/** CLOCK_MONOTONIC seconds, as udevadm prints them. */
+function monotonic(): string {
+  const ns = process.hrtime.bigint();
+  return `${ns / 1_000_000_000n}.${String((ns % 1_000_000_000n) / 1000n).padStart(6, '0')}`;
+}
+
+export function formatEventLine(ev: ReceivedUevent, time: string, withEnv: boolean): string {
+  const who = ev.source === 'udev' ? 'UDEV  ' : ev.sender === 'userspace' ? 'USER  ' : 'KERNEL';
+  let line = `${who}[${time}] ${ev.action.padEnd(8)} ${ev.devpath} (${ev.subsystem ?? '-'})\n`;
+  if (withEnv) {
+    for (const [k, v] of Object.entries(ev.env)) line += `${k}=${v}\n`;
+    line += '\n';
+  }
+  return line;
+}
+
+export function register(program: Command): void {
+  program
+    .command('monitor')
+    .description('print kernel uevents as they arrive (like udevadm monitor), until SIGINT/SIGTERM; --json prints JSON lines')
+    .option('--subsystem <name>', 'only events of this subsystem (repeatable)', collect)
+    .option('--action <action>', 'only events with this action (repeatable)', collect)
+    .option('--devpath <prefix>', 'only events whose DEVPATH starts with this (repeatable)', collect)
+    .option('--udev', "also listen to udevd's re-broadcasts (netlink group 2)")
+    .option('-p, --property', 'print every KEY=VALUE of each event')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<MonitorOptions>();
+      const { UeventListener } = await import('../../kernel/uevent.js');
+      const listener = new UeventListener({
+        udev: o.udev === true,
+        filter: { subsystem: o.subsystem, action: o.action, devpathPrefix: o.devpath },
+        ref: true,
+      });
+      const write = (s: string) => process.stdout.write(s);
+      await new Promise<void>((resolve, reject) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          process.stdout.off('error', onStdoutError);
+          listener.close();
+          resolve();
+        };
+        const onStdoutError = (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') stop();
+          else {
+            stop();
+            reject(e);
+          }
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        process.stdout.on('error', onStdoutError);
+        listener.on('event', (ev: ReceivedUevent) => {
+          const time = monotonic();
+          if (o.json) {
+            write(
+              JSON.stringify({ time: Number(time), action: ev.action, devpath: ev.devpath, subsystem: ev.subsystem ?? null, seqnum: ev.seqnum ?? null, source: ev.source, sender: ev.sender, env: ev.env }) +
+                '\n',
+            );
+          } else {
+            write(formatEventLine(ev, time, o.property === true));
+          }
+        });
+        listener.on('overflow', (ov: UeventOverflow) => {
+          if (o.json) write(JSON.stringify({ time: Number(monotonic()), overflow: ov }) + '\n');
+          else write(`OVERFLOW[${monotonic()}] the kernel dropped uevents (ENOBUFS, ${ov.total} so far): state may be stale, rescan\n`);
+        });
+        listener.on('error', (e: Error) => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          process.stdout.off('error', onStdoutError);
+          reject(e);
+        });
+        const groups = o.udev ? 'KERNEL - the kernel uevent; UDEV - the event udevd sends out after rule processing' : 'KERNEL - the kernel uevent';
+        process.stderr.write(`monitor will print the received events for:\n${groups}\n\n`);
+      });
+      const s = listener.stats();
+      process.stderr.write(
+        `monitor: ${s.emitted} events printed, ${s.filtered} filtered out, ${s.droppedSpoofed} spoofed and ${s.droppedMalformed} malformed dropped, ${s.overflows} overflows\n`,
+      );
+    });
+}
