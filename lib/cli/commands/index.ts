@@ -9,7 +9,6 @@ type Register = (program: Command) => void;
 const modules: Register[] = [
   o2nm,
   stack,
-  (await import('./monitor.js')).register,
   mount,
   (await import('./config.js')).register,
   (await import('./monitor.js')).register,
