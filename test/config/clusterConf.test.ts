@@ -135,6 +135,21 @@ describe('cluster.conf parser', () => {
     assert.match(warnings[0]!.hint!, /did you mean 'heartbeat_mode'/);
   });
 
+  it('fuzz: any text gives a result or a ConfigError, never another exception', () => {
+    const tokens = fc.array(fc.constantFrom('cluster:', 'node:', 'heartbeat:', '\n', '\r\n', '\t', ' ', '=', 'name', 'cluster', 'number', 'ip_port', '7777', 'web', '#', ':', 'x'), { maxLength: 60 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), tokens), (text) => {
+        try {
+          parseClusterConf(text);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          assert.ok(e.issues.length > 0 && e.issues.every((i) => typeof i.line === 'number'));
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('an empty file or one with only comments holds no clusters', () => {
     assert.deepEqual(parseClusterConf(''), { clusters: [], warnings: [] });
     assert.deepEqual(parseClusterConf('# nothing yet\n\n'), { clusters: [], warnings: [] });

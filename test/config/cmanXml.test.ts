@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { MAPPING, parseCmanXml } from '../../lib/config/cmanXml.js';
 import { ConfigError } from '../../lib/model/errors.js';
 
@@ -110,6 +111,20 @@ describe('cman cluster.conf import', () => {
     );
     // A clusternode outside <clusternodes> is not a member.
     assert.equal(errorOf('<cluster name="a"><clusternode name="10.0.0.1" nodeid="1"/></cluster>').issues[0]!.code, 'E_CMAN_NO_NODES');
+  });
+
+  it('fuzz: any text gives a result or a ConfigError, never another exception', () => {
+    const tokens = fc.array(fc.constantFrom('<cluster name="a">', '</cluster>', '<clusternodes>', '</clusternodes>', '<clusternode name="10.0.0.1" nodeid="1"/>', '<clusternode name="h" nodeid="999">', '<!DOCTYPE x>', '&amp;', '&x;', '<', '>', '"', '\n', '<?xml version="1.0"?>'), { maxLength: 12 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), tokens), (text) => {
+        try {
+          parseCmanXml(text);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('documents its mapping', () => {
