@@ -118,6 +118,83 @@ export interface NativeMount {
   flags: { MS_RDONLY: number; MS_NOATIME: number; MS_NODEV: number; MS_NOSUID: number; MS_NOEXEC: number; MNT_DETACH: number; MNT_FORCE: number };
 }
 
+/** Opaque, type-tagged handle of one corosync IPC connection (CPG or quorum). */
+export interface NativeCsHandle {
+  readonly __brand?: 'NativeCsHandle';
+}
+
+/** struct cpg_address; reason is a CPG_REASON_* number (0 in member lists). */
+export interface NativeCpgAddress {
+  nodeid: number;
+  pid: number;
+  reason: number;
+}
+
+export interface NativeRingId {
+  nodeid: number;
+  seq: number;
+}
+
+/** Events recorded during one *_dispatch(CS_DISPATCH_ALL), delivered as one array. */
+export type NativeCsEvent =
+  | { type: 'confchg'; group: string; members: NativeCpgAddress[]; left: NativeCpgAddress[]; joined: NativeCpgAddress[] }
+  | { type: 'message'; group: string; nodeid: number; pid: number; data: Buffer }
+  | { type: 'totem'; ringId: NativeRingId; members: number[] }
+  | { type: 'quorum'; quorate: boolean; ringId: NativeRingId; members: number[] }
+  | { type: 'nodelist'; ringId: NativeRingId; members: number[]; joined: number[]; left: number[] }
+  /** corosync went away or the connection broke: the last event; polling has stopped, call close(). */
+  | { type: 'down'; error: Error };
+
+export interface NativeCsConnInfo {
+  kind: 'cpg' | 'quorum';
+  fd: number;
+  open: boolean;
+  down: boolean;
+  refed: boolean;
+  dispatches: number;
+  events: number;
+  wakeups: number;
+  quorumType?: number;
+  group?: string;
+}
+
+export type NativeCmapValue = string | number | bigint | Buffer;
+
+/** The corosync surface when the addon was built against libcpg/libquorum/libcmap. */
+export interface NativeCorosyncAvailable {
+  available: true;
+  /** Throws an Error with code 'CS_ERR_…', csError, call and hint (e.g. CS_ERR_LIBRARY: corosync not running). */
+  cpgOpen(onEvents: (events: NativeCsEvent[]) => void): NativeCsHandle;
+  /** The group is joined with its terminating NUL (as dlm_controld does); at most 127 bytes. */
+  cpgJoin(handle: NativeCsHandle, group: string): void;
+  cpgLeave(handle: NativeCsHandle, group: string): void;
+  /** cpg_mcast_joined(CPG_TYPE_AGREED). CS_ERR_TRY_AGAIN under flow control. */
+  cpgSend(handle: NativeCsHandle, data: Buffer | string): void;
+  cpgLocalNodeId(handle: NativeCsHandle): number;
+  cpgMembers(handle: NativeCsHandle, group: string): NativeCpgAddress[];
+  cpgMaxMessageSize(handle: NativeCsHandle): number;
+  /** quorum model V1 with trackstart(CURRENT|CHANGES): the current state arrives at once. */
+  quorumOpen(onEvents: (events: NativeCsEvent[]) => void): NativeCsHandle;
+  quorumGetQuorate(handle: NativeCsHandle): boolean;
+  /** Finalizes the connection (true), or false if already closed. */
+  close(handle: NativeCsHandle): boolean;
+  ref(handle: NativeCsHandle): void;
+  unref(handle: NativeCsHandle): void;
+  info(handle: NativeCsHandle): NativeCsConnInfo;
+  /** Every cmap key starting with prefix, with its value (one short-lived cmap connection). */
+  cmapGetPrefix(prefix: string): Record<string, NativeCmapValue>;
+  CPG_REASON: { UNDEFINED: 0; JOIN: 1; LEAVE: 2; NODEDOWN: 3; NODEUP: 4; PROCDOWN: 5 };
+  CS: Record<string, number>;
+}
+
+/** The corosync surface of an addon built without the corosync libraries. */
+export interface NativeCorosyncUnavailable {
+  available: false;
+  reason: string;
+}
+
+export type NativeCorosync = NativeCorosyncAvailable | NativeCorosyncUnavailable;
+
 /** The addon's exports. Surfaces other than attr are optional: they register themselves. */
 export interface NativeAddon {
   surfaces: string[];
@@ -125,6 +202,7 @@ export interface NativeAddon {
   mount: NativeMount;
   uevent?: NativeUevent;
   control?: NativeControl;
+  corosync?: NativeCorosync;
   [surface: string]: unknown;
 }
 
