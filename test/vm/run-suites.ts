@@ -8,9 +8,11 @@
 // "N passed, N failed, N skipped"; exits non-zero if a test failed or a VM died (a dead VM counts
 // as one failed suite, with its console tail).
 // env: O2STACK_VM_SUITE_TIMEOUT  seconds per VM (default 600)
-//      O2STACK_VM_KEEP=1          keep the results directory (consoles, disk images)
+//      O2STACK_VM_KEEP=1          keep the results directory (mocha configs, results, disk images)
+//      O2STACK_VM_TSX_CACHE=0     do not keep tsx's transform cache between VMs (kept by default
+//                                 in $O2STACK_VM_CACHE/tsx-cache)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +34,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const suitesDir = join(root, 'test', 'vm', 'suites');
 const suiteTimeout = Number(process.env.O2STACK_VM_SUITE_TIMEOUT ?? 600);
 const TAIL_LINES = 40;
+const vmCache = process.env.O2STACK_VM_CACHE ?? '/var/cache/o2stack-vm';
+// tsx's transform cache, kept between VMs and runs (O2STACK_VM_TSX_CACHE=0: compile in every VM)
+const tsxCache = process.env.O2STACK_VM_TSX_CACHE === '0' ? undefined : join(vmCache, 'tsx-cache');
 
 function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -104,10 +109,12 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     ...process.env,
     O2STACK_RESULTS: results,
     O2STACK_SUITE: name,
-    VM_SHARE: [work, process.env.VM_SHARE ?? ''].join(' ').trim(),
-    VM_ENV: ['O2STACK_RESULTS', 'O2STACK_SUITE', process.env.VM_ENV ?? ''].join(' ').trim(),
+    O2STACK_VM_TSX_CACHE: tsxCache ?? '',
+    VM_SHARE: [work, tsxCache ?? '', process.env.VM_SHARE ?? ''].join(' ').trim(),
+    VM_ENV: ['O2STACK_RESULTS', 'O2STACK_SUITE', 'O2STACK_VM_TSX_CACHE', process.env.VM_ENV ?? ''].join(' ').trim(),
     VM_TIMEOUT: String(suiteTimeout),
   };
+  const guest = [join(root, 'test', 'vm', 'support', 'guest-mocha.sh'), ...mocha];
   let cmd: string;
   let args: string[];
   if (two) {
@@ -116,11 +123,10 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     closeSync(openSync(disk, 'w'));
     truncateSync(disk, 256 * 1024 * 1024);
     cmd = join(root, 'vm', 'run-two.sh');
-    // each node reports under its own name
-    args = [disk, 'bash', '-c', 'export O2STACK_SUITE="$O2STACK_SUITE[n$NODE]" O2STACK_RESULTS="$O2STACK_RESULTS.n$NODE"; exec "$@"', 'suite', ...mocha];
+    args = [disk, ...guest]; // each node reports as <suite>[nN] (guest-mocha.sh)
   } else {
     cmd = join(root, 'vm', 'run.sh');
-    args = mocha;
+    args = guest;
   }
   out(`\n=== ${name} (${vms === 2 ? 'two VMs' : 'one VM'}) ===`);
   const t0 = Date.now();
@@ -165,6 +171,7 @@ async function main(): Promise<number> {
   }
   const setupMs = Date.now() - t0;
 
+  if (tsxCache) mkdirSync(tsxCache, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'o2stack-vm-'));
   const outcomes: SuiteOutcome[] = [];
   try {
