@@ -181,8 +181,9 @@ export class UeventListener extends EventEmitter {
         this.filtered++;
         continue;
       }
-      const { malformed: _m, ...ev } = p;
-      const received: ReceivedUevent = { ...ev, sender: SENDERS[senders[i]] ?? 'userspace' };
+      // No copy: the parsed object becomes the event (it keeps its `malformed: false` tag).
+      const received = p as typeof p & ReceivedUevent;
+      received.sender = SENDERS[senders[i]] ?? 'userspace';
       this.emitted++;
       this.emit('event', received);
       if (this.closed) return;

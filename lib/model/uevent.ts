@@ -49,37 +49,47 @@ export interface MalformedUevent {
 export type ParsedUevent = ({ malformed: false } & Uevent) | MalformedUevent;
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
+const ACTION_RE = /^[a-z_]+$/i;
+const SEQNUM_RE = /^[0-9]{1,16}$/;
 
 function malformed(reason: MalformedReason, detail: string, length: number): MalformedUevent {
   return { malformed: true, reason, detail, length };
 }
 
-/** Splits NUL-terminated strings; the region must end with a NUL (checked by the caller). */
+/**
+ * Splits NUL-terminated strings (the region ends with a NUL, checked by the caller): one UTF-8
+ * decode of the whole region, then a split (NUL bytes decode to U+0000 and never occur inside a
+ * multi-byte sequence). Empty strings are skipped.
+ */
 function splitStrings(bytes: Uint8Array, start: number, end: number): string[] {
-  const out: string[] = [];
-  let s = start;
-  for (let i = start; i < end; i++) {
-    if (bytes[i] === 0) {
-      if (i > s) out.push(decoder.decode(bytes.subarray(s, i)));
-      s = i + 1;
-    }
-  }
-  return out;
+  const parts = decoder.decode(bytes.subarray(start, end - 1)).split('\0');
+  let empty = false;
+  for (let i = 0; i < parts.length; i++) if (parts[i].length === 0) empty = true;
+  return empty ? parts.filter((p) => p.length > 0) : parts;
 }
 
 function parsePairs(strings: string[], length: number): Record<string, string> | MalformedUevent {
   if (strings.length > MAX_UEVENT_KEYS) return malformed('too-many-keys', `${strings.length} variables`, length);
-  const env: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const s of strings) {
+  // A plain object is about twice as fast to fill as Object.create(null); the one key that
+  // would not become an own property (__proto__) is refused.
+  const env: Record<string, string> = {};
+  for (let i = 0; i < strings.length; i++) {
+    const s = strings[i];
     const eq = s.indexOf('=');
     if (eq <= 0) return malformed('bad-pair', `not KEY=VALUE: ${JSON.stringify(s.slice(0, 64))}`, length);
-    env[s.slice(0, eq)] = s.slice(eq + 1);
+    const key = s.slice(0, eq);
+    if (key === '__proto__') return malformed('bad-pair', 'key __proto__', length);
+    env[key] = s.slice(eq + 1);
   }
   return env;
 }
 
+function isMalformed(v: Record<string, string> | MalformedUevent): v is MalformedUevent {
+  return (v as MalformedUevent).malformed === true;
+}
+
 function parseSeqnum(v: string | undefined): number | undefined {
-  if (v === undefined || !/^[0-9]{1,16}$/.test(v)) return undefined;
+  if (v === undefined || !SEQNUM_RE.test(v)) return undefined;
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : undefined;
 }
@@ -104,7 +114,7 @@ function parseLibudev(bytes: Uint8Array): ParsedUevent {
     return malformed('bad-libudev-header', `header_size ${headerSize}, properties ${off}+${plen} of ${len}`, len);
   if (bytes[off + plen - 1] !== 0) return malformed('no-nul', 'properties not NUL-terminated', len);
   const env = parsePairs(splitStrings(bytes, off, off + plen), len);
-  if ('malformed' in env) return env as MalformedUevent;
+  if (isMalformed(env)) return env;
   const action = env.ACTION;
   const devpath = env.DEVPATH;
   if (!action || !devpath) return malformed('missing-key', 'libudev message without ACTION or DEVPATH', len);
@@ -120,15 +130,16 @@ export function parseUevent(data: Uint8Array): ParsedUevent {
   const firstNul = data.indexOf(0);
   if (firstNul < 0) return malformed('no-nul', 'no NUL terminator', len);
   if (data[len - 1] !== 0) return malformed('no-nul', 'last string not NUL-terminated', len);
-  const header = decoder.decode(data.subarray(0, firstNul));
+  const strings = splitStrings(data, 0, len);
+  const header = firstNul === 0 ? '' : strings.shift()!;
   const at = header.indexOf('@');
   if (at < 0) return malformed('no-at', `first string has no '@': ${JSON.stringify(header.slice(0, 64))}`, len);
   const action = header.slice(0, at);
   const devpath = header.slice(at + 1);
-  if (!/^[a-z_]+$/i.test(action) || !devpath.startsWith('/'))
+  if (!ACTION_RE.test(action) || devpath.charCodeAt(0) !== 0x2f /* / */)
     return malformed('bad-header', `not ACTION@/DEVPATH: ${JSON.stringify(header.slice(0, 64))}`, len);
-  const env = parsePairs(splitStrings(data, firstNul + 1, len), len);
-  if ('malformed' in env) return env as MalformedUevent;
+  const env = parsePairs(strings, len);
+  if (isMalformed(env)) return env;
   if (env.ACTION !== undefined && env.ACTION !== action) return malformed('mismatch', `header action ${action}, ACTION=${env.ACTION}`, len);
   if (env.DEVPATH !== undefined && env.DEVPATH !== devpath) return malformed('mismatch', `header devpath ${devpath}, DEVPATH=${env.DEVPATH}`, len);
   return { malformed: false, action, devpath, subsystem: env.SUBSYSTEM, seqnum: parseSeqnum(env.SEQNUM), env, source: 'kernel' };
