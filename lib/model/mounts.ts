@@ -39,3 +39,9 @@ export function ocfs2Mounts(table: MountEntry[]): Ocfs2Mount[] {
       return { ...m, ...(cs ? { clusterStack: cs } : {}), ...(hb ? { heartbeat: hb } : {}) };
     });
 }
+
+/** A user-stack mount: the kernel shows cluster_stack=<label> for those; o2cb volumes that record
+ * cluster info show cluster_stack=o2cb (seen on Debian's 6.1 kernel), older ones show none. */
+export function isUserStackMount(m: Ocfs2Mount): boolean {
+  return m.clusterStack !== undefined && m.clusterStack !== 'o2cb';
+}

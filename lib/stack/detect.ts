@@ -40,6 +40,18 @@ export interface StackDetection {
   stack: 'o2cb' | 'user' | null;
 }
 
+/**
+ * Debian's 6.1 kernel writes every plugin name at the start of the buffer (the later one wins) and
+ * pads the rest with NULs: two plugins read as "o2cb\n\0\0\0\0\0". So the names read are merged with
+ * what the loaded stack modules say.
+ */
+export function loadedPlugins(text: string | undefined, modules: Record<StackModule, boolean>): string[] {
+  const names = new Set((text ?? '').replace(/\0/g, '').split('\n').map((s) => s.trim()).filter(Boolean));
+  if (modules.ocfs2_stack_o2cb) names.add('o2cb');
+  if (modules.ocfs2_stack_user) names.add('user');
+  return [...names].sort();
+}
+
 const trimOrNull = (s: string | undefined) => (s === undefined ? null : s.trim() || null);
 
 export function detectStack(b: KernelBackend): StackDetection {
@@ -58,7 +70,7 @@ export function detectStack(b: KernelBackend): StackDetection {
     stackglue: {
       loaded: clusterStack !== null,
       clusterStack,
-      loadedPlugins: (b.tryRead(`${SYS_FS_OCFS2}/loaded_cluster_plugins`) ?? '').split('\n').map((s) => s.trim()).filter(Boolean),
+      loadedPlugins: loadedPlugins(b.tryRead(`${SYS_FS_OCFS2}/loaded_cluster_plugins`), modules),
       activePlugin,
       maxLockingProtocol: trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/max_locking_protocol`)),
       recoverCallbackSupport: trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/dlm_recover_callback_support`)) === '1',

@@ -5,6 +5,7 @@ import type { KernelBackend } from '../kernel/backend.js';
 import type { SystemOps } from '../kernel/system.js';
 import type { ClusterConfig } from '../model/cluster.js';
 import type { O2nmPlan } from '../model/o2nmPlan.js';
+import { isUserStackMount } from '../model/mounts.js';
 import { HB_CTL_PATH_SYSCTL, O2NM_ROOT, o2nm } from '../model/paths.js';
 import { detectStack } from './detect.js';
 import { planFromCluster } from './o2cbConfig.js';
@@ -50,7 +51,7 @@ export interface StopResult {
 
 export function stopO2cb(b: KernelBackend): StopResult {
   const det = detectStack(b);
-  const o2cbMounts = det.mounts.filter((m) => !m.clusterStack);
+  const o2cbMounts = det.mounts.filter((m) => !isUserStackMount(m));
   if (o2cbMounts.length) {
     throw new StackError(
       'E_STOP_MOUNTED',

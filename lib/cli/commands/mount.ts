@@ -1,4 +1,6 @@
 // o2stack mount | umount | hb-ctl: volumes on the o2cb stack.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliError, EXIT, type GlobalOptions, printJson } from '../output.js';
 
@@ -8,11 +10,18 @@ async function deps(o: GlobalOptions) {
   return { b: new NativeBackend({ root: '/' }), sys: nativeSystem, read: readVolumeFromDisk };
 }
 
-/** The wrapper the kernel runs at unmount: it must work with the kernel's bare environment. */
+/**
+ * The wrapper the kernel runs at unmount. It gets a bare environment (PATH=/sbin:/bin:/usr/sbin:
+ * /usr/bin, HOME=/, cwd /), so everything in it is absolute: node, this package's CLI entry, and,
+ * when running from TypeScript sources, the tsx loader.
+ */
 export function hbCtlWrapper(): string {
-  const script = process.argv[1]!;
-  const args = [...process.execArgv.filter((a) => !a.startsWith('--inspect')), script].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return `#!/bin/sh\n# o2stack's heartbeat helper: the kernel runs "<this> -K -u UUID" after unmounting an o2cb volume.\nexec '${process.execPath}' ${args} hb-ctl "$@"\n`;
+  const self = fileURLToPath(import.meta.url);
+  const ts = self.endsWith('.ts');
+  const main = join(dirname(self), '..', ts ? 'main.ts' : 'main.js');
+  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const loader = ts ? `--import ${q(import.meta.resolve('tsx'))} ` : '';
+  return `#!/bin/sh\n# o2stack's heartbeat helper: the kernel runs "<this> -K -u UUID" after unmounting an o2cb volume.\nexec ${q(process.execPath)} ${loader}${q(main)} hb-ctl "$@"\n`;
 }
 
 export function register(program: Command): void {
