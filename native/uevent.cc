@@ -70,6 +70,7 @@ struct Listener {
   bool refed = false;
   bool closing = false;  // close() or the cleanup hook ran
   bool finalized = false;
+  bool inCallback = false;  // inside napi_make_callback: JS references are released afterwards
   napi_ref callback = nullptr;
   napi_ref self = nullptr;  // strong while open
   napi_async_context asyncContext = nullptr;
@@ -276,13 +277,19 @@ void OnReadable(uv_poll_t* h, int status, int events) {
     if (self == nullptr) self = e.Undefined();
     napi_value argv[4] = {arr, senders, Napi::Number::New(env, r.overflows), err};
     napi_value result;
+    l->inCallback = true;
     napi_status s = napi_make_callback(env, l->asyncContext, self, fn, 4, argv, &result);
+    l->inCallback = false;
+    // close() from inside the callback deferred releasing the async context it was running in.
+    if (l->closing) ReleaseJs(l);
     if (s == napi_pending_exception) {
       napi_value exc;
       napi_get_and_clear_last_exception(env, &exc);
       napi_fatal_exception(env, exc);
     }
   } catch (const Napi::Error& ex) {
+    l->inCallback = false;
+    if (l->closing) ReleaseJs(l);
     napi_fatal_exception(env, ex.Value());
   }
   if (r.err != 0 && !l->closing) {
@@ -390,7 +397,9 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   Listener* l = Unwrap(info);
   bool was = !l->closing;
   StopAndClose(l);
-  ReleaseJs(l);  // the handle may now be collected; callbacks stop
+  // The handle may now be collected; callbacks stop (OnReadable checks closing). From inside
+  // the batch callback, the references are released when it returns.
+  if (!l->inCallback) ReleaseJs(l);
   return Napi::Boolean::New(info.Env(), was);
 }
 
