@@ -291,6 +291,23 @@ describe('kernel/uevent UeventListener (real netlink socket)', function () {
       assert.equal(io.out(), `open\ngot ${id}\n`);
     });
 
+    it('an exception thrown by an event handler is an uncaught exception of the process (not swallowed)', async function () {
+      const c = spawnTsx(
+        child(`
+        const l = new UeventListener({ ref: true, acceptUserspace: true, filter: { subsystem: 'throw-test' } });
+        l.on('event', () => { throw new Error('boom from handler'); });
+        process.stdout.write('open\\n');`),
+      );
+      const io = collect(c);
+      const exit = exitOf(c, 60000);
+      await waitFor(() => io.out() === 'open\n', 50000, 'the child listener');
+      sendUeventForTest(encodeUevent('change', '/devices/throw', { SUBSYSTEM: 'throw-test' }));
+      const r = await exit;
+      assert.equal(r.timedOut, false);
+      assert.equal(r.code, 1);
+      assert.match(io.err(), /boom from handler/);
+    });
+
     it('a ref\'d listener that is never closed does keep the process alive', async function () {
       const c = spawnTsx(child(`new UeventListener().ref(); process.stdout.write('open\\n');`));
       const io = collect(c);
