@@ -33,6 +33,12 @@ export async function startO2cb(b: KernelBackend, sys: SystemOps, cluster: Clust
   const { plan } = planFromCluster(b, cluster, { node: options.node });
   const applied = applyO2nmPlan(b, plan);
   if (!applied.noop) actions.push(`registered cluster '${cluster.name}' (${applied.applied.length} configfs operations)`);
+  // The liveness files o2stack status reads live in debugfs (the o2cb init script mounts it too).
+  const debugfs = b.tryList('/sys/kernel/debug');
+  if (debugfs !== undefined && debugfs.length === 0) {
+    await sys.mount('debugfs', '/sys/kernel/debug', 'debugfs');
+    actions.push('mount -t debugfs debugfs /sys/kernel/debug');
+  }
   if (options.hbCtlPath) {
     const cur = b.tryRead(HB_CTL_PATH_SYSCTL)?.trim();
     if (cur !== options.hbCtlPath) {

@@ -47,6 +47,18 @@ export function register(program: Command): void {
     });
 
   program
+    .command('status')
+    .description('the stack, the o2cb cluster and its nodes (heartbeating, connected), regions and mounts; exit 3 when offline')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>();
+      const { readStatus, formatStatus } = await import('../../stack/status.js');
+      const s = readStatus(await backend(o));
+      if (o.json) printJson(s);
+      else process.stdout.write(formatStatus(s));
+      if (!s.online) process.exitCode = 3;
+    });
+
+  program
     .command('select <label>')
     .description('select the cluster stack: o2cb, or a 4-character user-stack label such as pcmk (loads modules, mounts configfs)')
     .action(async (label: string, _o, cmd: Command) => {
