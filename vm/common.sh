@@ -106,6 +106,8 @@ vm_prepare() {
       [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}"
     done
     for v in ${V_ENV:-}; do printf 'export %q\n' "$v"; done
+    # interactive: the serial console does not know the terminal's size
+    [ "${V_TTY:-0}" = 1 ] && [ -n "${V_STTY:-}" ] && printf 'stty %s 2>/dev/null\n' "$V_STTY"
     printf 'cd %q || exit 125\n' "$PWD"
     printf 'exec'; printf ' %q' "$@"; printf '\n'
   } > "$run/cmd.sh"

@@ -25,6 +25,8 @@ if [ "${1:-}" = --shell ]; then
   shift; V_TTY=1
   [ -t 0 ] || die "--shell needs a terminal on stdin"
   [ $# -gt 0 ] || set -- bash -i
+  read -r rows cols < <(stty size 2>/dev/null || echo "24 80")
+  V_STTY="rows $rows cols $cols"
 fi
 [ $# -gt 0 ] || { sed -n '2,5p' "$0" >&2; exit 2; }
 PROJ=${VM_PROJ-$(cd "$VMDIR/.." && pwd)}

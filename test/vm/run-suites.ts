@@ -34,6 +34,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const suitesDir = join(root, 'test', 'vm', 'suites');
 const suiteTimeout = Number(process.env.O2STACK_VM_SUITE_TIMEOUT ?? 600);
 const TAIL_LINES = 40;
+let interrupted = false; // SIGINT/SIGTERM: finish the current suite's bookkeeping, run no more
 const vmCache = process.env.O2STACK_VM_CACHE ?? '/var/cache/o2stack-vm';
 // tsx's transform cache, kept between VMs and runs (O2STACK_VM_TSX_CACHE=0: compile in every VM)
 const tsxCache = process.env.O2STACK_VM_TSX_CACHE === '0' ? undefined : join(vmCache, 'tsx-cache');
@@ -74,7 +75,10 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, echo: boolean)
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const forward = (sig: NodeJS.Signals) => () => {
+      interrupted = true;
+      child.kill(sig);
+    };
     const onInt = forward('SIGINT');
     const onTerm = forward('SIGTERM');
     process.on('SIGINT', onInt);
@@ -175,7 +179,10 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'o2stack-vm-'));
   const outcomes: SuiteOutcome[] = [];
   try {
-    for (const f of chosen) outcomes.push(await runSuite(join(suitesDir, f), work));
+    for (const f of chosen) {
+      if (interrupted) break;
+      outcomes.push(await runSuite(join(suitesDir, f), work));
+    }
   } finally {
     if (process.env.O2STACK_VM_KEEP === '1') out(`results kept in ${work}`);
     else rmSync(work, { recursive: true, force: true });
@@ -190,6 +197,10 @@ async function main(): Promise<number> {
   const total = outcomes.reduce((a, o) => ({ passed: a.passed + o.passed, failed: a.failed + o.failed, skipped: a.skipped + o.skipped }),
     { passed: 0, failed: 0, skipped: 0 });
   out(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+  if (interrupted) {
+    out('interrupted');
+    return 130;
+  }
   const died = outcomes.some((o) => o.exitCode === 125);
   return total.failed > 0 || died || outcomes.some((o) => o.exitCode !== 0) ? 1 : 0;
 }
