@@ -162,14 +162,17 @@ export interface UserStackMount {
 
 const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
-/** ocfs2 mounts whose options carry cluster_stack= (the user stack), from /proc/mounts text. */
+/**
+ * User-stack ocfs2 mounts from /proc/mounts text: ocfs2 with cluster_stack=<name> in the options,
+ * except cluster_stack=o2cb (o2cb mounts show it too, and they are not user-stack connections).
+ */
 export function userStackMounts(procMounts: string): UserStackMount[] {
   const out: UserStackMount[] = [];
   for (const line of procMounts.split('\n')) {
     const f = line.split(' ');
     if (f.length < 4 || f[2] !== 'ocfs2') continue;
     const opt = f[3].split(',').find((o) => o.startsWith('cluster_stack='));
-    if (opt === undefined) continue;
+    if (opt === undefined || opt === 'cluster_stack=o2cb') continue;
     out.push({ device: unescapeMount(f[0]), mountpoint: unescapeMount(f[1]), clusterStack: opt.slice('cluster_stack='.length) });
   }
   return out;

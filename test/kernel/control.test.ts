@@ -75,6 +75,8 @@ describe('kernel/control wire format', function () {
   it('finds user-stack ocfs2 mounts (cluster_stack=) in /proc/mounts text', function () {
     assert.deepEqual(userStackMounts(MOUNTS_USER + '\n' + MOUNTS_O2CB), [{ device: '/dev/sdb1', mountpoint: '/srv/shared data', clusterStack: 'pcmk' }]);
     assert.deepEqual(userStackMounts(MOUNTS_O2CB), []);
+    // o2cb mounts on newer kernels show cluster_stack=o2cb: still not the user stack
+    assert.deepEqual(userStackMounts('/dev/sdd /mnt/x ocfs2 rw,relatime,heartbeat=local,cluster_stack=o2cb 0 0\n'), []);
     assert.deepEqual(userStackMounts(''), []);
   });
 });
