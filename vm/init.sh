@@ -3,6 +3,7 @@
 # read-only over 9p, with a tmpfs on top (host binaries such as node, npm and mkfs.ocfs2 are there;
 # writes vanish at power-off). Directories the host shares read-write (the project) appear at their
 # host paths. /vmrun (the host's per-run directory) brings env + cmd.sh and takes back the exit status.
+# No `set -e` here: /init must never exit (the kernel panics), every failure ends in halt_vm.
 export PATH=/bin:/sbin
 up() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "o2vm: $*"; }

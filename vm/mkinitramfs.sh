@@ -2,6 +2,7 @@
 # Builds the guest initramfs: static busybox, vm/init.sh as /init, and the kernel modules in
 # $INITRD_MODS with everything they depend on (from the extracted kernel's modules.dep).
 # usage: mkinitramfs.sh OUT.cpio        (normally called by setup.sh / run.sh when needed)
+set -euo pipefail
 . "$(dirname "$0")/common.sh"
 OUT=${1:?usage: mkinitramfs.sh OUT.cpio}
 kernel_vars

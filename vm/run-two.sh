@@ -9,6 +9,7 @@
 # (VM_LOGDIR=DIR keeps them as DIR/n1.log, DIR/n2.log).
 # Exit status: 0 only if CMD succeeded in both VMs; else node 1's failing status, else node 2's
 # (125 = a VM died or timed out).
+set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ $# -ge 2 ] || { sed -n '2,3p' "$0" >&2; exit 2; }
 DISK=$1; shift

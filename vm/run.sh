@@ -19,6 +19,7 @@
 #   VM_MEM (MiB, 2048)  VM_SMP (1)  VM_TIMEOUT (seconds, 600)  VM_QEMU_ARGS (extra qemu words)
 #   VM_LOG       write the console to this file instead of stdout
 #   O2STACK_VM_CACHE  where setup.sh put the kernel (/var/cache/o2stack-vm)
+set -euo pipefail
 . "$(dirname "$0")/common.sh"
 V_TTY=0
 if [ "${1:-}" = --shell ]; then

@@ -5,6 +5,7 @@
 #    linux-image-amd64 depends on), extracts it with dpkg -x (it is NOT installed), runs depmod
 #  - builds the busybox initramfs (vm/mkinitramfs.sh)
 # Everything is cached under ${O2STACK_VM_CACHE:-/var/cache/o2stack-vm}.
+set -euo pipefail
 . "$(dirname "$0")/common.sh"
 export DEBIAN_FRONTEND=noninteractive
 t0=$(now_ms)

@@ -1,7 +1,8 @@
 // npm run test:vm [-- NAME...]
 // Runs the real-kernel suites test/vm/suites/*.vm.ts, each in its own fresh VM (Debian 12's 6.1
 // kernel under qemu, see vm/README.md): one VM per suite file, two VMs sharing a disk and a link for
-// files named *.two.vm.ts. Inside the guest, mocha runs with the project's .mocharc.json options
+// files named *.two.vm.ts. Each suite gets a fresh blank 512 MiB disk image as /dev/vda (shared by
+// both VMs of a two-VM suite). Inside the guest, mocha runs with the project's .mocharc.json options
 // and spec = that one file; the summary reporter appends {suite,passed,failed,skipped} to
 // O2STACK_RESULTS, a host directory shared into the VM. NAME arguments keep only the suites whose
 // file name contains one of them. Prints every suite's console, then the total line
@@ -34,6 +35,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const suitesDir = join(root, 'test', 'vm', 'suites');
 const suiteTimeout = Number(process.env.O2STACK_VM_SUITE_TIMEOUT ?? 600);
 const TAIL_LINES = 40;
+const DISK_BYTES = 512 * 1024 * 1024;
 let interrupted = false; // SIGINT/SIGTERM: finish the current suite's bookkeeping, run no more
 const vmCache = process.env.O2STACK_VM_CACHE ?? '/var/cache/o2stack-vm';
 // tsx's transform cache, kept between VMs and runs (O2STACK_VM_TSX_CACHE=0: compile in every VM)
@@ -119,18 +121,19 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     VM_TIMEOUT: String(suiteTimeout),
   };
   const guest = [join(root, 'test', 'vm', 'support', 'guest-mocha.sh'), ...mocha];
+  // every suite gets a fresh blank (sparse) disk as /dev/vda; in a two-VM suite both VMs share it
+  const disk = join(work, `${name}.img`);
+  closeSync(openSync(disk, 'w'));
+  truncateSync(disk, DISK_BYTES);
   let cmd: string;
   let args: string[];
   if (two) {
-    // a fresh sparse disk per two-VM suite, /dev/vda in both VMs
-    const disk = join(work, `${name}.img`);
-    closeSync(openSync(disk, 'w'));
-    truncateSync(disk, 256 * 1024 * 1024);
     cmd = join(root, 'vm', 'run-two.sh');
     args = [disk, ...guest]; // each node reports as <suite>[nN] (guest-mocha.sh)
   } else {
     cmd = join(root, 'vm', 'run.sh');
     args = guest;
+    env.VM_DISKS = [disk, process.env.VM_DISKS ?? ''].join(' ').trim();
   }
   out(`\n=== ${name} (${vms === 2 ? 'two VMs' : 'one VM'}) ===`);
   const t0 = Date.now();

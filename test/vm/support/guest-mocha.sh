@@ -5,7 +5,7 @@
 # - O2STACK_VM_TSX_CACHE (a shared host directory): tsx's transform cache is copied in before and
 #   new entries back after, so each VM does not compile the same TypeScript again (under qemu TCG
 #   that is most of a suite's start-up time). The cache itself stays on the guest's tmpfs.
-set -uo pipefail
+set -euo pipefail
 if [ -n "${NODE:-}" ]; then
   export O2STACK_SUITE="$O2STACK_SUITE[n$NODE]" O2STACK_RESULTS="$O2STACK_RESULTS.n$NODE"
 fi
@@ -15,8 +15,8 @@ if [ -n "$shared" ] && [ -d "$shared" ]; then
   mkdir -p "$local_cache"
   cp -a "$shared/." "$local_cache/" 2>/dev/null || true
 fi
-"$@"
-rc=$?
+rc=0
+"$@" || rc=$?
 if [ -n "$shared" ] && [ -d "$shared" ] && [ -d "$local_cache" ]; then
   cp -an "$local_cache/." "$shared/" 2>/dev/null || true
 fi
