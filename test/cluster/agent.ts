@@ -11,6 +11,7 @@
 // across processes on one host, so the test can time how long a failure took to be seen.
 // The agent exits when stdin closes.
 import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
 import { CpgGroup, readCmap, readCorosyncConfig } from '../../lib/kernel/corosync.js';
 import { CorosyncMembership } from '../../lib/stack/membership/corosync.js';
 
@@ -18,6 +19,7 @@ const now = () => performance.timeOrigin + performance.now();
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
 
 let source: CorosyncMembership | undefined;
+let worker: Worker | undefined;
 
 function wire(s: CorosyncMembership): void {
   s.on('members', (e) => out({ event: 'members', t: now(), data: e }));
@@ -74,6 +76,28 @@ async function handle(r: Req): Promise<unknown> {
       return need().members(String(r.group));
     case 'quorum':
       return need().quorum();
+    case 'workerStart': {
+      // A CPG group joined from a Worker thread (its own event loop); events come back as
+      // {event: 'worker'} lines.
+      const w = new Worker(new URL('./agent-worker.mjs', import.meta.url), { workerData: { group: String(r.group) } });
+      worker = w;
+      return new Promise((resolve, reject) => {
+        w.on('message', (m: { type: string }) => {
+          out({ event: 'worker', t: now(), data: m });
+          if (m.type === 'joined') resolve(m);
+        });
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`worker exited (${code}) before joining`)));
+      });
+    }
+    case 'workerSend':
+      worker?.postMessage({ send: String(r.data) });
+      return null;
+    case 'workerTerminate': {
+      const code = await worker?.terminate();
+      worker = undefined;
+      return { code };
+    }
     case 'close':
       await source?.close();
       source = undefined;

@@ -189,6 +189,30 @@ describe('corosync cluster in network namespaces (3 nodes, knet, aes256/sha256)'
     assert.deepEqual(j.data.joined, [{ nodeid: 2, pid: agent(2).pid, name: 'n2', reason: 'join' }]);
   });
 
+  it('a Worker thread joins a group on its own event loop; terminating it closes its connection', async function () {
+    const WG = 'o2s:worker';
+    const isW = (e: AgentEvent) => e.event === 'members' && e.data.group === WG;
+    const w1 = agent(1).events.length;
+    const started = await agent(1).request<{ localNodeId: number; info: { kind: string; refed: boolean; group: string } }>('workerStart', { group: WG });
+    assert.equal(started.localNodeId, 1);
+    assert.deepEqual([started.info.kind, started.info.refed, started.info.group], ['cpg', true, WG]);
+    await agent(2).request('join', { group: WG });
+    const both = await agent(2).waitFor((e) => isW(e) && e.data.members.length === 2, FORM_MS, 'worker and n2 in the group');
+    assert.deepEqual(ids(both.data.members), [1, 2]);
+    // n2 -> the worker (delivered on the worker's loop) and the worker -> n2.
+    await agent(2).request('send', { group: WG, data: 'to the worker' });
+    await agent(1).waitFor((e) => e.event === 'worker' && e.data.type === 'message' && e.data.text === 'to the worker', FORM_MS, 'message in the worker', w1);
+    await agent(1).request('workerSend', { data: 'from the worker' });
+    await agent(2).waitFor((e) => e.event === 'message' && e.data.group === WG && e.data.text === 'from the worker', FORM_MS, "the worker's message");
+    const w2 = agent(2).events.length;
+    await agent(1).request('workerTerminate');
+    const gone = await agent(2).waitFor((e) => isW(e) && e.data.members.length === 1, FORM_MS, 'the worker leaving', w2);
+    assert.deepEqual(gone.data.left, [{ nodeid: 1, pid: agent(1).pid, name: 'n1', reason: 'procdown' }]);
+    await agent(2).request('leave', { group: WG });
+    // The agent's main thread is unaffected.
+    assert.deepEqual(ids(await agent(1).request<Member[]>('members', { group: GROUP })), [1, 2, 3]);
+  });
+
   it('a member process killed with SIGKILL leaves with procdown; the cluster keeps quorum', async function () {
     const marks = [1, 2].map((i) => agent(i).events.length);
     const deadPid = agent(3).pid;
