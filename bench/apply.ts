@@ -48,7 +48,13 @@ try {
       ops = plan.steps.length;
       t0 = process.hrtime.bigint();
       if (mode === 'batch') applyO2nmPlan(backend, plan);
-      else for (const s of plan.steps) s.op === 'mkdir' ? backend.mkdir(s.path) : s.op === 'rmdir' ? backend.rmdir(s.path) : backend.write(s.path, s.data!);
+      else {
+        for (const s of plan.steps) {
+          if (s.op === 'mkdir') backend.mkdir(s.path);
+          else if (s.op === 'rmdir') backend.rmdir(s.path);
+          else backend.write(s.path, s.data!);
+        }
+      }
       results[mode]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (mode === 'batch') {
         results.plan!.push(tPlan);
