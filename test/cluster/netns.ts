@@ -7,7 +7,8 @@
 // aes256/sha256 with one shared authkey from corosync-keygen. Processes are tracked by PID
 // (`ip netns exec` and `sh -c 'exec …'` exec in place, so the spawned PID is corosync's or
 // node's own) and killed by PID; the namespaces are deleted at the end, also on failure, and
-// from a process 'exit' hook if the run is interrupted.
+// from process 'exit' and SIGINT/SIGTERM/SIGHUP hooks if the run is interrupted; a later run
+// also removes namespaces of ours left by a run that was SIGKILLed.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -196,6 +197,11 @@ export class NetnsCluster {
   private readonly agents = new Set<Agent>();
   private readonly namespaces: string[] = [];
   private readonly exitHook = () => this.teardownSync();
+  /** Ctrl-C / kill of the test run: clean up, then die of the same signal. */
+  private readonly signalHook = (signal: NodeJS.Signals) => {
+    this.teardownSync();
+    process.kill(process.pid, signal);
+  };
 
   constructor(options: NetnsClusterOptions = {}) {
     this.prefix = options.prefix ?? 'cs';
@@ -220,6 +226,7 @@ export class NetnsCluster {
   /** Creates the namespaces, links, key and configs. Throws with the command's stderr. */
   setup(): void {
     process.once('exit', this.exitHook);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, this.signalHook);
     const all = [this.switchNs, ...Array.from({ length: this.size }, (_x, k) => this.ns(k + 1))];
     for (const n of all) this.removeStale(n);
     run('ip', ['netns', 'add', this.switchNs]);
@@ -343,6 +350,7 @@ export class NetnsCluster {
     for (const n of this.namespaces.splice(0).reverse()) tryRun('ip', ['netns', 'del', n]);
     if (process.env.O2S_KEEP_CLUSTER_LOGS !== '1') rmSync(this.dir, { recursive: true, force: true });
     process.removeListener('exit', this.exitHook);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(sig, this.signalHook);
   }
 
   /**
