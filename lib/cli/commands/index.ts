@@ -3,6 +3,10 @@ import type { Command } from 'commander';
 import { register as o2nm } from './o2nm.js';
 import { register as stack } from './stack.js';
 import { register as mount } from './mount.js';
+import { register as node } from './node.js';
+import { register as config } from './config.js';
+import { register as monitor } from './monitor.js';
+import { register as volume } from './volume.js';
 
 type Register = (program: Command) => void;
 
@@ -10,9 +14,10 @@ const modules: Register[] = [
   o2nm,
   stack,
   mount,
-  (await import('./config.js')).register,
-  (await import('./monitor.js')).register,
-  (await import('./volume.js')).register,
+  node,
+  config,
+  monitor,
+  volume,
 ];
 
 export function registerAll(program: Command): void {
