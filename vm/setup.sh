@@ -47,4 +47,7 @@ fi
 kernel_vars
 [ -s "$MODROOT/modules.dep" ] && [ "$MODROOT/modules.dep" -nt "$KERNEL" ] || depmod -b "$KROOT" "$KVER"
 ensure_initramfs
+# scratch directories of runs that were killed with SIGKILL (normal exits remove their own)
+mkdir -p "$CACHE/runs"
+find "$CACHE/runs" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 echo "setup: ready in $(( $(now_ms) - t0 )) ms: kernel $KVER, cache $CACHE"
