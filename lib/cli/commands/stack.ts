@@ -59,6 +59,23 @@ export function register(program: Command): void {
     });
 
   program
+    .command('doctor')
+    .description('check everything that can go wrong, each problem with the command that fixes it (exit 1 if any check fails)')
+    .option('--node <name>', 'this machine’s node name (default: the node named after the host name)')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions & { node?: string }>();
+      const { doctor } = await import('../../stack/doctor.js');
+      const { checks } = await doctor(await backend(o), o.config ?? '/etc/ocfs2/cluster.conf', { root: o.root, node: o.node });
+      const failed = checks.filter((c) => c.status === 'fail').length;
+      if (o.json) printJson({ ok: failed === 0, checks });
+      else {
+        const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' } as const;
+        process.stdout.write(checks.map((c) => `${mark[c.status]} ${c.message}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`).join('') + `${failed ? `${failed} check(s) failed` : 'no failed checks'}\n`);
+      }
+      if (failed) process.exitCode = 1;
+    });
+
+  program
     .command('select <label>')
     .description('select the cluster stack: o2cb, or a 4-character user-stack label such as pcmk (loads modules, mounts configfs)')
     .action(async (label: string, _o, cmd: Command) => {

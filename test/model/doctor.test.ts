@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { type DoctorFacts, runChecks } from '../../lib/model/doctor.js';
+
+const base = (): DoctorFacts => ({
+  kernelRelease: '6.1.0-56-amd64',
+  kernelHasOcfs2: true,
+  modulesLoaded: { ocfs2: true, o2cbPlugin: true, userPlugin: true, dlm: true },
+  configfsMounted: true,
+  clusterStack: 'o2cb',
+  activePlugin: null,
+  configFile: '/etc/ocfs2/cluster.conf',
+  config: { clusters: [{ name: 'demo', nodes: [{ name: 'n1', number: 1, ipAddress: '192.0.2.1', port: 7777 }], heartbeatMode: 'local', heartbeatRegions: [], timeouts: {} }] },
+  registered: { name: 'demo', localNode: 'n1', deadThreshold: 31, mode: 'local', regionsRunning: 0 },
+  plan: { cluster: 'demo', steps: [], blocked: [], warnings: [] },
+  hbCtlPath: '/sbin/o2stack-hb-ctl',
+  hbCtlExecutable: true,
+  downHazard: { hazardous: true, reason: 'CONFIG_FORTIFY_SOURCE=y' },
+  dlm: { configured: false, recoverCallbacks: null, clusterName: null },
+  volumes: [],
+});
+const byId = (f: DoctorFacts) => Object.fromEntries(runChecks(f).map((c) => [c.id, c]));
+
+describe('doctor checks', function () {
+  it('a healthy o2cb node has no failed checks, and the DOWN hazard is reported as a warning', function () {
+    const checks = runChecks(base());
+    assert.deepEqual(checks.filter((c) => c.status === 'fail'), []);
+    assert.equal(byId(base())['down-hazard']!.status, 'warn');
+    assert.match(byId(base())['down-hazard']!.fix!, /recover_callbacks = 1/);
+  });
+
+  it('a cloud kernel without OCFS2 fails with the package to install', function () {
+    const c = byId({ ...base(), kernelHasOcfs2: false }).kernel!;
+    assert.equal(c.status, 'fail');
+    assert.match(c.fix!, /linux-image-amd64/);
+  });
+
+  it('no local node, a kernel that differs from the config, a short dead threshold, a missing helper', function () {
+    const f = base();
+    f.registered = { ...f.registered!, localNode: null, deadThreshold: 3 };
+    f.plan = { cluster: 'demo', steps: [{ op: 'write', path: '/x', data: '1\n', why: 'w' }], blocked: [], warnings: [] };
+    f.hbCtlExecutable = false;
+    const c = byId(f);
+    assert.equal(c['o2cb-local-node']!.status, 'fail');
+    assert.match(c['o2cb-local-node']!.fix!, /o2stack apply --node NAME/);
+    assert.equal(c['o2cb-config-match']!.status, 'warn');
+    assert.match(c['o2cb-config-match']!.fix!, /o2stack apply/);
+    assert.equal(c['o2cb-dead-threshold']!.status, 'warn');
+    assert.equal(c['hb-ctl-helper']!.status, 'warn');
+    assert.equal(c['hb-ctl-helper']!.fix, 'o2stack hb-ctl --install');
+  });
+
+  it('mismatched volumes get the tunefs or select command', function () {
+    const f = base();
+    f.volumes = [
+      { device: '/dev/vdb', uuid: 'A'.repeat(32), stack: { name: 'pcmk', clusterName: 'demo', globalHeartbeat: false }, userStack: true, localMount: false, heartbeatDevice: false },
+      { device: '/dev/vdc', uuid: 'B'.repeat(32), stack: { name: 'o2cb', clusterName: 'other', globalHeartbeat: false }, userStack: false, localMount: false, heartbeatDevice: false },
+      { device: '/dev/vdd', uuid: 'C'.repeat(32), stack: { name: 'o2cb', clusterName: 'demo', globalHeartbeat: true }, userStack: false, localMount: false, heartbeatDevice: false },
+    ];
+    const c = byId(f);
+    assert.match(c['volume /dev/vdb']!.fix!, /o2stack select pcmk.*tunefs\.ocfs2 --update-cluster-stack \/dev\/vdb/);
+    assert.match(c['volume /dev/vdc']!.message, /belongs to cluster 'other'/);
+    assert.match(c['volume /dev/vdd']!.fix!, /heartbeat_mode = global/);
+  });
+
+  it('an invalid configuration fails with its line', function () {
+    const c = byId({ ...base(), config: { issues: [{ code: 'E_CONF_NODE_PORT', message: 'port 0 is out of range', line: 7 }] } }).config!;
+    assert.equal(c.status, 'fail');
+    assert.match(c.message, /line 7: port 0 is out of range/);
+  });
+});
