@@ -1,7 +1,5 @@
 // How every command reports: a result object rendered for people, or as one JSON document on
 // stdout with --json. Errors become { error: {...} } under --json, and set the exit code.
-import { ConfigError } from '../model/errors.js';
-import { KernelError } from '../kernel/errors.js';
 
 /** Exit codes (README "Exit codes"). */
 export const EXIT = {
@@ -23,6 +21,9 @@ export interface GlobalOptions {
 /** An error the CLI knows how to present; anything else is a bug and prints a stack. */
 export class CliError extends Error {
   readonly code: string = 'E_CLI';
+  toJSON() {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), ...this.details };
+  }
   constructor(
     message: string,
     readonly exitCode: number = EXIT.FAILED,
@@ -38,20 +39,28 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+// Errors are recognised by their shape, not instanceof: an error class loaded twice (ESM and CJS
+// copies under a test runner) must still be reported the same way.
 export function errorExitCode(e: unknown): number {
-  if (e instanceof CliError) return e.exitCode;
-  if (e instanceof KernelError) return e.code === 'EACCES' || e.code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.FAILED;
-  if ((e as { code?: string })?.code === 'E_NO_ADDON') return EXIT.NOT_INSTALLED;
+  const x = e as { exitCode?: unknown; code?: unknown; syscall?: unknown } | undefined;
+  if (typeof x?.exitCode === 'number') return x.exitCode;
+  if (typeof x?.syscall === 'string' && (x.code === 'EACCES' || x.code === 'EPERM')) return EXIT.NO_PERMISSION;
+  if (x?.code === 'E_NO_ADDON') return EXIT.NOT_INSTALLED;
   return EXIT.FAILED;
 }
 
 export function errorToJson(e: unknown): Record<string, unknown> {
-  if (e instanceof ConfigError) return { code: e.code, message: e.message, errors: e.issues };
-  if (e instanceof KernelError) return { ...e.toJSON(), ...Object.fromEntries(Object.entries(e).filter(([k]) => !['name', 'message', 'stack'].includes(k))) };
-  if (e instanceof CliError) return { code: e.code, message: e.message, hint: e.hint, ...e.details };
-  const x = e as { code?: string; message?: string; hint?: string; toJSON?: () => Record<string, unknown> };
-  if (typeof x?.toJSON === 'function') return x.toJSON();
-  return { code: x?.code ?? 'E_INTERNAL', message: x?.message ?? String(e), ...(x?.hint ? { hint: x.hint } : {}) };
+  const x = e as { code?: string; message?: string; hint?: string; toJSON?: () => Record<string, unknown> } | undefined;
+  if (typeof x !== 'object' || x === null) return { code: 'E_INTERNAL', message: String(e) };
+  // Own fields come along (a batch error's step and completed, a preflight's issues); nested
+  // errors (a mount error's cause) as their own JSON.
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(x)) {
+    if (k === 'name' || k === 'stack' || typeof v === 'function') continue;
+    own[k] = (v as object) instanceof Error ? errorToJson(v) : v;
+  }
+  const base = { code: x.code ?? 'E_INTERNAL', message: x.message ?? String(e), ...(x.hint ? { hint: x.hint } : {}) };
+  return { ...base, ...own, ...(typeof x.toJSON === 'function' ? x.toJSON() : {}) };
 }
 
 /** Errors we raise on purpose carry a string code; anything else is a bug and shows its stack. */

@@ -41,4 +41,8 @@ export class ConfigError extends Error {
   get line(): number | undefined {
     return this.issues[0]?.line;
   }
+
+  toJSON() {
+    return { code: this.code, message: this.message, errors: this.issues };
+  }
 }
