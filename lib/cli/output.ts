@@ -57,7 +57,7 @@ export function errorToJson(e: unknown): Record<string, unknown> {
   const own: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(x)) {
     if (k === 'name' || k === 'stack' || typeof v === 'function') continue;
-    own[k] = (v as object) instanceof Error ? errorToJson(v) : v;
+    own[k] = (v as unknown) instanceof Error ? errorToJson(v) : v;
   }
   const base = { code: x.code ?? 'E_INTERNAL', message: x.message ?? String(e), ...(x.hint ? { hint: x.hint } : {}) };
   return { ...base, ...own, ...(typeof x.toJSON === 'function' ? x.toJSON() : {}) };
