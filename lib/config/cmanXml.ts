@@ -13,7 +13,15 @@
 // Every gap and error is collected and thrown together as one ConfigError with line:column.
 //
 // The XML is read with saxes in strict mode; a DOCTYPE is refused, so no entity is ever expanded.
-import { SaxesParser } from 'saxes';
+import { createRequire } from 'node:module';
+import type { SaxesParser as SaxesParserType } from 'saxes';
+
+// saxes is loaded on first use: its Unicode tables cost about a second of start-up on a slow
+// (emulated) CPU, and every o2stack command that reads a config would pay it otherwise.
+let saxes: typeof SaxesParserType | undefined;
+function SaxesParserClass(): typeof SaxesParserType {
+  return (saxes ??= (createRequire(import.meta.url)('saxes') as { SaxesParser: typeof SaxesParserType }).SaxesParser);
+}
 import type { ClusterConfig, NodeConfig } from '../model/cluster.js';
 import { IMPORT_MAPPING, IssueList, importMember, makeLoc, warnImportPort, type ImportOptions, type ParseResult } from './common.js';
 
@@ -33,6 +41,7 @@ interface Member {
 /** Parses cman cluster.conf XML into one o2cb cluster. Throws ConfigError with every problem. */
 export function parseCmanXml(text: string, opts: ImportOptions = {}): ParseResult {
   const issues = new IssueList(opts.file);
+  const SaxesParser = SaxesParserClass();
   const parser = new SaxesParser({ xmlns: false, position: true });
   const stack: string[] = [];
   let cluster: { name?: string; line: number; column: number } | undefined;
