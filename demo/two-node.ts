@@ -48,7 +48,7 @@ function freePort(): number {
   throw new Error('no free port');
 }
 const port = freePort();
-const entry = join(root, 'dist', 'cli', 'main.js');
+const entry = join(root, 'dist', 'o2stack.mjs');
 
 interface Vm {
   n: number;

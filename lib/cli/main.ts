@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // o2stack: the CLI. Commands are declared in commands/*.ts; their work is imported lazily so that
 // start-up costs only commander and the command that runs.
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerAll } from './commands/index.js';
 import { EXIT, reportError } from './output.js';
@@ -29,9 +31,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed as a program (not when imported by tests).
-const invoked = process.argv[1] ?? '';
-if (invoked.endsWith('/cli/main.js') || invoked.endsWith('/cli/main.ts') || invoked.endsWith('/o2stack')) {
+// Run when executed as a program (not when imported by tests): this module's file is argv[1]
+// (through the bin symlink, hence realpath).
+function invokedDirectly(): boolean {
+  try {
+    return process.argv[1] !== undefined && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {

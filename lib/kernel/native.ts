@@ -1,5 +1,6 @@
 // The one typed door into the C++ addon. Loaded lazily: commands that never touch the kernel
 // (config check, convert) do not pay for dlopen.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -206,7 +207,21 @@ export interface NativeAddon {
   [surface: string]: unknown;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** This package's root: the nearest directory up from this module with our package.json (the
+ * module sits at lib/kernel, dist/kernel, or in a bundle under build/). */
+function findPackageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'ocfs2-stack') return dir;
+    } catch {
+      /* not here */
+    }
+    dir = dirname(dir);
+  }
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+const packageRoot = findPackageRoot();
 let cached: NativeAddon | undefined;
 
 /**

@@ -1,5 +1,5 @@
 // o2stack mount | umount | hb-ctl: volumes on the o2cb stack.
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliError, EXIT, type GlobalOptions, printJson } from '../output.js';
@@ -18,7 +18,8 @@ async function deps(o: GlobalOptions) {
 export function hbCtlWrapper(): string {
   const self = fileURLToPath(import.meta.url);
   const ts = self.endsWith('.ts');
-  const main = join(dirname(self), '..', ts ? 'main.ts' : 'main.js');
+  // unbundled (lib/ or dist/): the CLI entry is cli/main; bundled: this file is the CLI itself
+  const main = basename(self).startsWith('mount.') ? join(dirname(self), '..', ts ? 'main.ts' : 'main.js') : self;
   const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
   const loader = ts ? `--import ${q(import.meta.resolve('tsx'))} ` : '';
   return `#!/bin/sh\n# o2stack's heartbeat helper: the kernel runs "<this> -K -u UUID" after unmounting an o2cb volume.\nexec ${q(process.execPath)} ${loader}${q(main)} hb-ctl "$@"\n`;
