@@ -24,6 +24,7 @@ import { release as osRelease } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { KernelError, toKernelError } from './errors.js';
 import { loadNative, type NativeControl, type NativeControlHandle } from './native.js';
+import { isUserStackMount, ocfs2Mounts, parseMountTable } from '../model/mounts.js';
 
 export const CONTROL_DEVICE_PATHS = ['/dev/ocfs2_control', '/dev/misc/ocfs2_control'] as const;
 export const T01 = 'T01';
@@ -160,22 +161,14 @@ export interface UserStackMount {
   clusterStack: string;
 }
 
-const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
 /**
  * User-stack ocfs2 mounts from /proc/mounts text: ocfs2 with cluster_stack=<name> in the options,
  * except cluster_stack=o2cb (o2cb mounts show it too, and they are not user-stack connections).
  */
 export function userStackMounts(procMounts: string): UserStackMount[] {
-  const out: UserStackMount[] = [];
-  for (const line of procMounts.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 4 || f[2] !== 'ocfs2') continue;
-    const opt = f[3].split(',').find((o) => o.startsWith('cluster_stack='));
-    if (opt === undefined || opt === 'cluster_stack=o2cb') continue;
-    out.push({ device: unescapeMount(f[0]), mountpoint: unescapeMount(f[1]), clusterStack: opt.slice('cluster_stack='.length) });
-  }
-  return out;
+  return ocfs2Mounts(parseMountTable(procMounts))
+    .filter(isUserStackMount)
+    .map((m) => ({ device: m.device, mountpoint: m.dir, clusterStack: m.clusterStack! }));
 }
 
 const readProcMounts = () => readFileSync('/proc/mounts', 'utf8');
