@@ -50,6 +50,9 @@ int ReadWhole(const std::string& path, std::string* out, size_t limit) {
     if (n == 0) break;
     out->append(buf, static_cast<size_t>(n));
     if (out->size() >= limit) break;
+    // A short read of a file is its end (attributes are at most a page): skip the read(2) that
+    // would return 0, a quarter of the syscalls of a configfs read.
+    if (static_cast<size_t>(n) < sizeof buf) break;
   }
   close(fd);
   return 0;
