@@ -34,7 +34,7 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
   return e;
 }
 
-int ReadWhole(const std::string& path, std::string* out, size_t limit) {
+int ReadWhole(const std::string& path, std::string* out, size_t limit, bool attribute) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
   out->clear();
@@ -50,9 +50,10 @@ int ReadWhole(const std::string& path, std::string* out, size_t limit) {
     if (n == 0) break;
     out->append(buf, static_cast<size_t>(n));
     if (out->size() >= limit) break;
-    // A short read of a file is its end (attributes are at most a page): skip the read(2) that
-    // would return 0, a quarter of the syscalls of a configfs read.
-    if (static_cast<size_t>(n) < sizeof buf) break;
+    // A configfs/sysfs attribute is at most a page and comes whole in one read(2): a short read is
+    // its end, so skip the read that would return 0 (a quarter of the syscalls of an attribute
+    // read). Not for other files: a seq_file such as /proc/mounts returns short reads mid-way.
+    if (attribute && static_cast<size_t>(n) < sizeof buf) break;
   }
   close(fd);
   return 0;

@@ -30,8 +30,8 @@ std::string ErrnoName(int err);
 // with code, errno (negative, as in Node), syscall and path properties.
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path);
 
-// Read a whole file (attributes are at most a page; bound the read anyway).
-// Returns 0 or an errno.
-int ReadWhole(const std::string& path, std::string* out, size_t limit = 1 << 20);
+// Read a whole file (bounded by limit). With attribute = true the file is a configfs/sysfs
+// attribute, which one read(2) returns whole. Returns 0 or an errno.
+int ReadWhole(const std::string& path, std::string* out, size_t limit = 1 << 20, bool attribute = false);
 
 }  // namespace o2s

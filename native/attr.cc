@@ -26,6 +26,7 @@ struct Op {
   std::string device;  // WriteFd: block device opened O_RDWR, its fd number written to path
   mode_t mode = 0755;
   bool missingOk = false;  // Read: a missing attribute reads as undefined instead of failing
+  bool attribute = false;  // Read: a configfs/sysfs attribute (one read(2) returns it whole)
 };
 
 struct Failure {
@@ -110,7 +111,7 @@ bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f, bo
     case OpKind::Write:
       return ExactWrite(op.path, op.data.data(), op.data.size(), o, f);
     case OpKind::Read: {
-      int e = o2s::ReadWhole(op.path, readOut);
+      int e = o2s::ReadWhole(op.path, readOut, 1 << 20, op.attribute);
       if ((e == ENOENT || e == ENOTDIR) && op.missingOk) {
         *missing = true;
         return true;
@@ -197,6 +198,8 @@ Op ParseOp(Napi::Env env, const Napi::Value& v, uint32_t index) {
     op.kind = OpKind::Read;
     Napi::Value m = obj.Get("missingOk");
     op.missingOk = m.IsBoolean() && m.As<Napi::Boolean>().Value();
+    Napi::Value a = obj.Get("attribute");
+    op.attribute = a.IsBoolean() && a.As<Napi::Boolean>().Value();
   } else if (kind == "writefd") {
     op.kind = OpKind::WriteFd;
     op.device = StringArg(obj.Get("device"), "device");

@@ -13,6 +13,8 @@ export interface NativeAttrOp {
   device?: string;
   /** read: a missing attribute reads as undefined instead of failing the batch */
   missingOk?: boolean;
+  /** read: a configfs/sysfs attribute, returned whole by one read(2) (not for /proc seq files) */
+  attribute?: boolean;
 }
 
 export interface NativeBatchResult {

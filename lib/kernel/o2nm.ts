@@ -9,7 +9,7 @@ import type { KernelBackend } from './backend.js';
 /** Reads many attributes in one batch; a missing one (fake trees, older kernels) reads as undefined. */
 export function readMany(backend: KernelBackend, paths: string[]): (string | undefined)[] {
   if (paths.length === 0) return [];
-  const r = backend.batch(paths.map((path) => ({ op: 'read' as const, path, missingOk: true })));
+  const r = backend.batch(paths.map((path) => ({ op: 'read' as const, path, missingOk: true, attribute: true })));
   return r.reads.map((b) => b?.toString('utf8'));
 }
 
