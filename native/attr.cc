@@ -54,6 +54,44 @@ int MkdirP(const std::string& path, mode_t mode) {
   return errno;
 }
 
+// Fake-tree mode: configfs removes a directory's attributes and its default groups (a cluster's
+// node/ and heartbeat/) with it, but refuses (ENOTEMPTY) while a user-made group is inside one of
+// them. A plain directory needs that done by hand: files and child directories holding only files
+// go; a directory two levels down means ENOTEMPTY. Returns 0, or -1 with errno set.
+int RemoveFilesIn(const std::string& dir, int depth) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  std::vector<std::pair<std::string, bool>> entries;
+  while (struct dirent* de = readdir(d)) {
+    std::string name = de->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    std::string p = dir + "/" + name;
+    if (lstat(p.c_str(), &st) != 0) continue;
+    entries.emplace_back(p, S_ISDIR(st.st_mode));
+  }
+  closedir(d);
+  for (auto& e : entries) {
+    if (e.second && depth >= 1) {
+      errno = ENOTEMPTY;
+      return -1;
+    }
+  }
+  for (auto& e : entries) {
+    if (e.second) {
+      if (RemoveFilesIn(e.first, depth + 1) != 0 || rmdir(e.first.c_str()) != 0) return -1;
+    } else if (unlink(e.first.c_str()) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int FakeConfigfsRmdir(const std::string& path) {
+  if (RemoveFilesIn(path, 0) != 0) return -1;
+  return rmdir(path.c_str());
+}
+
 // One exact write(2). Returns 0 or fills f.
 bool ExactWrite(const std::string& path, const char* buf, size_t len, const Options& o, Failure* f) {
   int flags = O_WRONLY | O_CLOEXEC;
@@ -102,7 +140,9 @@ bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f, bo
       return true;
     }
     case OpKind::Rmdir: {
-      if (rmdir(op.path.c_str()) != 0) {
+      int r = rmdir(op.path.c_str());
+      if (r != 0 && errno == ENOTEMPTY && o.createMissing) r = FakeConfigfsRmdir(op.path);
+      if (r != 0) {
         *f = {errno, "rmdir", op.path, 0};
         return false;
       }
@@ -329,7 +369,9 @@ Napi::Value Mkdir(const Napi::CallbackInfo& info) {
 Napi::Value Rmdir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info[0], "path");
-  if (rmdir(path.c_str()) != 0) throw o2s::ErrnoError(env, errno, "rmdir", path);
+  int r = rmdir(path.c_str());
+  if (r != 0 && errno == ENOTEMPTY && ParseOptions(info, 1).createMissing) r = FakeConfigfsRmdir(path);
+  if (r != 0) throw o2s::ErrnoError(env, errno, "rmdir", path);
   return env.Undefined();
 }
 

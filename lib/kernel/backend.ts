@@ -123,7 +123,7 @@ export class NativeBackend implements KernelBackend {
   }
 
   rmdir(path: string): void {
-    this.wrap(() => this.native().rmdir(this.hostPath(path)));
+    this.wrap(() => this.native().rmdir(this.hostPath(path), this.options));
   }
 
   list(path: string): DirEntry[] {

@@ -35,7 +35,7 @@ export interface NativeAttr {
   readAttr(path: string): Buffer;
   writeAttr(path: string, data: string | Buffer, options?: NativeAttrOptions): number;
   mkdir(path: string, mode?: number, options?: NativeAttrOptions): void;
-  rmdir(path: string): void;
+  rmdir(path: string, options?: NativeAttrOptions): void;
   list(path: string): NativeDirEntry[];
   batch(ops: NativeAttrOp[], options?: NativeAttrOptions): NativeBatchResult;
   batchAsync(ops: NativeAttrOp[], options?: NativeAttrOptions): Promise<NativeBatchResult>;

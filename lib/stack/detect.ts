@@ -56,8 +56,11 @@ const trimOrNull = (s: string | undefined) => (s === undefined ? null : s.trim()
 
 export function detectStack(b: KernelBackend): StackDetection {
   const modules = Object.fromEntries(STACK_MODULES.map((m) => [m, b.tryList(`/sys/module/${m}`) !== undefined])) as Record<StackModule, boolean>;
-  const mountTable = parseMountTable(b.tryRead('/proc/self/mounts') ?? b.tryRead('/proc/mounts') ?? '');
-  const configfsMounted = mountTable.some((m) => m.fstype === 'configfs' && m.dir === CONFIGFS) || (b.tryList(`${CONFIGFS}/cluster`) !== undefined && modules.configfs);
+  const mountText = b.tryRead('/proc/self/mounts') ?? b.tryRead('/proc/mounts');
+  const mountTable = parseMountTable(mountText ?? '');
+  // The mount table decides; a root without one (a bare chroot or fake tree) counts configfs as
+  // mounted when its o2nm directory is there.
+  const configfsMounted = mountText !== undefined ? mountTable.some((m) => m.fstype === 'configfs' && m.dir === CONFIGFS) : b.tryList(`${CONFIGFS}/cluster`) !== undefined;
   const clusterStack = trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/cluster_stack`));
   const activePlugin = trimOrNull(b.tryRead(`${SYS_FS_OCFS2}/active_cluster_plugin`));
   const rev = trimOrNull(b.tryRead(`${SYS_FS_O2CB}/interface_revision`));

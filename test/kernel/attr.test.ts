@@ -100,6 +100,11 @@ describe('native attr surface', function () {
     assert.throws(() => b.read('/sys/kernel/config/cluster/c/nope'), (e: unknown) => e instanceof KernelError && e.path === '/sys/kernel/config/cluster/c/nope');
     assert.throws(() => b.batch([{ op: 'read', path: '/x' }]), (e: unknown) => e instanceof BatchError && e.path === '/x' && e.failedOp.path === '/x');
     assert.equal(b.tryRead('/sys/kernel/config/cluster/zz'), undefined);
+    // fake tree rmdir behaves like configfs: attributes and default groups go, user-made groups block
+    assert.throws(() => b.rmdir('/sys/kernel/config/cluster/c'), { code: 'ENOTEMPTY' });
+    b.rmdir('/sys/kernel/config/cluster/c/node/n');
+    b.rmdir('/sys/kernel/config/cluster/c');
+    assert.equal(b.tryList('/sys/kernel/config/cluster/c'), undefined);
   });
 
   it('loads in a worker thread too', async function () {

@@ -1,0 +1,93 @@
+// select / start / stop wiring on a fake kernel tree with a recording SystemOps (the real kernel's
+// behaviour is proven by test/vm/suites/o2cb-lifecycle.vm.ts).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NativeBackend } from '../../lib/kernel/backend.js';
+import { makeFakeKernelTree } from '../../lib/kernel/fakeTree.js';
+import type { SystemOps } from '../../lib/kernel/system.js';
+import type { ClusterConfig } from '../../lib/model/cluster.js';
+import { startO2cb, stopO2cb } from '../../lib/stack/o2cb.js';
+import { StackError, selectStack } from '../../lib/stack/select.js';
+
+function recordingSystem(root: string, log: string[]): SystemOps {
+  return {
+    async modprobe(m) {
+      log.push(`modprobe ${m}`);
+      mkdirSync(join(root, 'sys/module', m), { recursive: true });
+    },
+    async mount(src, target, type) {
+      log.push(`mount ${type} ${target}`);
+      mkdirSync(join(root, 'proc/self'), { recursive: true });
+      writeFileSync(join(root, 'proc/self/mounts'), `${src} ${target} ${type} rw 0 0\n`, { flag: 'a' });
+    },
+    async umount(t) {
+      log.push(`umount ${t}`);
+    },
+  };
+}
+
+const cluster: ClusterConfig = {
+  name: 'demo',
+  nodes: [
+    { name: 'n1', number: 1, ipAddress: '192.0.2.1', port: 7777 },
+    { name: 'n2', number: 2, ipAddress: '192.0.2.2', port: 7777 },
+  ],
+  heartbeatMode: 'local',
+  heartbeatRegions: [],
+  timeouts: { heartbeatDeadThreshold: 7 },
+};
+
+describe('select, start and stop (fake tree)', function () {
+  let dir: string;
+  let root: string;
+  let b: NativeBackend;
+  let log: string[];
+  let sys: SystemOps;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'o2s-stack-'));
+    root = makeFakeKernelTree(join(dir, 'root'));
+    mkdirSync(join(root, 'proc/self'), { recursive: true });
+    writeFileSync(join(root, 'proc/self/mounts'), ''); // nothing mounted yet, not even configfs
+    b = new NativeBackend({ root, fakeTree: true });
+    log = [];
+    sys = recordingSystem(root, log);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('select loads only the missing modules, mounts configfs once, writes the label once', async function () {
+    const r = await selectStack(b, sys, 'pcmk');
+    assert.deepEqual(log, ['modprobe configfs', 'modprobe ocfs2', 'modprobe ocfs2_stack_user', 'modprobe dlm', 'mount configfs /sys/kernel/config']);
+    assert.equal(readFileSync(join(root, 'sys/fs/ocfs2/cluster_stack'), 'utf8'), 'pcmk\n');
+    assert.equal(r.plugin, 'user');
+    log.length = 0;
+    const again = await selectStack(b, sys, 'pcmk');
+    assert.deepEqual(again.actions, []);
+    assert.deepEqual(log, []);
+  });
+
+  it('select refuses another stack while a volume is mounted, saying which', async function () {
+    writeFileSync(join(root, 'sys/fs/ocfs2/active_cluster_plugin'), 'o2cb\n');
+    mkdirSync(join(root, 'proc/self'), { recursive: true });
+    writeFileSync(join(root, 'proc/self/mounts'), '/dev/vdb /mnt/data ocfs2 rw,heartbeat=local 0 0\n');
+    await assert.rejects(selectStack(b, sys, 'pcmk'), (e: unknown) => e instanceof StackError && e.code === 'E_STACK_BUSY' && /\/mnt\/data/.test(e.message) && /o2stack umount/.test(e.hint));
+    assert.deepEqual(log, [], 'nothing was loaded or mounted');
+  });
+
+  it('start registers the cluster and is idempotent; stop unregisters and is idempotent; stop is refused while mounted', async function () {
+    const s1 = await startO2cb(b, sys, cluster, { node: 'n1' });
+    assert.equal(s1.alreadyRunning, false);
+    assert.equal(s1.localNode, 'n1');
+    assert.equal(readFileSync(join(root, 'sys/kernel/config/cluster/demo/node/n1/local'), 'utf8'), '1\n');
+    assert.equal(readFileSync(join(root, 'sys/kernel/config/cluster/demo/heartbeat/dead_threshold'), 'utf8'), '7\n');
+    const s2 = await startO2cb(b, sys, cluster, { node: 'n1' });
+    assert.equal(s2.alreadyRunning, true, s2.actions.join('; '));
+    writeFileSync(join(root, 'proc/self/mounts'), '/dev/vdb /mnt/data ocfs2 rw,heartbeat=local,cluster_stack=o2cb 0 0\n', { flag: 'a' });
+    assert.throws(() => stopO2cb(b), (e: unknown) => e instanceof StackError && e.code === 'E_STOP_MOUNTED' && /o2stack umount \/mnt\/data/.test(e.hint));
+    writeFileSync(join(root, 'proc/self/mounts'), '');
+    const t1 = stopO2cb(b);
+    assert.deepEqual(t1.clusters, ['demo']);
+    assert.equal(stopO2cb(b).alreadyStopped, true);
+  });
+});
