@@ -1,0 +1,428 @@
+// Issue 7 on the real kernel (Debian 6.1, one VM, a user-stack volume on /dev/vda): the dlm
+// lockspace uevents as UeventListener delivers them, the lockspace join and leave answered through
+// NativeBackend (kernel-interfaces.md §5.2/§5.5, what dlm_controld would do for one node), and
+// /dev/ocfs2_control through ControlDevice in legacy WITH_CONTROLD mode (§1): the handshake that a
+// recover_callbacks=0 mount needs, the ESRCH without it, and the guards (local-node DOWN,
+// malformed UUID, the FORTIFY DOWN hazard, close while mounted).
+//
+// Order matters: NO_CONTROLD mounts first, then legacy mode (recover_callbacks is read when a
+// lockspace is created, none exists in between), and the mount that fails with ESRCH last.
+// Figures (online event -> event_done written, mount and umount times) are printed with an
+// "o2stack-figure:" prefix.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import type { AttrOp, NativeBackend } from '../../../lib/kernel/backend.js';
+import { inspectVolume } from '../../../lib/kernel/blockdev.js';
+import { ControlDevice, ControlGuardError, controlHint, downHazard, openControl } from '../../../lib/kernel/control.js';
+import { nativeSystem } from '../../../lib/kernel/system.js';
+import { UeventListener, type ReceivedUevent } from '../../../lib/kernel/uevent.js';
+import { dlmLockspaceEvent, isDlmOffline, isDlmOnline, type DlmLockspaceEvent } from '../../../lib/model/uevent.js';
+import { expectCodeAsync, realBackend, requireTestVm } from '../support/kernel.js';
+
+const DISK = '/dev/vda';
+const MNT = '/mnt/x';
+const DLMC = '/sys/kernel/config/dlm/cluster';
+const NODE = 1;
+const OTHER_NODE = 2;
+
+/** struct sockaddr_storage (128 bytes) holding a sockaddr_in, as the dlm comms addr attribute takes it. */
+function sockaddrIn(ip: string): Buffer {
+  const b = Buffer.alloc(128);
+  b.writeUInt16LE(2, 0); // AF_INET, host order
+  ip.split('.').forEach((o, i) => (b[4 + i] = Number(o)));
+  return b;
+}
+
+/** A fixed global lockspace id for a name (FNV-1a 32, never 0): the same on every node. */
+function lockspaceId(name: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(name)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h === 0 ? 1 : h;
+}
+
+const joinOps = (ls: string): AttrOp[] => [
+  { op: 'mkdir', path: `${DLMC}/spaces/${ls}` },
+  { op: 'mkdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
+  { op: 'write', path: `${DLMC}/spaces/${ls}/nodes/${NODE}/nodeid`, data: String(NODE) },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/id`, data: String(lockspaceId(ls)) },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/control`, data: '1' },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
+];
+const leaveOps = (ls: string): AttrOp[] => [
+  { op: 'rmdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
+  { op: 'rmdir', path: `${DLMC}/spaces/${ls}` },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
+];
+
+interface Logged {
+  raw: ReceivedUevent;
+  dlm: DlmLockspaceEvent;
+  /** process.hrtime.bigint() when the listener delivered it */
+  at: bigint;
+  /** auto-answered: when the answer's last write (event_done) returned */
+  answeredAt?: bigint;
+  answerError?: unknown;
+}
+
+/**
+ * Every dlm lockspace uevent the listener delivers, timestamped. With `auto` set, `online` and
+ * `offline` are answered right in the event handler (a one-node control daemon).
+ */
+class DlmEventLog {
+  readonly entries: Logged[] = [];
+  auto = false;
+  private waiters: (() => void)[] = [];
+  constructor(
+    readonly listener: UeventListener,
+    private readonly k: NativeBackend,
+  ) {
+    listener.on('event', (ev: ReceivedUevent) => {
+      const at = process.hrtime.bigint();
+      const dlm = dlmLockspaceEvent(ev);
+      if (!dlm) return;
+      const e: Logged = { raw: ev, dlm, at };
+      if (this.auto && (dlm.action === 'online' || dlm.action === 'offline')) {
+        try {
+          this.k.batch(dlm.action === 'online' ? joinOps(dlm.lockspace) : leaveOps(dlm.lockspace));
+          e.answeredAt = process.hrtime.bigint();
+        } catch (err) {
+          e.answerError = err;
+        }
+      }
+      this.entries.push(e);
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  /** The first entry from index `from` on with this action and lockspace, waiting up to timeoutMs. */
+  async wait(action: DlmLockspaceEvent['action'], ls: string, from: number, timeoutMs: number): Promise<Logged> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.entries.slice(from).find((e) => e.dlm.action === action && e.dlm.lockspace === ls);
+      if (hit) return hit;
+      const left = end - Date.now();
+      if (left <= 0) {
+        const seen = this.entries.map((e) => `${e.dlm.action}@${e.dlm.lockspace}`).join(', ') || 'none';
+        throw new Error(`no dlm '${action}' uevent for ${ls} within ${timeoutMs} ms (dlm events seen: ${seen}; listener stats ${JSON.stringify(this.listener.stats())})`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 1000));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+}
+
+/** A promise plus whether it has settled yet. */
+function track<T>(p: Promise<T>): { p: Promise<T>; settled: () => boolean } {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { p, settled: () => done };
+}
+
+/** Rejects if p has not settled within ms (the kernel call itself cannot be interrupted). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, rej) => {
+      t = setTimeout(() => rej(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
+const mountLine = () => readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === MNT);
+const dmesg = () => execFileSync('dmesg', { encoding: 'utf8' });
+const figure = (s: string) => console.log(`o2stack-figure: ${s}`);
+
+function expectGuard(fn: () => unknown, code: string): ControlGuardError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ControlGuardError, `expected ControlGuardError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected ControlGuardError ${code}, but the call succeeded`);
+}
+
+describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user stack, one VM)', function () {
+  let k: NativeBackend;
+  let uuid: string;
+  let listener: UeventListener;
+  let log: DlmEventLog;
+  let ctl: ControlDevice | undefined;
+
+  before(function () {
+    requireTestVm();
+    if (!existsSync(DISK)) throw new Error(`${DISK} is missing: this suite needs a blank disk (test/vm/run-suites.ts attaches one)`);
+    k = realBackend();
+    // made while the o2cb stack is selected and nothing is configured: mkfs cannot reach a cluster,
+    // asks, and gets 'y'
+    execFileSync('mkfs.ocfs2', ['-q', '-F', '-b', '4K', '-C', '4K', '-N', '4', '--cluster-stack=pcmk', '--cluster-name=demo', DISK], { input: 'y\n', stdio: 'pipe' });
+    const v = inspectVolume(DISK);
+    assert.equal(v.superblock.stack?.name, 'pcmk');
+    assert.equal(v.superblock.stack?.clusterName, 'demo');
+    uuid = v.superblock.uuid;
+    assert.match(uuid, /^[0-9A-F]{32}$/);
+    mkdirSync(MNT, { recursive: true });
+    listener = new UeventListener({ kernel: true });
+    log = new DlmEventLog(listener, k);
+  });
+
+  after(function () {
+    // never close a VALID handle while a user-stack volume is mounted (the kernel reboots): the
+    // guard refuses, and the handle then stays open until the VM powers off
+    try {
+      ctl?.close();
+    } catch {
+      /* refused: still mounted */
+    }
+    listener?.close();
+  });
+
+  describe('NO_CONTROLD (recover_callbacks = 1): the join and leave answered by hand', function () {
+    it('selects the user stack and configures fs/dlm through NativeBackend (monitor open first)', function () {
+      k.write('/sys/fs/ocfs2/cluster_stack', 'pcmk');
+      assert.equal(k.read('/sys/fs/ocfs2/cluster_stack'), 'pcmk\n');
+      // kept open for the life of this process: closing it stops every lockspace
+      openSync('/dev/dlm-monitor', 'r');
+      k.mkdir(DLMC);
+      k.write(`${DLMC}/cluster_name`, 'demo'); // stored verbatim: no newline
+      k.write(`${DLMC}/recover_callbacks`, '1');
+      k.mkdir(`${DLMC}/comms/${NODE}`);
+      k.write(`${DLMC}/comms/${NODE}/nodeid`, String(NODE));
+      k.write(`${DLMC}/comms/${NODE}/local`, '1');
+      k.write(`${DLMC}/comms/${NODE}/addr`, sockaddrIn('127.0.0.1'));
+      assert.equal(k.read(`${DLMC}/cluster_name`), 'demo\n');
+      assert.equal(k.read(`${DLMC}/recover_callbacks`), '1\n');
+      assert.equal(k.read(`${DLMC}/comms/${NODE}/nodeid`), `${NODE}\n`);
+      assert.equal(k.read(`${DLMC}/comms/${NODE}/addr_list`), 'AF_INET\t127.0.0.1\n');
+      assert.deepEqual(k.tryList('/sys/kernel/dlm') ?? [], []);
+    });
+
+    it('the mount waits on the online uevent (LOCKSPACE = the volume UUID) until our answer, then completes', async function () {
+      const from = log.entries.length;
+      const t0 = process.hrtime.bigint();
+      const m = track(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'));
+      const online = await log.wait('online', uuid, from, 60_000);
+      // the event exactly as the kernel sent it
+      const ev = online.raw;
+      assert.equal(ev.action, 'online');
+      assert.equal(ev.devpath, `/kernel/dlm/${uuid}`);
+      assert.equal(ev.subsystem, 'dlm');
+      assert.equal(ev.env.LOCKSPACE, uuid);
+      assert.equal(ev.env.ACTION, 'online');
+      assert.equal(ev.sender, 'kernel');
+      assert.equal(ev.source, 'kernel');
+      assert.equal(typeof ev.seqnum, 'number');
+      assert.ok(isDlmOnline(ev));
+      assert.deepEqual(online.dlm, { action: 'online', lockspace: uuid, releaseRecover: false, seqnum: ev.seqnum });
+      // 'add' comes first, with a lower sequence number
+      const add = log.entries.slice(from).find((e) => e.dlm.action === 'add' && e.dlm.lockspace === uuid);
+      assert.ok(add, 'no add uevent before online');
+      assert.ok(add.dlm.seqnum! < online.dlm.seqnum!, `add ${add.dlm.seqnum} online ${online.dlm.seqnum}`);
+      assert.ok(existsSync(`/sys/kernel/dlm/${uuid}/event_done`));
+      // nobody answered: the mount must still be blocked in the kernel
+      await sleep(1500);
+      assert.equal(m.settled(), false, 'the mount finished before the online uevent was answered');
+      assert.equal(mountLine(), undefined);
+      const a0 = process.hrtime.bigint();
+      const r = k.batch(joinOps(uuid));
+      const a1 = process.hrtime.bigint();
+      assert.equal(r.completed, 6);
+      await within(m.p, 60_000, 'the mount after the join was answered');
+      const t1 = process.hrtime.bigint();
+      const line = mountLine();
+      assert.ok(line, 'not in /proc/mounts');
+      assert.match(line, /^\/dev\/vda \/mnt\/x ocfs2 .*cluster_stack=pcmk/);
+      assert.equal(k.read('/sys/fs/ocfs2/active_cluster_plugin'), 'user\n');
+      assert.equal(k.read(`${DLMC}/spaces/${uuid}/nodes/${NODE}/nodeid`), `${NODE}\n`);
+      assert.equal(k.read(`/sys/kernel/dlm/${uuid}/id`), `${lockspaceId(uuid)}\n`);
+      figure(`manual join: the 6 writes took ${ms(a0, a1).toFixed(2)} ms; mount returned ${ms(a1, t1).toFixed(1)} ms after event_done; online event ${ms(t0, online.at).toFixed(1)} ms after mount(2) started`);
+    });
+
+    it('a file written on the mounted volume reads back', function () {
+      writeFileSync(`${MNT}/hello.txt`, 'hello from the user stack\n');
+      execFileSync('sync');
+      assert.equal(readFileSync(`${MNT}/hello.txt`, 'utf8'), 'hello from the user stack\n');
+    });
+
+    it('the umount waits on the offline uevent until our answer, then the lockspace is removed', async function () {
+      const from = log.entries.length;
+      const t0 = process.hrtime.bigint();
+      const u = track(nativeSystem.umount(MNT));
+      const off = await log.wait('offline', uuid, from, 60_000);
+      assert.equal(off.raw.devpath, `/kernel/dlm/${uuid}`);
+      assert.equal(off.raw.env.LOCKSPACE, uuid);
+      assert.ok(isDlmOffline(off.raw));
+      assert.deepEqual(off.dlm, { action: 'offline', lockspace: uuid, releaseRecover: false, seqnum: off.raw.seqnum });
+      await sleep(1500);
+      assert.equal(u.settled(), false, 'the umount finished before the offline uevent was answered');
+      const a0 = process.hrtime.bigint();
+      assert.equal(k.batch(leaveOps(uuid)).completed, 3);
+      await within(u.p, 60_000, 'the umount after the leave was answered');
+      const t1 = process.hrtime.bigint();
+      assert.equal(mountLine(), undefined);
+      const rm = await log.wait('remove', uuid, from, 10_000);
+      assert.ok(rm.dlm.seqnum! > off.dlm.seqnum!);
+      assert.equal(existsSync(`/sys/kernel/dlm/${uuid}`), false);
+      assert.equal(k.tryList(`${DLMC}/spaces/${uuid}`), undefined);
+      assert.equal(k.read('/sys/fs/ocfs2/active_cluster_plugin'), '');
+      figure(`manual leave: umount returned ${ms(a0, t1).toFixed(1)} ms after our answer began; offline event ${ms(t0, off.at).toFixed(1)} ms after umount(2) started`);
+    });
+
+    it('answered from the event handler: online -> event_done latency and mount/umount times (3 cycles)', async function () {
+      log.auto = true;
+      try {
+        for (let i = 0; i < 3; i++) {
+          const from = log.entries.length;
+          const t0 = process.hrtime.bigint();
+          await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 60_000, 'mount');
+          const t1 = process.hrtime.bigint();
+          const on = await log.wait('online', uuid, from, 1000);
+          assert.equal(on.answerError, undefined, String(on.answerError));
+          assert.ok(on.answeredAt);
+          assert.equal(readFileSync(`${MNT}/hello.txt`, 'utf8'), 'hello from the user stack\n');
+          await within(nativeSystem.umount(MNT), 60_000, 'umount');
+          const t2 = process.hrtime.bigint();
+          const off = await log.wait('offline', uuid, from, 1000);
+          assert.equal(off.answerError, undefined, String(off.answerError));
+          assert.ok(off.answeredAt);
+          figure(
+            `cycle ${i + 1}: online -> event_done ${ms(on.at, on.answeredAt).toFixed(2)} ms, mount ${ms(t0, t1).toFixed(1)} ms; ` +
+              `offline -> event_done ${ms(off.at, off.answeredAt).toFixed(2)} ms, umount ${ms(t1, t2).toFixed(1)} ms`,
+          );
+        }
+        await log.wait('remove', uuid, log.entries.length - 1, 10_000).catch(() => undefined);
+        assert.equal(mountLine(), undefined);
+      } finally {
+        log.auto = false;
+      }
+    });
+  });
+
+  describe('legacy WITH_CONTROLD (recover_callbacks = 0): /dev/ocfs2_control through ControlDevice', function () {
+    before(function () {
+      if (!log) this.skip();
+    });
+
+    it('recover_callbacks 0 is set while no lockspace exists', async function () {
+      await waitGone(`/sys/kernel/dlm/${uuid}`, 10_000);
+      assert.deepEqual(k.tryList('/sys/kernel/dlm') ?? [], []);
+      k.write(`${DLMC}/recover_callbacks`, '0');
+      assert.equal(k.read(`${DLMC}/recover_callbacks`), '0\n');
+    });
+
+    it('after the handshake (T01, SETN 1, SETV 01 00) the mount succeeds in WITH_CONTROLD mode', async function () {
+      ctl = openControl({ node: NODE });
+      assert.equal(ctl.state, 'valid');
+      assert.equal(ctl.localNode, NODE);
+      assert.equal(ctl.path, '/dev/ocfs2_control');
+      const before = dmesg().length;
+      log.auto = true;
+      try {
+        const t0 = process.hrtime.bigint();
+        await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 60_000, 'legacy mount');
+        figure(`legacy mount (handshaken control handle, join answered in the handler) ${ms(t0, process.hrtime.bigint()).toFixed(1)} ms`);
+      } finally {
+        log.auto = false;
+      }
+      assert.ok(mountLine(), 'not in /proc/mounts');
+      assert.match(dmesg().slice(before), /older version of dlm_controld/, 'the kernel did not take the WITH_CONTROLD path');
+      assert.equal(readFileSync(`${MNT}/hello.txt`, 'utf8'), 'hello from the user stack\n');
+      writeFileSync(`${MNT}/legacy.txt`, 'legacy\n');
+    });
+
+    it('DOWN for the local node and DOWN with a malformed UUID are refused before the kernel sees them', function () {
+      const c = ctl!;
+      const local = expectGuard(() => c.notifyNodeDown(uuid, NODE), 'E_CONTROL_LOCAL_NODE');
+      assert.match(local.message, /own number/);
+      expectGuard(() => c.notifyNodeDown('not-a-uuid', OTHER_NODE), 'E_CONTROL_BAD_UUID');
+      expectGuard(() => c.notifyNodeDown(uuid.slice(1), OTHER_NODE), 'E_CONTROL_BAD_UUID');
+      assert.equal(c.downs, 0);
+      assert.equal(c.state, 'valid');
+    });
+
+    it('DOWN for another node is refused on this FORTIFY kernel, with the explanation', function () {
+      const bootConfig = `/boot/config-${release()}`;
+      const seen = [bootConfig, '/proc/config.gz'].filter((p) => existsSync(p));
+      const h = downHazard();
+      assert.equal(h.hazardous, true, h.reason);
+      if (seen.length === 0) {
+        // what this guest sees: the host's /boot, no IKCONFIG
+        assert.equal(h.configSource, undefined);
+        assert.match(h.reason, /was not found/);
+      } else {
+        assert.equal(h.configSource, seen[0]);
+        assert.match(h.reason, /CONFIG_FORTIFY_SOURCE=y/);
+      }
+      assert.match(h.reason, /__fortify_strlen/);
+      const e = expectGuard(() => ctl!.notifyNodeDown(uuid, OTHER_NODE), 'E_CONTROL_FORTIFY');
+      assert.ok(e.message.includes(h.reason), e.message);
+      assert.match(e.hint ?? '', /recover_callbacks/);
+      assert.equal(ctl!.downs, 0);
+      console.log(`o2stack-note: the guest sees ${seen.length ? seen.join(', ') : 'no kernel config'}; guard: ${e.message.slice(0, 160)}...`);
+    });
+
+    it('close() refuses while mounted; after the umount it closes', async function () {
+      const c = ctl!;
+      const e = expectGuard(() => c.close(), 'E_CONTROL_MOUNTED');
+      assert.match(e.message, /\/mnt\/x/);
+      assert.equal(c.state, 'valid');
+      log.auto = true;
+      try {
+        await within(nativeSystem.umount(MNT), 60_000, 'legacy umount');
+      } finally {
+        log.auto = false;
+      }
+      assert.equal(mountLine(), undefined);
+      c.close();
+      assert.equal(c.state, 'closed');
+      ctl = undefined;
+    });
+
+    it('without a VALID handle the mount fails with ESRCH (the join answered); the lockspace it leaves behind gives EEXIST next time', async function () {
+      await waitGone(`/sys/kernel/dlm/${uuid}`, 10_000);
+      const from = log.entries.length;
+      const before = dmesg().length;
+      log.auto = true;
+      let err;
+      try {
+        err = await expectCodeAsync(within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 60_000, 'mount without control'), 'ESRCH');
+      } finally {
+        log.auto = false;
+      }
+      assert.equal(err.errno, -3);
+      assert.ok(controlHint('ESRCH', 'mount'));
+      assert.equal(mountLine(), undefined);
+      // the kernel joined the lockspace first, then found no control daemon
+      const on = await log.wait('online', uuid, from, 1000);
+      assert.ok(on.answeredAt);
+      assert.match(dmesg().slice(before), /Userspace control daemon is not present/);
+      const events = log.entries.slice(from).map((e) => e.dlm.action);
+      const leaked = existsSync(`/sys/kernel/dlm/${uuid}`);
+      console.log(`o2stack-note: after ESRCH, dlm events ${events.join(',')}; lockspace left behind: ${leaked}`);
+      assert.ok(!events.includes('offline') && leaked, `expected the failed mount to leave its lockspace (events ${events.join(',')})`);
+      await expectCodeAsync(within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 30_000, 'second mount'), 'EEXIST');
+    });
+  });
+});
+
+async function waitGone(path: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (existsSync(path)) {
+    if (Date.now() > end) throw new Error(`${path} still exists after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
