@@ -21,8 +21,10 @@ export function hbCtlWrapper(): string {
   // unbundled (lib/ or dist/): the CLI entry is cli/main; bundled: this file is the CLI itself
   const main = basename(self).startsWith('mount.') ? join(dirname(self), '..', ts ? 'main.ts' : 'main.js') : self;
   const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
-  const loader = ts ? `--import ${q(import.meta.resolve('tsx'))} ` : '';
-  return `#!/bin/sh\n# o2stack's heartbeat helper: the kernel runs "<this> -K -u UUID" after unmounting an o2cb volume.\nexec ${q(process.execPath)} ${loader}${q(main)} hb-ctl "$@"\n`;
+  // From TypeScript sources (development, tests): tsx's loader, resolved from the package root.
+  const cd = ts ? `cd ${q(join(dirname(self), '..', '..', '..'))} && ` : '';
+  const loader = ts ? '--import tsx ' : '';
+  return `#!/bin/sh\n# o2stack's heartbeat helper: the kernel runs "<this> -K -u UUID" after unmounting an o2cb volume.\n${cd}exec ${q(process.execPath)} ${loader}${q(main)} hb-ctl "$@"\n`;
 }
 
 export function register(program: Command): void {

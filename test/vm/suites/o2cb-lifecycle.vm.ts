@@ -103,7 +103,7 @@ describe('o2cb lifecycle on one VM (Debian 6.1 kernel, virtio disk)', function (
   it('mounts with local heartbeat; stop is refused while mounted; the kernel runs our hb-ctl at unmount', async function () {
     mkfs('o2cb', 'demo');
     const inst = await cli(['hb-ctl', '--install', '--json']);
-    assert.equal(inst.code, 0, inst.err);
+    assert.equal(inst.code, 0, inst.err + inst.out);
     assert.equal(readFileSync('/proc/sys/fs/ocfs2/nm/hb_ctl_path', 'utf8'), '/sbin/o2stack-hb-ctl\n');
     const m = await cli(['mount', '--json', DISK, MNT]);
     assert.equal(m.code, 0, m.err + m.out);
