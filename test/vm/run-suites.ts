@@ -8,6 +8,13 @@
 // file name contains one of them. Prints every suite's console, then the total line
 // "N passed, N failed, N skipped"; exits non-zero if a test failed or a VM died (a dead VM counts
 // as one failed suite, with its console tail).
+// Crash suites (*.crash.vm.ts) bring their VM's kernel down on purpose; the console decides: the
+// file's header names a marker line (`// @crash-marker TEXT`), the lines the kernel must print
+// after it (`// @crash-expect TEXT`, each a plain substring of a kernel console line, one that
+// starts with the printk time "[  12.345678] ") and the failure message when it does
+// not (`// @crash-absent TEXT`). Passed (1 test) when every expected line follows the marker: the
+// VM is then killed (run.sh kills qemu by its PID). Failed when the VM ends without them, or
+// CRASH_WAIT_MS after the marker. The VM gets at most CRASH_VM_SECONDS.
 // env: O2STACK_VM_SUITE_TIMEOUT  seconds per VM (default 600)
 //      O2STACK_VM_KEEP=1          keep the results directory (mocha configs, results, disk images)
 //      O2STACK_VM_TSX_CACHE=0     do not keep tsx's transform cache between VMs (kept by default
@@ -36,6 +43,9 @@ const suitesDir = join(root, 'test', 'vm', 'suites');
 const suiteTimeout = Number(process.env.O2STACK_VM_SUITE_TIMEOUT ?? 600);
 const TAIL_LINES = 40;
 const DISK_BYTES = 512 * 1024 * 1024;
+const CRASH_VM_SECONDS = 240; // a crash suite's VM, at most
+const CRASH_WAIT_MS = 60_000; // from the marker line to the last expected console line
+const CRASH_GRACE_MS = 2_000; // after the last expected line: let the oops finish printing
 let interrupted = false; // SIGINT/SIGTERM: finish the current suite's bookkeeping, run no more
 const vmCache = process.env.O2STACK_VM_CACHE ?? '/var/cache/o2stack-vm';
 // tsx's transform cache, kept between VMs and runs (O2STACK_VM_TSX_CACHE=0: compile in every VM)
@@ -67,13 +77,20 @@ function mochaConfig(specFile: string): { cfg: Record<string, unknown>; nodeFlag
   return { cfg, nodeFlags };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, echo: boolean): Promise<{ code: number; output: string }> {
+/** Sees the output as it arrives; stop() ends the child (run.sh then kills its qemu by PID). */
+type Watcher = (chunk: Buffer, stop: () => void) => void;
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, echo: boolean, watch?: Watcher): Promise<{ code: number; output: string }> {
   return new Promise((resolveRun) => {
     const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
+    const stop = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    };
     const take = (b: Buffer) => {
       chunks.push(b);
       if (echo) process.stdout.write(b);
+      watch?.(b, stop);
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
@@ -101,10 +118,74 @@ function readResults(file: string): { suite: string; passed: number; failed: num
     .map((l) => JSON.parse(l) as { suite: string; passed: number; failed: number; skipped: number });
 }
 
+interface CrashSpec {
+  marker: string;
+  expect: string[];
+  absent: string;
+}
+
+/** The @crash-* header lines of a *.crash.vm.ts file. */
+function crashSpec(file: string): CrashSpec {
+  const text = readFileSync(file, 'utf8');
+  const lines = (tag: string) => [...text.matchAll(new RegExp(`^// @crash-${tag} (.+)$`, 'gm'))].map((m) => m[1]!.trim());
+  const [marker] = lines('marker');
+  const expect = lines('expect');
+  if (!marker || expect.length === 0) throw new Error(`${basename(file)}: a crash suite needs '// @crash-marker' and '// @crash-expect' header lines`);
+  return { marker, expect, absent: lines('absent')[0] ?? 'the expected kernel crash did not happen' };
+}
+
+/** Watches a crash suite's console: the marker, then every expected line; stops the VM when done or late. */
+function crashWatcher(spec: CrashSpec): { watch: Watcher; result: () => { marker: boolean; missing: string[]; late: boolean } } {
+  let text = '';
+  let markerAt = -1;
+  let deadline: NodeJS.Timeout | undefined;
+  let late = false;
+  let done = false;
+  // only kernel console lines count ("[  23.3] ..."): the guest's own output (a test title, an
+  // error message) cannot satisfy an expectation
+  const kernelLines = () =>
+    text
+      .slice(markerAt)
+      .split('\n')
+      .filter((l) => /^\[\s*\d+\.\d+\] /.test(l));
+  const missing = () => {
+    if (markerAt < 0) return spec.expect;
+    const lines = kernelLines();
+    return spec.expect.filter((e) => !lines.some((l) => l.includes(e)));
+  };
+  const watch: Watcher = (chunk, stop) => {
+    if (done) return;
+    text += chunk.toString('utf8');
+    if (markerAt < 0) {
+      const i = text.indexOf(spec.marker);
+      if (i < 0) return;
+      markerAt = i + spec.marker.length;
+      deadline = setTimeout(() => {
+        late = true;
+        done = true;
+        stop();
+      }, CRASH_WAIT_MS);
+    }
+    if (missing().length === 0) {
+      done = true;
+      clearTimeout(deadline);
+      setTimeout(stop, CRASH_GRACE_MS);
+    }
+  };
+  return {
+    watch,
+    result: () => {
+      clearTimeout(deadline);
+      return { marker: markerAt >= 0, missing: missing(), late };
+    },
+  };
+}
+
 async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
   const name = basename(file).replace(/\.vm\.ts$/, '');
   const two = file.endsWith('.two.vm.ts');
   const vms = two ? 2 : 1;
+  const crash = file.endsWith('.crash.vm.ts') ? crashWatcher(crashSpec(file)) : undefined;
   // one results file per VM (two guests appending to one file over 9p could overwrite each other)
   const results = join(work, `${name}.results`);
   const cfgPath = join(work, `${name}.mocharc.json`);
@@ -118,7 +199,7 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     O2STACK_VM_TSX_CACHE: tsxCache ?? '',
     VM_SHARE: [work, tsxCache ?? '', process.env.VM_SHARE ?? ''].join(' ').trim(),
     VM_ENV: ['O2STACK_RESULTS', 'O2STACK_SUITE', 'O2STACK_VM_TSX_CACHE', process.env.VM_ENV ?? ''].join(' ').trim(),
-    VM_TIMEOUT: String(suiteTimeout),
+    VM_TIMEOUT: String(crash ? Math.min(suiteTimeout, CRASH_VM_SECONDS) : suiteTimeout),
   };
   const guest = [join(root, 'test', 'vm', 'support', 'guest-mocha.sh'), ...mocha];
   // every suite gets a fresh blank (sparse) disk as /dev/vda; in a two-VM suite both VMs share it
@@ -135,10 +216,11 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     args = guest;
     env.VM_DISKS = [disk, process.env.VM_DISKS ?? ''].join(' ').trim();
   }
-  out(`\n=== ${name} (${vms === 2 ? 'two VMs' : 'one VM'}) ===`);
+  out(`\n=== ${name} (${vms === 2 ? 'two VMs' : crash ? 'one VM, crashed on purpose' : 'one VM'}) ===`);
   const t0 = Date.now();
-  const { code, output } = await run(cmd, args, env, true);
+  const { code, output } = await run(cmd, args, env, true, crash?.watch);
   const ms = Date.now() - t0;
+  if (crash) return crashOutcome(name, crash.result(), crashSpec(file), code, ms, readResults(results), output);
   const wanted = two ? [`${name}[n1]`, `${name}[n2]`] : [name];
   const lines = (two ? [...readResults(`${results}.n1`), ...readResults(`${results}.n2`)] : readResults(results)).filter((r) =>
     wanted.includes(r.suite),
@@ -158,6 +240,34 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     out(output.split('\n').slice(-TAIL_LINES).join('\n'));
   }
   out(`--- ${name}: ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped in ${secs(ms)}${o.note ? ` (${o.note})` : ''}`);
+  return o;
+}
+
+/** A crash suite passes only on the expected console lines; the guest's own results explain a miss. */
+function crashOutcome(
+  name: string,
+  seen: { marker: boolean; missing: string[]; late: boolean },
+  spec: CrashSpec,
+  code: number,
+  ms: number,
+  guest: { passed: number; failed: number }[],
+  output: string,
+): SuiteOutcome {
+  const o: SuiteOutcome = { name, vms: 1, exitCode: 0, ms, passed: 0, failed: 0, skipped: 0 };
+  if (seen.marker && seen.missing.length === 0) {
+    o.passed = 1;
+    o.note = 'kernel crashed as expected; VM killed';
+  } else {
+    o.failed = 1;
+    o.exitCode = code === 0 ? 1 : code;
+    const guestFailed = guest.reduce((a, r) => a + r.failed, 0);
+    o.note = !seen.marker
+      ? `the marker line never appeared (exit ${code}${guestFailed ? `, ${guestFailed} guest test(s) failed` : ''})`
+      : `${spec.absent} (missing after the marker: ${seen.missing.map((m) => JSON.stringify(m)).join(', ')}${seen.late ? `; VM stopped ${CRASH_WAIT_MS / 1000} s after the marker` : `; VM exit ${code}`})`;
+    out(`\n--- ${name}: ${o.note}; console tail:`);
+    out(output.split('\n').slice(-TAIL_LINES).join('\n'));
+  }
+  out(`--- ${name}: ${o.passed} passed, ${o.failed} failed, 0 skipped in ${secs(ms)} (${o.note})`);
   return o;
 }
 

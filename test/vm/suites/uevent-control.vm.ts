@@ -11,112 +11,19 @@
 // "o2stack-figure:" prefix.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { AttrOp, NativeBackend } from '../../../lib/kernel/backend.js';
-import { inspectVolume } from '../../../lib/kernel/blockdev.js';
+import type { NativeBackend } from '../../../lib/kernel/backend.js';
 import { ControlDevice, ControlGuardError, controlHint, downHazard, openControl } from '../../../lib/kernel/control.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
-import { UeventListener, type ReceivedUevent } from '../../../lib/kernel/uevent.js';
-import { dlmLockspaceEvent, isDlmOffline, isDlmOnline, type DlmLockspaceEvent } from '../../../lib/model/uevent.js';
+import { UeventListener } from '../../../lib/kernel/uevent.js';
+import { isDlmOffline, isDlmOnline } from '../../../lib/model/uevent.js';
+import { DLMC, DlmEventLog, NODE, configureDlm, joinOps, leaveOps, lockspaceId, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { expectCodeAsync, realBackend, requireTestVm } from '../support/kernel.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/x';
-const DLMC = '/sys/kernel/config/dlm/cluster';
-const NODE = 1;
 const OTHER_NODE = 2;
-
-/** struct sockaddr_storage (128 bytes) holding a sockaddr_in, as the dlm comms addr attribute takes it. */
-function sockaddrIn(ip: string): Buffer {
-  const b = Buffer.alloc(128);
-  b.writeUInt16LE(2, 0); // AF_INET, host order
-  ip.split('.').forEach((o, i) => (b[4 + i] = Number(o)));
-  return b;
-}
-
-/** A fixed global lockspace id for a name (FNV-1a 32, never 0): the same on every node. */
-function lockspaceId(name: string): number {
-  let h = 0x811c9dc5;
-  for (const c of Buffer.from(name)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  return h === 0 ? 1 : h;
-}
-
-const joinOps = (ls: string): AttrOp[] => [
-  { op: 'mkdir', path: `${DLMC}/spaces/${ls}` },
-  { op: 'mkdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
-  { op: 'write', path: `${DLMC}/spaces/${ls}/nodes/${NODE}/nodeid`, data: String(NODE) },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/id`, data: String(lockspaceId(ls)) },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/control`, data: '1' },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
-];
-const leaveOps = (ls: string): AttrOp[] => [
-  { op: 'rmdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
-  { op: 'rmdir', path: `${DLMC}/spaces/${ls}` },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
-];
-
-interface Logged {
-  raw: ReceivedUevent;
-  dlm: DlmLockspaceEvent;
-  /** process.hrtime.bigint() when the listener delivered it */
-  at: bigint;
-  /** auto-answered: when the answer's last write (event_done) returned */
-  answeredAt?: bigint;
-  answerError?: unknown;
-}
-
-/**
- * Every dlm lockspace uevent the listener delivers, timestamped. With `auto` set, `online` and
- * `offline` are answered right in the event handler (a one-node control daemon).
- */
-class DlmEventLog {
-  readonly entries: Logged[] = [];
-  auto = false;
-  private waiters: (() => void)[] = [];
-  constructor(
-    readonly listener: UeventListener,
-    private readonly k: NativeBackend,
-  ) {
-    listener.on('event', (ev: ReceivedUevent) => {
-      const at = process.hrtime.bigint();
-      const dlm = dlmLockspaceEvent(ev);
-      if (!dlm) return;
-      const e: Logged = { raw: ev, dlm, at };
-      if (this.auto && (dlm.action === 'online' || dlm.action === 'offline')) {
-        try {
-          this.k.batch(dlm.action === 'online' ? joinOps(dlm.lockspace) : leaveOps(dlm.lockspace));
-          e.answeredAt = process.hrtime.bigint();
-        } catch (err) {
-          e.answerError = err;
-        }
-      }
-      this.entries.push(e);
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  /** The first entry from index `from` on with this action and lockspace, waiting up to timeoutMs. */
-  async wait(action: DlmLockspaceEvent['action'], ls: string, from: number, timeoutMs: number): Promise<Logged> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.entries.slice(from).find((e) => e.dlm.action === action && e.dlm.lockspace === ls);
-      if (hit) return hit;
-      const left = end - Date.now();
-      if (left <= 0) {
-        const seen = this.entries.map((e) => `${e.dlm.action}@${e.dlm.lockspace}`).join(', ') || 'none';
-        throw new Error(`no dlm '${action}' uevent for ${ls} within ${timeoutMs} ms (dlm events seen: ${seen}; listener stats ${JSON.stringify(this.listener.stats())})`);
-      }
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 1000));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-}
 
 /** A promise plus whether it has settled yet. */
 function track<T>(p: Promise<T>): { p: Promise<T>; settled: () => boolean } {
@@ -128,20 +35,9 @@ function track<T>(p: Promise<T>): { p: Promise<T>; settled: () => boolean } {
   return { p, settled: () => done };
 }
 
-/** Rejects if p has not settled within ms (the kernel call itself cannot be interrupted). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, rej) => {
-      t = setTimeout(() => rej(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
-const mountLine = () => readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === MNT);
+const mountLine = () => mountLineOf(MNT);
 const dmesg = () => execFileSync('dmesg', { encoding: 'utf8' });
 const figure = (s: string) => console.log(`o2stack-figure: ${s}`);
 
@@ -167,22 +63,20 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
     requireTestVm();
     if (!existsSync(DISK)) throw new Error(`${DISK} is missing: this suite needs a blank disk (test/vm/run-suites.ts attaches one)`);
     k = realBackend();
-    // made while the o2cb stack is selected and nothing is configured: mkfs cannot reach a cluster,
-    // asks, and gets 'y'
-    execFileSync('mkfs.ocfs2', ['-q', '-F', '-b', '4K', '-C', '4K', '-N', '4', '--cluster-stack=pcmk', '--cluster-name=demo', DISK], { input: 'y\n', stdio: 'pipe' });
-    const v = inspectVolume(DISK);
-    assert.equal(v.superblock.stack?.name, 'pcmk');
-    assert.equal(v.superblock.stack?.clusterName, 'demo');
-    uuid = v.superblock.uuid;
+    uuid = mkfsUserStack(DISK);
     assert.match(uuid, /^[0-9A-F]{32}$/);
     mkdirSync(MNT, { recursive: true });
     listener = new UeventListener({ kernel: true });
     log = new DlmEventLog(listener, k);
   });
 
-  after(function () {
-    // never close a VALID handle while a user-stack volume is mounted (the kernel reboots): the
-    // guard refuses, and the handle then stays open until the VM powers off
+  after(async function () {
+    // a test failed with the volume mounted: unmount first (answering the leave), because the
+    // process exiting with a VALID control handle while mounted makes the kernel reboot the VM
+    if (log && mountLine()) {
+      log.auto = true;
+      await within(nativeSystem.umount(MNT), 30_000, 'cleanup umount').catch(() => undefined);
+    }
     try {
       ctl?.close();
     } catch {
@@ -193,17 +87,8 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
 
   describe('NO_CONTROLD (recover_callbacks = 1): the join and leave answered by hand', function () {
     it('selects the user stack and configures fs/dlm through NativeBackend (monitor open first)', function () {
-      k.write('/sys/fs/ocfs2/cluster_stack', 'pcmk');
+      configureDlm(k, 1);
       assert.equal(k.read('/sys/fs/ocfs2/cluster_stack'), 'pcmk\n');
-      // kept open for the life of this process: closing it stops every lockspace
-      openSync('/dev/dlm-monitor', 'r');
-      k.mkdir(DLMC);
-      k.write(`${DLMC}/cluster_name`, 'demo'); // stored verbatim: no newline
-      k.write(`${DLMC}/recover_callbacks`, '1');
-      k.mkdir(`${DLMC}/comms/${NODE}`);
-      k.write(`${DLMC}/comms/${NODE}/nodeid`, String(NODE));
-      k.write(`${DLMC}/comms/${NODE}/local`, '1');
-      k.write(`${DLMC}/comms/${NODE}/addr`, sockaddrIn('127.0.0.1'));
       assert.equal(k.read(`${DLMC}/cluster_name`), 'demo\n');
       assert.equal(k.read(`${DLMC}/recover_callbacks`), '1\n');
       assert.equal(k.read(`${DLMC}/comms/${NODE}/nodeid`), `${NODE}\n`);

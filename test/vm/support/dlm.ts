@@ -1,0 +1,154 @@
+// fs/dlm by hand for one-node user-stack suites inside a test VM: the configuration a control
+// daemon writes at start, and the answers to the lockspace `online`/`offline` uevents
+// (kernel-interfaces.md §5.2, §5.5), all through NativeBackend; plus a log of the dlm uevents
+// UeventListener delivers, which can answer them from the event handler.
+import { execFileSync } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import type { AttrOp, NativeBackend } from '../../../lib/kernel/backend.js';
+import { inspectVolume } from '../../../lib/kernel/blockdev.js';
+import type { ReceivedUevent, UeventListener } from '../../../lib/kernel/uevent.js';
+import { dlmLockspaceEvent, type DlmLockspaceEvent } from '../../../lib/model/uevent.js';
+
+export const DLMC = '/sys/kernel/config/dlm/cluster';
+/** The local dlm nodeid (and SETN number) the suites use. */
+export const NODE = 1;
+
+/** struct sockaddr_storage (128 bytes) holding a sockaddr_in, as the dlm comms addr attribute takes it. */
+export function sockaddrIn(ip: string): Buffer {
+  const b = Buffer.alloc(128);
+  b.writeUInt16LE(2, 0); // AF_INET, host order
+  ip.split('.').forEach((o, i) => (b[4 + i] = Number(o)));
+  return b;
+}
+
+/** A fixed global lockspace id for a name (FNV-1a 32, never 0): the same on every node. */
+export function lockspaceId(name: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(name)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h === 0 ? 1 : h;
+}
+
+/** The join answer for a one-member lockspace: members, id, start, event_done 0. */
+export const joinOps = (ls: string): AttrOp[] => [
+  { op: 'mkdir', path: `${DLMC}/spaces/${ls}` },
+  { op: 'mkdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
+  { op: 'write', path: `${DLMC}/spaces/${ls}/nodes/${NODE}/nodeid`, data: String(NODE) },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/id`, data: String(lockspaceId(ls)) },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/control`, data: '1' },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
+];
+
+/** The leave answer: remove the member and the space, event_done 0. */
+export const leaveOps = (ls: string): AttrOp[] => [
+  { op: 'rmdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
+  { op: 'rmdir', path: `${DLMC}/spaces/${ls}` },
+  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
+];
+
+/**
+ * mkfs.ocfs2 a user-stack (pcmk, cluster "demo") volume; returns its UUID (32 uppercase hex).
+ * Run it while no user stack is configured: mkfs then cannot reach a cluster, asks, and gets 'y'.
+ */
+export function mkfsUserStack(disk: string): string {
+  execFileSync('mkfs.ocfs2', ['-q', '-F', '-b', '4K', '-C', '4K', '-N', '4', '--cluster-stack=pcmk', '--cluster-name=demo', disk], { input: 'y\n', stdio: 'pipe' });
+  const v = inspectVolume(disk);
+  if (v.superblock.stack?.name !== 'pcmk' || v.superblock.stack.clusterName !== 'demo') throw new Error(`mkfs.ocfs2 made ${JSON.stringify(v.superblock.stack)}`);
+  return v.superblock.uuid;
+}
+
+/**
+ * Selects the user stack and writes the one-node dlm configuration (what a control daemon writes
+ * at start), /dev/dlm-monitor opened first and kept open for the life of the process (closing it
+ * stops every lockspace). cluster_name is written without a newline (stored verbatim).
+ */
+export function configureDlm(k: NativeBackend, recoverCallbacks: 0 | 1): number {
+  k.write('/sys/fs/ocfs2/cluster_stack', 'pcmk');
+  const monitor = openSync('/dev/dlm-monitor', 'r');
+  k.mkdir(DLMC);
+  k.write(`${DLMC}/cluster_name`, 'demo');
+  k.write(`${DLMC}/recover_callbacks`, String(recoverCallbacks));
+  k.mkdir(`${DLMC}/comms/${NODE}`);
+  k.write(`${DLMC}/comms/${NODE}/nodeid`, String(NODE));
+  k.write(`${DLMC}/comms/${NODE}/local`, '1');
+  k.write(`${DLMC}/comms/${NODE}/addr`, sockaddrIn('127.0.0.1'));
+  return monitor;
+}
+
+export interface LoggedDlmEvent {
+  raw: ReceivedUevent;
+  dlm: DlmLockspaceEvent;
+  /** process.hrtime.bigint() when the listener delivered it */
+  at: bigint;
+  /** auto-answered: when the answer's last write (event_done) returned */
+  answeredAt?: bigint;
+  answerError?: unknown;
+}
+
+/**
+ * Every dlm lockspace uevent the listener delivers, timestamped. With `auto` set, `online` and
+ * `offline` are answered right in the event handler (a one-node control daemon).
+ */
+export class DlmEventLog {
+  readonly entries: LoggedDlmEvent[] = [];
+  auto = false;
+  private waiters: (() => void)[] = [];
+  constructor(
+    readonly listener: UeventListener,
+    private readonly k: NativeBackend,
+  ) {
+    listener.on('event', (ev: ReceivedUevent) => {
+      const at = process.hrtime.bigint();
+      const dlm = dlmLockspaceEvent(ev);
+      if (!dlm) return;
+      const e: LoggedDlmEvent = { raw: ev, dlm, at };
+      if (this.auto && (dlm.action === 'online' || dlm.action === 'offline')) {
+        try {
+          this.k.batch(dlm.action === 'online' ? joinOps(dlm.lockspace) : leaveOps(dlm.lockspace));
+          e.answeredAt = process.hrtime.bigint();
+        } catch (err) {
+          e.answerError = err;
+        }
+      }
+      this.entries.push(e);
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  /** The first entry from index `from` on with this action and lockspace, waiting up to timeoutMs. */
+  async wait(action: DlmLockspaceEvent['action'], ls: string, from: number, timeoutMs: number): Promise<LoggedDlmEvent> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.entries.slice(from).find((e) => e.dlm.action === action && e.dlm.lockspace === ls);
+      if (hit) return hit;
+      const left = end - Date.now();
+      if (left <= 0) {
+        const seen = this.entries.map((e) => `${e.dlm.action}@${e.dlm.lockspace}`).join(', ') || 'none';
+        throw new Error(`no dlm '${action}' uevent for ${ls} within ${timeoutMs} ms (dlm events seen: ${seen}; listener stats ${JSON.stringify(this.listener.stats())})`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 1000));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+}
+
+/** Rejects if p has not settled within ms (the kernel call itself cannot be interrupted). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, rej) => {
+      t = setTimeout(() => rej(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+/** The /proc/mounts line whose mount point is dir, if any. */
+export const mountLine = (dir: string) =>
+  readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[1] === dir);
