@@ -134,7 +134,11 @@ const HINTS: Record<string, Partial<Record<Message | 'open' | 'read' | 'mount', 
   },
   ESRCH: {
     mount:
-      'no control daemon: in legacy (WITH_CONTROLD) mode a user-stack mount needs a VALID /dev/ocfs2_control handle. On modern kernels set the dlm recover_callbacks to 1 instead (then no control handle is needed)',
+      'no control daemon: in legacy (WITH_CONTROLD) mode a user-stack mount needs a VALID /dev/ocfs2_control handle. On modern kernels set the dlm recover_callbacks to 1 instead (then no control handle is needed). The failed mount has left its dlm lockspace (named by the volume UUID) behind, and the kernel never releases it: mounting this volume again fails with EEXIST until the machine restarts',
+  },
+  EEXIST: {
+    mount:
+      'a dlm lockspace named by this volume UUID already exists (/sys/kernel/dlm/<UUID>): an ocfs2-tools program holds it, or an earlier user-stack mount failed after joining it (e.g. with ESRCH) and left it behind, which only a restart clears',
   },
   EIO: { SETN: 'short write: the device took part of a message', SETV: 'short write', DOWN: 'short write', T01: 'short write' },
 };

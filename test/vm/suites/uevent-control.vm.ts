@@ -289,7 +289,7 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
         log.auto = false;
       }
       assert.equal(err.errno, -3);
-      assert.ok(controlHint('ESRCH', 'mount'));
+      assert.match(controlHint('ESRCH', 'mount') ?? '', /left its dlm lockspace .* EEXIST/);
       assert.equal(mountLine(), undefined);
       // the kernel joined the lockspace first, then found no control daemon
       const on = await log.wait('online', uuid, from, 1000);
@@ -300,6 +300,7 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
       console.log(`o2stack-note: after ESRCH, dlm events ${events.join(',')}; lockspace left behind: ${leaked}`);
       assert.ok(!events.includes('offline') && leaked, `expected the failed mount to leave its lockspace (events ${events.join(',')})`);
       await expectCodeAsync(within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 30_000, 'second mount'), 'EEXIST');
+      assert.match(controlHint('EEXIST', 'mount') ?? '', /left it behind/);
     });
   });
 });
