@@ -1,7 +1,7 @@
 // select / start / stop wiring on a fake kernel tree with a recording SystemOps (the real kernel's
 // behaviour is proven by test/vm/suites/o2cb-lifecycle.vm.ts).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeBackend } from '../../lib/kernel/backend.js';
@@ -89,5 +89,31 @@ describe('select, start and stop (fake tree)', function () {
     const t1 = stopO2cb(b);
     assert.deepEqual(t1.clusters, ['demo']);
     assert.equal(stopO2cb(b).alreadyStopped, true);
+  });
+
+  it('global heartbeat: start starts every configured region once, stops unconfigured ones, and a missing device leaves nothing half-started', async function () {
+    const uuids = ['A'.repeat(32), 'B'.repeat(32), 'C'.repeat(32)];
+    const devices = Object.fromEntries(uuids.map((u, i) => [u, join(dir, `hb${i}.img`)]));
+    for (const d of Object.values(devices)) writeFileSync(d, Buffer.alloc(4096));
+    const locate = (uuid: string) => {
+      if (!devices[uuid]) throw new Error(`no block device holds the heartbeat region ${uuid}`);
+      return { uuid, device: devices[uuid]!, blockBytes: 512, startBlock: 100, blocks: 255 };
+    };
+    const g: ClusterConfig = { ...cluster, heartbeatMode: 'global', heartbeatRegions: uuids.slice(0, 2) };
+    const regionDir = (u: string) => join(root, 'sys/kernel/config/cluster/demo/heartbeat', u);
+    const s1 = await startO2cb(b, sys, g, { node: 'n1', locateRegion: locate });
+    assert.deepEqual(s1.regions.map((r) => [r.uuid, r.started]), [[uuids[0], true], [uuids[1], true]]);
+    assert.equal(readFileSync(join(root, 'sys/kernel/config/cluster/demo/heartbeat/mode'), 'utf8'), 'global\n');
+    assert.match(readFileSync(join(regionDir(uuids[0]!), 'dev'), 'utf8'), /^\d+$/, 'the device fd number was written');
+    assert.equal(readFileSync(join(regionDir(uuids[0]!), 'block_bytes'), 'utf8'), '512\n');
+    const s2 = await startO2cb(b, sys, g, { node: 'n1', locateRegion: locate });
+    assert.equal(s2.alreadyRunning, true);
+    assert.deepEqual(s2.regions.map((r) => r.started), [false, false]);
+    const s3 = await startO2cb(b, sys, { ...g, heartbeatRegions: [uuids[0]!] }, { node: 'n1', locateRegion: locate });
+    assert.deepEqual(s3.actions, [`stopped heartbeat region ${uuids[1]} (no longer configured)`]);
+    const missing = 'D'.repeat(32);
+    await assert.rejects(startO2cb(b, sys, { ...g, heartbeatRegions: [uuids[0]!, uuids[2]!, missing] }, { node: 'n1', locateRegion: locate }), /no block device holds the heartbeat region D+ \(stopped the 1 region\(s\) this start had started\)/);
+    assert.ok(!existsSync(regionDir(uuids[2]!)), 'the region started by the failed start was stopped');
+    assert.ok(existsSync(regionDir(uuids[0]!)), 'the region that was already running stays');
   });
 });

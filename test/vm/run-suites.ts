@@ -15,6 +15,7 @@
 // not (`// @crash-absent TEXT`). Passed (1 test) when every expected line follows the marker: the
 // VM is then killed (run.sh kills qemu by its PID). Failed when the VM ends without them, or
 // CRASH_WAIT_MS after the marker. The VM gets at most CRASH_VM_SECONDS.
+// A one-VM suite gets one blank disk (/dev/vda) unless its header says `// @vm-disks N`.
 // env: O2STACK_VM_SUITE_TIMEOUT  seconds per VM (default 600)
 //      O2STACK_VM_KEEP=1          keep the results directory (mocha configs, results, disk images)
 //      O2STACK_VM_TSX_CACHE=0     do not keep tsx's transform cache between VMs (kept by default
@@ -214,7 +215,16 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
   } else {
     cmd = join(root, 'vm', 'run.sh');
     args = guest;
-    env.VM_DISKS = [disk, process.env.VM_DISKS ?? ''].join(' ').trim();
+    // `// @vm-disks N` in a one-VM suite's header: N blank disks, /dev/vda, /dev/vdb, ...
+    const wanted = Number(/^\/\/ @vm-disks (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 1);
+    const disks = [disk];
+    for (let i = 1; i < Math.min(wanted, 8); i++) {
+      const extra = join(work, `${name}-${i}.img`);
+      closeSync(openSync(extra, 'w'));
+      truncateSync(extra, DISK_BYTES);
+      disks.push(extra);
+    }
+    env.VM_DISKS = [...disks, process.env.VM_DISKS ?? ''].join(' ').trim();
   }
   out(`\n=== ${name} (${vms === 2 ? 'two VMs' : crash ? 'one VM, crashed on purpose' : 'one VM'}) ===`);
   const t0 = Date.now();
