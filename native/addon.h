@@ -30,6 +30,9 @@ std::string ErrnoName(int err);
 // with code, errno (negative, as in Node), syscall and path properties.
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path);
 
+// The bytes of a string or Buffer argument (a TypeError naming `what` otherwise).
+std::string BytesArg(const Napi::Value& v, const char* what);
+
 // Read a whole file (bounded by limit). With attribute = true the file is a configfs/sysfs
 // attribute, which one read(2) returns whole. Returns 0 or an errno.
 int ReadWhole(const std::string& path, std::string* out, size_t limit = 1 << 20, bool attribute = false);

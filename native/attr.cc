@@ -205,15 +205,6 @@ void RunBatch(const std::vector<Op>& ops, const Options& o, BatchResult* r) {
   }
 }
 
-std::string BytesArg(const Napi::Value& v, const char* what) {
-  if (v.IsBuffer()) {
-    auto b = v.As<Napi::Buffer<char>>();
-    return std::string(b.Data(), b.Length());
-  }
-  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
-  throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string or a Buffer");
-}
-
 std::string StringArg(const Napi::Value& v, const char* what) {
   if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
   return v.As<Napi::String>().Utf8Value();
@@ -233,7 +224,7 @@ Op ParseOp(Napi::Env env, const Napi::Value& v, uint32_t index) {
     op.kind = OpKind::Rmdir;
   } else if (kind == "write") {
     op.kind = OpKind::Write;
-    op.data = BytesArg(obj.Get("data"), "data");
+    op.data = o2s::BytesArg(obj.Get("data"), "data");
   } else if (kind == "read") {
     op.kind = OpKind::Read;
     Napi::Value m = obj.Get("missingOk");
@@ -347,7 +338,7 @@ Napi::Value ReadAttr(const Napi::CallbackInfo& info) {
 Napi::Value WriteAttr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info[0], "path");
-  std::string data = BytesArg(info[1], "data");
+  std::string data = o2s::BytesArg(info[1], "data");
   Failure f;
   if (!ExactWrite(path, data.data(), data.size(), ParseOptions(info, 2), &f)) throw o2s::ErrnoError(env, f.err, f.syscall, f.path);
   return Napi::Number::New(env, static_cast<double>(data.size()));

@@ -109,15 +109,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
 Napi::Value Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Control* c = UnwrapOpen(info, "write");
-  std::string data;
-  if (info.Length() > 1 && info[1].IsBuffer()) {
-    auto b = info[1].As<Napi::Buffer<char>>();
-    data.assign(b.Data(), b.Length());
-  } else if (info.Length() > 1 && info[1].IsString()) {
-    data = info[1].As<Napi::String>().Utf8Value();
-  } else {
-    throw Napi::TypeError::New(env, "data must be a string or a Buffer");
-  }
+  std::string data = o2s::BytesArg(info.Length() > 1 ? info[1] : env.Undefined(), "data");
   if (data.empty() || data.size() > kMaxWrite) throw Napi::RangeError::New(env, "a control message is 1 to 64 bytes");
   ssize_t n;
   do {

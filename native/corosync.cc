@@ -642,15 +642,7 @@ Napi::Value CpgLeave(const Napi::CallbackInfo& info) {
 Napi::Value CpgSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Conn* c = UnwrapOpen(info, Kind::Cpg);
-  std::string data;
-  if (info.Length() > 1 && info[1].IsBuffer()) {
-    auto b = info[1].As<Napi::Buffer<char>>();
-    data.assign(b.Data(), b.Length());
-  } else if (info.Length() > 1 && info[1].IsString()) {
-    data = info[1].As<Napi::String>().Utf8Value();
-  } else {
-    throw Napi::TypeError::New(env, "data must be a Buffer or a string");
-  }
+  std::string data = o2s::BytesArg(info.Length() > 1 ? info[1] : env.Undefined(), "data");
   struct iovec iov;
   iov.iov_base = const_cast<char*>(data.data());
   iov.iov_len = data.size();
