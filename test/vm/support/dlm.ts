@@ -8,42 +8,19 @@ import type { AttrOp, NativeBackend } from '../../../lib/kernel/backend.js';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import type { ReceivedUevent, UeventListener } from '../../../lib/kernel/uevent.js';
 import { dlmLockspaceEvent, type DlmLockspaceEvent } from '../../../lib/model/uevent.js';
+import { DLM_CLUSTER, dlmStartOps, joinOps as dlmJoinOps, leaveOps as dlmLeaveOps, lockspaceId } from '../../../lib/model/dlm.js';
 
-export const DLMC = '/sys/kernel/config/dlm/cluster';
+export const DLMC = DLM_CLUSTER;
 /** The local dlm nodeid (and SETN number) the suites use. */
 export const NODE = 1;
 
-/** struct sockaddr_storage (128 bytes) holding a sockaddr_in, as the dlm comms addr attribute takes it. */
-export function sockaddrIn(ip: string): Buffer {
-  const b = Buffer.alloc(128);
-  b.writeUInt16LE(2, 0); // AF_INET, host order
-  ip.split('.').forEach((o, i) => (b[4 + i] = Number(o)));
-  return b;
-}
+export { lockspaceId };
 
-/** A fixed global lockspace id for a name (FNV-1a 32, never 0): the same on every node. */
-export function lockspaceId(name: string): number {
-  let h = 0x811c9dc5;
-  for (const c of Buffer.from(name)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  return h === 0 ? 1 : h;
-}
-
-/** The join answer for a one-member lockspace: members, id, start, event_done 0. */
-export const joinOps = (ls: string): AttrOp[] => [
-  { op: 'mkdir', path: `${DLMC}/spaces/${ls}` },
-  { op: 'mkdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
-  { op: 'write', path: `${DLMC}/spaces/${ls}/nodes/${NODE}/nodeid`, data: String(NODE) },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/id`, data: String(lockspaceId(ls)) },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/control`, data: '1' },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
-];
+/** The join answer for a one-member lockspace (lib/model/dlm.ts): members, id, start, event_done 0. */
+export const joinOps = (ls: string): AttrOp[] => dlmJoinOps(ls, [NODE]);
 
 /** The leave answer: remove the member and the space, event_done 0. */
-export const leaveOps = (ls: string): AttrOp[] => [
-  { op: 'rmdir', path: `${DLMC}/spaces/${ls}/nodes/${NODE}` },
-  { op: 'rmdir', path: `${DLMC}/spaces/${ls}` },
-  { op: 'write', path: `/sys/kernel/dlm/${ls}/event_done`, data: '0' },
-];
+export const leaveOps = (ls: string): AttrOp[] => dlmLeaveOps(ls, [NODE]);
 
 /**
  * mkfs.ocfs2 a user-stack (pcmk, cluster "demo") volume; returns its UUID (32 uppercase hex).
@@ -64,13 +41,7 @@ export function mkfsUserStack(disk: string): string {
 export function configureDlm(k: NativeBackend, recoverCallbacks: 0 | 1): number {
   k.write('/sys/fs/ocfs2/cluster_stack', 'pcmk');
   const monitor = openSync('/dev/dlm-monitor', 'r');
-  k.mkdir(DLMC);
-  k.write(`${DLMC}/cluster_name`, 'demo');
-  k.write(`${DLMC}/recover_callbacks`, String(recoverCallbacks));
-  k.mkdir(`${DLMC}/comms/${NODE}`);
-  k.write(`${DLMC}/comms/${NODE}/nodeid`, String(NODE));
-  k.write(`${DLMC}/comms/${NODE}/local`, '1');
-  k.write(`${DLMC}/comms/${NODE}/addr`, sockaddrIn('127.0.0.1'));
+  k.batch(dlmStartOps({ clusterName: 'demo', recoverCallbacks: recoverCallbacks === 1, localNodeId: NODE, members: [{ nodeid: NODE, addresses: ['127.0.0.1'] }] }));
   return monitor;
 }
 
