@@ -20,6 +20,7 @@ export * from './model/superblock.js';
 export * from './model/heartbeatFile.js';
 export * from './model/uevent.js';
 export * from './model/membership.js';
+export * from './model/dlm.js';
 export { parseClusterConf, formatClusterConf } from './config/clusterConf.js';
 export { parseO2cbDefaults, updateO2cbDefaults, formatO2cbDefaults } from './config/o2cbDefaults.js';
 export { parseCmanXml } from './config/cmanXml.js';
