@@ -112,8 +112,20 @@ describe('select, start and stop (fake tree)', function () {
     const s3 = await startO2cb(b, sys, { ...g, heartbeatRegions: [uuids[0]!] }, { node: 'n1', locateRegion: locate });
     assert.deepEqual(s3.actions, [`stopped heartbeat region ${uuids[1]} (no longer configured)`]);
     const missing = 'D'.repeat(32);
-    await assert.rejects(startO2cb(b, sys, { ...g, heartbeatRegions: [uuids[0]!, uuids[2]!, missing] }, { node: 'n1', locateRegion: locate }), /no block device holds the heartbeat region D+ \(stopped the 1 region\(s\) this start had started\)/);
-    assert.ok(!existsSync(regionDir(uuids[2]!)), 'the region started by the failed start was stopped');
+    await assert.rejects(startO2cb(b, sys, { ...g, heartbeatRegions: [uuids[0]!, uuids[2]!, missing] }, { node: 'n1', locateRegion: locate }), /^Error: no block device holds the heartbeat region D{32}$/);
+    assert.ok(!existsSync(regionDir(uuids[2]!)), 'every device is located before any region starts: C was never started');
     assert.ok(existsSync(regionDir(uuids[0]!)), 'the region that was already running stays');
+  });
+
+  it('global heartbeat: a region that fails to start on a fresh start takes the cluster it registered with it', async function () {
+    const good = join(dir, 'hb0.img');
+    writeFileSync(good, Buffer.alloc(4096));
+    const uuids = ['A'.repeat(32), 'B'.repeat(32)];
+    // B's device vanished between discovery and the start: opening it fails
+    const locate = (uuid: string) => ({ uuid, device: uuid === uuids[0] ? good : join(dir, 'gone.img'), blockBytes: 512, startBlock: 100, blocks: 255 });
+    const g: ClusterConfig = { ...cluster, heartbeatMode: 'global', heartbeatRegions: uuids };
+    await assert.rejects(startO2cb(b, sys, g, { node: 'n1', locateRegion: locate }), (e: unknown) =>
+      e instanceof Error && /stopped the 1 region\(s\) this start had started/.test(e.message) && /unregistered cluster 'demo', which this start had registered/.test(e.message));
+    assert.equal(existsSync(join(root, 'sys/kernel/config/cluster/demo')), false, 'nothing left half-started');
   });
 });

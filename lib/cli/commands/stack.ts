@@ -98,10 +98,10 @@ export function register(program: Command): void {
       const file = o.config ?? '/etc/ocfs2/cluster.conf';
       const cluster = selectCluster((await loadConfigFile(file)).clusters, o.cluster, file);
       const r = await startO2cb(await backend(o), await system(o), cluster, { node: o.node, hbCtlPath: o.hbCtlPath });
-      if (o.json) return printJson({ cluster: r.cluster, localNode: r.localNode, alreadyRunning: r.alreadyRunning, actions: r.actions, regions: r.regions, warnings: r.plan.warnings });
+      if (o.json) return printJson({ cluster: r.cluster, localNode: r.localNode, alreadyRunning: r.alreadyRunning, actions: r.actions, regions: r.regions, warnings: [...r.plan.warnings, ...r.warnings] });
       process.stdout.write(
-        (r.alreadyRunning ? `cluster '${r.cluster}' is already running: nothing to do\n` : r.actions.map((a) => `${a}\n`).join('') + `cluster '${r.cluster}' is online${r.localNode ? ` (local node '${r.localNode}')` : ''}${r.regions.length ? `, global heartbeat on ${r.regions.length} region(s)` : ''}\n`) +
-          r.plan.warnings.map((w) => `warning: ${w}\n`).join(''),
+        (r.alreadyRunning ? `cluster '${r.cluster}' is already running: nothing to do\n` : r.actions.map((a) => `${a}\n`).join('') + `cluster '${r.cluster}' is online${r.localNode ? ` (local node '${r.localNode}')` : ''}${r.regions.length ? `; global heartbeat started on ${r.regions.length} region(s)` : ''}\n`) +
+          [...r.plan.warnings, ...r.warnings].map((w) => `warning: ${w}\n`).join(''),
       );
     });
 
