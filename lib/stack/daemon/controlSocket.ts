@@ -1,0 +1,116 @@
+// The daemon's local control socket: a unix stream socket (default /run/o2stack.sock) created with
+// umask 077 and then chmod 0600, so only root (its owner) can connect: file permissions are the
+// access check (Node has no SO_PEERCRED; connect(2) on a unix socket needs write permission on it).
+// Protocol: the client sends one line "COMMAND [ARGS...]\n"; the server answers one JSON line
+// {"ok":true,"result":...} or {"ok":false,"error":"..."} and closes.
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+
+export const DEFAULT_SOCKET = '/run/o2stack.sock';
+const MAX_REQUEST = 4096;
+
+export type CommandHandler = (args: string[]) => unknown;
+
+export class ControlServer {
+  private server: Server | undefined;
+  constructor(
+    readonly path: string,
+    private readonly handlers: Record<string, CommandHandler>,
+  ) {}
+
+  async listen(): Promise<void> {
+    // a stale socket from a previous run: remove it only if nobody answers on it
+    try {
+      if (lstatSync(this.path).isSocket()) {
+        const alive = await request(this.path, 'status', 1000).then(
+          () => true,
+          () => false,
+        );
+        if (alive) throw new Error(`another daemon answers on ${this.path}`);
+        unlinkSync(this.path);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const server = createServer((sock) => {
+      let buf = '';
+      sock.setEncoding('utf8');
+      sock.setTimeout(5000, () => sock.destroy());
+      sock.on('error', () => undefined);
+      sock.on('data', (d: string) => {
+        buf += d;
+        if (buf.length > MAX_REQUEST) return sock.end(JSON.stringify({ ok: false, error: 'request too long' }) + '\n');
+        const nl = buf.indexOf('\n');
+        if (nl < 0) return;
+        const [cmd = '', ...args] = buf.slice(0, nl).trim().split(/\s+/);
+        const h = this.handlers[cmd];
+        let reply: unknown;
+        if (!h) reply = { ok: false, error: `unknown command '${cmd}' (${Object.keys(this.handlers).join(', ')})` };
+        else {
+          try {
+            reply = { ok: true, result: h(args) };
+          } catch (e) {
+            reply = { ok: false, error: (e as Error).message };
+          }
+        }
+        sock.end(JSON.stringify(reply) + '\n');
+      });
+    });
+    const old = process.umask(0o077);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.path, () => resolve());
+      });
+    } finally {
+      process.umask(old);
+    }
+    chmodSync(this.path, 0o600);
+    server.unref();
+    this.server = server;
+  }
+
+  close(): void {
+    this.server?.close();
+    this.server = undefined;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+export class ControlRequestError extends Error {
+  readonly code = 'E_DAEMON';
+}
+
+/** One request to a running daemon; rejects with the daemon's error or the connection's. */
+export function request(path: string, line: string, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = '';
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new ControlRequestError(`no answer from the daemon on ${path} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(line + '\n'));
+    s.on('data', (d: string) => (buf += d));
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(t);
+      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'the o2stack daemon is not running' : e.code === 'EACCES' ? 'only root may talk to the daemon' : e.message;
+      reject(Object.assign(new ControlRequestError(`${why} (${path})`), { errno: e.code }));
+    });
+    s.on('end', () => {
+      clearTimeout(t);
+      try {
+        const r = JSON.parse(buf) as { ok: boolean; result?: unknown; error?: string };
+        if (r.ok) resolve(r.result);
+        else reject(new ControlRequestError(r.error ?? 'error'));
+      } catch {
+        reject(new ControlRequestError(`bad answer from the daemon: ${buf.slice(0, 200)}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,388 @@
+// The o2stack daemon in standalone mode (no dlm_controld): runs lib/model/dlmDaemon.ts against the
+// kernel. It keeps /dev/dlm-monitor open for life (opened before configfs is filled), answers the
+// kernel's lockspace `online`/`offline` uevents (rescanning /sys/kernel/dlm at start and after an
+// overflow), takes membership from a MembershipSource (quorum events: nodes that left are dead,
+// nodes that joined are back; the quorate flag gates starts and fencing), runs the fence agent,
+// and serves a control socket. One structured JSON line per event goes to the log sink.
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { BatchError, type KernelBackend } from '../../kernel/backend.js';
+import { downHazard } from '../../kernel/control.js';
+import { KernelError } from '../../kernel/errors.js';
+import type { ReceivedUevent } from '../../kernel/uevent.js';
+import { UeventListener } from '../../kernel/uevent.js';
+import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
+import { daemonStartPlan, DlmControlModel, type DaemonAction, type DaemonEvent, type DlmConfigState } from '../../model/dlmDaemon.js';
+import type { MembershipSource, QuorumChangedEvent } from '../../model/membership.js';
+import { dlmLockspaceEvent } from '../../model/uevent.js';
+import { StaticMembership } from '../membership/static.js';
+import { ControlServer, DEFAULT_SOCKET } from './controlSocket.js';
+import { findDlmControld } from './controld.js';
+import { runFenceAgent } from './fence.js';
+import { LivenessProbe } from './liveness.js';
+import { sdNotify } from './notify.js';
+
+export interface DaemonOptions {
+  backend: KernelBackend;
+  clusterName: string;
+  /** every node with its addresses (static: the members file; corosync: its nodelist) */
+  nodes: (DlmMember & { name?: string })[];
+  membership: MembershipSource;
+  /** fence agent path; without one, fencing fails and only `fence-ack` restarts recovery */
+  fenceAgent?: string;
+  fenceArgs?: Record<string, string>;
+  fenceTimeoutMs?: number;
+  maxFenceRounds?: number;
+  fenceRetryDelayMs?: number;
+  /** a join waiting (quorum, fencing) longer than this is answered -ETIMEDOUT; default 120 s */
+  joinTimeoutMs?: number;
+  /** legacy WITH_CONTROLD mode (recover_callbacks 0): refused, see start() */
+  legacy?: boolean;
+  socketPath?: string | null;
+  /** TCP liveness probe between static members (see liveness.ts); undefined = off */
+  liveness?: { port?: number; intervalMs?: number; deadMs?: number };
+  log?: (line: string) => void;
+  quorumGating?: boolean;
+}
+
+export interface LogEntry {
+  t: string;
+  level: 'info' | 'warn' | 'error';
+  event: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export class DaemonRefusal extends Error {
+  readonly code = 'E_DAEMON_REFUSED';
+}
+
+const DLM_MONITOR = ['/dev/dlm-monitor', '/dev/misc/dlm-monitor'];
+
+export class DlmDaemon {
+  readonly model: DlmControlModel;
+  private readonly o: DaemonOptions;
+  private monitorFd: number | undefined;
+  private listener: UeventListener | undefined;
+  private control: ControlServer | undefined;
+  private probe: LivenessProbe | undefined;
+  private readonly recent: LogEntry[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private readonly joinTimers = new Map<string, NodeJS.Timeout>();
+  private readonly fenceTimers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  private readonly startedAt = Date.now();
+  readonly counters = { online: 0, offline: 0, joinsAnswered: 0, joinsFailed: 0, leavesAnswered: 0, deaths: 0, fences: 0, overflows: 0 };
+  private closedResolve: (() => void) | undefined;
+  /** resolves when stop() ran */
+  readonly closed: Promise<void>;
+
+  constructor(o: DaemonOptions) {
+    this.o = o;
+    const local = o.membership.localNodeId();
+    this.model = new DlmControlModel({
+      localNodeId: local,
+      nodes: o.nodes,
+      quorate: o.membership.isQuorate(),
+      ...(o.quorumGating !== undefined ? { quorumGating: o.quorumGating } : {}),
+      ...(o.maxFenceRounds !== undefined ? { maxFenceRounds: o.maxFenceRounds } : {}),
+      ...(o.fenceRetryDelayMs !== undefined ? { fenceRetryDelayMs: o.fenceRetryDelayMs } : {}),
+    });
+    this.closed = new Promise((r) => (this.closedResolve = r));
+  }
+
+  log(level: LogEntry['level'], event: string, msg: string, data: Record<string, unknown> = {}): void {
+    const e: LogEntry = { t: new Date().toISOString(), level, event, msg, ...data };
+    this.recent.push(e);
+    if (this.recent.length > 500) this.recent.shift();
+    (this.o.log ?? ((l: string) => process.stderr.write(l + '\n')))(JSON.stringify(e));
+  }
+
+  /** Checks, then: monitor open, configfs filled, uevents answered, READY=1. */
+  async start(): Promise<void> {
+    const k = this.o.backend;
+    const controld = findDlmControld();
+    if (controld) throw new DaemonRefusal(`dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): fs/dlm is left to it; the o2stack daemon does not start`);
+    if (this.o.legacy) {
+      const h = downHazard();
+      if (h.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${h.reason}`);
+      throw new DaemonRefusal('legacy mode (recover_callbacks 0) is not implemented by the o2stack daemon: it needs the /dev/ocfs2_control handshake and DOWN messages; use the default NO_CONTROLD mode');
+    }
+    if (!k.exists('/sys/kernel/config/dlm')) throw new DaemonRefusal('/sys/kernel/config/dlm is missing: load the dlm module (modprobe dlm) and mount configfs');
+    // uevents first: nothing sent between the rescan below and the listener can be lost
+    this.listener = new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
+    this.listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
+    this.listener.on('overflow', () => {
+      this.counters.overflows++;
+      this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
+      this.enqueue(() => this.feed({ type: 'rescan', ...this.readState(), at: Date.now() }));
+    });
+    this.listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}`));
+    // the monitor before the local comm: the kernel treats "nodeid set, monitor never opened" as
+    // an old daemon, and closing it (our exit) stops every lockspace
+    const dev = DLM_MONITOR.find((p) => {
+      try {
+        this.monitorFd = openSync(p, 'r');
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!dev) throw new DaemonRefusal(`cannot open ${DLM_MONITOR.join(' or ')}: is the dlm module loaded?`);
+    this.log('info', 'monitor', `${dev} open (kept open for the daemon's life)`);
+
+    await this.o.membership.start();
+    this.o.membership.on('quorum', (q) => this.onQuorum(q));
+    this.o.membership.on('down', (e) => this.log('error', 'membership-down', `membership source lost: ${e.message}; lockspaces are kept as they are`));
+
+    const state = this.readConfigState();
+    const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes }, state);
+    const existingName = k.tryRead(`${DLM_CLUSTER}/cluster_name`)?.replace(/\n$/, '');
+    if (state.clusterDir && existingName && existingName !== this.o.clusterName && state.sysfs.length > 0) {
+      throw new DaemonRefusal(`fs/dlm runs cluster '${existingName}' with ${state.sysfs.length} lockspace(s); refusing to switch to '${this.o.clusterName}'`);
+    }
+    await k.batchAsync(plan.ops);
+    this.log('info', 'configured', `fs/dlm configured: cluster ${this.o.clusterName}, local node ${this.model.localNodeId}, ${this.o.nodes.length} comm(s)`, {
+      ops: plan.ops.length,
+      nodes: this.o.nodes.map((n) => `${n.nodeid}@${n.addresses.join(',')}`),
+    });
+    for (const a of plan.adopt) {
+      this.model.adopt(a.ls, a.members, Date.now());
+      this.log('info', 'adopt', `lockspace ${a.ls} already running with members ${a.members.join(',')}`);
+    }
+    for (const ls of plan.pending) this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
+    if (!this.o.fenceAgent) this.log('warn', 'no-fence-agent', 'no fence agent configured: a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
+
+    if (this.o.socketPath !== null) {
+      this.control = new ControlServer(this.o.socketPath ?? DEFAULT_SOCKET, {
+        status: () => this.status(),
+        lockspaces: () => this.model.snapshot().lockspaces,
+        dump: (args) => this.recent.slice(-Number(args[0] ?? 200)),
+        'node-down': (args) => this.declare('down', args),
+        'node-up': (args) => this.declare('up', args),
+        'fence-ack': (args) => {
+          const id = nodeArg(args);
+          this.enqueue(() => this.feed({ type: 'fence-result', nodeid: id, ok: true, manual: true, at: Date.now() }));
+          return `fence of node ${id} acknowledged`;
+        },
+      });
+      await this.control.listen();
+    }
+    if (this.o.liveness && this.o.membership instanceof StaticMembership) {
+      const me = this.o.nodes.find((n) => n.nodeid === this.model.localNodeId)!;
+      this.probe = new LivenessProbe({
+        localNodeId: me.nodeid,
+        bind: me.addresses[0]!,
+        peers: this.o.nodes.filter((n) => n.nodeid !== me.nodeid).map((n) => ({ nodeid: n.nodeid, address: n.addresses[0]! })),
+        ...this.o.liveness,
+        onDead: (id, silent) => {
+          this.log('warn', 'probe-dead', `node ${id} has not answered the liveness probe for ${silent} ms`, { nodeid: id });
+          void (this.o.membership as StaticMembership).cluster.nodeDown(id);
+        },
+        onBack: (id) => {
+          this.log('info', 'probe-back', `node ${id} answers the liveness probe again`, { nodeid: id });
+          void (this.o.membership as StaticMembership).cluster.nodeUp(id);
+        },
+      });
+      await this.probe.start();
+      this.log('info', 'liveness', `TCP liveness probe on ${me.addresses[0]}:${this.probe.port}`);
+    }
+    await this.queue;
+    const notified = sdNotify(`READY=1\nSTATUS=fs/dlm configured for cluster ${this.o.clusterName}; node ${this.model.localNodeId}\nMAINPID=${process.pid}`);
+    this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
+  }
+
+  /** node-down / node-up from the control socket (static membership only). */
+  private declare(what: 'down' | 'up', args: string[]): string {
+    const id = nodeArg(args);
+    const m = this.o.membership;
+    if (!(m instanceof StaticMembership)) throw new Error(`membership is ${m.kind}: it decides who is up, node-${what} is for static membership`);
+    if (id === this.model.localNodeId) throw new Error(`node ${id} is this node`);
+    void (what === 'down' ? m.cluster.nodeDown(id) : m.cluster.nodeUp(id));
+    return `node ${id} declared ${what}`;
+  }
+
+  status(): Record<string, unknown> {
+    const s = this.model.snapshot();
+    return {
+      pid: process.pid,
+      uptimeMs: Date.now() - this.startedAt,
+      cluster: this.o.clusterName,
+      membership: this.o.membership.kind,
+      fenceAgent: this.o.fenceAgent ?? null,
+      ...s,
+      liveness: this.probe?.state() ?? null,
+      counters: { ...this.counters },
+      listener: this.listener?.stats() ?? null,
+    };
+  }
+
+  private onQuorum(q: QuorumChangedEvent): void {
+    const at = Date.now();
+    this.log('info', 'quorum', `membership: nodes ${q.nodes.join(',')}${q.quorate ? ', quorate' : ', NOT quorate'}`, { ...q });
+    this.enqueue(async () => {
+      for (const id of q.left) await this.feed({ type: 'node-down', nodeid: id, at, why: 'left the membership' });
+      for (const id of q.joined) if (this.model.nodes.get(id)?.state !== 'up') await this.feed({ type: 'node-up', nodeid: id, at });
+      await this.feed({ type: 'quorum', quorate: q.quorate, at });
+    });
+  }
+
+  private onUevent(ev: ReceivedUevent): void {
+    const d = dlmLockspaceEvent(ev);
+    if (!d || (d.action !== 'online' && d.action !== 'offline')) return;
+    this.counters[d.action]++;
+    this.log('info', `uevent-${d.action}`, `${d.action} ${d.lockspace}`, { ls: d.lockspace, seqnum: d.seqnum ?? null });
+    const at = Date.now();
+    if (d.action === 'online') this.armJoinTimer(d.lockspace);
+    this.enqueue(() => this.feed({ type: d.action as 'online' | 'offline', ls: d.lockspace, at }));
+  }
+
+  private armJoinTimer(ls: string): void {
+    clearTimeout(this.joinTimers.get(ls));
+    const t = setTimeout(() => {
+      this.joinTimers.delete(ls);
+      this.enqueue(() => this.feed({ type: 'join-timeout', ls, at: Date.now() }));
+    }, this.o.joinTimeoutMs ?? 120_000);
+    t.unref();
+    this.joinTimers.set(ls, t);
+  }
+
+  private enqueue(fn: () => Promise<void> | void): void {
+    this.queue = this.queue.then(fn).catch((e: unknown) => this.log('error', 'internal', `event handling failed: ${(e as Error).stack ?? String(e)}`));
+  }
+
+  /** Runs one event through the model and executes its actions in order. */
+  private async feed(ev: DaemonEvent): Promise<void> {
+    if (this.stopped) return;
+    if (ev.type === 'node-down') this.counters.deaths++;
+    const actions = this.model.handle(ev);
+    for (const a of actions) await this.execute(a);
+  }
+
+  private async execute(a: DaemonAction): Promise<void> {
+    const k = this.o.backend;
+    if (a.type === 'log') return this.log(a.level, 'model', a.msg, a.data ?? {});
+    if (a.type === 'fence') return this.fence(a.nodeid, a.failTime, a.round, a.delayMs);
+    const t0 = process.hrtime.bigint();
+    if (a.bestEffort) {
+      const failed: string[] = [];
+      for (const op of a.ops) {
+        try {
+          await k.batchAsync([op]);
+        } catch (e) {
+          failed.push(`${op.op} ${op.path}: ${(e as Error & { code?: string }).code ?? (e as Error).message}`);
+        }
+      }
+      this.log('info', 'ops', a.why, { ops: a.ops.length, ...(failed.length ? { skipped: failed } : {}), ms: msSince(t0) });
+    } else {
+      try {
+        await k.batchAsync(a.ops);
+        this.log('info', 'ops', a.why, { ops: a.ops.length, ms: msSince(t0) });
+      } catch (e) {
+        const errno = e instanceof KernelError && typeof e.errno === 'number' ? Math.abs(e.errno) : 5;
+        const failedOp = e instanceof BatchError ? e.failedOp : undefined;
+        this.log('error', 'ops-failed', `${a.why}: ${(e as Error).message}`, { errno });
+        if (a.ls && a.answers) {
+          await this.feed({ type: 'ops-failed', ls: a.ls, answers: a.answers, errno, at: Date.now(), eventDoneWritten: failedOp?.path.endsWith('/event_done') ?? false });
+        }
+      }
+    }
+    if (a.ls && a.answers === 'join') {
+      clearTimeout(this.joinTimers.get(a.ls));
+      this.joinTimers.delete(a.ls);
+      if (a.ops.some((o) => o.path.endsWith('/event_done') && o.data === '0')) this.counters.joinsAnswered++;
+      else this.counters.joinsFailed++;
+    }
+    if (a.ls && a.answers === 'leave') this.counters.leavesAnswered++;
+  }
+
+  private fence(nodeid: number, failTime: number, round: number, delayMs: number): void {
+    const run = async () => {
+      if (this.stopped) return;
+      if (!this.o.fenceAgent) {
+        this.log('error', 'fence', `node ${nodeid} must be fenced but no fence agent is configured: waiting for 'o2stack daemon-ctl fence-ack ${nodeid}'`, { nodeid });
+        this.enqueue(() => this.feed({ type: 'fence-result', nodeid, ok: false, at: Date.now(), detail: 'no fence agent' }));
+        return;
+      }
+      this.counters.fences++;
+      this.log('info', 'fence', `fencing node ${nodeid} (round ${round}) with ${this.o.fenceAgent}`, { nodeid, round });
+      const r = await runFenceAgent({ agent: this.o.fenceAgent, nodeid, failTime, ...(this.o.fenceArgs ? { args: this.o.fenceArgs } : {}), timeoutMs: this.o.fenceTimeoutMs ?? 60_000 });
+      this.log(r.ok ? 'info' : 'warn', 'fence-result', `fence agent for node ${nodeid}: ${r.ok ? 'success' : 'FAILED'} (${r.detail}, ${r.ms} ms)`, { nodeid, ok: r.ok, output: r.output.trim().slice(0, 500) });
+      this.enqueue(() => this.feed({ type: 'fence-result', nodeid, ok: r.ok, at: Date.now(), detail: r.detail }));
+    };
+    if (delayMs <= 0) void run();
+    else {
+      const t = setTimeout(() => {
+        this.fenceTimers.delete(t);
+        void run();
+      }, delayMs);
+      this.fenceTimers.add(t);
+    }
+  }
+
+  private readConfigState(): DlmConfigState {
+    const k = this.o.backend;
+    const clusterDir = k.tryList(DLM_CLUSTER) !== undefined;
+    const comms = (k.tryList(`${DLM_CLUSTER}/comms`) ?? []).filter((e) => e.type === 'dir').map((e) => Number(e.name)).filter(Number.isInteger);
+    return { clusterDir, comms, ...this.readState() };
+  }
+
+  private readState(): { sysfs: string[]; spaces: Record<string, number[]> } {
+    const k = this.o.backend;
+    const sysfs = (k.tryList('/sys/kernel/dlm') ?? []).filter((e) => e.type === 'dir').map((e) => e.name);
+    const spaces: Record<string, number[]> = {};
+    for (const s of k.tryList(`${DLM_CLUSTER}/spaces`) ?? []) {
+      if (s.type !== 'dir') continue;
+      spaces[s.name] = (k.tryList(`${DLM_CLUSTER}/spaces/${s.name}/nodes`) ?? []).map((e) => Number(e.name)).filter(Number.isInteger);
+    }
+    return { sysfs, spaces };
+  }
+
+  /**
+   * Stops answering and closes everything. The monitor is closed last: with lockspaces still
+   * running, the kernel then stops them (mounted volumes freeze) — stop the daemon after unmounting.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.joinTimers.values()) clearTimeout(t);
+    for (const t of this.fenceTimers) clearTimeout(t);
+    this.probe?.close();
+    this.control?.close();
+    this.listener?.close();
+    await this.queue;
+    await this.o.membership.close();
+    const running = this.model.snapshot().lockspaces.length;
+    if (running > 0) this.log('warn', 'stop', `stopping with ${running} lockspace(s) still running: the kernel stops them when the monitor closes`);
+    if (this.monitorFd !== undefined) closeSync(this.monitorFd);
+    this.monitorFd = undefined;
+    this.log('info', 'stop', 'daemon stopped');
+    this.closedResolve?.();
+  }
+}
+
+function nodeArg(args: string[]): number {
+  const id = Number(args[0]);
+  if (!Number.isInteger(id) || id <= 0) throw new Error(`a node id is needed, not '${args[0] ?? ''}'`);
+  return id;
+}
+
+function msSince(t0: bigint): number {
+  return Number((process.hrtime.bigint() - t0) / 1000n) / 1000;
+}
+
+/** The local node of a members list: --node-id, else the entry named like this host. */
+export function pickLocalNode(nodes: { nodeid: number; name?: string }[], nodeId: number | undefined, hostname: string): number {
+  if (nodeId !== undefined) {
+    if (!nodes.some((n) => n.nodeid === nodeId)) throw new Error(`--node-id ${nodeId} is not in the members list`);
+    return nodeId;
+  }
+  const short = hostname.split('.')[0];
+  const hit = nodes.find((n) => n.name === hostname || n.name === short);
+  if (!hit) throw new Error(`this host (${hostname}) is not named in the members list (${nodes.map((n) => n.name ?? n.nodeid).join(', ')}): pass --node-id`);
+  return hit.nodeid;
+}
+
+/** Reads a members file (lib/model/dlmDaemon.ts parseMembersFile). */
+export function readMembers(path: string): string {
+  return readFileSync(path, 'utf8');
+}
