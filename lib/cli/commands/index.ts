@@ -7,6 +7,7 @@ import { register as node } from './node.js';
 import { register as config } from './config.js';
 import { register as monitor } from './monitor.js';
 import { register as volume } from './volume.js';
+import { register as daemon } from './daemon.js';
 
 type Register = (program: Command) => void;
 
@@ -18,6 +19,7 @@ const modules: Register[] = [
   config,
   monitor,
   volume,
+  daemon,
 ];
 
 export function registerAll(program: Command): void {
