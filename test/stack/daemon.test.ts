@@ -87,7 +87,7 @@ describe('o2stack daemon pieces (host)', function () {
     await p.start();
     try {
       await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(events, []);
+      assert.equal(events.length, 0);
       assert.equal(p.state()[0]!.dead, false);
       await new Promise<void>((r) => peer.close(() => r()));
       const end = Date.now() + 3000;
