@@ -8,7 +8,7 @@
 // fence agent, removes n2's comm and membership and restarts the lockspace, so the kernel replays
 // n2's journal; n1 writes again. Figures are printed with an "o2stack-figure:" prefix.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
@@ -163,7 +163,11 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
   });
 
   if (me === 2) {
-    it('n2 now dies with the volume mounted (the VM powers off when this suite ends)', function () {
+    it('n2 now dies with the volume mounted, holding a cluster flock (the VM powers off when this suite ends)', async function () {
+      // ocfs2 flock(2) is a dlm lock (no localflocks): n1 can only take it after n2's recovery
+      const holder = spawn('flock', ['-x', `${MNT}/lockfile`, '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+      await new Promise<void>((r) => holder.stdout.once('data', () => r()));
+      holder.unref();
       writeFileSync(`${MNT}/dying-n2`, String(Date.now()));
       execFileSync('sync');
       console.log('n2: READY_TO_DIE (volume mounted, daemon running)');
@@ -173,9 +177,17 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
 
   it('n1: n2 dies; the daemon fences it, removes its comm and restarts the lockspace; the journal is replayed; writable again', async function () {
     assert.ok(await waitFor(() => existsSync(`${MNT}/dying-n2`), 120_000, 200), 'n2 never announced its death');
+    const busy = spawnSync('flock', ['-n', '-x', `${MNT}/lockfile`, 'true']);
+    assert.notEqual(busy.status, 0, 'the flock n2 holds was free on n1 (not a cluster lock?)');
     const tAnnounced = Date.now();
-    const w = await sh(`echo 'written on n1 after n2 died' > ${MNT}/after-death.txt && sync`, 150_000);
+    // n2's VM powers off right after its suite: gone when it stops answering ping
+    const gone = await waitFor(() => spawnSync('ping', ['-c1', '-W1', '192.0.2.2']).status !== 0, 120_000, 100);
+    assert.ok(gone, 'n2 still answers ping 120 s after it announced its death');
+    const tGone = Date.now();
+    // n2 died holding the flock: taking it (and writing under it) waits for recovery
+    const w = await sh(`flock -x ${MNT}/lockfile -c "echo 'written on n1 after n2 died' > ${MNT}/after-death.txt && sync"`, 150_000);
     const tWritable = Date.now();
+    await waitFor(() => daemonLog().some((l) => l.event === 'ops' && String(l.msg).startsWith('recover from node 2')), 60_000);
     const log = daemonLog();
     const at = (ev: string) => {
       const l = log.find((x) => x.event === ev);
@@ -195,8 +207,8 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
     assert.match(readFileSync(FENCE_LOG, 'utf8'), /node=2\nfail_time=\d+\n/);
     assert.match(dmesg, /End replay journal|Recovering node 2|recover/i);
     const lastSeen = tDead! - silentMs;
-    figure(`n2 announced death -> n1 writable: ${tWritable - tAnnounced} ms`);
-    figure(`n2 last answered the probe -> declared dead ${silentMs} ms -> fenced +${tFence! - tDead!} ms -> recovery ops +${Date.parse(recovered.t) - tFence!} ms -> writable +${tWritable - Date.parse(recovered.t)} ms; total last-seen -> writable ${tWritable - lastSeen} ms`);
+    figure(`n2 stopped answering ping -> n1 writable: ${tWritable - tGone} ms (n2 announced its death ${tGone - tAnnounced} ms before it was gone)`);
+    figure(`n2 last answered the probe -> declared dead ${silentMs} ms -> fenced +${tFence! - tDead!} ms -> recovery ops +${Date.parse(recovered.t) - tFence!} ms -> flock taken and file written +${tWritable - Date.parse(recovered.t)} ms; total last-seen -> writable ${tWritable - lastSeen} ms`);
     const ls = (await request(SOCK, 'lockspaces')) as { name: string; state: string; members: number[] }[];
     assert.deepEqual(ls.map((l) => [l.name, l.state, l.members]), [[uuid, 'running', [1]]]);
     assert.equal(k.tryList('/sys/kernel/config/dlm/cluster/comms/2'), undefined, "n2's comm is still there");
