@@ -167,6 +167,7 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
       // ocfs2 flock(2) is a dlm lock (no localflocks): n1 can only take it after n2's recovery
       const holder = spawn('flock', ['-x', `${MNT}/lockfile`, '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
       await new Promise<void>((r) => holder.stdout.once('data', () => r()));
+      holder.stdout.destroy(); // nothing may keep this process (and the VM) alive
       holder.unref();
       writeFileSync(`${MNT}/dying-n2`, String(Date.now()));
       execFileSync('sync');
