@@ -2,7 +2,9 @@
 // o2cb global heartbeat on the 6.1 kernel: three heartbeat-only devices (/dev/vdb..vdd, mkfs.ocfs2
 // -H) and a global-heartbeat data volume (/dev/vda). o2stack start finds the regions by UUID and
 // starts them (idempotent), status shows them, the volume mounts with heartbeat=global, a region
-// dropped from the configuration is stopped, a UUID with no device is a clear error, stop removes all.
+// dropped from the configuration stays while a mount pins all three (≤ 3 regions) and is stopped by
+// the next start after the unmount, a UUID with no device is a clear error (on a stopped cluster:
+// nothing registered, no region started), stop removes all.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -62,7 +64,7 @@ describe('o2cb global heartbeat on one VM (Debian 6.1 kernel, four virtio disks)
     assert.equal(again.json.alreadyRunning, true, JSON.stringify(again.json));
     const st = await cli(['status', '--json']);
     assert.equal(st.json.online, true);
-    assert.deepEqual(st.json.regions.map((r: { uuid: string; running: boolean }) => [r.uuid, r.running]).sort(), uuids.map((u) => [u, true]).sort());
+    assert.deepEqual(st.json.regions.map((r: { uuid: string; device: string; running: boolean }) => [r.uuid, r.device, r.running]).sort(), uuids.map((u, i) => [u, HB[i], true]).sort());
   });
 
   it('mounts the global-heartbeat volume with heartbeat=global and no region of its own; stop is refused while mounted', async function () {
@@ -76,12 +78,21 @@ describe('o2cb global heartbeat on one VM (Debian 6.1 kernel, four virtio disks)
     const stop = await cli(['stop']);
     assert.equal(stop.code, 1);
     assert.match(stop.err, /OCFS2 volumes are mounted/);
+  });
+
+  it('while mounted, all three regions are pinned: a region dropped from the configuration stays, with a warning', async function () {
+    writeConf(uuids.slice(0, 2));
+    const s = await cli(['start', '--json', '--config', CONF]);
+    assert.equal(s.code, 0, s.err + s.out);
+    assert.deepEqual(s.json.actions, []);
+    assert.ok(s.json.warnings.some((w: string) => w.includes(`heartbeat region ${uuids[2]} is no longer configured but stays running: a mounted volume pins it`)), JSON.stringify(s.json.warnings));
+    assert.ok(s.json.warnings.some((w: string) => /2 global heartbeat region\(s\) configured: use 3 or more/.test(w)), JSON.stringify(s.json.warnings));
+    assert.equal(readFileSync(o2nm.regionAttr('demo', uuids[2]!, 'dev'), 'utf8'), `${HB[2]!.slice(5)}\n`, 'still running');
     const u = await cli(['umount', '--json', MNT]);
     assert.equal(u.code, 0, u.err);
   });
 
   it('a region dropped from the configuration is stopped by the next start; an unknown UUID is a clear error', async function () {
-    writeConf(uuids.slice(0, 2));
     const s = await cli(['start', '--json', '--config', CONF]);
     assert.equal(s.code, 0, s.err + s.out);
     assert.deepEqual(s.json.actions, [`stopped heartbeat region ${uuids[2]} (no longer configured)`]);
@@ -96,6 +107,21 @@ describe('o2cb global heartbeat on one VM (Debian 6.1 kernel, four virtio disks)
   it('stop removes every region and the cluster', async function () {
     const t = await cli(['stop', '--json']);
     assert.equal(t.code, 0, t.err);
+    assert.deepEqual(t.json.actions.slice(0, 2).sort(), uuids.slice(0, 2).map((u) => `stopped heartbeat region ${u}`).sort()); // configfs lists them in its own order
     assert.equal(existsSync(o2nm.cluster('demo')), false);
+  });
+
+  it('from a stopped cluster, an unknown UUID among good ones starts nothing and registers nothing', async function () {
+    writeConf([...uuids, 'F'.repeat(32)]);
+    const t0 = Date.now();
+    const bad = await cli(['start', '--json', '--config', CONF]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /no block device holds the heartbeat region F{32}/);
+    assert.match(bad.out, /o2stack volume list/);
+    console.log(`      refused in ${Date.now() - t0} ms (no region start, each takes seconds)`);
+    assert.equal(existsSync(o2nm.cluster('demo')), false, 'nothing registered');
+    const st = await cli(['status', '--json']);
+    assert.deepEqual(st.json.regions, []);
+    assert.equal(st.json.cluster, null);
   });
 });
