@@ -63,14 +63,25 @@ touch "$MNT/status-done-n$ME"; sync
 n=0; until [ -e "$MNT/status-done-n$PEER" ]; do n=$((n+1)); [ $n -gt 300 ] && break; sleep 0.2; done
 
 if [ "$ME" = 2 ]; then
+  # n1 starts watching for our death only after it sees this marker
+  touch "$MNT/ready-to-die-n2"; sync
   step "READY_TO_DIE (fs mounted, heartbeat running)"
   sleep 300
   echo "CHECK fail n2 was not killed by the host"; exit 1
 fi
 
-# node 1: the host kills node 2's qemu now; wait until it is gone, then write again
-n=0; while ping -c1 -W1 192.0.2.$PEER >/dev/null 2>&1; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 0.2; done
-tg=$(date +%s%N); step "peer gone (no ping reply)"
+# node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write
+# again. One lost ping under TCG is not a death: "gone" is three missed replies in a row, timed
+# from the first of them.
+n=0; until [ -e "$MNT/ready-to-die-n2" ]; do n=$((n+1)); [ $n -gt 300 ] && break; sleep 0.2; done
+n=0; missed=0; tg=0
+while [ $missed -lt 3 ] && [ $n -lt 600 ]; do
+  n=$((n+1))
+  if ping -c1 -W1 192.0.2.$PEER >/dev/null 2>&1; then missed=0; sleep 0.2
+  else [ $missed = 0 ] && tg=$(date +%s%N); missed=$((missed+1)); fi
+done
+[ $missed -ge 3 ] || { echo "CHECK fail n2 still answers pings after $n tries"; tg=$(date +%s%N); }
+step "peer gone (no reply to 3 pings in a row)"
 ( echo "written on n1 after n2 died" > "$MNT/after-kill.txt" && sync ) &
 wp=$!
 n=0; while kill -0 $wp 2>/dev/null && [ $n -lt 1200 ]; do n=$((n+1)); sleep 0.1; done

@@ -57,6 +57,9 @@ describe(`o2net between two VMs (this is n${me})`, function () {
   });
 
   it('builds the two-node cluster through the addon and reads it back', () => {
+    // log o2net's connection decisions before the listener exists (it starts with `local`), so
+    // no connect from the peer can arrive unlogged
+    k.write(CONN_LOGMASK, 'allow');
     const ops: AttrOp[] = [
       { op: 'mkdir', path: o2nm.cluster(C) },
       // short timeouts, as a real two-node test cluster would use (keepalive before idle)
@@ -86,8 +89,6 @@ describe(`o2net between two VMs (this is n${me})`, function () {
       { name: 'n1', num: 1, ipv4Address: addr(1), ipv4Port: PORT, local: me === 1 },
       { name: 'n2', num: 2, ipv4Address: addr(2), ipv4Port: PORT, local: me === 2 },
     ]);
-    // log o2net's connection decisions, so the peer's attempt shows up in dmesg
-    k.write(CONN_LOGMASK, 'allow');
   });
 
   it(`listens on its own address ${addr(me)}:${PORT}`, () => {
@@ -109,7 +110,20 @@ describe(`o2net between two VMs (this is n${me})`, function () {
   it("the kernel names the peer from the o2nm node table when it connects to us", async () => {
     const dmesg = () => execFileSync('dmesg', { encoding: 'utf8' });
     const fromPeer = new RegExp(`connect[^\\n]*from node 'n${peer}'`, 'i');
-    const seen = await waitFor(() => fromPeer.test(dmesg()), 90_000, 500);
+    // Keep connecting to the peer while we wait: the peer logs our attempt only once its own
+    // logmask is set, and our earlier connect (previous test) may have come before that. Once
+    // we see the peer's attempt here, the peer has its logmask set (it set it before connecting),
+    // so one more connect of ours after that is sure to be logged there.
+    let lastPoke = 0;
+    const seen = await waitFor(async () => {
+      if (fromPeer.test(dmesg())) return true;
+      if (Date.now() - lastPoke > 2000) {
+        lastPoke = Date.now();
+        await tryConnect(addr(peer), PORT, addr(me), 3000);
+      }
+      return false;
+    }, 90_000, 500);
+    await tryConnect(addr(peer), PORT, addr(me), 3000);
     const o2netLines = dmesg().split('\n').filter((l) => /o2net/.test(l)).slice(-10).join('\n');
     assert.ok(seen, `no o2net line about a connection from node 'n${peer}' within 90 s:\n${o2netLines}`);
     console.log(`      kernel: ${dmesg().split('\n').find((l) => fromPeer.test(l))?.trim()}`);

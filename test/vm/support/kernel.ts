@@ -64,10 +64,14 @@ export function removeAllClusters(k: NativeBackend): void {
 }
 
 /** Polls check() every intervalMs until it returns true or timeoutMs passes. */
-export async function waitFor(check: () => boolean, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    if (check()) return true;
+    if (await check()) return true;
     if (Date.now() >= end) return false;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
