@@ -3,8 +3,15 @@
 // actions out (configfs/sysfs operation lists from lib/model/dlm.ts, fence requests). No I/O and no
 // clock: the executor (lib/stack/daemon/daemon.ts) runs the actions and feeds results back.
 //
-// Membership rule (static, like a dlm_controld without CPG): every lockspace gets every configured
-// node that is up as a member; fs/dlm recovery itself waits until each member's kernel has joined.
+// Membership rule, one of two:
+//   static  (like a dlm_controld without CPG) every lockspace gets every configured node that is
+//           up as a member; fs/dlm recovery itself waits until each member's kernel has joined.
+//   groups  (dlm_controld with CPG) a lockspace's members are the members of its process group
+//           (lib/model/lockspaceGroup.ts): `online` joins the group; on every member change the
+//           lockspace is stopped, a start message tagged with the change is sent, and the members
+//           are written and the lockspace started only when every member's start is in (the
+//           barrier). A member that leaves the group cleanly (its unmount) is removed without
+//           fencing; one that leaves with nodedown/procdown is a dead node (below).
 // A node declared dead is stopped out of every lockspace it was in, fenced, its comm removed (so the
 // kernel calls ocfs2's recover_slot and its journal is replayed) and the lockspaces started again.
 //
@@ -18,6 +25,8 @@
 //   leaving  the kernel sent `offline`: members removed, event_done 0, then forgotten
 import type { AttrOp } from '../kernel/backend.js';
 import { commOps, DLM_CLUSTER, dlmPaths, dlmStartOps, failEventOps, joinOps, memberDeathOps, type DlmMember } from './dlm.js';
+import { decodeStart, encodeStart, GroupBarrier, lockspaceGroupName } from './lockspaceGroup.js';
+import type { GroupMember, GroupMemberChange } from './membership.js';
 
 export type LockspaceState = 'joining' | 'running' | 'stopped' | 'leaving';
 /** up: a member; failed: declared dead, not yet fenced; down: fenced, comm removed, not a member */
@@ -25,6 +34,7 @@ export type NodeState = 'up' | 'failed' | 'down';
 
 export const ETIMEDOUT = 110;
 export const EEXIST = 17;
+export const ENOTCONN = 107;
 
 export interface LockspaceEntry {
   name: string;
@@ -35,6 +45,18 @@ export interface LockspaceEntry {
   since: number;
   /** joining: what it waits for */
   waitingFor?: string;
+  /** groups mode: the nodes in the lockspace's process group now (they have it mounted) */
+  groupNodes?: number[];
+  /** groups mode: nodes whose start for the current change is still missing */
+  barrierMissing?: number[];
+}
+
+/** Group tracking: which nodes have a lockspace (an ocfs2 volume: its UUID) now. */
+export interface GroupView {
+  ls: string;
+  nodes: number[];
+  joined: number[];
+  left: number[];
 }
 
 export interface NodeEntry {
@@ -63,7 +85,15 @@ export type DaemonEvent =
   /** an `ops` action that answers a join failed at some step: errno of the failure */
   | { type: 'ops-failed'; ls: string; answers: 'join' | 'leave'; errno: number; at: number; eventDoneWritten: boolean }
   /** /sys/kernel/dlm/* now, and configfs spaces/<ls>/nodes/* (after an overflow, or at start) */
-  | { type: 'rescan'; sysfs: string[]; spaces: Record<string, number[]>; at: number };
+  | { type: 'rescan'; sysfs: string[]; spaces: Record<string, number[]>; at: number }
+  /** groups mode: a member change of the lockspace's process group */
+  | { type: 'group-change'; ls: string; members: GroupMember[]; joined: GroupMemberChange[]; left: GroupMemberChange[]; at: number }
+  /** groups mode: a message delivered in the lockspace's group (the sender's own included) */
+  | { type: 'group-message'; ls: string; nodeid: number; pid: number; data: string; at: number }
+  /** groups mode: joining the lockspace's group failed (errno to answer the kernel with) */
+  | { type: 'group-failed'; ls: string; errno: number; detail: string; at: number }
+  /** the membership source is gone for good (corosync stopped) */
+  | { type: 'membership-down'; detail: string; at: number };
 
 export type DaemonAction =
   | {
@@ -77,7 +107,13 @@ export type DaemonAction =
       bestEffort?: boolean;
     }
   | { type: 'fence'; nodeid: number; failTime: number; round: number; delayMs: number }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> };
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> }
+  /** groups mode: join / leave the lockspace's process group, multicast to it */
+  | { type: 'group-join'; ls: string; group: string }
+  | { type: 'group-leave'; ls: string; group: string }
+  | { type: 'group-send'; ls: string; group: string; data: string }
+  /** groups mode: the nodes that have ls changed (for the API's 'group' event) */
+  | ({ type: 'group' } & GroupView);
 
 export interface DaemonModelConfig {
   localNodeId: number;
@@ -90,6 +126,8 @@ export interface DaemonModelConfig {
   fenceRetryDelayMs?: number;
   /** quorate at start (default true: the source's first quorum event corrects it) */
   quorate?: boolean;
+  /** 'static' (default) or 'groups': see the file comment */
+  membership?: 'static' | 'groups';
 }
 
 /** Current configfs/sysfs state as the executor reads it before start. */
@@ -151,6 +189,10 @@ export class DlmControlModel {
   readonly nodes = new Map<number, NodeEntry>();
   readonly lockspaces = new Map<string, LockspaceEntry>();
   quorate: boolean;
+  readonly mode: 'static' | 'groups';
+  /** groups mode: the barrier of each lockspace's group */
+  private readonly barriers = new Map<string, GroupBarrier>();
+  private membershipLost = false;
   private readonly gating: boolean;
   private readonly maxFenceRounds: number;
   private readonly retryDelay: number;
@@ -174,15 +216,20 @@ export class DlmControlModel {
     this.quorate = c.quorate ?? true;
     this.maxFenceRounds = c.maxFenceRounds ?? 5;
     this.retryDelay = c.fenceRetryDelayMs ?? 2000;
+    this.mode = c.membership ?? 'static';
   }
 
-  /** Lockspaces found running at start (configfs members present). */
-  adopt(ls: string, members: number[], at: number): void {
+  /** Lockspaces found running at start (configfs members present); groups mode: rejoin the group. */
+  adopt(ls: string, members: number[], at: number): DaemonAction[] {
     this.lockspaces.set(ls, { name: ls, state: 'running', members: sorted(members), since: at });
+    if (this.mode !== 'groups') return [];
+    this.barriers.set(ls, new GroupBarrier());
+    return [{ type: 'group-join', ls, group: lockspaceGroupName(ls) }];
   }
 
   /** Why starts are held back now, or undefined when a lockspace may start. */
   blockedBy(): string | undefined {
+    if (this.membershipLost) return 'the membership service (it stopped)';
     if (this.gating && !this.quorate) return 'quorum';
     const failed = [...this.nodes.values()].filter((n) => n.state === 'failed').map((n) => n.nodeid);
     if (failed.length > 0) return `fencing of node ${failed.join(', ')}`;
@@ -214,7 +261,22 @@ export class DlmControlModel {
         return this.opsFailed(ev);
       case 'rescan':
         return this.rescan(ev.sysfs, ev.spaces, ev.at);
+      case 'group-change':
+        return this.groupChange(ev);
+      case 'group-message':
+        return this.groupMessage(ev);
+      case 'group-failed':
+        return this.groupFailed(ev.ls, ev.errno, ev.detail);
+      case 'membership-down':
+        return this.membershipDown(ev.detail, ev.at);
     }
+  }
+
+  /** Group tracking: every lockspace this node is in, with the nodes in its group. */
+  groups(): GroupView[] {
+    return [...this.lockspaces.values()]
+      .filter((l) => l.groupNodes !== undefined)
+      .map((l) => ({ ls: l.name, nodes: [...l.groupNodes!], joined: [], left: [] }));
   }
 
   private log(level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>): DaemonAction {
@@ -232,7 +294,131 @@ export class DlmControlModel {
       return [this.log('info', `online for ${ls} again while it waits: still joining`, { ls })];
     }
     this.lockspaces.set(ls, { name: ls, state: 'joining', members: [], since: at });
+    if (this.mode === 'groups') {
+      const group = lockspaceGroupName(ls);
+      if (this.membershipLost) {
+        this.lockspaces.delete(ls);
+        return [...out, this.log('error', `join of ${ls} refused: the membership service stopped (answered -ENOTCONN; start corosync and the daemon again)`, { ls }), { type: 'ops', why: `fail join ${ls}`, ops: failEventOps(ls, ENOTCONN), ls, answers: 'join' }];
+      }
+      // a stale entry was still in the group: leave it first, then join afresh
+      if (this.barriers.has(ls)) out.push({ type: 'group-leave', ls, group });
+      this.barriers.set(ls, new GroupBarrier());
+      this.lockspaces.get(ls)!.waitingFor = `the first change of group ${group}`;
+      return [...out, { type: 'group-join', ls, group }];
+    }
     return [...out, ...this.tryJoin(ls, at)];
+  }
+
+  /** Start (or join) whatever may start now. */
+  private retry(ls: string, at: number): DaemonAction[] {
+    return this.mode === 'groups' ? this.tryStartGroup(ls, at) : this.tryJoin(ls, at);
+  }
+
+  private waiting(e: LockspaceEntry, why: string): DaemonAction[] {
+    if (e.waitingFor === why) return [];
+    e.waitingFor = why;
+    return [this.log('info', `${e.name} ${e.state === 'joining' ? 'join' : 'restart'} waits for ${why}`, { ls: e.name })];
+  }
+
+  /** groups mode: the barrier is complete, nothing blocks, every member is up: write and start. */
+  private tryStartGroup(ls: string, at: number): DaemonAction[] {
+    const e = this.lockspaces.get(ls);
+    const b = this.barriers.get(ls);
+    if (!e || !b || (e.state !== 'joining' && e.state !== 'stopped')) return [];
+    if (b.tag === undefined) return this.waiting(e, `the first change of group ${lockspaceGroupName(ls)}`);
+    e.barrierMissing = b.missing();
+    if (!b.complete()) return this.waiting(e, `start messages from node ${e.barrierMissing.join(', ')}`);
+    const blocked = this.blockedBy();
+    if (blocked) return this.waiting(e, blocked);
+    const members = b.nodeIds();
+    // a dead member still listed: the group change that removes it comes (CPG), then it restarts
+    const notUp = members.filter((id) => this.nodes.get(id)?.state !== 'up');
+    if (notUp.length > 0) return this.waiting(e, `the group change removing node ${notUp.join(', ')} (not up here)`);
+    delete e.waitingFor;
+    const was = e.members;
+    e.members = members;
+    e.since = at;
+    if (e.state === 'joining') {
+      e.state = 'running';
+      return [{ type: 'ops', why: `join ${ls} with members ${members.join(',')} (all started)`, ops: joinOps(ls, members), ls, answers: 'join' }];
+    }
+    e.state = 'running';
+    const gone = was.filter((id) => !members.includes(id));
+    const added = members.filter((id) => !was.includes(id));
+    const ops: AttrOp[] = [
+      ...gone.map((id) => ({ op: 'rmdir' as const, path: dlmPaths.spaceNode(ls, id) })),
+      ...added.flatMap((id) => [
+        { op: 'mkdir' as const, path: dlmPaths.spaceNode(ls, id) },
+        { op: 'write' as const, path: `${dlmPaths.spaceNode(ls, id)}/nodeid`, data: String(id) },
+      ]),
+      { op: 'write', path: dlmPaths.sysfs(ls, 'control'), data: '1' },
+    ];
+    const what = [...(added.length ? [`+${added.join(',+')}`] : []), ...(gone.length ? [`-${gone.join(',-')}`] : [])].join(' ') || 'same members';
+    return [{ type: 'ops', why: `restart ${ls} with members ${members.join(',')} (${what}; all started)`, ops }];
+  }
+
+  private groupChange(ev: { ls: string; members: GroupMember[]; joined: GroupMemberChange[]; left: GroupMemberChange[]; at: number }): DaemonAction[] {
+    const e = this.lockspaces.get(ev.ls);
+    const b = this.barriers.get(ev.ls);
+    if (!e || !b) return [this.log('info', `change of group ${lockspaceGroupName(ev.ls)} ignored: not a lockspace here`)];
+    if (!ev.members.some((m) => m.nodeid === this.localNodeId)) return [];
+    const nodes = [...new Set(ev.members.map((m) => m.nodeid))].sort((a, b2) => a - b2);
+    const out: DaemonAction[] = [];
+    const joinedIds = [...new Set(ev.joined.map((m) => m.nodeid))].sort((a, b2) => a - b2);
+    const leftIds = [...new Set(ev.left.map((m) => m.nodeid))].sort((a, b2) => a - b2);
+    e.groupNodes = nodes;
+    out.push({ type: 'group', ls: ev.ls, nodes, joined: joinedIds, left: leftIds });
+    out.push(this.log('info', `group ${lockspaceGroupName(ev.ls)}: members ${nodes.join(',')}${joinedIds.length ? `, joined ${joinedIds.join(',')}` : ''}${ev.left.length ? `, left ${ev.left.map((l) => `${l.nodeid} (${l.reason})`).join(', ')}` : ''}`, { ls: ev.ls, nodes }));
+    // a member that did not leave by itself is a dead node: stop, fence, remove its comm (the
+    // quorum event may say the same later; nodeDown is idempotent)
+    for (const l of ev.left) {
+      if (l.reason === 'leave' || l.nodeid === this.localNodeId || nodes.includes(l.nodeid)) continue;
+      out.push(...this.nodeDown(l.nodeid, ev.at, `left group ${lockspaceGroupName(ev.ls)} (${l.reason})`));
+    }
+    if (e.state === 'running') {
+      e.state = 'stopped';
+      e.since = ev.at;
+      out.push({ type: 'ops', why: `stop ${ev.ls} for a member change`, ops: [{ op: 'write', path: dlmPaths.sysfs(ev.ls, 'control'), data: '0' }] });
+    }
+    const tag = b.change(ev);
+    delete e.waitingFor;
+    out.push({ type: 'group-send', ls: ev.ls, group: lockspaceGroupName(ev.ls), data: encodeStart({ type: 'start', ls: ev.ls, tag }) });
+    out.push(...this.tryStartGroup(ev.ls, ev.at));
+    return out;
+  }
+
+  private groupMessage(ev: { ls: string; nodeid: number; pid: number; data: string; at: number }): DaemonAction[] {
+    const b = this.barriers.get(ev.ls);
+    const m = decodeStart(ev.data);
+    if (!b || !m || m.ls !== ev.ls) return [this.log('info', `message in group ${lockspaceGroupName(ev.ls)} from node ${ev.nodeid} ignored: ${!b ? 'not a lockspace here' : 'not a start for it'}`)];
+    const v = b.start({ nodeid: ev.nodeid, pid: ev.pid }, m.tag);
+    if (v !== 'counted') return v === 'early' ? [] : [this.log('info', `start from node ${ev.nodeid} for ${ev.ls}: ${v}, ignored`, { ls: ev.ls })];
+    return this.tryStartGroup(ev.ls, ev.at);
+  }
+
+  private groupFailed(ls: string, errno: number, detail: string): DaemonAction[] {
+    const e = this.lockspaces.get(ls);
+    this.barriers.delete(ls);
+    if (!e) return [];
+    this.lockspaces.delete(ls);
+    if (e.state !== 'joining') return [this.log('error', `could not rejoin the group of running lockspace ${ls}: ${detail}; it is forgotten here`, { ls })];
+    return [
+      this.log('error', `join of ${ls}: cannot join its group ${lockspaceGroupName(ls)} (${detail}): answered -${errno}, the mount fails`, { ls }),
+      { type: 'ops', why: `fail join ${ls}`, ops: failEventOps(ls, errno), ls, answers: 'join' },
+    ];
+  }
+
+  private membershipDown(detail: string, at: number): DaemonAction[] {
+    this.membershipLost = true;
+    const out: DaemonAction[] = [this.log('error', `membership lost (${detail}): no lockspace starts or recovers any more; running ones are left as they are (unmount, then start corosync and the daemon again)`)];
+    for (const e of [...this.lockspaces.values()]) {
+      if (e.state !== 'joining') continue;
+      this.lockspaces.delete(e.name);
+      this.barriers.delete(e.name);
+      out.push({ type: 'ops', why: `fail join ${e.name}: membership lost`, ops: failEventOps(e.name, ENOTCONN), ls: e.name, answers: 'join' });
+    }
+    void at;
+    return out;
   }
 
   private tryJoin(ls: string, at: number): DaemonAction[] {
@@ -260,10 +446,13 @@ export class DlmControlModel {
       e.since = at;
     }
     this.lockspaces.delete(ls);
+    const inGroup = this.barriers.delete(ls);
     return [
       ...(e ? [] : [this.log('warn', `offline for ${ls}, which we did not know: answered anyway`, { ls })]),
       { type: 'ops', why: `leave ${ls}: remove its members`, ops: staleCleanup(ls, members), bestEffort: true },
       { type: 'ops', why: `leave ${ls}: event_done 0`, ops: [{ op: 'write', path: dlmPaths.sysfs(ls, 'event_done'), data: '0' }], ls, answers: 'leave' },
+      // the others see a clean 'leave' and remove this node without fencing it
+      ...(inGroup ? [{ type: 'group-leave' as const, ls, group: lockspaceGroupName(ls) }] : []),
     ];
   }
 
@@ -308,6 +497,15 @@ export class DlmControlModel {
     n.state = 'down';
     n.comm = false;
     delete n.failTime;
+    if (this.mode === 'groups') {
+      // members come from the groups: each lockspace restarts at its own barrier (tryStartGroup)
+      const out: DaemonAction[] = [
+        this.log('info', `node ${n.nodeid} fenced${ev.manual ? ' (acknowledged by hand)' : ''}: comm removed`, { nodeid: n.nodeid }),
+        { type: 'ops', why: `recover from node ${n.nodeid}: remove its comm`, ops: [{ op: 'rmdir', path: dlmPaths.comm(n.nodeid) }] },
+      ];
+      for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, ev.at));
+      return out;
+    }
     const withIt = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && l.members.includes(n.nodeid));
     for (const l of withIt) l.members = l.members.filter((m) => m !== n.nodeid);
     const stillFailed = (l: LockspaceEntry) => l.members.some((m) => this.nodes.get(m)?.state === 'failed');
@@ -325,7 +523,7 @@ export class DlmControlModel {
       this.log('info', `node ${n.nodeid} fenced${ev.manual ? ' (acknowledged by hand)' : ''}: comm removed, ${restart.length} lockspace(s) restarted`, { nodeid: n.nodeid, restarted: restart.map((l) => l.name) }),
       { type: 'ops', why: `recover from node ${n.nodeid}: remove its comm and memberships, restart`, ops },
     ];
-    for (const l of [...this.lockspaces.values()]) out.push(...this.tryJoin(l.name, ev.at));
+    for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, ev.at));
     return out;
   }
 
@@ -340,7 +538,7 @@ export class DlmControlModel {
       this.log('info', `node ${nodeid} is back: comm recreated (it joins lockspaces created from now on)`),
       { type: 'ops', why: `comm for node ${nodeid}`, ops: commOps(n, false) },
     ];
-    for (const l of [...this.lockspaces.values()]) out.push(...this.tryJoin(l.name, at));
+    for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, at));
     return out;
   }
 
@@ -351,6 +549,10 @@ export class DlmControlModel {
     const out: DaemonAction[] = [this.log(quorate ? 'info' : 'warn', quorate ? 'quorum regained' : 'quorum lost: no lockspace starts and no fencing until it is back')];
     if (!quorate) return out;
     for (const n of this.nodes.values()) out.push(...this.maybeFence(n));
+    if (this.mode === 'groups') {
+      for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, at));
+      return out;
+    }
     // lockspaces whose dead members were fenced while inquorate
     const startable = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.members.some((m) => this.nodes.get(m)?.state !== 'up'));
     if (startable.length > 0) {
@@ -368,7 +570,9 @@ export class DlmControlModel {
     const e = this.lockspaces.get(ls);
     if (!e || e.state !== 'joining') return [];
     this.lockspaces.delete(ls);
+    const inGroup = this.barriers.delete(ls);
     return [
+      ...(inGroup ? [{ type: 'group-leave' as const, ls, group: lockspaceGroupName(ls) }] : []),
       this.log('error', `join of ${ls} waited too long for ${e.waitingFor ?? '?'} (since ${new Date(e.since).toISOString()}): answered -ETIMEDOUT, the mount fails`, { ls, at }),
       { type: 'ops', why: `fail join ${ls}`, ops: failEventOps(ls, ETIMEDOUT), ls, answers: 'join' },
     ];
@@ -379,6 +583,7 @@ export class DlmControlModel {
     const e = this.lockspaces.get(ev.ls);
     this.lockspaces.delete(ev.ls);
     const out: DaemonAction[] = [this.log('error', `join of ${ev.ls} failed (errno ${ev.errno}): answering -${ev.errno}`)];
+    if (this.barriers.delete(ev.ls)) out.push({ type: 'group-leave', ls: ev.ls, group: lockspaceGroupName(ev.ls) });
     out.push({ type: 'ops', why: `clean failed join ${ev.ls}`, ops: staleCleanup(ev.ls, e?.members ?? []), bestEffort: true });
     // a failed event_done write itself cannot be answered again (and a stray one would be latched)
     if (!ev.eventDoneWritten) out.push({ type: 'ops', why: `fail join ${ev.ls}`, ops: failEventOps(ev.ls, ev.errno || 5), bestEffort: true });
@@ -390,6 +595,7 @@ export class DlmControlModel {
     for (const [ls, e] of [...this.lockspaces]) {
       if (!sysfs.includes(ls)) {
         this.lockspaces.delete(ls);
+        if (this.barriers.delete(ls)) out.push({ type: 'group-leave', ls, group: lockspaceGroupName(ls) });
         out.push(this.log('warn', `rescan: ${ls} is gone from the kernel (a lost offline/remove): forgotten`));
         if (spaces[ls]) out.push({ type: 'ops', why: `clean ${ls}`, ops: staleCleanup(ls, e.members), bestEffort: true });
       }
@@ -397,8 +603,7 @@ export class DlmControlModel {
     for (const ls of sysfs) {
       if (this.lockspaces.has(ls)) continue;
       if (spaces[ls]) {
-        this.adopt(ls, spaces[ls]!, at);
-        out.push(this.log('info', `rescan: adopted running lockspace ${ls}`));
+        out.push(this.log('info', `rescan: adopted running lockspace ${ls}`), ...this.adopt(ls, spaces[ls]!, at));
       } else {
         out.push(this.log('warn', `rescan: ${ls} waits for a join answer (a lost online): joining`));
         out.push(...this.online(ls, at));
@@ -413,7 +618,7 @@ export class DlmControlModel {
       quorate: this.quorate,
       blockedBy: this.blockedBy() ?? null,
       nodes: [...this.nodes.values()].map((n) => ({ ...n, addresses: [...n.addresses] })),
-      lockspaces: [...this.lockspaces.values()].map((l) => ({ ...l, members: [...l.members] })),
+      lockspaces: [...this.lockspaces.values()].map((l) => ({ ...l, members: [...l.members], ...(l.groupNodes ? { groupNodes: [...l.groupNodes] } : {}) })),
     };
   }
 }

@@ -4,6 +4,11 @@
 // overflow), takes membership from a MembershipSource (quorum events: nodes that left are dead,
 // nodes that joined are back; the quorate flag gates starts and fencing), runs the fence agent,
 // and serves a control socket. One structured JSON line per event goes to the log sink.
+// With groups (the default for every source but the static one) each lockspace's members are its
+// process group's (lib/model/lockspaceGroup.ts): group changes and start messages are fed to the
+// model, and its group-join/leave/send actions go to the source. 'group' events tell API users
+// which nodes have which lockspace (ocfs2: volume UUID) mounted.
+import { EventEmitter } from 'node:events';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { BatchError, type KernelBackend } from '../../kernel/backend.js';
 import { downHazard } from '../../kernel/control.js';
@@ -11,8 +16,9 @@ import { KernelError } from '../../kernel/errors.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
 import { UeventListener } from '../../kernel/uevent.js';
 import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
-import { daemonStartPlan, DlmControlModel, type DaemonAction, type DaemonEvent, type DlmConfigState } from '../../model/dlmDaemon.js';
-import type { MembershipSource, QuorumChangedEvent } from '../../model/membership.js';
+import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState, type GroupView } from '../../model/dlmDaemon.js';
+import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
+import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { StaticMembership } from '../membership/static.js';
 import { ControlServer, DEFAULT_SOCKET } from './controlSocket.js';
@@ -42,6 +48,31 @@ export interface DaemonOptions {
   liveness?: { port?: number; intervalMs?: number; deadMs?: number };
   log?: (line: string) => void;
   quorumGating?: boolean;
+  /** lockspace members from per-lockspace process groups (default: every source but 'static') */
+  groups?: boolean;
+  /** the dlm monitor device; null: none (a fake kernel tree in tests). Default: the kernel's */
+  monitorPath?: string | null;
+  /** where lockspace uevents come from; default: the kernel's uevent netlink socket */
+  uevents?: UeventSource;
+}
+
+/** What the daemon needs of a uevent listener (UeventListener, or a test's injector). */
+export interface UeventSource extends EventEmitter {
+  close(): void;
+  stats?(): unknown;
+}
+
+/** The API's 'group' event: the nodes that have lockspace `uuid` (an ocfs2 volume's UUID) now. */
+export interface GroupEvent {
+  uuid: string;
+  nodes: number[];
+  joined: number[];
+  left: number[];
+}
+
+export interface DaemonEvents {
+  group: [GroupEvent];
+  log: [LogEntry];
 }
 
 export interface LogEntry {
@@ -58,11 +89,11 @@ export class DaemonRefusal extends Error {
 
 const DLM_MONITOR = ['/dev/dlm-monitor', '/dev/misc/dlm-monitor'];
 
-export class DlmDaemon {
+export class DlmDaemon extends EventEmitter<DaemonEvents> {
   readonly model: DlmControlModel;
   private readonly o: DaemonOptions;
   private monitorFd: number | undefined;
-  private listener: UeventListener | undefined;
+  private listener: UeventSource | undefined;
   private control: ControlServer | undefined;
   private probe: LivenessProbe | undefined;
   private readonly recent: LogEntry[] = [];
@@ -77,6 +108,7 @@ export class DlmDaemon {
   readonly closed: Promise<void>;
 
   constructor(o: DaemonOptions) {
+    super();
     this.o = o;
     const local = o.membership.localNodeId();
     this.model = new DlmControlModel({
@@ -86,6 +118,7 @@ export class DlmDaemon {
       ...(o.quorumGating !== undefined ? { quorumGating: o.quorumGating } : {}),
       ...(o.maxFenceRounds !== undefined ? { maxFenceRounds: o.maxFenceRounds } : {}),
       ...(o.fenceRetryDelayMs !== undefined ? { fenceRetryDelayMs: o.fenceRetryDelayMs } : {}),
+      membership: (o.groups ?? o.membership.kind !== 'static') ? 'groups' : 'static',
     });
     this.closed = new Promise((r) => (this.closedResolve = r));
   }
@@ -95,6 +128,7 @@ export class DlmDaemon {
     this.recent.push(e);
     if (this.recent.length > 500) this.recent.shift();
     (this.o.log ?? ((l: string) => process.stderr.write(l + '\n')))(JSON.stringify(e));
+    this.emit('log', e);
   }
 
   /** Checks, then: monitor open, configfs filled, uevents answered, READY=1. */
@@ -109,7 +143,7 @@ export class DlmDaemon {
     }
     if (!k.exists('/sys/kernel/config/dlm')) throw new DaemonRefusal('/sys/kernel/config/dlm is missing: load the dlm module (modprobe dlm) and mount configfs');
     // uevents first: nothing sent between the rescan below and the listener can be lost
-    this.listener = new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
+    this.listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
     this.listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
     this.listener.on('overflow', () => {
       this.counters.overflows++;
@@ -119,7 +153,7 @@ export class DlmDaemon {
     this.listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}`));
     // the monitor before the local comm: the kernel treats "nodeid set, monitor never opened" as
     // an old daemon, and closing it (our exit) stops every lockspace
-    const dev = DLM_MONITOR.find((p) => {
+    const dev = this.o.monitorPath === null ? 'no monitor (fake kernel tree)' : [...(this.o.monitorPath ? [this.o.monitorPath] : DLM_MONITOR)].find((p) => {
       try {
         this.monitorFd = openSync(p, 'r');
         return true;
@@ -127,12 +161,22 @@ export class DlmDaemon {
         return false;
       }
     });
-    if (!dev) throw new DaemonRefusal(`cannot open ${DLM_MONITOR.join(' or ')}: is the dlm module loaded?`);
+    if (!dev) throw new DaemonRefusal(`cannot open ${this.o.monitorPath ?? DLM_MONITOR.join(' or ')}: is the dlm module loaded? (modprobe dlm)`);
     this.log('info', 'monitor', `${dev} open (kept open for the daemon's life)`);
 
     await this.o.membership.start();
     this.o.membership.on('quorum', (q) => this.onQuorum(q));
-    this.o.membership.on('down', (e) => this.log('error', 'membership-down', `membership source lost: ${e.message}; lockspaces are kept as they are`));
+    this.o.membership.on('down', (e) => {
+      this.log('error', 'membership-down', `membership source lost: ${e.message}; lockspaces are kept as they are`);
+      if (this.model.mode === 'groups') this.enqueue(() => this.feed({ type: 'membership-down', detail: e.message, at: Date.now() }));
+    });
+    if (this.model.mode === 'groups') {
+      this.o.membership.on('members', (c) => this.onGroupChange(c));
+      this.o.membership.on('message', (m) => {
+        const ls = lockspaceOfGroup(m.group);
+        if (ls !== undefined) this.enqueue(() => this.feed({ type: 'group-message', ls, nodeid: m.nodeid, pid: m.pid, data: m.data.toString('utf8'), at: Date.now() }));
+      });
+    }
 
     const state = this.readConfigState();
     const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes }, state);
@@ -146,8 +190,11 @@ export class DlmDaemon {
       nodes: this.o.nodes.map((n) => `${n.nodeid}@${n.addresses.join(',')}`),
     });
     for (const a of plan.adopt) {
-      this.model.adopt(a.ls, a.members, Date.now());
       this.log('info', 'adopt', `lockspace ${a.ls} already running with members ${a.members.join(',')}`);
+      const acts = this.model.adopt(a.ls, a.members, Date.now());
+      this.enqueue(async () => {
+        for (const x of acts) await this.execute(x);
+      });
     }
     for (const ls of plan.pending) this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
     if (!this.o.fenceAgent) this.log('warn', 'no-fence-agent', 'no fence agent configured: a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
@@ -156,6 +203,7 @@ export class DlmDaemon {
       this.control = new ControlServer(this.o.socketPath ?? DEFAULT_SOCKET, {
         status: () => this.status(),
         lockspaces: () => this.model.snapshot().lockspaces,
+        groups: () => this.groups(),
         dump: (args) => this.recent.slice(-Number(args[0] ?? 200)),
         'node-down': (args) => this.declare('down', args),
         'node-up': (args) => this.declare('up', args),
@@ -212,7 +260,8 @@ export class DlmDaemon {
       ...s,
       liveness: this.probe?.state() ?? null,
       counters: { ...this.counters },
-      listener: this.listener?.stats() ?? null,
+      groups: this.model.mode === 'groups' ? this.groups() : null,
+      listener: this.listener?.stats?.() ?? null,
     };
   }
 
@@ -224,6 +273,18 @@ export class DlmDaemon {
       for (const id of q.joined) if (this.model.nodes.get(id)?.state !== 'up') await this.feed({ type: 'node-up', nodeid: id, at });
       await this.feed({ type: 'quorum', quorate: q.quorate, at });
     });
+  }
+
+  /** Group tracking: each lockspace here (ocfs2: volume UUID) with the nodes that have it. */
+  groups(): { uuid: string; nodes: number[]; state: string }[] {
+    return this.model.snapshot().lockspaces.filter((l) => l.groupNodes).map((l) => ({ uuid: l.name, nodes: l.groupNodes!, state: l.state }));
+  }
+
+  private onGroupChange(c: MembersChangedEvent): void {
+    const ls = lockspaceOfGroup(c.group);
+    if (ls === undefined) return;
+    const at = Date.now();
+    this.enqueue(() => this.feed({ type: 'group-change', ls, members: c.members, joined: c.joined, left: c.left, at }));
   }
 
   private onUevent(ev: ReceivedUevent): void {
@@ -262,6 +323,8 @@ export class DlmDaemon {
     const k = this.o.backend;
     if (a.type === 'log') return this.log(a.level, 'model', a.msg, a.data ?? {});
     if (a.type === 'fence') return this.fence(a.nodeid, a.failTime, a.round, a.delayMs);
+    if (a.type === 'group') return this.groupEvent(a);
+    if (a.type === 'group-join' || a.type === 'group-leave' || a.type === 'group-send') return this.groupAction(a);
     const t0 = process.hrtime.bigint();
     if (a.bestEffort) {
       const failed: string[] = [];
@@ -293,6 +356,27 @@ export class DlmDaemon {
       else this.counters.joinsFailed++;
     }
     if (a.ls && a.answers === 'leave') this.counters.leavesAnswered++;
+  }
+
+  private groupEvent(g: GroupView): void {
+    const e: GroupEvent = { uuid: g.ls, nodes: g.nodes, joined: g.joined, left: g.left };
+    this.log('info', 'group', `${g.ls}: mounted on node ${g.nodes.join(',')}${g.joined.length ? ` (joined ${g.joined.join(',')})` : ''}${g.left.length ? ` (left ${g.left.join(',')})` : ''}`, { ...e });
+    this.emit('group', e);
+  }
+
+  private async groupAction(a: Extract<DaemonAction, { type: 'group-join' | 'group-leave' | 'group-send' }>): Promise<void> {
+    const m = this.o.membership;
+    try {
+      if (a.type === 'group-join') await m.joinGroup(a.group);
+      else if (a.type === 'group-leave') await m.leaveGroup(a.group);
+      else await m.send(a.group, a.data);
+      if (a.type !== 'group-send') this.log('info', a.type, `${a.type === 'group-join' ? 'joined' : 'left'} group ${a.group}`, { ls: a.ls });
+    } catch (e) {
+      const x = e as Error & { code?: string };
+      this.log('error', `${a.type}-failed`, `${a.type} ${a.group}: ${x.message}`, { ls: a.ls, code: x.code ?? null });
+      // a join that cannot get into its group is answered now; a lost start is caught by the join timer
+      if (a.type === 'group-join') await this.feed({ type: 'group-failed', ls: a.ls, errno: ENOTCONN, detail: x.message, at: Date.now() });
+    }
   }
 
   private fence(nodeid: number, failTime: number, round: number, delayMs: number): void {
