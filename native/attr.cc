@@ -366,7 +366,9 @@ Napi::Value Rmdir(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// list(path) -> [{name, type}] with type "dir" | "file" | "link" | "other"; "." and ".." omitted.
+// list(path) -> [{name, type, ino}] with type "dir" | "file" | "link" | "other"; "." and ".."
+// omitted. ino is readdir's d_ino: on configfs a directory's inode lives as long as the directory,
+// so an unchanged ino means the same item (lib/kernel/o2nm.ts trusts write-once values by it).
 Napi::Value List(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info[0], "path");
@@ -394,6 +396,7 @@ Napi::Value List(const Napi::CallbackInfo& info) {
     Napi::Object e = Napi::Object::New(env);
     e.Set("name", Napi::String::New(env, name));
     e.Set("type", Napi::String::New(env, type));
+    e.Set("ino", Napi::Number::New(env, static_cast<double>(de->d_ino)));
     out.Set(i++, e);
   }
   int err = errno;

@@ -11,6 +11,9 @@ export type AttrOp = NativeAttrOp;
 export interface DirEntry {
   name: string;
   type: 'dir' | 'file' | 'link' | 'other';
+  /** the inode number readdir gives, where the backend knows one (configfs: stable for the life
+   * of the directory; a removed and re-made directory gets a new one) */
+  ino?: number;
 }
 
 export interface BatchResult {
@@ -48,6 +51,13 @@ export interface KernelBackend {
   exists(path: string): boolean;
   batch(ops: AttrOp[]): BatchResult;
   batchAsync(ops: AttrOp[]): Promise<BatchResult>;
+  /**
+   * configfs semantics for o2nm node directories: list() gives each directory an inode number
+   * that lasts as long as the directory, and write-once attributes cannot change under it. Then
+   * a node read (or written) once needs only its `local` read again while its inode is the same.
+   * Not for fake trees: any file there can be rewritten.
+   */
+  readonly stableInodes?: boolean;
 }
 
 const CONFIGFS_MAGIC = 0x62656570;
@@ -65,12 +75,14 @@ export interface NativeBackendOptions {
 export class NativeBackend implements KernelBackend {
   readonly root: string;
   readonly fakeTree: boolean;
+  readonly stableInodes: boolean;
   readonly description: string;
 
   constructor(options: NativeBackendOptions = {}) {
     this.root = options.root ?? '/';
     this.fakeTree = options.fakeTree ?? !isConfigfs(join(this.root, 'sys/kernel/config'));
     this.description = this.fakeTree ? `fake tree ${this.root}` : this.root;
+    this.stableInodes = !this.fakeTree;
   }
 
   private native() {

@@ -25,6 +25,8 @@ export interface NativeBatchResult {
 export interface NativeDirEntry {
   name: string;
   type: 'dir' | 'file' | 'link' | 'other';
+  /** readdir's d_ino */
+  ino: number;
 }
 
 export interface NativeAttrOptions {

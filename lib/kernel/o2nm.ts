@@ -1,10 +1,64 @@
 // Reads the o2nm/o2hb configfs tree into an O2nmState (model/o2nmState.ts).
-// All attribute reads of a tree go through one native batch call: a second, no-op apply of a
-// 255-node cluster is then about a thousand reads in one crossing into C++.
+// All attribute reads of a tree go through one native batch call.
+//
+// Known nodes: a node's num, ipv4_address and ipv4_port are write-once, and a configfs directory
+// keeps its inode number for its whole life (a removed and re-made node gets a new one). So once
+// a node has been seen (or written) with all three set, a later read of the same backend needs
+// only that node's `local` while readdir gives the same inode: a second, no-op apply of a
+// 255-node cluster reads 255 attributes instead of 1020. Only where the backend says inodes are
+// stable (real configfs, the simulator), never on fake trees.
 import type { FenceMethod, HeartbeatMode } from '../model/cluster.js';
 import type { O2hbRegionState, O2nmClusterState, O2nmNodeState, O2nmState } from '../model/o2nmState.js';
 import { O2NM_ROOT, o2nm } from '../model/paths.js';
-import type { KernelBackend } from './backend.js';
+import type { DirEntry, KernelBackend } from './backend.js';
+
+interface KnownNode {
+  ino: number;
+  num: number;
+  ipv4Address: string;
+  ipv4Port: number;
+}
+/** backend → cluster name → node name → its write-once values and the inode they belong to */
+const known = new WeakMap<KernelBackend, Map<string, Map<string, KnownNode>>>();
+
+function knownNodes(backend: KernelBackend, cluster: string): Map<string, KnownNode> | undefined {
+  if (!backend.stableInodes) return undefined;
+  let byCluster = known.get(backend);
+  if (!byCluster) known.set(backend, (byCluster = new Map()));
+  let nodes = byCluster.get(cluster);
+  if (!nodes) byCluster.set(cluster, (nodes = new Map()));
+  return nodes;
+}
+
+/** num 0 is also what an unset num reads as, so a read can prove a node complete only from 1 up. */
+const completeFromRead = (n: { num: number; ipv4Address: string; ipv4Port: number }) => n.num > 0 && n.ipv4Address !== '0.0.0.0' && n.ipv4Port > 0;
+
+/**
+ * After a batch that ran without error: the nodes whose port, address and num it wrote are
+ * complete, whatever their number (lib/stack/o2nmApply.ts calls this).
+ */
+export function rememberWrittenNodes(backend: KernelBackend, cluster: string, writes: { path: string; data?: string | Buffer }[]): void {
+  const nodes = knownNodes(backend, cluster);
+  if (!nodes) return;
+  const prefix = o2nm.nodes(cluster) + '/';
+  const written = new Map<string, Partial<Record<'num' | 'ipv4_address' | 'ipv4_port', string>>>();
+  for (const w of writes) {
+    if (!w.path.startsWith(prefix) || w.data === undefined) continue;
+    const [node, attr] = w.path.slice(prefix.length).split('/');
+    if (!node || (attr !== 'num' && attr !== 'ipv4_address' && attr !== 'ipv4_port')) continue;
+    const e = written.get(node) ?? {};
+    e[attr] = w.data.toString().trim();
+    written.set(node, e);
+  }
+  const complete = [...written].filter(([, v]) => v.num !== undefined && v.ipv4_address !== undefined && v.ipv4_port !== undefined);
+  if (complete.length === 0) return;
+  const inos = new Map((backend.tryList(o2nm.nodes(cluster)) ?? []).map((e) => [e.name, e.ino]));
+  for (const [name, v] of complete) {
+    const ino = inos.get(name);
+    if (ino === undefined) continue;
+    nodes.set(name, { ino, num: Number(v.num), ipv4Address: v.ipv4_address!, ipv4Port: Number(v.ipv4_port) });
+  }
+}
 
 /** Reads many attributes in one batch; a missing one (fake trees, older kernels) reads as undefined. */
 export function readMany(backend: KernelBackend, paths: string[]): (string | undefined)[] {
@@ -28,7 +82,13 @@ export function readO2nmState(backend: KernelBackend): O2nmState {
 }
 
 function readCluster(backend: KernelBackend, name: string): O2nmClusterState {
-  const nodeNames = (backend.tryList(o2nm.nodes(name)) ?? []).filter((e) => e.type === 'dir').map((e) => e.name);
+  const nodeDirs: DirEntry[] = (backend.tryList(o2nm.nodes(name)) ?? []).filter((e) => e.type === 'dir');
+  const knownHere = knownNodes(backend, name);
+  // a known node whose inode is the same: only `local` is read
+  const trusted = nodeDirs.map((e) => {
+    const k = knownHere?.get(e.name);
+    return k && e.ino !== undefined && k.ino === e.ino ? k : undefined;
+  });
   const regionNames = (backend.tryList(o2nm.heartbeat(name)) ?? []).filter((e) => e.type === 'dir').map((e) => e.name);
   const paths = [
     o2nm.clusterAttr(name, 'idle_timeout_ms'),
@@ -38,9 +98,11 @@ function readCluster(backend: KernelBackend, name: string): O2nmClusterState {
     o2nm.heartbeatAttr(name, 'dead_threshold'),
     o2nm.heartbeatAttr(name, 'mode'),
   ];
-  for (const n of nodeNames) {
-    paths.push(o2nm.nodeAttr(name, n, 'num'), o2nm.nodeAttr(name, n, 'ipv4_address'), o2nm.nodeAttr(name, n, 'ipv4_port'), o2nm.nodeAttr(name, n, 'local'));
-  }
+  nodeDirs.forEach((e, j) => {
+    const n = e.name;
+    if (trusted[j]) paths.push(o2nm.nodeAttr(name, n, 'local'));
+    else paths.push(o2nm.nodeAttr(name, n, 'num'), o2nm.nodeAttr(name, n, 'ipv4_address'), o2nm.nodeAttr(name, n, 'ipv4_port'), o2nm.nodeAttr(name, n, 'local'));
+  });
   for (const r of regionNames) {
     paths.push(
       o2nm.regionAttr(name, r, 'dev'),
@@ -52,17 +114,32 @@ function readCluster(backend: KernelBackend, name: string): O2nmClusterState {
   }
   const v = readMany(backend, paths);
   let i = 6;
-  const nodes: O2nmNodeState[] = nodeNames.map((n) => {
+  const nodes: O2nmNodeState[] = nodeDirs.map((e, j) => {
+    const k = trusted[j];
+    if (k) {
+      const node = { name: e.name, num: k.num, ipv4Address: k.ipv4Address, ipv4Port: k.ipv4Port, local: int(v[i], 0) !== 0 };
+      i += 1;
+      return node;
+    }
     const node = {
-      name: n,
+      name: e.name,
       num: int(v[i], 0),
       ipv4Address: str(v[i + 1], '0.0.0.0'),
       ipv4Port: int(v[i + 2], 0),
       local: int(v[i + 3], 0) !== 0,
     };
     i += 4;
+    if (knownHere) {
+      if (e.ino !== undefined && completeFromRead(node)) knownHere.set(e.name, { ino: e.ino, num: node.num, ipv4Address: node.ipv4Address, ipv4Port: node.ipv4Port });
+      else knownHere.delete(e.name);
+    }
     return node;
   });
+  // nodes gone since the last read are forgotten
+  if (knownHere) {
+    const present = new Set(nodeDirs.map((e) => e.name));
+    for (const n of [...knownHere.keys()]) if (!present.has(n)) knownHere.delete(n);
+  }
   const regions: O2hbRegionState[] = regionNames.map((r) => {
     const pid = int(v[i + 4], 0);
     const region: O2hbRegionState = {

@@ -9,6 +9,8 @@ import { BatchError } from './backend.js';
 const ROOT = '/sys/kernel/config/cluster';
 
 interface SimNode {
+  /** the directory's inode number (a new one per mkdir, as configfs) */
+  ino: number;
   num?: number;
   address?: string;
   port?: number;
@@ -70,6 +72,8 @@ export class SimBackend implements KernelBackend {
   /** every mutating operation, for tests */
   log: string[] = [];
   private nextPid = 1000;
+  private nextIno = 5000;
+  readonly stableInodes = true;
 
   constructor(options: SimOptions = {}) {
     this.loaded = options.loaded ?? true;
@@ -163,7 +167,7 @@ export class SimBackend implements KernelBackend {
     if (p.length === 0) return dirs(this.clusters.keys());
     const c = this.cluster(p[0])!;
     if (p.length === 1) return [...files(['idle_timeout_ms', 'keepalive_delay_ms', 'reconnect_delay_ms', 'fence_method']), ...dirs(['node', 'heartbeat'])];
-    if (p[1] === 'node' && p.length === 2) return dirs(c.nodes.keys());
+    if (p[1] === 'node' && p.length === 2) return [...c.nodes].map(([name, n]) => ({ name, type: 'dir' as const, ino: n.ino }));
     if (p[1] === 'node') return files(['num', 'ipv4_address', 'ipv4_port', 'local']);
     if (p.length === 2) return [...files(['dead_threshold', 'mode']), ...dirs(c.regions.keys())];
     return files(['block_bytes', 'start_block', 'blocks', 'dev', 'pid']);
@@ -194,7 +198,7 @@ export class SimBackend implements KernelBackend {
       this.clusters.set(name, { name, idle: 30000, keepalive: 2000, reconnect: 2000, fence: 'reset', nodes: new Map(), regions: new Map(), hasLocal: false, localNum: -1 });
     } else if (p.length === 3 && p[1] === 'node') {
       if (Buffer.byteLength(name) > 64) throw err('ENAMETOOLONG', E.ENAMETOOLONG, 'mkdir', path);
-      this.cluster(p[0])!.nodes.set(name, { local: false });
+      this.cluster(p[0])!.nodes.set(name, { ino: this.nextIno++, local: false });
     } else if (p.length === 3 && p[1] === 'heartbeat') {
       const c = this.cluster(p[0])!;
       if (Buffer.byteLength(name) > 32) throw err('ENAMETOOLONG', E.ENAMETOOLONG, 'mkdir', path);

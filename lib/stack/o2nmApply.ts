@@ -2,6 +2,7 @@
 // which failed (with the kernel's errno and the fix), what was rolled back, and what did not run.
 import { type AttrOp, type KernelBackend, BatchError } from '../kernel/backend.js';
 import { KernelError } from '../kernel/errors.js';
+import { rememberWrittenNodes } from '../kernel/o2nm.js';
 import { hintFor } from '../model/hints.js';
 import type { O2nmPlan, PlanBlocker, PlanStep } from '../model/o2nmPlan.js';
 
@@ -78,6 +79,8 @@ export function applyO2nmPlan(backend: KernelBackend, plan: O2nmPlan, options: {
   if (plan.steps.length === 0 || options.dryRun) return { ...base, applied: [] };
   try {
     backend.batch(planToOps(plan.steps));
+    // the next read of this backend trusts what was just written (lib/kernel/o2nm.ts)
+    rememberWrittenNodes(backend, plan.cluster, plan.steps.filter((s) => s.op === 'write'));
     return { ...base, applied: plan.steps };
   } catch (e) {
     if (!(e instanceof BatchError)) throw e;

@@ -281,6 +281,32 @@ export function defineO2nmContract(label: string, makeBackend: () => KernelBacke
       assert.ok(isNoop(planO2nm(want, state, { localNode: 'node0' })));
     });
 
+    it('a node directory keeps its inode while it exists, a re-made one gets a new one; a read that trusts known nodes equals a full read', function () {
+      assert.equal(b.stableInodes, true, 'this backend claims stable inodes');
+      const want = cluster(3);
+      applyO2nmPlan(b, planO2nm(want, readO2nmState(b), { localNode: 'node0' }));
+      const inos = () => new Map(b.list(`${C}/node`).map((e) => [e.name, e.ino]));
+      const first = inos();
+      assert.equal(first.size, 3);
+      for (const ino of first.values()) assert.ok(typeof ino === 'number' && ino > 0, `readdir gives an inode number (${ino})`);
+      b.write(`${C}/node/node0/local`, '0\n');
+      b.write(`${C}/node/node0/local`, '1\n');
+      assert.deepEqual(inos(), first, 'unchanged by reads and writes');
+      b.rmdir(`${C}/node/node2`);
+      addNode(b, 'node2', 2, '127.0.1.3');
+      const again = inos();
+      assert.equal(again.get('node1'), first.get('node1'));
+      assert.notEqual(again.get('node2'), first.get('node2'), 'a re-made directory has a new inode');
+      // node2 now holds port 7777 like before; make it differ so a stale shortcut would show
+      b.rmdir(`${C}/node/node2`);
+      addNode(b, 'node2', 9, '127.0.1.9');
+      const trusted = readO2nmState(b);
+      const view = Object.create(b) as KernelBackend;
+      Object.defineProperty(view, 'stableInodes', { value: false });
+      assert.deepEqual(trusted, readO2nmState(view));
+      assert.equal(trusted.clusters[0]!.nodes.find((n) => n.name === 'node2')!.num, 9);
+    });
+
     it('apply: a refused step names what was done and rolls the half-made node back', function () {
       b.mkdir(C);
       addNode(b, 'intruder', 50, '127.0.1.2'); // holds the address the config gives node1
