@@ -1,11 +1,13 @@
 // o2stack daemon: the user stack's fs/dlm control daemon in standalone mode (no dlm_controld), in
-// the foreground, one JSON line per event on stderr. o2stack lockspaces / daemon-ctl talk to it
-// over its control socket.
+// the foreground, one JSON line per event on stderr. Membership from corosync (the default: cluster
+// name and nodelist from cmap, a CPG group per lockspace) or static (--members FILE). o2stack
+// lockspaces / groups / daemon-ctl talk to it over its control socket.
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
 
 interface DaemonCliOptions extends GlobalOptions {
+  membership?: string;
   members?: string;
   nodeId?: string;
   cluster?: string;
@@ -23,49 +25,41 @@ export function register(program: Command): void {
   program
     .command('daemon')
     .description('run the fs/dlm control daemon for the user stack (standalone, no dlm_controld) in the foreground; logs JSON lines to stderr')
+    .option('--membership <kind>', "'corosync' (the default without --members: nodes, quorum and a CPG group per lockspace from the running corosync) or 'static' (--members FILE)")
     .option('--members <file>', 'static membership: one node a line, NAME=ID@ADDR[,ADDR...] (all listed nodes are members)')
-    .option('--node-id <id>', 'this node (default: the members-file entry named like this host)')
-    .option('--cluster <name>', 'cluster name (must match the volumes: mkfs.ocfs2 --cluster-name)')
+    .option('--node-id <id>', 'this node (static: default the members-file entry named like this host; corosync: must equal corosync\'s)')
+    .option('--cluster <name>', "cluster name (must match the volumes: mkfs.ocfs2 --cluster-name; corosync: default and must equal totem.cluster_name)")
     .option('--fence-agent <path>', 'fence agent: gets node=ID and fail_time=SECONDS lines on stdin, exit 0 = fenced')
     .option('--fence-timeout <ms>', 'time limit of one fence agent run', '60000')
     .option('--join-timeout <ms>', 'a lockspace join that waits (quorum, fencing) longer is answered -ETIMEDOUT', '120000')
     .option('--socket <path>', 'control socket (mode 0600)', '/run/o2stack.sock')
-    .option('--liveness <kind>', "how a static member is found dead: 'tcp' (probe the peers' daemons) or 'none' (only `daemon-ctl node-down ID`)", 'tcp')
+    .option('--liveness <kind>', "static membership only: how a member is found dead: 'tcp' (probe the peers' daemons) or 'none' (only `daemon-ctl node-down ID`)", 'tcp')
     .option('--probe-port <port>', 'TCP port of the liveness probe', '21065')
     .option('--probe-dead <ms>', 'a peer silent this long after answering once is dead', '5000')
     .option('--legacy', 'legacy WITH_CONTROLD mode (recover_callbacks 0): refused, with the reason')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<DaemonCliOptions>();
-      if (!o.members) throw new CliError('--members FILE is needed: membership from corosync is not wired into the daemon yet (lib/stack/membership/corosync.ts exists; the daemon takes any MembershipSource)', EXIT.USAGE);
-      if (!o.cluster) throw new CliError('--cluster NAME is needed (the cluster name the volumes were made with)', EXIT.USAGE);
-      const { parseMembersFile } = await import('../../model/dlmDaemon.js');
-      const { DlmDaemon, pickLocalNode, readMembers } = await import('../../stack/daemon/daemon.js');
-      const { StaticMembership } = await import('../../stack/membership/static.js');
-      const { NativeBackend } = await import('../../kernel/backend.js');
-      let nodes;
-      try {
-        nodes = parseMembersFile(readMembers(o.members));
-      } catch (e) {
-        throw new CliError(`${o.members}: ${(e as Error).message}`, EXIT.NOT_CONFIGURED);
-      }
-      const local = pickLocalNode(nodes, o.nodeId === undefined ? undefined : Number(o.nodeId), hostname());
-      // two nodes: corosync's two_node rule (one survivor keeps quorum); otherwise a majority
-      const membership = StaticMembership.standalone({
-        localNodeId: local,
-        nodes: nodes.map((n) => ({ nodeid: n.nodeid, ...(n.name ? { name: n.name } : {}), addr: n.addresses[0]! })),
-        quorum: nodes.length <= 2 ? 'always' : 'majority',
-      });
+      const kind = o.membership ?? (o.members ? 'static' : 'corosync');
+      if (kind !== 'static' && kind !== 'corosync') throw new CliError(`--membership ${kind}: corosync or static`, EXIT.USAGE);
+      if (kind === 'static' && !o.members) throw new CliError('--membership static needs --members FILE (one node a line, NAME=ID@ADDR)', EXIT.USAGE);
+      if (kind === 'corosync' && o.members) throw new CliError('--members is for --membership static; with corosync the nodes come from its nodelist', EXIT.USAGE);
       if (o.liveness !== 'tcp' && o.liveness !== 'none') throw new CliError(`--liveness ${o.liveness}: tcp or none`, EXIT.USAGE);
+      const nodeId = o.nodeId === undefined ? undefined : Number(o.nodeId);
+      if (nodeId !== undefined && (!Number.isInteger(nodeId) || nodeId <= 0)) throw new CliError(`--node-id ${o.nodeId}: a positive integer`, EXIT.USAGE);
+      const { DlmDaemon } = await import('../../stack/daemon/daemon.js');
+      const { NativeBackend } = await import('../../kernel/backend.js');
+      const m = kind === 'static' ? await staticMembership(o, nodeId) : await corosyncMembership(o, nodeId);
+      const { membership, nodes, clusterName } = m;
       const d = new DlmDaemon({
         backend: new NativeBackend({ root: o.root ?? '/' }),
-        clusterName: o.cluster,
+        clusterName,
         nodes,
         membership,
         ...(o.fenceAgent ? { fenceAgent: o.fenceAgent } : {}),
         fenceTimeoutMs: Number(o.fenceTimeout),
         joinTimeoutMs: Number(o.joinTimeout),
         socketPath: o.socket,
-        ...(o.liveness === 'tcp' ? { liveness: { port: Number(o.probePort), deadMs: Number(o.probeDead) } } : {}),
+        ...(o.liveness === 'tcp' && kind === 'static' ? { liveness: { port: Number(o.probePort), deadMs: Number(o.probeDead) } } : {}),
         legacy: o.legacy === true,
       });
       const stop = () => void d.stop();
@@ -104,4 +98,45 @@ export function register(program: Command): void {
       if (typeof r === 'string' && !o.json) process.stdout.write(r + '\n');
       else printJson(r);
     });
+}
+
+type DaemonMembership = {
+  membership: import('../../model/membership.js').MembershipSource;
+  nodes: import('../../model/dlmDaemon.js').DaemonModelConfig['nodes'];
+  clusterName: string;
+};
+
+async function staticMembership(o: DaemonCliOptions, nodeId: number | undefined): Promise<DaemonMembership> {
+  if (!o.cluster) throw new CliError('--cluster NAME is needed (the cluster name the volumes were made with)', EXIT.USAGE);
+  const { parseMembersFile } = await import('../../model/dlmDaemon.js');
+  const { pickLocalNode, readMembers } = await import('../../stack/daemon/daemon.js');
+  const { StaticMembership } = await import('../../stack/membership/static.js');
+  let nodes;
+  try {
+    nodes = parseMembersFile(readMembers(o.members!));
+  } catch (e) {
+    throw new CliError(`${o.members}: ${(e as Error).message}`, EXIT.NOT_CONFIGURED);
+  }
+  const local = pickLocalNode(nodes, nodeId, hostname());
+  // two nodes: corosync's two_node rule (one survivor keeps quorum); otherwise a majority
+  const membership = StaticMembership.standalone({
+    localNodeId: local,
+    nodes: nodes.map((n) => ({ nodeid: n.nodeid, ...(n.name ? { name: n.name } : {}), addr: n.addresses[0]! })),
+    quorum: nodes.length <= 2 ? 'always' : 'majority',
+  });
+  return { membership, nodes, clusterName: o.cluster };
+}
+
+async function corosyncMembership(o: DaemonCliOptions, nodeId: number | undefined): Promise<DaemonMembership> {
+  const { corosyncDaemonSetup, CorosyncUnreachable, DaemonCorosyncError } = await import('../../stack/daemon/corosyncSetup.js');
+  try {
+    const { membership, setup } = await corosyncDaemonSetup({ ...(o.cluster !== undefined ? { clusterName: o.cluster } : {}), ...(nodeId !== undefined ? { nodeId } : {}) });
+    return { membership, nodes: setup.nodes, clusterName: setup.clusterName };
+  } catch (e) {
+    if (e instanceof CorosyncUnreachable) throw new CliError(e.message, EXIT.NOT_RUNNING, e.hint, { code: e.code });
+    if (e instanceof DaemonCorosyncError) throw new CliError(e.message, e.code === 'E_CLUSTER_NAME' || e.code === 'E_NODE_ID' ? EXIT.FAILED : EXIT.NOT_CONFIGURED, e.hint, { code: e.code });
+    const x = e as { code?: string; message?: string; hint?: string };
+    if (x.code === 'E_NO_COROSYNC') throw new CliError(`${x.message}`, EXIT.NOT_INSTALLED, 'apt-get install libcpg-dev libquorum-dev libcmap-dev, then rebuild the addon (npm run build:native); or use --membership static --members FILE', { code: x.code });
+    throw e;
+  }
 }

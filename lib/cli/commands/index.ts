@@ -8,6 +8,7 @@ import { register as config } from './config.js';
 import { register as monitor } from './monitor.js';
 import { register as volume } from './volume.js';
 import { register as daemon } from './daemon.js';
+import { register as groups } from './groups.js';
 
 type Register = (program: Command) => void;
 
@@ -20,6 +21,7 @@ const modules: Register[] = [
   monitor,
   volume,
   daemon,
+  groups,
 ];
 
 export function registerAll(program: Command): void {

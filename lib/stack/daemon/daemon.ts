@@ -53,11 +53,11 @@ export interface DaemonOptions {
   /** the dlm monitor device; null: none (a fake kernel tree in tests). Default: the kernel's */
   monitorPath?: string | null;
   /** where lockspace uevents come from; default: the kernel's uevent netlink socket */
-  uevents?: UeventSource;
+  uevents?: LockspaceEventSource;
 }
 
 /** What the daemon needs of a uevent listener (UeventListener, or a test's injector). */
-export interface UeventSource extends EventEmitter {
+export interface LockspaceEventSource extends EventEmitter {
   close(): void;
   stats?(): unknown;
 }
@@ -93,7 +93,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   readonly model: DlmControlModel;
   private readonly o: DaemonOptions;
   private monitorFd: number | undefined;
-  private listener: UeventSource | undefined;
+  private listener: LockspaceEventSource | undefined;
   private control: ControlServer | undefined;
   private probe: LivenessProbe | undefined;
   private readonly recent: LogEntry[] = [];

@@ -1,0 +1,33 @@
+// o2stack groups: which nodes have each lockspace (an ocfs2 volume, named by its UUID) mounted,
+// as the running daemon sees it through the lockspaces' process groups (corosync membership).
+import type { Command } from 'commander';
+import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
+
+interface GroupRow {
+  uuid: string;
+  nodes: number[];
+  state: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('groups')
+    .description('the nodes that have each volume (lockspace UUID) mounted, from the running daemon (corosync membership)')
+    .option('--socket <path>', 'control socket of o2stack daemon', '/run/o2stack.sock')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions & { socket: string }>();
+      const { request } = await import('../../stack/daemon/controlSocket.js');
+      let rows: GroupRow[];
+      try {
+        rows = (await request(o.socket, 'groups')) as GroupRow[];
+      } catch (e) {
+        const x = e as Error & { errno?: string };
+        if (x.errno === 'ENOENT' || x.errno === 'ECONNREFUSED') throw new CliError(x.message, EXIT.NOT_RUNNING, 'start it: o2stack daemon (or systemctl start o2stack-daemon)');
+        if (x.errno === 'EACCES') throw new CliError(x.message, EXIT.NO_PERMISSION, 'run as root');
+        throw e;
+      }
+      if (o.json) return printJson({ groups: rows });
+      if (rows.length === 0) return void process.stdout.write('no volumes mounted here (groups are known for the lockspaces this node is in)\n');
+      for (const g of rows) process.stdout.write(`${g.uuid}  mounted on node ${g.nodes.join(',')}  (here: ${g.state})\n`);
+    });
+}

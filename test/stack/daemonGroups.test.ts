@@ -1,0 +1,146 @@
+// Three o2stack daemons in one process, each on its own fake kernel tree, sharing a StaticCluster
+// hub as their membership (process groups, messages and node deaths as CPG gives them), with the
+// lockspace uevents injected (InjectedUevents). The executor end to end: group joins, the start
+// barrier, configfs writes, fencing, the control socket's `groups` and the CLI `o2stack groups`.
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NativeBackend } from '../../lib/kernel/backend.js';
+import { request } from '../../lib/stack/daemon/controlSocket.js';
+import { DlmDaemon, type GroupEvent } from '../../lib/stack/daemon/daemon.js';
+import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
+import { StaticCluster } from '../../lib/stack/membership/static.js';
+import { runCli } from '../support/runCli.js';
+
+const LS = '7A1B2C3D4E5F60718293A4B5C6D7E8F9';
+const C = 'sys/kernel/config/dlm/cluster';
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('o2stack daemon with lockspace groups (three daemons, one process, fake kernel trees)', function () {
+  this.timeout(20000);
+  let dir: string;
+  let cluster: StaticCluster;
+  const daemons = new Map<number, DlmDaemon>();
+  const uevents = new Map<number, InjectedUevents>();
+  const groupEvents = new Map<number, GroupEvent[]>();
+  const root = (id: number) => join(dir, `n${id}`);
+  const read = (id: number, p: string) => {
+    try {
+      return readFileSync(join(root(id), p), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const members = (id: number) => {
+    const p = join(root(id), C, 'spaces', LS, 'nodes');
+    return existsSync(p) ? readdirSync(p).map(Number).sort((a, b) => a - b) : [];
+  };
+  const fenceLog = () => (existsSync(join(dir, 'fence.log')) ? readFileSync(join(dir, 'fence.log'), 'utf8') : '');
+
+  async function start(id: number): Promise<void> {
+    mkdirSync(join(root(id), 'sys/kernel/config/dlm'), { recursive: true });
+    const ue = new InjectedUevents();
+    const d = new DlmDaemon({
+      backend: new NativeBackend({ root: root(id), fakeTree: true }),
+      clusterName: 'demo',
+      nodes: [1, 2, 3].map((i) => ({ name: `n${i}`, nodeid: i, addresses: [`192.0.2.${i}`] })),
+      membership: cluster.source(id),
+      groups: true,
+      monitorPath: null,
+      uevents: ue,
+      socketPath: join(dir, `n${id}.sock`),
+      fenceAgent: join(dir, 'fence.sh'),
+      fenceTimeoutMs: 5000,
+      joinTimeoutMs: 5000,
+      log: () => undefined,
+    });
+    const evs: GroupEvent[] = [];
+    d.on('group', (g) => evs.push(g));
+    groupEvents.set(id, evs);
+    await d.start();
+    daemons.set(id, d);
+    uevents.set(id, ue);
+  }
+
+  /** The kernel of node id makes the lockspace and sends `online` (or releases it: `offline`). */
+  function mount(id: number): void {
+    mkdirSync(join(root(id), 'sys/kernel/dlm', LS), { recursive: true });
+    rmSync(join(root(id), 'sys/kernel/dlm', LS, 'event_done'), { force: true });
+    uevents.get(id)!.lockspace('online', LS);
+  }
+  function umount(id: number): void {
+    rmSync(join(root(id), 'sys/kernel/dlm', LS, 'event_done'), { force: true });
+    uevents.get(id)!.lockspace('offline', LS);
+  }
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'o2d-groups-'));
+    writeFileSync(join(dir, 'fence.sh'), `#!/bin/sh\ncat >> ${join(dir, 'fence.log')}\n`);
+    chmodSync(join(dir, 'fence.sh'), 0o755);
+    cluster = new StaticCluster({ nodes: [1, 2, 3].map((i) => ({ nodeid: i, name: `n${i}`, addr: `192.0.2.${i}` })) });
+    for (const id of [1, 2, 3]) await start(id);
+  });
+
+  after(async function () {
+    for (const d of daemons.values()) await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two nodes mount: both join the group, pass the barrier and write the same members; the joins are answered 0', async function () {
+    mount(1);
+    await until(() => read(1, `sys/kernel/dlm/${LS}/event_done`) === '0', 'n1 event_done');
+    assert.deepEqual(members(1), [1]);
+    mount(2);
+    await until(() => read(2, `sys/kernel/dlm/${LS}/event_done`) === '0' && members(1).length === 2, 'n2 joined and n1 restarted');
+    for (const id of [1, 2]) {
+      assert.deepEqual(members(id), [1, 2]);
+      assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
+    }
+    assert.deepEqual(groupEvents.get(1)!.at(-1), { uuid: LS, nodes: [1, 2], joined: [2], left: [] });
+  });
+
+  it('a third joins the running lockspace; group tracking agrees on all three (control socket and `o2stack groups`)', async function () {
+    mount(3);
+    await until(() => [1, 2, 3].every((id) => members(id).length === 3) && read(3, `sys/kernel/dlm/${LS}/event_done`) === '0', 'three members everywhere');
+    for (const id of [1, 2, 3]) assert.deepEqual(await request(join(dir, `n${id}.sock`), 'groups'), [{ uuid: LS, nodes: [1, 2, 3], state: 'running' }]);
+    const text = await runCli(['groups', '--socket', join(dir, 'n2.sock')]);
+    assert.equal(text.code, 0, text.err);
+    assert.equal(text.out, `${LS}  mounted on node 1,2,3  (here: running)\n`);
+    const json = await runCli(['groups', '--json', '--socket', join(dir, 'n3.sock')]);
+    assert.deepEqual(JSON.parse(json.out), { groups: [{ uuid: LS, nodes: [1, 2, 3], state: 'running' }] });
+    const none = await runCli(['groups', '--socket', join(dir, 'none.sock')]);
+    assert.equal(none.code, 3, 'daemon not running: exit 3');
+    assert.match(none.err, /not running/);
+  });
+
+  it("a peer's clean unmount: removed from the lockspace on the others without fencing; its comm stays", async function () {
+    umount(2);
+    await until(() => read(2, `sys/kernel/dlm/${LS}/event_done`) === '0' && [1, 3].every((id) => members(id).join() === '1,3'), 'n2 removed on n1 and n3');
+    assert.equal(fenceLog(), '');
+    for (const id of [1, 3]) {
+      assert.ok(existsSync(join(root(id), C, 'comms/2')), 'comm of n2 kept');
+      assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
+      assert.deepEqual(groupEvents.get(id)!.at(-1), { uuid: LS, nodes: [1, 3], joined: [], left: [2] });
+    }
+    assert.equal(existsSync(join(root(2), C, 'spaces', LS)), false, "n2's own space removed");
+    const st = daemons.get(1)!.status() as { groups: unknown };
+    assert.deepEqual(st.groups, [{ uuid: LS, nodes: [1, 3], state: 'running' }]);
+    mount(2);
+    await until(() => [1, 2, 3].every((id) => members(id).length === 3), 'n2 back');
+  });
+
+  it('a node dies: the others fence it, remove its comm and restart without it', async function () {
+    await cluster.nodeDown(3);
+    await until(() => [1, 2].every((id) => members(id).join() === '1,2' && !existsSync(join(root(id), C, 'comms/3'))), 'n3 removed after fencing');
+    assert.equal((fenceLog().match(/node=3\n/g) ?? []).length, 2, 'each survivor ran the fence agent for node 3');
+    for (const id of [1, 2]) assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
+  });
+});
