@@ -99,7 +99,7 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     await until(() => read(1, `sys/kernel/dlm/${LS}/event_done`) === '0', 'n1 event_done');
     assert.deepEqual(members(1), [1]);
     mount(2);
-    await until(() => read(2, `sys/kernel/dlm/${LS}/event_done`) === '0' && members(1).length === 2, 'n2 joined and n1 restarted');
+    await until(() => read(2, `sys/kernel/dlm/${LS}/event_done`) === '0' && members(1).length === 2 && read(1, `sys/kernel/dlm/${LS}/control`) === '1', 'n2 joined and n1 restarted');
     for (const id of [1, 2]) {
       assert.deepEqual(members(id), [1, 2]);
       assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
@@ -123,7 +123,7 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
 
   it("a peer's clean unmount: removed from the lockspace on the others without fencing; its comm stays", async function () {
     umount(2);
-    await until(() => read(2, `sys/kernel/dlm/${LS}/event_done`) === '0' && [1, 3].every((id) => members(id).join() === '1,3'), 'n2 removed on n1 and n3');
+    await until(() => read(2, `sys/kernel/dlm/${LS}/event_done`) === '0' && [1, 3].every((id) => members(id).join() === '1,3' && read(id, `sys/kernel/dlm/${LS}/control`) === '1'), 'n2 removed on n1 and n3');
     assert.equal(fenceLog(), '');
     for (const id of [1, 3]) {
       assert.ok(existsSync(join(root(id), C, 'comms/2')), 'comm of n2 kept');
@@ -139,7 +139,7 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
 
   it('a node dies: the others fence it, remove its comm and restart without it', async function () {
     await cluster.nodeDown(3);
-    await until(() => [1, 2].every((id) => members(id).join() === '1,2' && !existsSync(join(root(id), C, 'comms/3'))), 'n3 removed after fencing');
+    await until(() => [1, 2].every((id) => members(id).join() === '1,2' && !existsSync(join(root(id), C, 'comms/3')) && read(id, `sys/kernel/dlm/${LS}/control`) === '1'), 'n3 removed after fencing');
     assert.equal((fenceLog().match(/node=3\n/g) ?? []).length, 2, 'each survivor ran the fence agent for node 3');
     for (const id of [1, 2]) assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
   });
