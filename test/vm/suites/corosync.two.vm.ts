@@ -48,6 +48,7 @@ describe(`corosync in two VMs (this is n${me})`, function () {
   });
 
   it('starts corosync (knet 192.0.2.1/2, two_node): both nodes members, quorate', async function () {
+    this.timeout(300_000); // the peer VM may boot and start much later (up to 120 s is waited for)
     const s = await startCorosync({ clusterName: 'demo' });
     assert.ok(s.pid > 0);
     figure(`n${me} corosync start -> 2 members quorate: ${s.ms} ms`);

@@ -1,0 +1,226 @@
+// Issue 8's reference run on the real kernel, two VMs (vm/run-two.sh: n1 = 192.0.2.1,
+// n2 = 192.0.2.2, NODE=1|2, one shared /dev/vda): the user stack with Debian's corosync 3.1.7 and
+// dlm_controld 4.2.0 as the control daemon (no o2stack daemon), the same steps and figures as
+// user-stack.two so the two compare line by line. n1 makes a pcmk volume (cluster "demo" =
+// corosync's cluster_name); both select the user stack, start corosync (knet, two_node, token
+// 3000 ms: corosync's default) and dlm_controld (startup fencing off, post_join_delay 0,
+// `fence_all` = test/vm/support/fence-ok.sh, an agent that logs and succeeds: the real fencing
+// path, with its result broadcast on dlm:controld, rather than enable_fencing=0), mount with
+// mount(2) `cluster_stack=pcmk` and read each other's file. Then n2 dies with the volume mounted
+// and a cluster flock held: its suite ends and its VM powers off at once (poweroff -f: no umount,
+// no lockspace leave, corosync gone without a goodbye). n1's corosync loses it after the token
+// timeout; dlm_controld stops the lockspace, removes n2's comm, runs the agent, restarts the
+// lockspace; the kernel replays n2's journal and n1 writes again. Figures: "o2stack-figure:".
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { inspectVolume } from '../../../lib/kernel/blockdev.js';
+import { nativeSystem } from '../../../lib/kernel/system.js';
+import { selectStack } from '../../../lib/stack/select.js';
+import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, clusterLogs, corosyncPid, dlmControldPid, joinTimes, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
+import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+
+const DISK = '/dev/vda';
+const MNT = '/mnt/shared';
+const FENCE_LOG = '/tmp/o2stack-fence.log';
+const C = '/sys/kernel/config/dlm/cluster';
+const me = Number(process.env.NODE);
+const peer = 3 - me;
+const figure = (s: string) => console.log(`o2stack-figure: ${s}`);
+const mountLine = () => mountLineOf(MNT);
+
+/** A shell command in a child with a time limit (a write that blocks on the dlm blocks only the child). */
+function sh(cmd: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; out: string }> {
+  const t0 = Date.now();
+  return new Promise((res) => {
+    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const t = setTimeout(() => res({ ok: false, ms: Date.now() - t0, out: `${out}(still running after ${timeoutMs} ms)` }), timeoutMs);
+    c.on('close', (code) => {
+      clearTimeout(t);
+      res({ ok: code === 0, ms: Date.now() - t0, out });
+    });
+  });
+}
+
+const dlmTool = (...args: string[]) => spawnSync('dlm_tool', args, { encoding: 'utf8', timeout: 20_000 });
+
+/** dlm_controld's debug log (-D): "SECONDS message" lines, SECONDS on its monotonic clock. */
+const dlmLog = (): { s: number; msg: string }[] =>
+  existsSync(DLM_CONTROLD_LOG)
+    ? readFileSync(DLM_CONTROLD_LOG, 'utf8')
+        .split('\n')
+        .map((l) => /^(\d+) (.*)$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ s: Number(m[1]), msg: m[2]! }))
+    : [];
+
+describe(`user stack with corosync + dlm_controld (the reference), two VMs (this is n${me})`, function () {
+  const k = realBackend();
+  let uuid = '';
+  let failed = false;
+
+  before(function () {
+    requireTestVm();
+    assert.ok(me === 1 || me === 2, `NODE must be 1 or 2 (vm/run-two.sh), got ${process.env.NODE}`);
+    mkdirSync(MNT, { recursive: true });
+    // the kernel's umount helper: nothing to stop for the user stack
+    writeFileSync('/proc/sys/fs/ocfs2/nm/hb_ctl_path', '/bin/true');
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
+  });
+
+  after(async function () {
+    if (me === 2 && !failed) return; // n2 dies with everything running: that is the test
+    if (failed) {
+      console.log(await clusterLogs());
+      console.log(execFileSync('dmesg', { encoding: 'utf8' }).split('\n').filter((l) => /dlm|ocfs2|JBD2/i.test(l)).slice(-40).join('\n'));
+    }
+    if (mountLine()) await within(nativeSystem.umount(MNT), 60_000, 'cleanup umount').catch(() => undefined);
+    if (dlmControldPid()) await stopDlmControld().catch((e: unknown) => console.log(String(e)));
+    if (corosyncPid()) await stopCorosync().catch((e: unknown) => console.log(String(e)));
+  });
+
+  if (me === 1) {
+    it('n1 makes the pcmk volume (mkfs.ocfs2 --cluster-stack=pcmk --cluster-name=demo)', function () {
+      uuid = mkfsUserStack(DISK);
+      assert.match(uuid, /^[0-9A-F]{32}$/);
+    });
+  } else {
+    it('n2 sees the pcmk volume n1 made', async function () {
+      const ok = await waitFor(() => {
+        execFileSync('blockdev', ['--flushbufs', DISK]);
+        try {
+          const v = inspectVolume(DISK);
+          if (v.superblock.stack?.name === 'pcmk') uuid = v.superblock.uuid;
+          return uuid !== '';
+        } catch {
+          return false;
+        }
+      }, 120_000, 1000);
+      assert.ok(ok, 'no pcmk volume on /dev/vda within 120 s');
+    });
+  }
+
+  it('selects the user stack, starts corosync (cluster demo) and dlm_controld; configfs is filled', async function () {
+    this.timeout(300_000); // the peer VM may boot and start much later (up to 120 s is waited for)
+    const r = await selectStack(k, nativeSystem, 'pcmk');
+    assert.ok(r, 'selectStack');
+    assert.equal(k.read('/sys/fs/ocfs2/cluster_stack'), 'pcmk\n');
+    const cs = await startCorosync({ clusterName: 'demo' });
+    figure(`n${me} corosync start -> 2 members quorate: ${cs.ms} ms`);
+    const d = await startDlmControld(FENCE_OK_AGENT, { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG });
+    figure(`n${me} dlm_controld ready (dlm_tool status answers) ${d.ms} ms after spawn`);
+    // dlm_controld writes the comms once the protocol is agreed with the peer's daemon
+    const comms = await waitFor(() => (k.tryList(`${C}/comms`) ?? []).map((e) => e.name).sort().join(',') === '1,2', 120_000, 200);
+    assert.ok(comms, `comms: ${JSON.stringify(k.tryList(`${C}/comms`))}`);
+    assert.equal(k.read(`${C}/cluster_name`).trim(), 'demo');
+    assert.equal(k.read(`${C}/recover_callbacks`), '1\n');
+    assert.equal(k.read(`${C}/comms/${me}/local`), '1\n');
+    assert.equal(k.read(`${C}/comms/${peer}/local`), '0\n');
+    // the daemon CPG must be complete (fence_in_progress_unknown cleared) before a join can start
+    const ready = await waitFor(() => {
+      const s = dlmTool('status');
+      return s.status === 0 && !/fence_init/.test(s.stdout) && /node 1 M/.test(s.stdout) && /node 2 M/.test(s.stdout);
+    }, 120_000, 500);
+    assert.ok(ready, `dlm_tool status: ${dlmTool('status').stdout}`);
+  });
+
+  it('mounts /dev/vda with mount(2) cluster_stack=pcmk: dlm_controld answers the join', async function () {
+    const t0 = Date.now();
+    await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 180_000, 'mount');
+    figure(`n${me} mount took ${Date.now() - t0} ms (includes waiting for the peer's join)`);
+    assert.match(mountLine() ?? '', /ocfs2 .*cluster_stack=pcmk/);
+    const j = joinTimes(execFileSync('dmesg', { encoding: 'utf8' }), uuid);
+    assert.ok(j.onlineToEventDone !== undefined, 'no "joining the lockspace group" / "group event done" lines in dmesg');
+    figure(`n${me} lockspace online -> event_done ${j.onlineToEventDone} ms, -> join complete ${j.onlineToJoined} ms (kernel printk times)`);
+    const ls = dlmTool('ls');
+    assert.equal(ls.status, 0, ls.stderr);
+    assert.match(ls.stdout, new RegExp(`name\\s+${uuid}`));
+    assert.ok(await waitFor(() => /members\s+1 2\b/.test(dlmTool('ls').stdout), 60_000, 500), `dlm_tool ls: ${dlmTool('ls').stdout}`);
+  });
+
+  it('writes a file and reads the one the peer wrote', async function () {
+    writeFileSync(`${MNT}/from-n${me}.txt`, `written on n${me}\n`);
+    execFileSync('sync');
+    const ok = await waitFor(() => {
+      try {
+        return readFileSync(`${MNT}/from-n${peer}.txt`, 'utf8') === `written on n${peer}\n`;
+      } catch {
+        return false;
+      }
+    }, 120_000, 500);
+    assert.ok(ok, `did not read n${peer}'s file`);
+    writeFileSync(`${MNT}/done-n${me}`, '');
+    execFileSync('sync');
+    assert.ok(await waitFor(() => existsSync(`${MNT}/done-n${peer}`), 120_000, 500), 'peer did not finish');
+  });
+
+  if (me === 2) {
+    it('n2 now dies with the volume mounted, holding a cluster flock (the VM powers off when this suite ends)', async function () {
+      // ocfs2 flock(2) is a dlm lock (no localflocks): n1 can only take it after n2's recovery
+      const holder = spawn('flock', ['-x', `${MNT}/lockfile`, '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+      await new Promise<void>((r) => holder.stdout.once('data', () => r()));
+      holder.stdout.destroy(); // nothing may keep this process (and the VM) alive
+      holder.unref();
+      writeFileSync(`${MNT}/dying-n2`, String(Date.now()));
+      execFileSync('sync');
+      console.log('n2: READY_TO_DIE (volume mounted, corosync and dlm_controld running)');
+    });
+    return;
+  }
+
+  it('n1: n2 dies; corosync drops it, dlm_controld fences it and restarts the lockspace; the journal is replayed; writable again', async function () {
+    assert.ok(await waitFor(() => existsSync(`${MNT}/dying-n2`), 120_000, 200), 'n2 never announced its death');
+    const busy = spawnSync('flock', ['-n', '-x', `${MNT}/lockfile`, 'true']);
+    assert.notEqual(busy.status, 0, 'the flock n2 holds was free on n1 (not a cluster lock?)');
+    const tAnnounced = Date.now();
+    // n2's VM powers off right after its suite: gone when it stops answering ping
+    const gone = await waitFor(() => spawnSync('ping', ['-c1', '-W1', '192.0.2.2']).status !== 0, 120_000, 100);
+    assert.ok(gone, 'n2 still answers ping 120 s after it announced its death');
+    const tGone = Date.now();
+    const s0 = Number(/daemon now (\d+)/.exec(dlmTool('status').stdout)?.[1] ?? NaN);
+    // n2 died holding the flock: taking it (and writing under it) waits for recovery
+    const w = await sh(`flock -x ${MNT}/lockfile -c "echo 'written on n1 after n2 died' > ${MNT}/after-death.txt && sync"`, 150_000);
+    const tWritable = Date.now();
+    const s1 = Number(/daemon now (\d+)/.exec(dlmTool('status').stdout)?.[1] ?? NaN);
+    const log = dlmLog();
+    const at = (re: RegExp) => log.find((l) => re.test(l.msg));
+    const fenceReq = at(/fence request 2\b/);
+    const fenceRes = at(/fence result 2\b.*result 0/);
+    const restart = log.filter((l) => l.msg.includes(`${uuid} start_kernel`)).pop();
+    const dmesg = execFileSync('dmesg', { encoding: 'utf8' });
+    console.log(dmesg.split('\n').filter((l) => /dlm|ocfs2|JBD2/i.test(l)).slice(-25).join('\n'));
+    console.log(log.filter((l) => /fence|node 2|nodedown|left|start_kernel|stop_kernel|del_configfs|quorum/.test(l.msg)).slice(-30).map((l) => `dlm_controld: ${l.s} ${l.msg}`).join('\n'));
+    assert.ok(w.ok, `write after n2's death failed or hung: ${w.out}`);
+    assert.ok(fenceReq, 'dlm_controld never asked to fence node 2');
+    assert.ok(fenceRes, 'no successful fence result for node 2');
+    assert.ok(restart, 'no lockspace restart (start_kernel) in the log');
+    assert.match(readFileSync(FENCE_LOG, 'utf8'), /node=2\n/);
+    assert.match(dmesg, /End replay journal|Recovering node 2|recover/i);
+    figure(`n2 stopped answering ping -> n1 writable: ${tWritable - tGone} ms (n2 announced its death ${tGone - tAnnounced} ms before it was gone)`);
+    figure(`dlm_controld clock (1 s resolution): gone ~${s0} s, fence request ${fenceReq.s} s, fence result ${fenceRes.s} s, lockspace restarted ${restart.s} s, writable ~${s1} s`);
+    assert.equal(k.tryList(`${C}/comms/2`), undefined, "n2's comm is still there");
+    assert.ok(await waitFor(() => /members\s+1\s*$/m.test(dlmTool('ls').stdout), 30_000, 500), `dlm_tool ls: ${dlmTool('ls').stdout}`);
+    assert.equal(readFileSync(`${MNT}/after-death.txt`, 'utf8'), 'written on n1 after n2 died\n');
+    assert.equal(readFileSync(`${MNT}/from-n2.txt`, 'utf8'), 'written on n2\n');
+  });
+
+  it('n1 unmounts alone: dlm_controld answers the offline; the lockspace is gone; both daemons stop', async function () {
+    const t0 = Date.now();
+    await within(nativeSystem.umount(MNT), 60_000, 'umount');
+    figure(`n1 umount after recovery took ${Date.now() - t0} ms`);
+    assert.equal(mountLine(), undefined);
+    assert.ok(await waitFor(() => (k.tryList('/sys/kernel/dlm') ?? []).length === 0, 10_000));
+    assert.doesNotMatch(dlmTool('ls').stdout, new RegExp(uuid));
+    await stopDlmControld();
+    await stopCorosync();
+    assert.equal(dlmControldPid(), undefined);
+    assert.equal(corosyncPid(), undefined);
+  });
+});
