@@ -4,6 +4,8 @@
 #  - downloads Debian 12's generic kernel package (the linux-image-6.1.*-amd64 that
 #    linux-image-amd64 depends on), extracts it with dpkg -x (it is NOT installed), runs depmod
 #  - builds the busybox initramfs (vm/mkinitramfs.sh)
+#  - downloads bookworm's corosync + dlm-controld and the libraries they need for the GUEST and
+#    extracts them with dpkg -x (vm/cluster-pkgs.sh; vm/guest-cluster.sh uses them in a VM)
 # Everything is cached under ${O2STACK_VM_CACHE:-/var/cache/o2stack-vm}.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
