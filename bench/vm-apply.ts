@@ -14,7 +14,7 @@ import { planO2nm } from '../lib/model/o2nmPlan.js';
 import { applyO2nmPlan } from '../lib/stack/o2nmApply.js';
 import { resetO2nm } from '../test/contract/o2nm.contract.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, floor: { type: 'string' }, cli: { type: 'string', default: 'dist/o2stack.mjs' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, floor: { type: 'string' }, cli: { type: 'string', default: 'dist/o2stack.cjs' } } });
 const runs = Number(values.runs);
 const backend = new NativeBackend({ root: '/' });
 if (backend.fakeTree) throw new Error('run this in the VM: /sys/kernel/config is not configfs here');

@@ -48,7 +48,7 @@ function freePort(): number {
   throw new Error('no free port');
 }
 const port = freePort();
-const entry = join(root, 'dist', 'o2stack.mjs');
+const entry = join(root, 'dist', 'o2stack.cjs');
 
 interface Vm {
   n: number;

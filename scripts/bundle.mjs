@@ -1,17 +1,61 @@
-// Bundles the CLI into one file, dist/o2stack.mjs (the package's bin): one file to read and no
-// module resolution at start-up, which matters on slow machines (measured in a TCG VM: about a
-// quarter of the CLI's start-up). The library itself ships unbundled in dist/ (tsc).
+// Bundles the CLI into one CommonJS file, dist/o2stack-cli.cjs, run by the bin dist/o2stack.cjs
+// (scripts/bin.cjs) with a V8 code cache made here (scripts/code-cache.cjs). One file to read, no
+// module resolution, no ESM loader, and little to compile at start-up: on a slow machine (a TCG
+// VM) start-up is most of a CLI run (bench/vm-apply.sh measures it). The library itself ships
+// unbundled in dist/ (tsc).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, chmodSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
+
+const nodeRequire = createRequire(import.meta.url);
+
+// Node built-ins that are not in Node's start-up snapshot and cost tens of milliseconds each to
+// load in a TCG VM (child_process alone pulls in net, stream and dgram), yet most runs never
+// call them: commander requires child_process for external subcommands we do not have, and
+// apply needs no crypto. Each becomes a stand-in that loads the real module on first use.
+const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'net', 'readline', 'zlib', 'fs/promises', 'stream'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.map((m) => m.replace('/', '\\/')).join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      // the stand-in's own require is of the real module
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    // esbuild's ESM interop copies a CommonJS module's property names onto a namespace object
+    // at load; the names are listed here (from the Node that builds), and each one's value is
+    // only fetched through the getter the interop defines, on first use.
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      loader: 'js',
+      contents: `let m; const real = () => (m ??= require(${JSON.stringify(`node:${args.path}`)}));
+const names = ${JSON.stringify(Object.getOwnPropertyNames(nodeRequire(`node:${args.path}`)))};
+module.exports = new Proxy({}, {
+  get: (_, k) => real()[k],
+  has: (_, k) => k in real(),
+  ownKeys: () => names,
+  getOwnPropertyDescriptor: (_, k) => (names.includes(k) ? { configurable: true, enumerable: true, writable: true, value: undefined } : undefined),
+});`,
+    }));
+  },
+};
 
 await build({
   entryPoints: ['lib/cli/main.ts'],
-  outfile: 'dist/o2stack.mjs',
+  outfile: 'dist/o2stack-cli.cjs',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   // loaded at run time from node_modules: bindings finds the addon, saxes is loaded on first use
   external: ['bindings', 'saxes'],
-  banner: { js: "import { createRequire as __o2sCreateRequire } from 'node:module';\nconst require = __o2sCreateRequire(import.meta.url);" },
+  // the sources are ESM; in the CommonJS bundle import.meta.url is this file's URL
+  define: { 'import.meta.url': '__o2sModuleUrl' },
+  banner: { js: "const __o2sModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyBuiltins],
   logLevel: 'warning',
 });
+copyFileSync('scripts/bin.cjs', 'dist/o2stack.cjs');
+chmodSync('dist/o2stack.cjs', 0o755);
+rmSync('dist/o2stack.mjs', { force: true });
+execFileSync(process.execPath, ['scripts/code-cache.cjs'], { stdio: 'inherit' });

@@ -7,6 +7,17 @@ import { Command, CommanderError } from 'commander';
 import { registerAll } from './commands/index.js';
 import { EXIT, reportError } from './output.js';
 
+/** The first word that is not an option or an option's value: the command to run, if any. */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1];
+    if (a === '--root' || a === '--config') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('o2stack');
   program
@@ -16,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--config <file>', 'cluster configuration file', '/etc/ocfs2/cluster.conf')
     .showHelpAfterError()
     .exitOverride();
-  registerAll(program);
+  registerAll(program, commandWord(argv));
   let json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -41,7 +52,8 @@ function invokedDirectly(): boolean {
   }
 }
 
-if (invokedDirectly()) {
+/** Runs the CLI on this process's arguments and exits with its code (the bin's entry). */
+export function run(): void {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
@@ -50,3 +62,5 @@ if (invokedDirectly()) {
     },
   );
 }
+
+if (invokedDirectly()) run();

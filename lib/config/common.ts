@@ -1,6 +1,7 @@
 // Shared pieces of the configuration parsers: result shape, issue helpers, and the rules for turning
 // an imported cluster member (cman clusternode, corosync nodelist.node) into an o2cb node.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { isIPv4 } from '../model/ip.js';
 import { DEFAULT_PORT, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
 import { ConfigError, type ConfigIssue, type SourceLoc } from '../model/errors.js';
 

@@ -8,7 +8,7 @@
 // Mapping (MAPPING): the same rules as the cman import (common.ts IMPORT_MAPPING), with the address
 // taken from ring0_addr (else from name); the cluster name is totem.cluster_name. corosync reserves
 // nodeid 0, so o2cb node 0 cannot be written to corosync: the writer reports it.
-import { isIPv4 } from 'node:net';
+import { isIPv4 } from '../model/ip.js';
 import { DEFAULT_PORT, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
 import { ConfigError, type ConfigIssue } from '../model/errors.js';
 import { IMPORT_MAPPING, IssueList, importMember, makeLoc, quoteLine, warnImportPort, type ImportOptions, type ParseOptions, type ParseResult } from './common.js';

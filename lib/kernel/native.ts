@@ -1,6 +1,6 @@
 // The one typed door into the C++ addon. Loaded lazily: commands that never touch the kernel
 // (config check, convert) do not pay for dlopen.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,9 +237,14 @@ export function loadNative(): NativeAddon {
   const require = createRequire(import.meta.url);
   const explicit = process.env.O2STACK_ADDON;
   try {
+    // node-gyp's usual output first, without loading `bindings` (which costs ~80 ms of a CLI
+    // start-up in a TCG VM); `bindings` searches every other layout (Debug, cmake-js, ...).
+    const release = join(packageRoot, 'build', 'Release', 'ocfs2_stack.node');
     cached = explicit
       ? (require(explicit) as NativeAddon)
-      : (require('bindings')({ bindings: 'ocfs2_stack', module_root: packageRoot }) as NativeAddon);
+      : existsSync(release)
+        ? (require(release) as NativeAddon)
+        : (require('bindings')({ bindings: 'ocfs2_stack', module_root: packageRoot }) as NativeAddon);
   } catch (e) {
     const err = new Error(
       `the ocfs2-stack native addon could not be loaded (${explicit ? `O2STACK_ADDON=${explicit}` : `build/Release/ocfs2_stack.node under ${packageRoot}`}): ` +

@@ -41,24 +41,27 @@ export function rememberWrittenNodes(backend: KernelBackend, cluster: string, wr
   const nodes = knownNodes(backend, cluster);
   if (!nodes) return;
   const prefix = o2nm.nodes(cluster) + '/';
-  const written = new Map<string, Partial<Record<'num' | 'ipv4_address' | 'ipv4_port', string>>>();
+  // node name → [num, ipv4_address, ipv4_port] as written
+  const written = new Map<string, (string | undefined)[]>();
   for (const w of writes) {
-    if (!w.path.startsWith(prefix) || w.data === undefined) continue;
-    const [node, attr] = w.path.slice(prefix.length).split('/');
-    if (!node || (attr !== 'num' && attr !== 'ipv4_address' && attr !== 'ipv4_port')) continue;
-    const e = written.get(node) ?? {};
-    e[attr] = w.data.toString().trim();
-    written.set(node, e);
+    if (w.data === undefined || !w.path.startsWith(prefix)) continue;
+    const slash = w.path.lastIndexOf('/');
+    const at = ATTR_INDEX[w.path.slice(slash + 1)];
+    if (at === undefined) continue;
+    const node = w.path.slice(prefix.length, slash);
+    let e = written.get(node);
+    if (!e) written.set(node, (e = [undefined, undefined, undefined]));
+    e[at] = String(w.data).trim();
   }
-  const complete = [...written].filter(([, v]) => v.num !== undefined && v.ipv4_address !== undefined && v.ipv4_port !== undefined);
-  if (complete.length === 0) return;
-  const inos = new Map((backend.tryList(o2nm.nodes(cluster)) ?? []).map((e) => [e.name, e.ino]));
-  for (const [name, v] of complete) {
+  let inos: Map<string, number | undefined> | undefined;
+  for (const [name, [num, address, port]] of written) {
+    if (num === undefined || address === undefined || port === undefined) continue;
+    inos ??= new Map((backend.tryList(o2nm.nodes(cluster)) ?? []).map((e) => [e.name, e.ino]));
     const ino = inos.get(name);
-    if (ino === undefined) continue;
-    nodes.set(name, { ino, num: Number(v.num), ipv4Address: v.ipv4_address!, ipv4Port: Number(v.ipv4_port) });
+    if (ino !== undefined) nodes.set(name, { ino, num: Number(num), ipv4Address: address, ipv4Port: Number(port) });
   }
 }
+const ATTR_INDEX: Record<string, number> = { num: 0, ipv4_address: 1, ipv4_port: 2 };
 
 /** Reads many attributes in one batch; a missing one (fake trees, older kernels) reads as undefined. */
 export function readMany(backend: KernelBackend, paths: string[]): (string | undefined)[] {

@@ -1,6 +1,6 @@
 // The o2cb cluster model and its validation (pure; no I/O).
 // Limits from the kernel's o2nm/o2hb (kernel-interfaces.md §3, §4) and ocfs2-tools' rules.
-import { isIPv4 } from 'node:net';
+import { isIPv4 } from './ip.js';
 import { ConfigError, type ConfigIssue, type SourceLoc } from './errors.js';
 
 export type HeartbeatMode = 'local' | 'global';

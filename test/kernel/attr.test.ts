@@ -1,7 +1,7 @@
 // The native attr surface on the host's filesystems: error shape, exact writes, batches, async.
 // (Its configfs behaviour is covered by the contract suite in the VM.)
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -48,12 +48,13 @@ describe('native attr surface', function () {
     assert.deepEqual([...attr().readAttr(p)], [0x31, 0x0a, 0x00, 0xff]);
   });
 
-  it('lists entries with their types, without . and ..', function () {
+  it('lists entries with their types and inode numbers, without . and ..', function () {
     mkdirSync(join(dir, 'd'));
     writeFileSync(join(dir, 'f'), '');
     symlinkSync('f', join(dir, 'l'));
     const got = attr().list(dir).sort((a, b) => a.name.localeCompare(b.name));
-    assert.deepEqual(got, [{ name: 'd', type: 'dir' }, { name: 'f', type: 'file' }, { name: 'l', type: 'link' }]);
+    assert.deepEqual(got.map(({ name, type }) => ({ name, type })), [{ name: 'd', type: 'dir' }, { name: 'f', type: 'file' }, { name: 'l', type: 'link' }]);
+    for (const e of got) assert.equal(e.ino, lstatSync(join(dir, e.name)).ino, `d_ino of ${e.name} is its inode`);
   });
 
   it('a batch runs in order, returns reads, and stops at the first failure', function () {

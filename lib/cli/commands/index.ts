@@ -1,4 +1,6 @@
-// Every command module, registered on the program. Add a line per command file.
+// Every command module, registered on the program, with the top-level commands it declares: a
+// run registers only the module of the command it runs (building every command's options is a
+// measurable part of start-up on a slow machine). test/cli/commands.test.ts checks the lists.
 import type { Command } from 'commander';
 import { register as o2nm } from './o2nm.js';
 import { register as stack } from './stack.js';
@@ -10,20 +12,26 @@ import { register as volume } from './volume.js';
 import { register as daemon } from './daemon.js';
 import { register as groups } from './groups.js';
 
-type Register = (program: Command) => void;
+export interface CommandModule {
+  /** the top-level commands register() adds */
+  commands: string[];
+  register: (program: Command) => void;
+}
 
-const modules: Register[] = [
-  o2nm,
-  stack,
-  mount,
-  node,
-  config,
-  monitor,
-  volume,
-  daemon,
-  groups,
+export const commandModules: CommandModule[] = [
+  { commands: ['plan', 'apply', 'show'], register: o2nm },
+  { commands: ['detect', 'status', 'doctor', 'select', 'start', 'stop'], register: stack },
+  { commands: ['mount', 'umount', 'hb-ctl'], register: mount },
+  { commands: ['node'], register: node },
+  { commands: ['config'], register: config },
+  { commands: ['monitor'], register: monitor },
+  { commands: ['volume'], register: volume },
+  { commands: ['daemon', 'lockspaces', 'daemon-ctl'], register: daemon },
+  { commands: ['groups'], register: groups },
 ];
 
-export function registerAll(program: Command): void {
-  for (const register of modules) register(program);
+/** Registers the module that declares `command`; every module when there is none (help, typos). */
+export function registerAll(program: Command, command?: string): void {
+  const one = command === undefined ? undefined : commandModules.find((m) => m.commands.includes(command));
+  for (const m of one ? [one] : commandModules) m.register(program);
 }

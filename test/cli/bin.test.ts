@@ -1,0 +1,72 @@
+// The built bin (dist/o2stack.cjs → the CommonJS bundle dist/o2stack-cli.cjs with its V8 code
+// cache), as users run it: the tests elsewhere run the TypeScript sources. Needs `npm run build`.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeFakeKernelTree } from '../../lib/kernel/fakeTree.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = join(root, 'dist', 'o2stack.cjs');
+const conf = (name: string) =>
+  `cluster:\n\tnode_count = 2\n\tname = ${name}\n\n` + [1, 2].map((n) => `node:\n\tip_port = 7777\n\tip_address = 192.0.2.${n}\n\tnumber = ${n}\n\tname = n${n}\n\tcluster = ${name}\n`).join('\n');
+
+describe('the built bin (dist/o2stack.cjs)', function () {
+  this.timeout(20000);
+  let dir: string;
+  before(function () {
+    if (!existsSync(bin) || !existsSync(join(root, 'dist', 'o2stack-cli.cjs'))) this.skip(); // not built: `npm run build` makes dist/
+    dir = mkdtempSync(join(tmpdir(), 'o2s-bin-'));
+    makeFakeKernelTree(join(dir, 'root'));
+    writeFileSync(join(dir, 'cluster.conf'), conf('bintest'));
+  });
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  const run = (args: string[], binPath = bin) => spawnSync(process.execPath, [binPath, ...args], { encoding: 'utf8' });
+
+  it('prints help, and a usage error exits 2', function () {
+    const help = run(['--help']);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /Usage: o2stack/);
+    assert.match(help.stdout, /apply/);
+    assert.equal(run(['aply']).status, 2);
+  });
+
+  it('applies a cluster to a fake tree and shows it back as JSON', function () {
+    const a = run(['apply', '--root', join(dir, 'root'), '--config', join(dir, 'cluster.conf'), '--node', 'n1']);
+    assert.equal(a.status, 0, a.stderr);
+    assert.deepEqual(readdirSync(join(dir, 'root/sys/kernel/config/cluster/bintest/node')).sort(), ['n1', 'n2']);
+    const show = JSON.parse(execFileSync(process.execPath, [bin, 'show', '--json', '--root', join(dir, 'root')], { encoding: 'utf8' })) as unknown;
+    assert.match(JSON.stringify(show), /"bintest"/);
+  });
+
+  it('loads no child_process, crypto or net for a plan (they load on first use)', function () {
+    // output to /dev/null and the list to a file: a pipe or a terminal on stdout/stderr is a
+    // net.Socket, which would load net by itself
+    const list = join(dir, 'modules.json');
+    const probe = `const base = new Set(process.moduleLoadList);
+process.argv = [process.argv[0], ${JSON.stringify(bin)}, 'plan', '--root', ${JSON.stringify(join(dir, 'root'))}, '--config', ${JSON.stringify(join(dir, 'cluster.conf'))}];
+const exit = process.exit;
+process.exit = (c) => { require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(process.moduleLoadList.filter((m) => !base.has(m)))); exit(c); };
+require(${JSON.stringify(bin)}).loadBundle().exports.run();`;
+    const r = spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore' });
+    assert.equal(r.status, 0);
+    const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
+    for (const m of ['child_process', 'crypto', 'net']) assert.ok(!loaded.includes(`NativeModule ${m}`), `${m} was loaded: ${loaded.join(', ')}`);
+  });
+
+  it('runs without its code cache, and with a cache V8 rejects', function () {
+    const copy = join(dir, 'dist');
+    execFileSync('mkdir', ['-p', copy]);
+    copyFileSync(bin, join(copy, 'o2stack.cjs'));
+    copyFileSync(join(root, 'dist', 'o2stack-cli.cjs'), join(copy, 'o2stack-cli.cjs'));
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    assert.equal(run(['--help'], join(copy, 'o2stack.cjs')).status, 0, 'no cache');
+    writeFileSync(join(copy, 'o2stack-cli.cjs.cache'), Buffer.from('not a V8 code cache'));
+    const r = run(['--help'], join(copy, 'o2stack.cjs'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Usage: o2stack/);
+  });
+});
