@@ -132,7 +132,7 @@ corosync_start() {
     done
     echo "}"
   } > /etc/corosync/corosync.conf
-  grep -q "n$NODE" /etc/hosts 2>/dev/null || for i in $(seq 1 "$nodes"); do echo "192.0.2.$i n$i"; done >> /etc/hosts
+  grep -q "^192\.0\.2\.1 n1$" /etc/hosts 2>/dev/null || for i in $(seq 1 "$nodes"); do echo "192.0.2.$i n$i"; done >> /etc/hosts
   local t0; t0=$(now_ms)
   start corosync corosync -f -c /etc/corosync/corosync.conf
   wait_members "$nodes" "$wait_s"

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
-import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, clusterLogs, corosyncPid, dlmControldPid, joinTimes, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
+import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, corosyncPid, dlmControldPid, joinTimes, median, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 
@@ -209,6 +209,14 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
     assert.ok(await waitFor(() => /members\s+1\s*$/m.test(dlmTool('ls').stdout), 30_000, 500), `dlm_tool ls: ${dlmTool('ls').stdout}`);
     assert.equal(readFileSync(`${MNT}/after-death.txt`, 'utf8'), 'written on n1 after n2 died\n');
     assert.equal(readFileSync(`${MNT}/from-n2.txt`, 'utf8'), 'written on n2\n');
+  });
+
+  it('n1: join benchmark, 5 lockspaces joined and left with dlm_tool (one member): online -> event_done per join', async function () {
+    const samples = await benchLockspaceJoins(5);
+    for (const x of samples) assert.ok(x.onlineToEventDone !== undefined, `no kernel join lines for ${x.lockspace}`);
+    const list = (k: 'onlineToEventDone' | 'onlineToJoined' | 'wallMs') => samples.map((x) => x[k]).join(', ');
+    figure(`n1 join benchmark (dlm_tool join, 1 member, 5 joins): online -> event_done median ${median(samples.map((x) => x.onlineToEventDone))} ms [${list('onlineToEventDone')}], -> join complete median ${median(samples.map((x) => x.onlineToJoined))} ms [${list('onlineToJoined')}], dlm_tool join wall median ${median(samples.map((x) => x.wallMs))} ms`);
+    assert.doesNotMatch(dlmTool('ls').stdout, /o2bench/, 'a benchmark lockspace was left behind');
   });
 
   it('n1 unmounts alone: dlm_controld answers the offline; the lockspace is gone; both daemons stop', async function () {

@@ -9,7 +9,7 @@
 //   ...
 //   await stopDlmControld(); await stopCorosync();  // SIGTERM by PID (SIGKILL after 10 s)
 //   console.log(await clusterLogs());               // log tails, dlm_tool status/ls/dump
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -131,4 +131,61 @@ export function joinTimes(dmesg: string, ls: string): { onlineToEventDone?: numb
   const joined = at('join complete');
   const ms = (t?: number) => (t0 !== undefined && t !== undefined ? Math.round((t - t0) * 1000) : undefined);
   return { onlineToEventDone: ms(done), onlineToJoined: ms(joined) };
+}
+
+export interface JoinSample {
+  lockspace: string;
+  /** `dlm_tool join` end to end (process start included). */
+  wallMs: number;
+  onlineToEventDone?: number;
+  onlineToJoined?: number;
+}
+
+/**
+ * The join benchmark: `count` lockspaces joined and left one after the other with `dlm_tool
+ * join/leave` (libdlm on /dev/misc/dlm-control: the kernel sends `online`, whatever control
+ * daemon runs answers it), each join timed from the kernel's printk lines (joinTimes). Needs
+ * vm/guest-cluster.sh install (dlm_tool, the /dev/misc links) and a running control daemon.
+ * There is no udev: libdlm polls (1 s steps, 10 s at most) for /dev/misc/dlm_<ls>, so a
+ * background loop (killed by its PID at the end) links the kernel's /dev/dlm_* nodes there as
+ * 51-dlm.rules would. `dlm_tool join` wall time therefore includes up to a second of that poll.
+ */
+export async function benchLockspaceJoins(count: number, prefix = 'o2bench'): Promise<JoinSample[]> {
+  const linker = spawn('sh', ['-c', 'i=0; while [ $i -lt 3000 ]; do for f in /dev/dlm_*; do [ -c "$f" ] && [ ! -e "/dev/misc/${f#/dev/}" ] && ln -s "../${f#/dev/}" "/dev/misc/${f#/dev/}"; done; i=$((i+1)); sleep 0.05; done'], { stdio: 'ignore' });
+  const tool = (args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((res) => {
+      const c = spawn('dlm_tool', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const t = setTimeout(() => c.kill('SIGKILL'), 60_000);
+      c.on('close', (code) => {
+        clearTimeout(t);
+        res({ code, out });
+      });
+    });
+  const out: JoinSample[] = [];
+  try {
+    for (let i = 1; i <= count; i++) {
+      const ls = `${prefix}${i}`;
+      const t0 = Date.now();
+      const j = await tool(['join', ls]);
+      const wallMs = Date.now() - t0;
+      if (j.code !== 0) throw new Error(`dlm_tool join ${ls}: exit ${j.code}: ${j.out}`);
+      const l = await tool(['leave', ls]);
+      if (l.code !== 0) throw new Error(`dlm_tool leave ${ls}: exit ${l.code}: ${l.out}`);
+      out.push({ lockspace: ls, wallMs, ...joinTimes(execFileSync('dmesg', { encoding: 'utf8' }), ls) });
+    }
+  } finally {
+    linker.kill('SIGTERM');
+  }
+  return out;
+}
+
+/** The median of the defined numbers (undefined for none). */
+export function median(xs: (number | undefined)[]): number | undefined {
+  const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : Math.round((v[m - 1]! + v[m]!) / 2);
 }
