@@ -71,6 +71,12 @@ export interface NodeEntry {
   failTime?: number;
   fencing: boolean;
   fenceRounds: number;
+  /**
+   * groups mode: its lockspace groups said nodedown, but the quorum service has not dropped it yet.
+   * Fencing waits for that (as dlm_controld does): the quorum event that drops it may be the one
+   * that also says the partition is no longer quorate, and an inquorate partition must not fence.
+   */
+  awaitingQuorum?: boolean;
 }
 
 export type DaemonEvent =
@@ -373,7 +379,8 @@ export class DlmControlModel {
     // quorum event may say the same later; nodeDown is idempotent)
     for (const l of ev.left) {
       if (l.reason === 'leave' || l.nodeid === this.localNodeId || nodes.includes(l.nodeid)) continue;
-      out.push(...this.nodeDown(l.nodeid, ev.at, `left group ${lockspaceGroupName(ev.ls)} (${l.reason})`));
+      // procdown: the node is still in the cluster (its daemon died), so no quorum event will follow
+      out.push(...this.nodeDown(l.nodeid, ev.at, `left group ${lockspaceGroupName(ev.ls)} (${l.reason})`, l.reason === 'nodedown'));
     }
     if (e.state === 'running') {
       e.state = 'stopped';
@@ -456,12 +463,19 @@ export class DlmControlModel {
     ];
   }
 
-  private nodeDown(nodeid: number, at: number, why?: string): DaemonAction[] {
+  private nodeDown(nodeid: number, at: number, why?: string, fromGroupNodedown = false): DaemonAction[] {
     const n = this.nodes.get(nodeid);
     if (!n) return [this.log('warn', `node-down ${nodeid}: not a configured node`)];
     if (n.local) return [this.log('warn', `node-down ${nodeid}: that is this node; ignored`)];
-    if (n.state !== 'up') return [this.log('info', `node-down ${nodeid}: already ${n.state}`)];
+    if (n.state !== 'up') {
+      if (n.state === 'failed' && n.awaitingQuorum && !fromGroupNodedown) {
+        delete n.awaitingQuorum;
+        return [this.log('info', `node ${nodeid} left the quorum membership too`), ...this.maybeFence(n)];
+      }
+      return [this.log('info', `node-down ${nodeid}: already ${n.state}`)];
+    }
     n.state = 'failed';
+    if (fromGroupNodedown) n.awaitingQuorum = true;
     n.failTime = at;
     n.fenceRounds = 0;
     const affected = [...this.lockspaces.values()].filter((l) => l.state === 'running' && l.members.includes(nodeid));
@@ -478,6 +492,7 @@ export class DlmControlModel {
   private maybeFence(n: NodeEntry, delayMs = 0): DaemonAction[] {
     if (n.state !== 'failed' || n.fencing) return [];
     if (this.gating && !this.quorate) return [this.log('info', `fencing of node ${n.nodeid} waits for quorum`)];
+    if (n.awaitingQuorum) return [this.log('info', `fencing of node ${n.nodeid} waits for the quorum service to drop it`)];
     n.fencing = true;
     n.fenceRounds++;
     return [{ type: 'fence', nodeid: n.nodeid, failTime: n.failTime ?? 0, round: n.fenceRounds, delayMs }];

@@ -46,7 +46,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-/** One agent process (test/cluster/agent.ts) inside a node's namespace. */
+/** One agent process (test/cluster/agent.ts, or another script speaking its protocol) inside a node's namespace. */
 export class Agent {
   readonly node: number;
   readonly child: ChildProcess;
@@ -57,11 +57,11 @@ export class Agent {
   private waiters: (() => void)[] = [];
   exited = false;
 
-  constructor(node: number, ns: string, logDir: string) {
+  constructor(node: number, ns: string, logDir: string, script = 'test/cluster/agent.ts') {
     this.node = node;
     this.stderrFile = join(logDir, `agent-n${node}-${Date.now()}.err`);
     const errFd = openSync(this.stderrFile, 'w');
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(repoRoot, 'test/cluster/agent.ts')], {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(repoRoot, script)], {
       cwd: repoRoot,
       stdio: ['pipe', 'pipe', errFd],
     });
@@ -309,8 +309,8 @@ export class NetnsCluster {
     return (await waitExit(c, ms)) ? `corosync n${i} exited (${c.exitCode ?? c.signalCode}): ${this.corosyncLog(i).slice(-1500)}` : undefined;
   }
 
-  startAgent(i: number): Agent {
-    const a = new Agent(i, this.ns(i), this.dir);
+  startAgent(i: number, script?: string): Agent {
+    const a = new Agent(i, this.ns(i), this.dir, script);
     this.agents.add(a);
     return a;
   }

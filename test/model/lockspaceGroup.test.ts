@@ -352,6 +352,40 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
     assert.deepEqual(fencedIds(s), [2, 3]);
   });
 
+  it('CPG nodedown first, then the quorum event that drops the node and says inquorate: no fencing (the partition lost)', function () {
+    const s = new Sim([1, 2, 3]);
+    for (const id of [1, 2, 3]) s.online(id);
+    s.run();
+    // node 1 is cut off from 2 and 3: its group says nodedown for both before quorum speaks
+    s.models.delete(2);
+    s.models.delete(3);
+    s.groups.set(lockspaceGroupName(LS), [{ nodeid: 1, pid: pidOf(1) }]);
+    s.queue.push({ to: [1], ev: { type: 'group-change', ls: LS, members: [{ nodeid: 1, pid: pidOf(1) }], joined: [], left: [2, 3].map((i) => ({ nodeid: i, pid: pidOf(i), reason: 'nodedown' as const })), at: 0 } });
+    s.run();
+    assert.deepEqual(s.fenced, [], 'fenced before the quorum service dropped the nodes');
+    assert.equal(s.kernel.get(1)!.control.get(LS), '0');
+    // the executor feeds a lost quorum before the node-downs of the same event
+    s.feed(1, { type: 'quorum', quorate: false, at: ++s.t });
+    s.feed(1, { type: 'node-down', nodeid: 2, at: ++s.t });
+    s.feed(1, { type: 'node-down', nodeid: 3, at: ++s.t });
+    s.run();
+    assert.deepEqual(s.fenced, [], 'fenced without quorum');
+    assert.equal(s.state(1), 'stopped');
+  });
+
+  it('procdown (the daemon died, its node is still in the cluster): fenced without waiting for a quorum change', function () {
+    const s = new Sim([1, 2, 3]);
+    for (const id of [1, 2, 3]) s.online(id);
+    s.run();
+    s.models.delete(3);
+    const ms = [1, 2].map((i) => ({ nodeid: i, pid: pidOf(i) }));
+    s.groups.set(lockspaceGroupName(LS), ms);
+    s.queue.push({ to: [1, 2], ev: { type: 'group-change', ls: LS, members: ms, joined: [], left: [{ nodeid: 3, pid: pidOf(3), reason: 'procdown' }], at: 0 } });
+    s.run();
+    assert.deepEqual(fencedIds(s), [3, 3]);
+    for (const id of [1, 2]) assert.deepEqual([s.state(id), s.members(id)], ['running', [1, 2]]);
+  });
+
   it('a join whose group cannot be joined is answered at once; membership lost answers pending joins -ENOTCONN', function () {
     const m = new DlmControlModel({ localNodeId: 1, nodes: [{ nodeid: 1, addresses: ['192.0.2.1'] }], membership: 'groups' });
     m.handle({ type: 'online', ls: 'A', at: 1 });

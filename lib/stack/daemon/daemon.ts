@@ -269,9 +269,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const at = Date.now();
     this.log('info', 'quorum', `membership: nodes ${q.nodes.join(',')}${q.quorate ? ', quorate' : ', NOT quorate'}`, { ...q });
     this.enqueue(async () => {
+      // quorum lost: said first, so that nodes leaving in the same event are not fenced
+      if (!q.quorate) await this.feed({ type: 'quorum', quorate: false, at });
       for (const id of q.left) await this.feed({ type: 'node-down', nodeid: id, at, why: 'left the membership' });
       for (const id of q.joined) if (this.model.nodes.get(id)?.state !== 'up') await this.feed({ type: 'node-up', nodeid: id, at });
-      await this.feed({ type: 'quorum', quorate: q.quorate, at });
+      if (q.quorate) await this.feed({ type: 'quorum', quorate: true, at });
     });
   }
 
