@@ -48,6 +48,9 @@ install() {
 }
 
 alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+# the recorded PID must be the daemon itself (setsid in a background job does not fork), so that
+# stop kills exactly it
+is_daemon() { [ "$(cat "/proc/$(cat "$PIDS/$1.pid")/comm" 2>/dev/null)" = "$2" ] || die "pid $(cat "$PIDS/$1.pid") is not $2"; }
 
 # start NAME CMD... : in the background, in its own session, stdio on /tmp/NAME.log
 start() {
@@ -136,6 +139,7 @@ corosync_start() {
   local t0; t0=$(now_ms)
   start corosync corosync -f -c /etc/corosync/corosync.conf
   wait_members "$nodes" "$wait_s"
+  is_daemon corosync corosync
   echo "corosync up: pid $(cat "$PIDS/corosync.pid"), $nodes members, quorate after $(( $(now_ms) - t0 )) ms"
 }
 
@@ -164,6 +168,7 @@ dlm_start() {
     fi
     sleep 0.2
   done
+  is_daemon dlm_controld dlm_controld
   echo "dlm_controld up: pid $(cat "$PIDS/dlm_controld.pid"), answering after $(( $(now_ms) - t0 )) ms"
 }
 
