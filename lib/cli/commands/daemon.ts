@@ -89,7 +89,7 @@ export function register(program: Command): void {
 
   program
     .command('daemon-ctl <command> [args...]')
-    .description('ask the running daemon: status | lockspaces | dump [N] | node-down ID | node-up ID | fence-ack ID')
+    .description('ask the running daemon: status | lockspaces | groups | dump [N] | node-down ID | node-up ID (static) | fence-ack ID')
     .option('--socket <path>', 'control socket', '/run/o2stack.sock')
     .action(async (command: string, args: string[], _o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & { socket: string }>();

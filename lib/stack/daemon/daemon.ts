@@ -393,7 +393,12 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       this.log('info', 'fence', `fencing node ${nodeid} (round ${round}) with ${this.o.fenceAgent}`, { nodeid, round });
       const r = await runFenceAgent({ agent: this.o.fenceAgent, nodeid, failTime, ...(this.o.fenceArgs ? { args: this.o.fenceArgs } : {}), timeoutMs: this.o.fenceTimeoutMs ?? 60_000 });
       this.log(r.ok ? 'info' : 'warn', 'fence-result', `fence agent for node ${nodeid}: ${r.ok ? 'success' : 'FAILED'} (${r.detail}, ${r.ms} ms)`, { nodeid, ok: r.ok, output: r.output.trim().slice(0, 500) });
-      this.enqueue(() => this.feed({ type: 'fence-result', nodeid, ok: r.ok, at: Date.now(), detail: r.detail }));
+      this.enqueue(async () => {
+        await this.feed({ type: 'fence-result', nodeid, ok: r.ok, at: Date.now(), detail: r.detail });
+        // it rebooted and rejoined the cluster before the fence result came: its quorum join was
+        // ignored while it was unfenced, so it is up now
+        if (r.ok && this.o.membership.quorum().nodes.includes(nodeid) && this.model.nodes.get(nodeid)?.state === 'down') await this.feed({ type: 'node-up', nodeid, at: Date.now() });
+      });
     };
     if (delayMs <= 0) void run();
     else {
