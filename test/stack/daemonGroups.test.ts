@@ -59,7 +59,7 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
       socketPath: join(dir, `n${id}.sock`),
       fenceAgent: join(dir, 'fence.sh'),
       fenceTimeoutMs: 5000,
-      joinTimeoutMs: 5000,
+      joinTimeoutMs: 1500,
       log: () => undefined,
     });
     const evs: GroupEvent[] = [];
@@ -71,10 +71,10 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
   }
 
   /** The kernel of node id makes the lockspace and sends `online` (or releases it: `offline`). */
-  function mount(id: number): void {
-    mkdirSync(join(root(id), 'sys/kernel/dlm', LS), { recursive: true });
-    rmSync(join(root(id), 'sys/kernel/dlm', LS, 'event_done'), { force: true });
-    uevents.get(id)!.lockspace('online', LS);
+  function mount(id: number, ls = LS): void {
+    mkdirSync(join(root(id), 'sys/kernel/dlm', ls), { recursive: true });
+    rmSync(join(root(id), 'sys/kernel/dlm', ls, 'event_done'), { force: true });
+    uevents.get(id)!.lockspace('online', ls);
   }
   function umount(id: number): void {
     rmSync(join(root(id), 'sys/kernel/dlm', LS, 'event_done'), { force: true });
@@ -142,5 +142,19 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     await until(() => [1, 2].every((id) => members(id).join() === '1,2' && !existsSync(join(root(id), C, 'comms/3')) && read(id, `sys/kernel/dlm/${LS}/control`) === '1'), 'n3 removed after fencing');
     assert.equal((fenceLog().match(/node=3\n/g) ?? []).length, 2, 'each survivor ran the fence agent for node 3');
     for (const id of [1, 2]) assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
+  });
+
+  it('quorum lost (n2 dies too, n1 alone of 3): no fencing, no restart; a new mount is answered -ETIMEDOUT by the join timer and leaves its group', async function () {
+    const before = fenceLog();
+    await cluster.nodeDown(2);
+    await until(() => read(1, `sys/kernel/dlm/${LS}/control`) === '0', 'n1 stopped the lockspace');
+    mount(1, 'NEWVOL');
+    await until(() => read(1, 'sys/kernel/dlm/NEWVOL/event_done') === '-110', 'the join answered -110', 5000);
+    assert.equal(fenceLog(), before, 'fenced without quorum');
+    assert.equal(read(1, `sys/kernel/dlm/${LS}/control`), '0');
+    assert.deepEqual(members(1), [1, 2], 'n2 removed without quorum');
+    assert.deepEqual(cluster.groupMembers('dlm:ls:NEWVOL'), [], 'the failed join left its group');
+    const st = daemons.get(1)!.status() as { counters: { joinsFailed: number } };
+    assert.equal(st.counters.joinsFailed, 1);
   });
 });

@@ -196,7 +196,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         for (const x of acts) await this.execute(x);
       });
     }
-    for (const ls of plan.pending) this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
+    for (const ls of plan.pending) {
+      // a join found waiting at start is bounded like one seen live
+      this.armJoinTimer(ls);
+      this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
+    }
     if (!this.o.fenceAgent) this.log('warn', 'no-fence-agent', 'no fence agent configured: a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
 
     if (this.o.socketPath !== null) {
@@ -319,6 +323,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (ev.type === 'node-down') this.counters.deaths++;
     const actions = this.model.handle(ev);
     for (const a of actions) await this.execute(a);
+    // every join waiting for an answer has a timer, however it began (a rescan after an overflow too)
+    for (const l of this.model.lockspaces.values()) if (l.state === 'joining' && !this.joinTimers.has(l.name)) this.armJoinTimer(l.name);
   }
 
   private async execute(a: DaemonAction): Promise<void> {
