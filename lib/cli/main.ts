@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerAll } from './commands/index.js';
-import { EXIT, reportError } from './output.js';
+import { EXIT, reportError, useDirectOutput, writeErr } from './output.js';
 
 /** The first word that is not an option or an option's value: the command to run, if any. */
 function commandWord(argv: string[]): string | undefined {
@@ -54,10 +54,11 @@ function invokedDirectly(): boolean {
 
 /** Runs the CLI on this process's arguments and exits with its code (the bin's entry). */
 export function run(): void {
+  useDirectOutput();
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
-      process.stderr.write(`o2stack: ${String(e)}\n`);
+      writeErr(`o2stack: ${String(e)}\n`);
       process.exit(EXIT.FAILED);
     },
   );

@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+
 // How every command reports: a result object rendered for people, or as one JSON document on
 // stdout with --json. Errors become { error: {...} } under --json, and set the exit code.
 
@@ -35,8 +37,42 @@ export class CliError extends Error {
   }
 }
 
+// The bin's own process (run() in main.ts) writes straight to fds 1 and 2: creating
+// process.stdout loads Node's stream machinery (and net, for a pipe or a terminal), a visible part
+// of a short CLI run on a slow machine. In-process callers (tests) keep the streams they capture.
+let direct = false;
+export function useDirectOutput(): void {
+  direct = true;
+}
+
+function writeFd(fd: 1 | 2, s: string): void {
+  if (direct) {
+    const buf = Buffer.from(s);
+    let off = 0;
+    try {
+      while (off < buf.length) off += writeSync(fd, buf, off);
+      return;
+    } catch (e) {
+      // a non-blocking pipe that is full (EAGAIN): the stream queues the rest
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      s = buf.subarray(off).toString();
+    }
+  }
+  (fd === 1 ? process.stdout : process.stderr).write(s);
+}
+
+/** Writes to stdout. */
+export function writeOut(s: string): void {
+  writeFd(1, s);
+}
+
+/** Writes to stderr. */
+export function writeErr(s: string): void {
+  writeFd(2, s);
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  writeOut(JSON.stringify(value, null, 2) + '\n');
 }
 
 // Errors are recognised by their shape, not instanceof: an error class loaded twice (ESM and CJS
@@ -73,11 +109,11 @@ export function reportError(e: unknown, json: boolean): number {
   if (json) {
     printJson({ error: errorToJson(e) });
   } else if (isExpected(e)) {
-    process.stderr.write(`o2stack: ${(e as Error).message}\n`);
+    writeErr(`o2stack: ${(e as Error).message}\n`);
     const hint = (e as { hint?: string }).hint;
-    if (hint && !(e as Error).message.includes(hint)) process.stderr.write(`  fix: ${hint}\n`);
+    if (hint && !(e as Error).message.includes(hint)) writeErr(`  fix: ${hint}\n`);
   } else {
-    process.stderr.write(`o2stack: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    writeErr(`o2stack: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
   }
   return code;
 }

@@ -38,6 +38,30 @@ const completeFromRead = (n: { num: number; ipv4Address: string; ipv4Port: numbe
  * complete, whatever their number (lib/stack/o2nmApply.ts calls this).
  */
 export function rememberWrittenNodes(backend: KernelBackend, cluster: string, writes: { path: string; data?: string | Buffer }[]): void {
+  if (!backend.stableInodes) return;
+  // The inodes now (one readdir: these are the directories the writes went to); which nodes the
+  // writes completed is worked out on the next read of this backend, if any: a CLI run that
+  // applies and exits never reads again.
+  const inos = new Map((backend.tryList(o2nm.nodes(cluster)) ?? []).map((e) => [e.name, e.ino]));
+  let list = pendingWrites.get(backend);
+  if (!list) pendingWrites.set(backend, (list = []));
+  list.push({ cluster, writes, inos });
+}
+interface PendingWrites {
+  cluster: string;
+  writes: { path: string; data?: string | Buffer }[];
+  inos: Map<string, number | undefined>;
+}
+const pendingWrites = new WeakMap<KernelBackend, PendingWrites[]>();
+
+function settleWrittenNodes(backend: KernelBackend): void {
+  const list = pendingWrites.get(backend);
+  if (!list) return;
+  pendingWrites.delete(backend);
+  for (const p of list) learnWrittenNodes(backend, p);
+}
+
+function learnWrittenNodes(backend: KernelBackend, { cluster, writes, inos }: PendingWrites): void {
   const nodes = knownNodes(backend, cluster);
   if (!nodes) return;
   const prefix = o2nm.nodes(cluster) + '/';
@@ -53,10 +77,8 @@ export function rememberWrittenNodes(backend: KernelBackend, cluster: string, wr
     if (!e) written.set(node, (e = [undefined, undefined, undefined]));
     e[at] = String(w.data).trim();
   }
-  let inos: Map<string, number | undefined> | undefined;
   for (const [name, [num, address, port]] of written) {
     if (num === undefined || address === undefined || port === undefined) continue;
-    inos ??= new Map((backend.tryList(o2nm.nodes(cluster)) ?? []).map((e) => [e.name, e.ino]));
     const ino = inos.get(name);
     if (ino !== undefined) nodes.set(name, { ino, num: Number(num), ipv4Address: address, ipv4Port: Number(port) });
   }
@@ -77,6 +99,7 @@ const int = (s: string | undefined, dflt: number) => {
 const str = (s: string | undefined, dflt: string) => (s === undefined ? dflt : s.trim());
 
 export function readO2nmState(backend: KernelBackend): O2nmState {
+  settleWrittenNodes(backend);
   const clusters = backend.tryList(O2NM_ROOT);
   if (clusters === undefined) return { available: false, clusters: [] };
   const out: O2nmClusterState[] = [];

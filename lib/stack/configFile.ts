@@ -2,7 +2,7 @@
 // (lib/config/ is pure). Writes are atomic (temp sibling, fsync, rename, fsync of the directory)
 // and serialized between o2stack processes by a PID lock file next to the target.
 import { randomBytes } from 'node:crypto';
-import { constants as FS, promises as fsp } from 'node:fs';
+import { constants as FS, promises as fsp, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseAny, type ParseAnyOptions, type ParseAnyResult } from '../config/detect.js';
 import { ConfigError } from '../model/errors.js';
@@ -15,7 +15,9 @@ export interface LoadedConfig extends ParseAnyResult {
 export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, 'file'> = {}): Promise<LoadedConfig> {
   let text: string;
   try {
-    text = await fsp.readFile(path, 'utf8');
+    // sync: a small file, and fs.promises costs a CLI run start-up time (it loads streams and
+    // readline) on a slow machine
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {

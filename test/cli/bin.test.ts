@@ -42,7 +42,7 @@ describe('the built bin (dist/o2stack.cjs)', function () {
     assert.match(JSON.stringify(show), /"bintest"/);
   });
 
-  it('loads no child_process, crypto or net for a plan (they load on first use)', function () {
+  it('loads no child_process, crypto, net, streams or fs.promises for a plan (they load on first use)', function () {
     // output to /dev/null and the list to a file: a pipe or a terminal on stdout/stderr is a
     // net.Socket, which would load net by itself
     const list = join(dir, 'modules.json');
@@ -54,7 +54,7 @@ require(${JSON.stringify(bin)}).loadBundle().exports.run();`;
     const r = spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore' });
     assert.equal(r.status, 0);
     const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
-    for (const m of ['child_process', 'crypto', 'net']) assert.ok(!loaded.includes(`NativeModule ${m}`), `${m} was loaded: ${loaded.join(', ')}`);
+    for (const m of ['child_process', 'crypto', 'net', 'stream', 'internal/fs/promises']) assert.ok(!loaded.includes(`NativeModule ${m}`), `${m} was loaded: ${loaded.join(', ')}`);
   });
 
   it('runs without its code cache, and with a cache V8 rejects', function () {

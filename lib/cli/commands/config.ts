@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import type { ClusterConfig } from '../../model/cluster.js';
 import type { ConfigIssue } from '../../model/errors.js';
-import { CliError, EXIT, type GlobalOptions, printJson } from '../output.js';
+import { CliError, EXIT, type GlobalOptions, printJson, writeOut, writeErr } from '../output.js';
 
 interface ImportFlags {
   from?: 'ocfs2' | 'cman' | 'corosync' | 'json';
@@ -97,8 +97,8 @@ export function register(program: Command): void {
       else printJson({ clusters: r.clusters.map(clusterToJson), format: r.format, warnings });
       return;
     }
-    for (const w of r.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
-    process.stdout.write(`${path}: valid ${r.format} configuration\n${r.clusters.map(describeCluster).join('')}`);
+    for (const w of r.warnings) writeErr(`warning: ${formatIssue(w)}\n`);
+    writeOut(`${path}: valid ${r.format} configuration\n${r.clusters.map(describeCluster).join('')}`);
   });
 
   importOptions(
@@ -133,7 +133,7 @@ export function register(program: Command): void {
     }
     if (o.json) return printJson({ from: r.format, to: o.to, text, warnings: r.warnings.map(issueJson) });
     const { formatIssue } = await import('../../model/errors.js');
-    for (const w of r.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
-    process.stdout.write(text);
+    for (const w of r.warnings) writeErr(`warning: ${formatIssue(w)}\n`);
+    writeOut(text);
   });
 }

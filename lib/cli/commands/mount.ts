@@ -2,7 +2,7 @@
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CliError, EXIT, type GlobalOptions, printJson } from '../output.js';
+import { CliError, EXIT, type GlobalOptions, printJson, writeOut } from '../output.js';
 
 async function deps(o: GlobalOptions) {
   if (o.root && o.root !== '/') throw new CliError('mount, umount and hb-ctl act on the running kernel: --root is not supported here', EXIT.USAGE);
@@ -39,7 +39,7 @@ export function register(program: Command): void {
       const r = await mountVolume(b, sys, read, { device, dir, options: o.options ? o.options.split(',').filter(Boolean) : [] });
       if (o.json) return printJson(r);
       const hb = r.heartbeat ? (r.heartbeat.alreadyRunning ? ', heartbeat already running' : `, heartbeat started in ${(r.heartbeat.ms / 1000).toFixed(1)} s`) : '';
-      process.stdout.write(`mounted ${device} (${r.uuid}) on ${dir} with ${r.options}${hb}, mount took ${(r.mountMs / 1000).toFixed(1)} s\n`);
+      writeOut(`mounted ${device} (${r.uuid}) on ${dir} with ${r.options}${hb}, mount took ${(r.mountMs / 1000).toFixed(1)} s\n`);
     });
 
   program
@@ -52,7 +52,7 @@ export function register(program: Command): void {
       const r = await umountVolume(b, sys, read, dir);
       if (o.json) return printJson(r);
       const hb = { 'stopped-by-helper': ', heartbeat stopped by the kernel’s hb_ctl helper', stopped: ', heartbeat stopped', 'still-in-use': ', heartbeat still in use', none: '' }[r.heartbeat];
-      process.stdout.write(`unmounted ${r.device} from ${r.dir}${hb}\n`);
+      writeOut(`unmounted ${r.device} from ${r.dir}${hb}\n`);
     });
 
   program
@@ -77,7 +77,7 @@ export function register(program: Command): void {
         await writeConfigFileAtomic(path, hbCtlWrapper(), { mode: 0o755 });
         b.write(HB_CTL_PATH_SYSCTL, `${path}\n`);
         if (o.json) return printJson({ installed: path, hbCtlPath: path });
-        return void process.stdout.write(`installed ${path} and set ${HB_CTL_PATH_SYSCTL} to it\n`);
+        return void writeOut(`installed ${path} and set ${HB_CTL_PATH_SYSCTL} to it\n`);
       }
       const modes = [o.start, o.kill, o.info, o.priority].filter(Boolean).length;
       if (modes !== 1) throw new CliError('give exactly one of -S, -K, -I, -P', EXIT.USAGE);
@@ -95,7 +95,7 @@ export function register(program: Command): void {
       if (o.info || o.priority) {
         const running = cluster ? hbm.regionDev(b, cluster.name, uuid!) : undefined;
         if (o.json) return printJson({ uuid, running: Boolean(running), dev: running ?? null });
-        return void process.stdout.write(`${uuid}: ${running ? 1 : 0} refs\n`);
+        return void writeOut(`${uuid}: ${running ? 1 : 0} refs\n`);
       }
       if (!cluster) throw new CliError('no o2cb cluster is registered', EXIT.NOT_RUNNING, 'o2stack start');
       if (!device) {

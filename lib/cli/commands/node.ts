@@ -2,7 +2,7 @@
 // lock), and with --apply make the running kernel match it (nodes are added and removed live where
 // the kernel allows it).
 import type { Command } from 'commander';
-import { CliError, EXIT, type GlobalOptions, printJson } from '../output.js';
+import { CliError, EXIT, type GlobalOptions, printJson, writeOut } from '../output.js';
 
 interface NodeOptions extends GlobalOptions {
   cluster?: string;
@@ -57,8 +57,8 @@ export function register(program: Command): void {
       const port = Number(o.port);
       const r = await edit(o, (clusters) => addNode(clusters, o.cluster, { name, ipAddress: o.ip!, port, number: num }));
       if (o.json) return printJson({ added: r.node, file: r.file, written: !o.dryRun, appliedSteps: r.applied });
-      if (o.dryRun) return void process.stdout.write(r.text);
-      process.stdout.write(`added node '${r.node.name}' (number ${r.node.number}, ${r.node.ipAddress}:${r.node.port}) to ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);
+      if (o.dryRun) return void writeOut(r.text);
+      writeOut(`added node '${r.node.name}' (number ${r.node.number}, ${r.node.ipAddress}:${r.node.port}) to ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);
     });
   node
     .command('remove <name>')
@@ -72,8 +72,8 @@ export function register(program: Command): void {
       const { removeNode } = await import('../../config/edit.js');
       const r = await edit(o, (clusters) => removeNode(clusters, o.cluster, name));
       if (o.json) return printJson({ removed: r.node, file: r.file, written: !o.dryRun, appliedSteps: r.applied });
-      if (o.dryRun) return void process.stdout.write(r.text);
-      process.stdout.write(`removed node '${r.node.name}' from ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);
+      if (o.dryRun) return void writeOut(r.text);
+      writeOut(`removed node '${r.node.name}' from ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);
     });
   node
     .command('list')
@@ -86,6 +86,6 @@ export function register(program: Command): void {
       const c = selectCluster((await loadConfigFile(file)).clusters, o.cluster, file);
       const nodes = [...c.nodes].sort((a, b) => a.number - b.number).map((n) => ({ name: n.name, number: n.number, ipAddress: n.ipAddress, port: n.port }));
       if (o.json) return printJson({ cluster: c.name, nodes });
-      process.stdout.write(`cluster ${c.name}: ${nodes.length} nodes\n` + nodes.map((n) => `  ${String(n.number).padStart(3)} ${n.name} ${n.ipAddress}:${n.port}\n`).join(''));
+      writeOut(`cluster ${c.name}: ${nodes.length} nodes\n` + nodes.map((n) => `  ${String(n.number).padStart(3)} ${n.name} ${n.ipAddress}:${n.port}\n`).join(''));
     });
 }

@@ -1,7 +1,7 @@
 // o2stack plan | apply | show: the o2cb cluster in configfs.
 import type { Command } from 'commander';
 import type { O2nmPlan, PlanStep } from '../../model/o2nmPlan.js';
-import { type GlobalOptions, printJson } from '../output.js';
+import { type GlobalOptions, printJson, writeOut } from '../output.js';
 
 interface PlanOptions extends GlobalOptions {
   cluster?: string;
@@ -41,7 +41,7 @@ function printPlan(plan: O2nmPlan, where: string): void {
     for (const b of plan.blocked) out.push(`  ${b.path}: ${b.reason}\n    fix: ${b.fix}`);
   }
   for (const w of plan.warnings) out.push(`warning: ${w}`);
-  process.stdout.write(out.join('\n') + '\n');
+  writeOut(out.join('\n') + '\n');
 }
 
 export function register(program: Command): void {
@@ -72,7 +72,7 @@ export function register(program: Command): void {
         printPlan(plan, `${backend.description} (dry run: nothing written)`);
       } else {
         const msg = result.noop ? `cluster '${result.cluster}' is up to date: nothing to do` : `cluster '${result.cluster}': applied ${result.applied.length} step${result.applied.length === 1 ? '' : 's'} on ${backend.description}`;
-        process.stdout.write(msg + '\n' + plan.warnings.map((w) => `warning: ${w}\n`).join(''));
+        writeOut(msg + '\n' + plan.warnings.map((w) => `warning: ${w}\n`).join(''));
       }
     });
 
@@ -93,13 +93,13 @@ export function register(program: Command): void {
       if (o.json) {
         printJson({ available: state.available, clusters });
       } else if (!state.available) {
-        process.stdout.write('no o2cb cluster: configfs is not mounted or ocfs2_nodemanager is not loaded (o2stack start)\n');
+        writeOut('no o2cb cluster: configfs is not mounted or ocfs2_nodemanager is not loaded (o2stack start)\n');
       } else if (clusters.length === 0) {
-        process.stdout.write('no cluster is registered (o2stack apply --config FILE)\n');
+        writeOut('no cluster is registered (o2stack apply --config FILE)\n');
       } else {
         for (const c of clusters) {
           const t = c.timeouts;
-          process.stdout.write(
+          writeOut(
             `cluster ${c.name}: ${c.nodes.length} nodes, heartbeat ${c.heartbeatMode}, dead threshold ${t.heartbeatDeadThreshold}, idle ${t.idleTimeoutMs} ms, keepalive ${t.keepaliveDelayMs} ms, reconnect ${t.reconnectDelayMs} ms, fence ${c.fenceMethod}\n` +
               c.nodes.map((n) => `  ${String(n.number).padStart(3)} ${n.name} ${n.ipAddress}:${n.port}${n.local ? ' (local)' : ''}\n`).join('') +
               c.regions.map((r) => `  region ${r.name} ${r.dev ? `on ${r.dev}, pid ${r.pid}` : '(not started)'}\n`).join(''),

@@ -1,6 +1,6 @@
 // o2stack detect | select | start | stop: the cluster stack itself.
 import type { Command } from 'commander';
-import { type GlobalOptions, printJson } from '../output.js';
+import { type GlobalOptions, printJson, writeOut } from '../output.js';
 
 async function backend(o: GlobalOptions) {
   const { NativeBackend } = await import('../../kernel/backend.js');
@@ -43,7 +43,7 @@ export function register(program: Command): void {
         `OCFS2 mounts: ${d.mounts.map((m) => `${m.device} on ${m.dir}`).join(', ') || 'none'}`,
         `stack in use: ${d.stack ?? 'none'}`,
       ];
-      process.stdout.write(lines.join('\n') + '\n');
+      writeOut(lines.join('\n') + '\n');
     });
 
   program
@@ -54,7 +54,7 @@ export function register(program: Command): void {
       const { readStatus, formatStatus } = await import('../../stack/status.js');
       const s = readStatus(await backend(o));
       if (o.json) printJson(s);
-      else process.stdout.write(formatStatus(s));
+      else writeOut(formatStatus(s));
       if (!s.online) process.exitCode = 3;
     });
 
@@ -70,7 +70,7 @@ export function register(program: Command): void {
       if (o.json) printJson({ ok: failed === 0, checks });
       else {
         const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' } as const;
-        process.stdout.write(checks.map((c) => `${mark[c.status]} ${c.message}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`).join('') + `${failed ? `${failed} check(s) failed` : 'no failed checks'}\n`);
+        writeOut(checks.map((c) => `${mark[c.status]} ${c.message}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`).join('') + `${failed ? `${failed} check(s) failed` : 'no failed checks'}\n`);
       }
       if (failed) process.exitCode = 1;
     });
@@ -83,7 +83,7 @@ export function register(program: Command): void {
       const { selectStack } = await import('../../stack/select.js');
       const r = await selectStack(await backend(o), await system(o), label);
       if (o.json) return printJson(r);
-      process.stdout.write(r.actions.length ? r.actions.map((a) => `${a}\n`).join('') + `stack '${label}' selected\n` : `stack '${label}' was already selected: nothing to do\n`);
+      writeOut(r.actions.length ? r.actions.map((a) => `${a}\n`).join('') + `stack '${label}' selected\n` : `stack '${label}' was already selected: nothing to do\n`);
     });
 
   program
@@ -99,7 +99,7 @@ export function register(program: Command): void {
       const cluster = selectCluster((await loadConfigFile(file)).clusters, o.cluster, file);
       const r = await startO2cb(await backend(o), await system(o), cluster, { node: o.node, hbCtlPath: o.hbCtlPath });
       if (o.json) return printJson({ cluster: r.cluster, localNode: r.localNode, alreadyRunning: r.alreadyRunning, actions: r.actions, regions: r.regions, warnings: [...r.plan.warnings, ...r.warnings] });
-      process.stdout.write(
+      writeOut(
         (r.alreadyRunning ? `cluster '${r.cluster}' is already running: nothing to do\n` : r.actions.map((a) => `${a}\n`).join('') + `cluster '${r.cluster}' is online${r.localNode ? ` (local node '${r.localNode}')` : ''}${r.regions.length ? `; global heartbeat started on ${r.regions.length} region(s)` : ''}\n`) +
           [...r.plan.warnings, ...r.warnings].map((w) => `warning: ${w}\n`).join(''),
       );
@@ -113,6 +113,6 @@ export function register(program: Command): void {
       const { stopO2cb } = await import('../../stack/o2cb.js');
       const r = stopO2cb(await backend(o));
       if (o.json) return printJson(r);
-      process.stdout.write(r.alreadyStopped ? 'no o2cb cluster is registered: nothing to do\n' : r.actions.map((a) => `${a}\n`).join(''));
+      writeOut(r.alreadyStopped ? 'no o2cb cluster is registered: nothing to do\n' : r.actions.map((a) => `${a}\n`).join(''));
     });
 }

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { ScanResult, VolumeInspection } from '../../kernel/blockdev.js';
-import { CliError, type GlobalOptions, printJson } from '../output.js';
+import { CliError, type GlobalOptions, printJson, writeOut } from '../output.js';
 
 /** --root prefixes /sys and /dev; other paths (image files) are taken as given. */
 function rooted(root: string | undefined, path: string): string {
@@ -59,7 +59,7 @@ function printInspection(v: VolumeInspection): void {
       : `  heartbeat   unusable: ${v.heartbeatError?.message}\n              fix: ${v.heartbeatError?.hint}`,
     ...sb.warnings.map((w) => `  warning: ${w}`),
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  writeOut(lines.join('\n') + '\n');
 }
 
 function printList(s: ScanResult): void {
@@ -85,7 +85,7 @@ function printList(s: ScanResult): void {
   if (s.unreadable.some((u) => u.code === 'EACCES' || u.code === 'EPERM')) {
     out.push(process.getuid?.() === 0 ? 'note: some devices refuse reads even to root (a container or security policy)' : 'fix: run as root to read every device');
   }
-  process.stdout.write(out.join('\n') + '\n');
+  writeOut(out.join('\n') + '\n');
 }
 
 export function register(program: Command): void {
