@@ -236,15 +236,17 @@ export function loadNative(): NativeAddon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   const explicit = process.env.O2STACK_ADDON;
+  // node-gyp's usual output first, without loading `bindings` (which costs ~80 ms of a CLI
+  // start-up in a TCG VM); `bindings` searches every other layout (Debug, cmake-js, ...).
+  const release = join(packageRoot, 'build', 'Release', 'ocfs2_stack.node');
+  const load = (name: string) => {
+    if (explicit) return require(name === 'ocfs2_stack' ? explicit : join(dirname(explicit), `${name}.node`)) as unknown;
+    const direct = join(dirname(release), `${name}.node`);
+    return existsSync(direct) ? (require(direct) as unknown) : (require('bindings')({ bindings: name, module_root: packageRoot }) as unknown);
+  };
+  let addon: NativeAddon;
   try {
-    // node-gyp's usual output first, without loading `bindings` (which costs ~80 ms of a CLI
-    // start-up in a TCG VM); `bindings` searches every other layout (Debug, cmake-js, ...).
-    const release = join(packageRoot, 'build', 'Release', 'ocfs2_stack.node');
-    cached = explicit
-      ? (require(explicit) as NativeAddon)
-      : existsSync(release)
-        ? (require(release) as NativeAddon)
-        : (require('bindings')({ bindings: 'ocfs2_stack', module_root: packageRoot }) as NativeAddon);
+    addon = load('ocfs2_stack') as NativeAddon;
   } catch (e) {
     const err = new Error(
       `the ocfs2-stack native addon could not be loaded (${explicit ? `O2STACK_ADDON=${explicit}` : `build/Release/ocfs2_stack.node under ${packageRoot}`}): ` +
@@ -253,5 +255,26 @@ export function loadNative(): NativeAddon {
     (err as Error & { code: string }).code = 'E_NO_ADDON';
     throw err;
   }
+  // The corosync surface is a second addon (ocfs2_stack_corosync.node, next to the first): it
+  // links corosync's libraries and theirs, which take a while to map, so it loads on first use.
+  let corosync: NativeCorosync | undefined;
+  Object.defineProperty(addon, 'corosync', {
+    enumerable: true,
+    configurable: true,
+    get: (): NativeCorosync => {
+      if (corosync) return corosync;
+      try {
+        corosync = (load('ocfs2_stack_corosync') as { corosync: NativeCorosync }).corosync;
+      } catch (e) {
+        corosync = {
+          available: false,
+          reason: `the corosync addon (ocfs2_stack_corosync.node) could not be loaded: ${(e as Error).message.split('\n')[0]}; rebuild with \`npm run build:native\``,
+        };
+      }
+      return corosync;
+    },
+  });
+  if (!addon.surfaces.includes('corosync')) addon.surfaces = [...addon.surfaces, 'corosync'];
+  cached = addon;
   return cached;
 }
