@@ -53,6 +53,9 @@ await build({
   define: { 'import.meta.url': '__o2sModuleUrl' },
   banner: { js: "const __o2sModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyBuiltins],
+  // less to read and to check against the code cache; names stay, so stacks stay readable
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
 copyFileSync('scripts/bin.cjs', 'dist/o2stack.cjs');
