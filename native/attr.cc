@@ -405,6 +405,48 @@ Napi::Value List(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// readUnder(dir, names) -> (string | null)[]: the attributes dir/name, each with one read(2) (a
+// configfs/sysfs attribute comes whole in one read), opened relative to one fd of dir so the
+// kernel walks the path prefix once. null where a name does not exist (ENOENT/ENOTDIR); any other
+// failure throws with that attribute's path. Strings, not Buffers: attributes are text. Made for
+// re-reading many small attributes of one tree, such as every node's `local`.
+Napi::Value ReadUnder(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir = StringArg(info[0], "dir");
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "names must be an array of strings");
+  Napi::Array names = info[1].As<Napi::Array>();
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) throw o2s::ErrnoError(env, errno, "open", dir);
+  uint32_t n = names.Length();
+  Napi::Array out = Napi::Array::New(env, n);
+  char buf[4096];
+  for (uint32_t i = 0; i < n; i++) {
+    std::string name = StringArg(names.Get(i), "name");
+    int fd = openat(dfd, name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == ENOENT || e == ENOTDIR) {
+        out.Set(i, env.Null());
+        continue;
+      }
+      close(dfd);
+      throw o2s::ErrnoError(env, e, "open", dir + "/" + name);
+    }
+    ssize_t r;
+    do r = read(fd, buf, sizeof buf);
+    while (r < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (r < 0) {
+      close(dfd);
+      throw o2s::ErrnoError(env, e, "read", dir + "/" + name);
+    }
+    out.Set(i, Napi::String::New(env, buf, static_cast<size_t>(r)));
+  }
+  close(dfd);
+  return out;
+}
+
 void InitAttr(Napi::Env env, Napi::Object exports) {
   Napi::Object attr = Napi::Object::New(env);
   attr.Set("readAttr", Napi::Function::New(env, ReadAttr, "readAttr"));
@@ -412,6 +454,7 @@ void InitAttr(Napi::Env env, Napi::Object exports) {
   attr.Set("mkdir", Napi::Function::New(env, Mkdir, "mkdir"));
   attr.Set("rmdir", Napi::Function::New(env, Rmdir, "rmdir"));
   attr.Set("list", Napi::Function::New(env, List, "list"));
+  attr.Set("readUnder", Napi::Function::New(env, ReadUnder, "readUnder"));
   attr.Set("batch", Napi::Function::New(env, Batch, "batch"));
   attr.Set("batchAsync", Napi::Function::New(env, BatchAsync, "batchAsync"));
   exports.Set("attr", attr);

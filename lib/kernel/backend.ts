@@ -58,6 +58,11 @@ export interface KernelBackend {
    * Not for fake trees: any file there can be rewritten.
    */
   readonly stableInodes?: boolean;
+  /**
+   * Reads the attributes dir/name (names may have slashes), undefined where absent. A backend
+   * without it is read through batch(); the native one opens them relative to one fd of dir.
+   */
+  readUnder?(dir: string, names: string[]): (string | undefined)[];
 }
 
 const CONFIGFS_MAGIC = 0x62656570;
@@ -140,6 +145,10 @@ export class NativeBackend implements KernelBackend {
 
   list(path: string): DirEntry[] {
     return this.wrap(() => this.native().list(this.hostPath(path)));
+  }
+
+  readUnder(dir: string, names: string[]): (string | undefined)[] {
+    return this.wrap(() => this.native().readUnder(this.hostPath(dir), names)).map((v) => v ?? undefined);
   }
 
   tryList(path: string): DirEntry[] | undefined {

@@ -39,6 +39,8 @@ export interface NativeAttr {
   mkdir(path: string, mode?: number, options?: NativeAttrOptions): void;
   rmdir(path: string, options?: NativeAttrOptions): void;
   list(path: string): NativeDirEntry[];
+  /** dir/name for each name, one read(2) each, relative to one fd of dir; null where absent. */
+  readUnder(dir: string, names: string[]): (string | null)[];
   batch(ops: NativeAttrOp[], options?: NativeAttrOptions): NativeBatchResult;
   batchAsync(ops: NativeAttrOp[], options?: NativeAttrOptions): Promise<NativeBatchResult>;
 }

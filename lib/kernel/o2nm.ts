@@ -92,6 +92,12 @@ export function readMany(backend: KernelBackend, paths: string[]): (string | und
   return r.reads.map((b) => b?.toString('utf8'));
 }
 
+/** dir/name for each name: through the backend's readUnder where it has one, else one batch. */
+function readUnder(backend: KernelBackend, dir: string, names: string[]): (string | undefined)[] {
+  if (names.length === 0) return [];
+  return backend.readUnder ? backend.readUnder(dir, names) : readMany(backend, names.map((n) => `${dir}/${n}`));
+}
+
 const int = (s: string | undefined, dflt: number) => {
   const v = s === undefined ? NaN : Number.parseInt(s.trim(), 10);
   return Number.isFinite(v) ? v : dflt;
@@ -116,29 +122,18 @@ function readCluster(backend: KernelBackend, name: string): O2nmClusterState {
     return k && e.ino !== undefined && k.ino === e.ino ? k : undefined;
   });
   const regionNames = (backend.tryList(o2nm.heartbeat(name)) ?? []).filter((e) => e.type === 'dir').map((e) => e.name);
-  const paths = [
-    o2nm.clusterAttr(name, 'idle_timeout_ms'),
-    o2nm.clusterAttr(name, 'keepalive_delay_ms'),
-    o2nm.clusterAttr(name, 'reconnect_delay_ms'),
-    o2nm.clusterAttr(name, 'fence_method'),
-    o2nm.heartbeatAttr(name, 'dead_threshold'),
-    o2nm.heartbeatAttr(name, 'mode'),
-  ];
+  // every attribute, relative to the cluster's directory
+  const names = ['idle_timeout_ms', 'keepalive_delay_ms', 'reconnect_delay_ms', 'fence_method', 'heartbeat/dead_threshold', 'heartbeat/mode'];
   nodeDirs.forEach((e, j) => {
-    const n = e.name;
-    if (trusted[j]) paths.push(o2nm.nodeAttr(name, n, 'local'));
-    else paths.push(o2nm.nodeAttr(name, n, 'num'), o2nm.nodeAttr(name, n, 'ipv4_address'), o2nm.nodeAttr(name, n, 'ipv4_port'), o2nm.nodeAttr(name, n, 'local'));
+    const n = `node/${e.name}/`;
+    if (trusted[j]) names.push(`${n}local`);
+    else names.push(`${n}num`, `${n}ipv4_address`, `${n}ipv4_port`, `${n}local`);
   });
   for (const r of regionNames) {
-    paths.push(
-      o2nm.regionAttr(name, r, 'dev'),
-      o2nm.regionAttr(name, r, 'block_bytes'),
-      o2nm.regionAttr(name, r, 'start_block'),
-      o2nm.regionAttr(name, r, 'blocks'),
-      o2nm.regionAttr(name, r, 'pid'),
-    );
+    const h = `heartbeat/${r}/`;
+    names.push(`${h}dev`, `${h}block_bytes`, `${h}start_block`, `${h}blocks`, `${h}pid`);
   }
-  const v = readMany(backend, paths);
+  const v = readUnder(backend, o2nm.cluster(name), names);
   let i = 6;
   const nodes: O2nmNodeState[] = nodeDirs.map((e, j) => {
     const k = trusted[j];

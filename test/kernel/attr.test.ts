@@ -48,6 +48,16 @@ describe('native attr surface', function () {
     assert.deepEqual([...attr().readAttr(p)], [0x31, 0x0a, 0x00, 0xff]);
   });
 
+  it('readUnder reads many attributes relative to one directory: text, null where absent, errors with the path', function () {
+    mkdirSync(join(dir, 'n1'));
+    writeFileSync(join(dir, 'n1', 'num'), '1\n');
+    writeFileSync(join(dir, 'top'), 'x');
+    assert.deepEqual(attr().readUnder(dir, ['n1/num', 'top', 'missing', 'n1/missing', 'top/under-a-file']), ['1\n', 'x', null, null, null]);
+    assert.deepEqual(attr().readUnder(dir, []), []);
+    assert.throws(() => attr().readUnder(dir, ['n1']), (e: NodeJS.ErrnoException) => e.code === 'EISDIR' && e.syscall === 'read' && e.path === join(dir, 'n1'));
+    assert.throws(() => attr().readUnder(join(dir, 'nope'), ['x']), { code: 'ENOENT', syscall: 'open' });
+  });
+
   it('lists entries with their types and inode numbers, without . and ..', function () {
     mkdirSync(join(dir, 'd'));
     writeFileSync(join(dir, 'f'), '');

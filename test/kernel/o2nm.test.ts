@@ -15,7 +15,7 @@ import { cluster } from '../contract/o2nm.contract.js';
 
 const C = '/sys/kernel/config/cluster/ctest';
 
-/** Counts the attribute reads that go through batch(). */
+/** Counts the attribute reads that go through batch() or readUnder(). */
 function countingReads<B extends KernelBackend>(b: B): { backend: B; reads: () => number; reset: () => void } {
   let n = 0;
   const orig = b.batch.bind(b);
@@ -23,6 +23,13 @@ function countingReads<B extends KernelBackend>(b: B): { backend: B; reads: () =
     n += ops.filter((o) => o.op === 'read').length;
     return orig(ops);
   };
+  const under = b.readUnder?.bind(b);
+  if (under) {
+    b.readUnder = (dir: string, names: string[]) => {
+      n += names.length;
+      return under(dir, names);
+    };
+  }
   return { backend: b, reads: () => n, reset: () => (n = 0) };
 }
 
