@@ -24,6 +24,7 @@ export * from './model/dlm.js';
 export * from './model/dlmDaemon.js';
 export * from './model/lockspaceGroup.js';
 export * from './model/daemonCorosync.js';
+export * from './model/mountTracker.js';
 export { DlmDaemon, DaemonRefusal, pickLocalNode, type DaemonOptions, type DaemonEvents, type GroupEvent, type LockspaceEventSource, type LogEntry as DaemonLogEntry } from './stack/daemon/daemon.js';
 export { InjectedUevents } from './stack/daemon/injectedUevents.js';
 export { corosyncDaemonSetup, CorosyncUnreachable } from './stack/daemon/corosyncSetup.js';

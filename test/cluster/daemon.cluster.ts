@@ -152,6 +152,15 @@ describe('o2stack daemon with corosync membership (3 nodes in network namespaces
     await until(() => settled([1, 2], '1,2')() && eventDone(1) === '0' && eventDone(2) === '0', 'members 1,2 on n1 and n2');
     console.log(`      (two joins at once -> both running with members 1,2: ${Math.round(now() - t0)} ms)`);
     assert.equal(members(3), '', 'n3 has not mounted');
+    // n3 knows who has it from the daemon group's announcements (cluster-wide group tracking)
+    const t0v = now();
+    let seen: unknown;
+    while (now() - t0v < FORM_MS) {
+      seen = await request(sock(3), 'groups');
+      if (JSON.stringify(seen) === JSON.stringify([{ uuid: LS, nodes: [1, 2], state: 'not mounted here' }])) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(seen, [{ uuid: LS, nodes: [1, 2], state: 'not mounted here' }], "n3's view of a volume it has not mounted");
   });
 
   it('a node joins the running lockspace; group tracking agrees on all three (control socket `groups`)', async function () {
@@ -177,6 +186,8 @@ describe('o2stack daemon with corosync membership (3 nodes in network namespaces
     assert.equal(fenceLog(), '', 'nobody was fenced');
     for (const i of [1, 3]) assert.ok(existsSync(join(root(i), C, 'comms/2')), `n${i} kept n2's comm`);
     assert.equal(existsSync(join(root(2), C, 'spaces', LS)), false);
+    await agents.get(2)!.waitFor((e) => e.event === 'group' && e.data.uuid === LS && JSON.stringify(e.data.nodes) === '[1,3]' && JSON.stringify(e.data.left) === '[2]', FORM_MS, "n2's own 'group' event after its unmount");
+    assert.deepEqual(await request(sock(2), 'groups'), [{ uuid: LS, nodes: [1, 3], state: 'not mounted here' }]);
     await agents.get(2)!.request('mount', { ls: LS });
     await until(settled([1, 2, 3], '1,2,3'), 'n2 back in');
   });

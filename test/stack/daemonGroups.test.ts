@@ -105,6 +105,10 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
       assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
     }
     assert.deepEqual(groupEvents.get(1)!.at(-1), { uuid: LS, nodes: [1, 2], joined: [2], left: [] });
+    // n3 has not mounted it, and knows from the daemon group's announcements who has
+    await until(() => daemons.get(3)!.groups().some((g) => g.nodes.join() === '1,2'), "n3's view of the volume");
+    assert.deepEqual(await request(join(dir, 'n3.sock'), 'groups'), [{ uuid: LS, nodes: [1, 2], state: 'not mounted here' }]);
+    assert.deepEqual(groupEvents.get(3)!.at(-1), { uuid: LS, nodes: [1, 2], joined: [2], left: [] });
   });
 
   it('a third joins the running lockspace; group tracking agrees on all three (control socket and `o2stack groups`)', async function () {
@@ -131,6 +135,9 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
       assert.deepEqual(groupEvents.get(id)!.at(-1), { uuid: LS, nodes: [1, 3], joined: [], left: [2] });
     }
     assert.equal(existsSync(join(root(2), C, 'spaces', LS)), false, "n2's own space removed");
+    await until(() => daemons.get(2)!.groups()[0]?.nodes.join() === '1,3', "n2's view after its unmount");
+    assert.deepEqual(daemons.get(2)!.groups(), [{ uuid: LS, nodes: [1, 3], state: 'not mounted here' }]);
+    assert.deepEqual(groupEvents.get(2)!.at(-1), { uuid: LS, nodes: [1, 3], joined: [], left: [2] });
     const st = daemons.get(1)!.status() as { groups: unknown };
     assert.deepEqual(st.groups, [{ uuid: LS, nodes: [1, 3], state: 'running' }]);
     mount(2);

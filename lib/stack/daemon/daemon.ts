@@ -18,6 +18,7 @@ import { UeventListener } from '../../kernel/uevent.js';
 import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
 import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState, type GroupView } from '../../model/dlmDaemon.js';
 import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
+import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { StaticMembership } from '../membership/static.js';
@@ -99,6 +100,9 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   private readonly recent: LogEntry[] = [];
   private queue: Promise<void> = Promise.resolve();
   private readonly joinTimers = new Map<string, NodeJS.Timeout>();
+  /** groups mode: cluster-wide group tracking through the daemon group (lib/model/mountTracker.ts) */
+  private tracker: MountTracker | undefined;
+  private announced: string | undefined;
   private readonly fenceTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly startedAt = Date.now();
@@ -173,9 +177,23 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (this.model.mode === 'groups') {
       this.o.membership.on('members', (c) => this.onGroupChange(c));
       this.o.membership.on('message', (m) => {
+        if (m.group === DAEMON_GROUP) {
+          const data = m.data.toString('utf8');
+          this.enqueue(() => {
+            if (this.tracker?.message(m.nodeid, data)) return this.refreshGroups(false);
+          });
+          return;
+        }
         const ls = lockspaceOfGroup(m.group);
         if (ls !== undefined) this.enqueue(() => this.feed({ type: 'group-message', ls, nodeid: m.nodeid, pid: m.pid, data: m.data.toString('utf8'), at: Date.now() }));
       });
+      try {
+        this.tracker = new MountTracker(this.model.localNodeId);
+        await this.o.membership.joinGroup(DAEMON_GROUP);
+      } catch (e) {
+        this.tracker = undefined;
+        this.log('warn', 'group-join-failed', `cannot join the daemon group ${DAEMON_GROUP} (${(e as Error).message}): groups show only the volumes mounted here`);
+      }
     }
 
     const state = this.readConfigState();
@@ -281,12 +299,43 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     });
   }
 
-  /** Group tracking: each lockspace here (ocfs2: volume UUID) with the nodes that have it. */
+  /**
+   * Group tracking: each lockspace (ocfs2: volume UUID) with the nodes that have it, cluster-wide
+   * (those not mounted here from the daemon group's announcements); state: this node's.
+   */
   groups(): { uuid: string; nodes: number[]; state: string }[] {
-    return this.model.snapshot().lockspaces.filter((l) => l.groupNodes).map((l) => ({ uuid: l.name, nodes: l.groupNodes!, state: l.state }));
+    const here = this.model.snapshot().lockspaces.filter((l) => l.groupNodes);
+    const local = here.map((l) => ({ ls: l.name, nodes: l.groupNodes! }));
+    const view = this.tracker ? this.tracker.view(local) : new Map(local.map((l) => [l.ls, l.nodes]));
+    return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: here.find((l) => l.name === uuid)?.state ?? 'not mounted here' }));
+  }
+
+  /** Announces this node's lockspaces when they changed (or always), and reports view changes. */
+  private async refreshGroups(announce: boolean): Promise<void> {
+    if (!this.tracker) return;
+    const local = this.model.groups().map((g) => ({ ls: g.ls, nodes: g.nodes }));
+    const mine = encodeMounts(local.map((l) => l.ls));
+    if (announce || mine !== this.announced) {
+      this.announced = mine;
+      try {
+        await this.o.membership.send(DAEMON_GROUP, mine);
+      } catch (e) {
+        this.log('warn', 'announce-failed', `could not announce this node's volumes in ${DAEMON_GROUP}: ${(e as Error).message}`);
+      }
+    }
+    for (const g of this.tracker.changes(this.tracker.view(local))) this.groupEvent(g);
   }
 
   private onGroupChange(c: MembersChangedEvent): void {
+    if (c.group === DAEMON_GROUP) {
+      const nodes = [...new Set(c.members.map((m) => m.nodeid))];
+      this.enqueue(() => {
+        if (!this.tracker) return;
+        const someoneJoined = this.tracker.daemonGroupChange(nodes);
+        return this.refreshGroups(someoneJoined);
+      });
+      return;
+    }
     const ls = lockspaceOfGroup(c.group);
     if (ls === undefined) return;
     const at = Date.now();
@@ -323,6 +372,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (ev.type === 'node-down') this.counters.deaths++;
     const actions = this.model.handle(ev);
     for (const a of actions) await this.execute(a);
+    await this.refreshGroups(false);
     // every join waiting for an answer has a timer, however it began (a rescan after an overflow too)
     for (const l of this.model.lockspaces.values()) if (l.state === 'joining' && !this.joinTimers.has(l.name)) this.armJoinTimer(l.name);
   }
@@ -331,7 +381,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const k = this.o.backend;
     if (a.type === 'log') return this.log(a.level, 'model', a.msg, a.data ?? {});
     if (a.type === 'fence') return this.fence(a.nodeid, a.failTime, a.round, a.delayMs);
-    if (a.type === 'group') return this.groupEvent(a);
+    if (a.type === 'group') return; // reported by refreshGroups, with the whole view
     if (a.type === 'group-join' || a.type === 'group-leave' || a.type === 'group-send') return this.groupAction(a);
     const t0 = process.hrtime.bigint();
     if (a.bestEffort) {
