@@ -117,7 +117,7 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     for (const id of [1, 2, 3]) assert.deepEqual(await request(join(dir, `n${id}.sock`), 'groups'), [{ uuid: LS, nodes: [1, 2, 3], state: 'running' }]);
     const text = await runCli(['groups', '--socket', join(dir, 'n2.sock')]);
     assert.equal(text.code, 0, text.err);
-    assert.equal(text.out, `${LS}  mounted on node 1,2,3  (here: running)\n`);
+    assert.equal(text.out, `${LS}  mounted on node 1,2,3  (this node: running)\n`);
     const json = await runCli(['groups', '--json', '--socket', join(dir, 'n3.sock')]);
     assert.deepEqual(JSON.parse(json.out), { groups: [{ uuid: LS, nodes: [1, 2, 3], state: 'running' }] });
     const none = await runCli(['groups', '--socket', join(dir, 'none.sock')]);

@@ -1,5 +1,5 @@
 // o2stack groups: which nodes have each lockspace (an ocfs2 volume, named by its UUID) mounted,
-// as the running daemon sees it through the lockspaces' process groups (corosync membership).
+// cluster-wide, as the running daemon sees it (lockspace process groups, daemon-group announcements).
 import type { Command } from 'commander';
 import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
 
@@ -12,7 +12,7 @@ interface GroupRow {
 export function register(program: Command): void {
   program
     .command('groups')
-    .description('the nodes that have each volume (lockspace UUID) mounted, from the running daemon (corosync membership)')
+    .description('every volume (lockspace UUID) mounted in the cluster and the nodes that have it, from the running daemon (corosync membership)')
     .option('--socket <path>', 'control socket of o2stack daemon', '/run/o2stack.sock')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & { socket: string }>();
@@ -27,7 +27,7 @@ export function register(program: Command): void {
         throw e;
       }
       if (o.json) return printJson({ groups: rows });
-      if (rows.length === 0) return void process.stdout.write('no volumes mounted here (groups are known for the lockspaces this node is in)\n');
-      for (const g of rows) process.stdout.write(`${g.uuid}  mounted on node ${g.nodes.join(',')}  (here: ${g.state})\n`);
+      if (rows.length === 0) return void process.stdout.write('no volume is mounted on any node the daemon hears from\n');
+      for (const g of rows) process.stdout.write(`${g.uuid}  mounted on node ${g.nodes.join(',')}  (this node: ${g.state})\n`);
     });
 }
