@@ -148,7 +148,11 @@ export class NativeBackend implements KernelBackend {
   }
 
   readUnder(dir: string, names: string[]): (string | undefined)[] {
-    return this.wrap(() => this.native().readUnder(this.hostPath(dir), names)).map((v) => v ?? undefined);
+    if (names.length === 0) return [];
+    const [joined, missing] = this.wrap(() => this.native().readUnder(this.hostPath(dir), names.join('\0')));
+    const values: (string | undefined)[] = joined.split('\0');
+    for (const i of missing) values[i] = undefined;
+    return values;
   }
 
   tryList(path: string): DirEntry[] | undefined {

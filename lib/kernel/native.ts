@@ -39,8 +39,9 @@ export interface NativeAttr {
   mkdir(path: string, mode?: number, options?: NativeAttrOptions): void;
   rmdir(path: string, options?: NativeAttrOptions): void;
   list(path: string): NativeDirEntry[];
-  /** dir/name for each name, one read(2) each, relative to one fd of dir; null where absent. */
-  readUnder(dir: string, names: string[]): (string | null)[];
+  /** dir/name for names joined by "\0", one read(2) each, relative to one fd of dir: the values
+   * joined by "\0", and the indexes of the names that do not exist. */
+  readUnder(dir: string, names: string): [string, number[]];
   batch(ops: NativeAttrOp[], options?: NativeAttrOptions): NativeBatchResult;
   batchAsync(ops: NativeAttrOp[], options?: NativeAttrOptions): Promise<NativeBatchResult>;
 }

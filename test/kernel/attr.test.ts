@@ -52,10 +52,15 @@ describe('native attr surface', function () {
     mkdirSync(join(dir, 'n1'));
     writeFileSync(join(dir, 'n1', 'num'), '1\n');
     writeFileSync(join(dir, 'top'), 'x');
-    assert.deepEqual(attr().readUnder(dir, ['n1/num', 'top', 'missing', 'n1/missing', 'top/under-a-file']), ['1\n', 'x', null, null, null]);
-    assert.deepEqual(attr().readUnder(dir, []), []);
-    assert.throws(() => attr().readUnder(dir, ['n1']), (e: NodeJS.ErrnoException) => e.code === 'EISDIR' && e.syscall === 'read' && e.path === join(dir, 'n1'));
-    assert.throws(() => attr().readUnder(join(dir, 'nope'), ['x']), { code: 'ENOENT', syscall: 'open' });
+    const names = ['n1/num', 'missing', 'top', 'n1/missing', 'top/under-a-file'];
+    assert.deepEqual(attr().readUnder(dir, names.join('\0')), ['1\n\0\0x\0\0', [1, 3, 4]]);
+    assert.deepEqual(attr().readUnder(dir, ''), ['', []]);
+    assert.throws(() => attr().readUnder(dir, 'top\0n1'), (e: NodeJS.ErrnoException) => e.code === 'EISDIR' && e.syscall === 'read' && e.path === join(dir, 'n1'));
+    assert.throws(() => attr().readUnder(join(dir, 'nope'), 'x'), { code: 'ENOENT', syscall: 'open' });
+    // the backend's form: one value per name, undefined where absent
+    const b = new NativeBackend({ root: '/', fakeTree: true });
+    assert.deepEqual(b.readUnder(dir, names), ['1\n', undefined, 'x', undefined, undefined]);
+    assert.deepEqual(b.readUnder(dir, []), []);
   });
 
   it('lists entries with their types and inode numbers, without . and ..', function () {
