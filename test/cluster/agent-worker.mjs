@@ -7,10 +7,11 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
-const addon = process.env.O2STACK_ADDON
-  ? require(process.env.O2STACK_ADDON)
-  : require('bindings')({ bindings: 'ocfs2_stack', module_root: new URL('../..', import.meta.url).pathname });
-const cs = addon.corosync;
+// The corosync surface is its own addon (ocfs2_stack_corosync.node, next to ocfs2_stack.node).
+const corosyncAddon = process.env.O2STACK_ADDON
+  ? require(process.env.O2STACK_ADDON.replace(/ocfs2_stack\.node$/, 'ocfs2_stack_corosync.node'))
+  : require('bindings')({ bindings: 'ocfs2_stack_corosync', module_root: new URL('../..', import.meta.url).pathname });
+const cs = corosyncAddon.corosync;
 const port = parentPort;
 const { group } = workerData;
 
