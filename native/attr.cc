@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -366,21 +367,22 @@ Napi::Value Rmdir(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// list(path) -> [{name, type, ino}] with type "dir" | "file" | "link" | "other"; "." and ".."
-// omitted. ino is readdir's d_ino: on configfs a directory's inode lives as long as the directory,
-// so an unchanged ino means the same item (lib/kernel/o2nm.ts trusts write-once values by it).
+// list(path) -> [names, types, inos]: the entries but "." and "..", as names joined by "\0",
+// one type letter each (d dir, f file, l link, o other) and a Float64Array of readdir's d_ino. On
+// configfs a directory's inode lives as long as the directory, so an unchanged ino means the same
+// item (lib/kernel/o2nm.ts trusts write-once values by it). Three values, not an object per entry:
+// the backend builds those in JS, where it is cheap (crossings into V8 are not, under TCG).
 Napi::Value List(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info[0], "path");
   DIR* d = opendir(path.c_str());
   if (d == nullptr) throw o2s::ErrnoError(env, errno, "opendir", path);
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t i = 0;
+  std::string names, types;
+  std::vector<double> inos;
   errno = 0;
   while (struct dirent* de = readdir(d)) {
-    std::string name = de->d_name;
-    if (name == "." || name == "..") continue;
-    const char* type = "other";
+    const char* name = de->d_name;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
     unsigned char t = de->d_type;
     if (t == DT_UNKNOWN) {
       struct stat st;
@@ -390,18 +392,20 @@ Napi::Value List(const Napi::CallbackInfo& info) {
         else if (S_ISLNK(st.st_mode)) t = DT_LNK;
       }
     }
-    if (t == DT_DIR) type = "dir";
-    else if (t == DT_REG) type = "file";
-    else if (t == DT_LNK) type = "link";
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("name", Napi::String::New(env, name));
-    e.Set("type", Napi::String::New(env, type));
-    e.Set("ino", Napi::Number::New(env, static_cast<double>(de->d_ino)));
-    out.Set(i++, e);
+    if (!types.empty()) names.push_back('\0');
+    names.append(name);
+    types.push_back(t == DT_DIR ? 'd' : t == DT_REG ? 'f' : t == DT_LNK ? 'l' : 'o');
+    inos.push_back(static_cast<double>(de->d_ino));
   }
   int err = errno;
   closedir(d);
   if (err != 0) throw o2s::ErrnoError(env, err, "readdir", path);
+  Napi::Float64Array ino = Napi::Float64Array::New(env, inos.size());
+  for (size_t i = 0; i < inos.size(); i++) ino[i] = inos[i];
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::String::New(env, names));
+  out.Set(1u, Napi::String::New(env, types));
+  out.Set(2u, ino);
   return out;
 }
 

@@ -65,6 +65,8 @@ export interface KernelBackend {
   readUnder?(dir: string, names: string[]): (string | undefined)[];
 }
 
+const TYPE_OF: Record<string, DirEntry['type']> = { d: 'dir', f: 'file', l: 'link', o: 'other' };
+
 const CONFIGFS_MAGIC = 0x62656570;
 
 export interface NativeBackendOptions {
@@ -144,7 +146,9 @@ export class NativeBackend implements KernelBackend {
   }
 
   list(path: string): DirEntry[] {
-    return this.wrap(() => this.native().list(this.hostPath(path)));
+    const [names, types, inos] = this.wrap(() => this.native().list(this.hostPath(path)));
+    if (types.length === 0) return [];
+    return names.split('\0').map((name, i) => ({ name, type: TYPE_OF[types[i]!] ?? 'other', ino: inos[i]! }));
   }
 
   readUnder(dir: string, names: string[]): (string | undefined)[] {

@@ -38,7 +38,8 @@ export interface NativeAttr {
   writeAttr(path: string, data: string | Buffer, options?: NativeAttrOptions): number;
   mkdir(path: string, mode?: number, options?: NativeAttrOptions): void;
   rmdir(path: string, options?: NativeAttrOptions): void;
-  list(path: string): NativeDirEntry[];
+  /** names joined by "\0", a type letter each (d, f, l, o), and each entry's d_ino */
+  list(path: string): [string, string, Float64Array];
   /** dir/name for names joined by "\0", one read(2) each, relative to one fd of dir: the values
    * joined by "\0", and the indexes of the names that do not exist. */
   readUnder(dir: string, names: string): [string, number[]];

@@ -67,9 +67,14 @@ describe('native attr surface', function () {
     mkdirSync(join(dir, 'd'));
     writeFileSync(join(dir, 'f'), '');
     symlinkSync('f', join(dir, 'l'));
-    const got = attr().list(dir).sort((a, b) => a.name.localeCompare(b.name));
+    const [names, types, inos] = attr().list(dir);
+    assert.equal(names.split('\0').length, 3);
+    assert.equal(types.length, 3);
+    assert.equal(inos.length, 3);
+    const got = new NativeBackend({ root: '/', fakeTree: true }).list(dir).sort((a, b) => a.name.localeCompare(b.name));
     assert.deepEqual(got.map(({ name, type }) => ({ name, type })), [{ name: 'd', type: 'dir' }, { name: 'f', type: 'file' }, { name: 'l', type: 'link' }]);
     for (const e of got) assert.equal(e.ino, lstatSync(join(dir, e.name)).ino, `d_ino of ${e.name} is its inode`);
+    assert.deepEqual(new NativeBackend({ root: '/', fakeTree: true }).list(join(dir, 'd')), [], 'an empty directory');
   });
 
   it('a batch runs in order, returns reads, and stops at the first failure', function () {
