@@ -149,6 +149,11 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     await until(() => [1, 2].every((id) => members(id).join() === '1,2' && !existsSync(join(root(id), C, 'comms/3')) && read(id, `sys/kernel/dlm/${LS}/control`) === '1'), 'n3 removed after fencing');
     assert.equal((fenceLog().match(/node=3\n/g) ?? []).length, 2, 'each survivor ran the fence agent for node 3');
     for (const id of [1, 2]) assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
+    // the daemon's own time is measured per event type, kernel work and corosync calls apart
+    const own = (daemons.get(1)!.status() as { ownTimeMs: Record<string, { count: number; p99: number; max: number }> }).ownTimeMs;
+    for (const kind of ['node-down', 'fence-result']) {
+      assert.ok(own[kind] && own[kind].count >= 1 && own[kind].p99 >= 0 && own[kind].p99 <= own[kind].max, `${kind}: ${JSON.stringify(own[kind])}`);
+    }
   });
 
   it('quorum lost (n2 dies too, n1 alone of 3): no fencing, no restart; a new mount is answered -ETIMEDOUT by the join timer and leaves its group', async function () {

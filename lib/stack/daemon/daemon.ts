@@ -17,6 +17,7 @@ import type { ReceivedUevent } from '../../kernel/uevent.js';
 import { UeventListener } from '../../kernel/uevent.js';
 import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
 import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState, type GroupView } from '../../model/dlmDaemon.js';
+import { LatencySamples } from '../../model/latency.js';
 import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
 import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
@@ -106,6 +107,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   private readonly fenceTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly startedAt = Date.now();
+  private readonly ownTime = new LatencySamples(1024);
+  private outsideNs = 0n;
   readonly counters = { online: 0, offline: 0, joinsAnswered: 0, joinsFailed: 0, leavesAnswered: 0, deaths: 0, fences: 0, overflows: 0 };
   private closedResolve: (() => void) | undefined;
   /** resolves when stop() ran */
@@ -282,6 +285,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       ...s,
       liveness: this.probe?.state() ?? null,
       counters: { ...this.counters },
+      // per event type: the daemon's own time (kernel operations and corosync calls taken out)
+      ownTimeMs: this.ownTime.summary(),
       groups: this.model.mode === 'groups' ? this.groups() : null,
       listener: this.listener?.stats?.() ?? null,
     };
@@ -370,11 +375,24 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   private async feed(ev: DaemonEvent): Promise<void> {
     if (this.stopped) return;
     if (ev.type === 'node-down') this.counters.deaths++;
+    const t0 = process.hrtime.bigint();
+    const outside0 = this.outsideNs;
     const actions = this.model.handle(ev);
     for (const a of actions) await this.execute(a);
     await this.refreshGroups(false);
     // every join waiting for an answer has a timer, however it began (a rescan after an overflow too)
     for (const l of this.model.lockspaces.values()) if (l.state === 'joining' && !this.joinTimers.has(l.name)) this.armJoinTimer(l.name);
+    this.ownTime.record(ev.type, Number(process.hrtime.bigint() - t0 - (this.outsideNs - outside0)) / 1e6);
+  }
+
+  /** Time spent outside this process's own work (kernel operations, corosync calls). */
+  private async outside<T>(fn: () => Promise<T>): Promise<T> {
+    const t0 = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      this.outsideNs += process.hrtime.bigint() - t0;
+    }
   }
 
   private async execute(a: DaemonAction): Promise<void> {
@@ -388,7 +406,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       const failed: string[] = [];
       for (const op of a.ops) {
         try {
-          await k.batchAsync([op]);
+          await this.outside(() => k.batchAsync([op]));
         } catch (e) {
           failed.push(`${op.op} ${op.path}: ${(e as Error & { code?: string }).code ?? (e as Error).message}`);
         }
@@ -396,7 +414,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       this.log('info', 'ops', a.why, { ops: a.ops.length, ...(failed.length ? { skipped: failed } : {}), ms: msSince(t0) });
     } else {
       try {
-        await k.batchAsync(a.ops);
+        await this.outside(() => k.batchAsync(a.ops));
         this.log('info', 'ops', a.why, { ops: a.ops.length, ms: msSince(t0) });
       } catch (e) {
         const errno = e instanceof KernelError && typeof e.errno === 'number' ? Math.abs(e.errno) : 5;
@@ -425,9 +443,9 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   private async groupAction(a: Extract<DaemonAction, { type: 'group-join' | 'group-leave' | 'group-send' }>): Promise<void> {
     const m = this.o.membership;
     try {
-      if (a.type === 'group-join') await m.joinGroup(a.group);
-      else if (a.type === 'group-leave') await m.leaveGroup(a.group);
-      else await m.send(a.group, a.data);
+      if (a.type === 'group-join') await this.outside(() => m.joinGroup(a.group));
+      else if (a.type === 'group-leave') await this.outside(() => m.leaveGroup(a.group));
+      else await this.outside(() => m.send(a.group, a.data));
       if (a.type !== 'group-send') this.log('info', a.type, `${a.type === 'group-join' ? 'joined' : 'left'} group ${a.group}`, { ls: a.ls });
     } catch (e) {
       const x = e as Error & { code?: string };
