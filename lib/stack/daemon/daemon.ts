@@ -316,19 +316,21 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   }
 
   /** Announces this node's lockspaces when they changed (or always), and reports view changes. */
-  private async refreshGroups(announce: boolean): Promise<void> {
-    if (!this.tracker) return;
+  /** Announces this node's volumes when they changed (a promise then), and reports group changes. */
+  private refreshGroups(announce: boolean): Promise<void> | void {
+    const tracker = this.tracker;
+    if (!tracker) return;
     const local = this.model.groups().map((g) => ({ ls: g.ls, nodes: g.nodes }));
+    const report = () => {
+      for (const g of tracker.changes(tracker.view(local))) this.groupEvent(g);
+    };
     const mine = encodeMounts(local.map((l) => l.ls));
-    if (announce || mine !== this.announced) {
-      this.announced = mine;
-      try {
-        await this.o.membership.send(DAEMON_GROUP, mine);
-      } catch (e) {
-        this.log('warn', 'announce-failed', `could not announce this node's volumes in ${DAEMON_GROUP}: ${(e as Error).message}`);
-      }
-    }
-    for (const g of this.tracker.changes(this.tracker.view(local))) this.groupEvent(g);
+    if (!announce && mine === this.announced) return report();
+    this.announced = mine;
+    return this.outside(() => this.o.membership.send(DAEMON_GROUP, mine)).then(report, (e: unknown) => {
+      this.log('warn', 'announce-failed', `could not announce this node's volumes in ${DAEMON_GROUP}: ${(e as Error).message}`);
+      report();
+    });
   }
 
   private onGroupChange(c: MembersChangedEvent): void {
@@ -378,8 +380,14 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const t0 = process.hrtime.bigint();
     const outside0 = this.outsideNs;
     const actions = this.model.handle(ev);
-    for (const a of actions) await this.execute(a);
-    await this.refreshGroups(false);
+    // only real work is awaited: an await of a synchronous action would let other pending
+    // continuations run inside this event's handling (and its measured time)
+    for (const a of actions) {
+      const pending = this.execute(a);
+      if (pending) await pending;
+    }
+    const refreshing = this.refreshGroups(false);
+    if (refreshing) await refreshing;
     // every join waiting for an answer has a timer, however it began (a rescan after an overflow too)
     for (const l of this.model.lockspaces.values()) if (l.state === 'joining' && !this.joinTimers.has(l.name)) this.armJoinTimer(l.name);
     this.ownTime.record(ev.type, Number(process.hrtime.bigint() - t0 - (this.outsideNs - outside0)) / 1e6);
@@ -395,12 +403,16 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     }
   }
 
-  private async execute(a: DaemonAction): Promise<void> {
-    const k = this.o.backend;
+  private execute(a: DaemonAction): Promise<void> | void {
     if (a.type === 'log') return this.log(a.level, 'model', a.msg, a.data ?? {});
     if (a.type === 'fence') return this.fence(a.nodeid, a.failTime, a.round, a.delayMs);
     if (a.type === 'group') return; // reported by refreshGroups, with the whole view
     if (a.type === 'group-join' || a.type === 'group-leave' || a.type === 'group-send') return this.groupAction(a);
+    return this.executeOps(a);
+  }
+
+  private async executeOps(a: Extract<DaemonAction, { type: 'ops' }>): Promise<void> {
+    const k = this.o.backend;
     const t0 = process.hrtime.bigint();
     if (a.bestEffort) {
       const failed: string[] = [];
@@ -474,7 +486,9 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         if (r.ok && this.o.membership.quorum().nodes.includes(nodeid) && this.model.nodes.get(nodeid)?.state === 'down') await this.feed({ type: 'node-up', nodeid, at: Date.now() });
       });
     };
-    if (delayMs <= 0) void run();
+    // started on the next turn, not inside the event's handling: spawning the agent is the
+    // system's work, and the fence result comes back as an event of its own
+    if (delayMs <= 0) setImmediate(() => void run());
     else {
       const t = setTimeout(() => {
         this.fenceTimers.delete(t);
