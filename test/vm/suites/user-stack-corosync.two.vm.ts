@@ -423,6 +423,17 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
     for (const x of samples) assert.ok(x.onlineToEventDone !== undefined, `no kernel join lines for ${x.lockspace}`);
     const list = (k: 'onlineToEventDone' | 'onlineToJoined' | 'wallMs') => samples.map((x) => x[k]).join(', ');
     figure(`n1 join benchmark (dlm_tool join, 1 member, 5 joins): online -> event_done median ${median(samples.map((x) => x.onlineToEventDone))} ms [${list('onlineToEventDone')}], -> join complete median ${median(samples.map((x) => x.onlineToJoined))} ms [${list('onlineToJoined')}], dlm_tool join wall median ${median(samples.map((x) => x.wallMs))} ms`);
+    // inside our daemon, per join (its log, ms clock): uevent in -> CPG group joined -> the join's
+    // configfs/sysfs operations written (members, control, event_done)
+    const log = daemonLog();
+    const inside = samples.map((x) => {
+      const u = tOf(log.find((l) => l.event === 'uevent-online' && l.ls === x.lockspace));
+      const g = tOf(log.find((l) => l.event === 'group-join' && l.ls === x.lockspace));
+      const o = tOf(log.find((l) => l.event === 'ops' && l.msg.startsWith(`join ${x.lockspace} with members 1 `)));
+      assert.ok(u !== undefined && g !== undefined && o !== undefined, `daemon log lacks the uevent, group join or join ops of ${x.lockspace}`);
+      return { toGroup: g - u, toAnswer: o - g };
+    });
+    figure(`n1 join benchmark inside o2stack daemon (its log): uevent -> CPG group joined median ${median(inside.map((x) => x.toGroup))} ms [${inside.map((x) => x.toGroup).join(', ')}], -> barrier complete and join written +${median(inside.map((x) => x.toAnswer))} ms [${inside.map((x) => x.toAnswer).join(', ')}]`);
     const c = (await status()).counters;
     // our daemon answered them (there is no other control daemon here)
     assert.equal(c.joinsAnswered - before.joinsAnswered!, 5);
