@@ -150,7 +150,10 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     assert.equal((fenceLog().match(/node=3\n/g) ?? []).length, 2, 'each survivor ran the fence agent for node 3');
     for (const id of [1, 2]) assert.equal(read(id, `sys/kernel/dlm/${LS}/control`), '1');
     // the daemon's own time is measured per event type, kernel work and corosync calls apart
-    const own = (daemons.get(1)!.status() as { ownTimeMs: Record<string, { count: number; p99: number; max: number }> }).ownTimeMs;
+    const ownTime = () => (daemons.get(1)!.status() as { ownTimeMs: Record<string, { count: number; p99: number; max: number }> }).ownTimeMs;
+    // recorded when the event's handling ends, just after its last write
+    await until(() => ownTime()['fence-result'] !== undefined, 'the fence result handled');
+    const own = ownTime();
     for (const kind of ['node-down', 'fence-result']) {
       assert.ok(own[kind] && own[kind].count >= 1 && own[kind].p99 >= 0 && own[kind].p99 <= own[kind].max, `${kind}: ${JSON.stringify(own[kind])}`);
     }
