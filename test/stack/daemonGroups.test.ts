@@ -169,7 +169,9 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     assert.equal(read(1, `sys/kernel/dlm/${LS}/control`), '0');
     assert.deepEqual(members(1), [1, 2], 'n2 removed without quorum');
     assert.deepEqual(cluster.groupMembers('dlm:ls:NEWVOL'), [], 'the failed join left its group');
-    const st = daemons.get(1)!.status() as { counters: { joinsFailed: number } };
-    assert.equal(st.counters.joinsFailed, 1);
+    // counted once the write has returned to the daemon (the file shows it a moment earlier)
+    const failed = () => (daemons.get(1)!.status() as { counters: { joinsFailed: number } }).counters.joinsFailed;
+    await until(() => failed() >= 1, 'the failed join counted');
+    assert.equal(failed(), 1);
   });
 });
