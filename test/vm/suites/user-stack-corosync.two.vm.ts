@@ -429,11 +429,13 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
     const inside = samples.map((x) => {
       const u = tOf(log.find((l) => l.event === 'uevent-online' && l.ls === x.lockspace));
       const g = tOf(log.find((l) => l.event === 'group-join' && l.ls === x.lockspace));
-      const o = tOf(log.find((l) => l.event === 'ops' && l.msg.startsWith(`join ${x.lockspace} with members 1 `)));
+      const ol = log.find((l) => l.event === 'ops' && l.msg.startsWith(`join ${x.lockspace} with members 1 `));
+      const o = tOf(ol);
       assert.ok(u !== undefined && g !== undefined && o !== undefined, `daemon log lacks the uevent, group join or join ops of ${x.lockspace}`);
-      return { toGroup: g - u, toAnswer: o - g };
+      return { toGroup: g - u, toAnswer: o - g, writes: Math.round(Number(ol!.ms ?? NaN)) };
     });
-    figure(`n1 join benchmark inside o2stack daemon (its log): uevent -> CPG group joined median ${median(inside.map((x) => x.toGroup))} ms [${inside.map((x) => x.toGroup).join(', ')}], -> barrier complete and join written +${median(inside.map((x) => x.toAnswer))} ms [${inside.map((x) => x.toAnswer).join(', ')}]`);
+    console.log(log.filter((l) => l.ls === samples[0]!.lockspace || l.msg.includes(samples[0]!.lockspace)).map((l) => `o2stack daemon: ${l.t} ${l.event} ${l.msg}${l.ms !== undefined ? ` (${String(l.ms)} ms)` : ''}`).join('\n'));
+    figure(`n1 join benchmark inside o2stack daemon (its log): uevent -> CPG group joined median ${median(inside.map((x) => x.toGroup))} ms [${inside.map((x) => x.toGroup).join(', ')}], -> barrier complete and join written +${median(inside.map((x) => x.toAnswer))} ms [${inside.map((x) => x.toAnswer).join(', ')}], of which the join's kernel writes ${median(inside.map((x) => x.writes))} ms [${inside.map((x) => x.writes).join(', ')}]`);
     const c = (await status()).counters;
     // our daemon answered them (there is no other control daemon here)
     assert.equal(c.joinsAnswered - before.joinsAnswered!, 5);
