@@ -1,7 +1,10 @@
-// npm run demo [-- --stack o2cb] : two VMs (Debian's 6.1 kernel under qemu) share one disk; o2stack
-// starts o2cb on both, mounts the volume, writes on one and reads on the other, then the host kills
-// one VM and the survivor carries on. Prints each step with timings and `o2stack status` of both,
-// and ends with "N passed, N failed" over its checks (CI runs it).
+// npm run demo [-- --stack o2cb|user] : two VMs (Debian's 6.1 kernel under qemu) share one disk;
+// o2stack starts the cluster stack on both, mounts the volume, writes on one and reads on the
+// other, then the host kills one VM and the survivor carries on. Prints each step with timings and
+// `o2stack status` of both, and ends with "N passed, N failed" over its checks (CI runs it).
+//   --stack o2cb (default): o2cb with local disk heartbeat (demo/guest-o2cb.sh)
+//   --stack user: corosync + `o2stack daemon` (fs/dlm control, fencing) on a pcmk volume
+//                 (demo/guest-user.sh)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, closeSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -9,11 +12,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { stack: { type: 'string', default: 'o2cb' }, timeout: { type: 'string', default: '420' } } });
-if (values.stack !== 'o2cb') {
-  console.error(`--stack ${values.stack}: the user-stack demo is not available yet (it comes with the o2stack daemon)`);
+const { values } = parseArgs({ options: { stack: { type: 'string', default: 'o2cb' }, timeout: { type: 'string' } } });
+const STACKS = {
+  // checks: 3 on n2 before it is killed, 6 on n1
+  o2cb: { script: 'demo/guest-o2cb.sh', mkfsStack: 'o2cb', checks: 9, timeout: '420', recovery: 'o2cb: idle timeout 10 s, dead threshold 7 = 12 s' },
+  // checks: 5 on n2 before it is killed, 11 on n1
+  user: { script: 'demo/guest-user.sh', mkfsStack: 'pcmk', checks: 16, timeout: '600', recovery: 'corosync token 3 s + consensus, then fence, comm removal, lockspace restart, journal replay' },
+} as const;
+if (values.stack !== 'o2cb' && values.stack !== 'user') {
+  console.error(`--stack ${values.stack}: o2cb or user`);
   process.exit(2);
 }
+const stack = STACKS[values.stack];
+const timeout = values.timeout ?? stack.timeout;
 const t0 = Date.now();
 const since = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
 const say = (s: string) => console.log(`[demo ${since()}] ${s}`);
@@ -35,9 +46,9 @@ const disk = join(work, 'shared.img');
 rmSync(disk, { force: true });
 closeSync(openSync(disk, 'w'));
 truncateSync(disk, 512 * 1024 * 1024);
-say(`making the shared volume: mkfs.ocfs2 --cluster-stack=o2cb --cluster-name=demo on ${disk} (512 MiB)`);
+say(`making the shared volume: mkfs.ocfs2 --cluster-stack=${stack.mkfsStack} --cluster-name=demo on ${disk} (512 MiB)`);
 // 'y': with no cluster running here mkfs asks whether to go on without its cluster check
-sh('mkfs.ocfs2', ['-q', '-F', '-b', '4K', '-C', '4K', '-N', '4', '-J', 'size=16M', '-L', 'demo', '--cluster-stack=o2cb', '--cluster-name=demo', disk], 'mkfs.ocfs2', 'y\n');
+sh('mkfs.ocfs2', ['-q', '-F', '-b', '4K', '-C', '4K', '-N', '4', '-J', 'size=16M', '-L', 'demo', `--cluster-stack=${stack.mkfsStack}`, '--cluster-name=demo', disk], 'mkfs.ocfs2', 'y\n');
 
 function freePort(): number {
   for (let i = 0; i < 100; i++) {
@@ -71,9 +82,9 @@ function boot(n: number, net: string): Vm {
     VM_HOSTNAME: `n${n}`,
     VM_PIDFILE: pidFile,
     VM_MEM: '1024',
-    VM_TIMEOUT: values.timeout,
+    VM_TIMEOUT: timeout,
   };
-  const child = spawn('bash', ['vm/run.sh', 'bash', 'demo/guest-o2cb.sh'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['vm/run.sh', 'bash', stack.script], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const vm: Vm = { n, pidFile, lines: [], done: new Promise((res) => child.on('close', (code) => res(code ?? 1))) };
   let buf = '';
   const onData = (d: Buffer) => {
@@ -102,7 +113,7 @@ function killNode(vm: Vm): void {
   if (!pid) return say(`cannot kill n${vm.n}: no qemu pid`);
   process.kill(pid, 'SIGKILL');
   vm.killedAt = Date.now();
-  say(`SIGKILL n${vm.n} (qemu pid ${pid}) with the volume mounted and heartbeat running`);
+  say(`SIGKILL n${vm.n} (qemu pid ${pid}) with the volume mounted and ${values.stack === 'o2cb' ? 'heartbeat' : 'corosync and o2stack daemon'} running`);
 }
 
 say(`booting n1 (192.0.2.1) and n2 (192.0.2.2), link on 127.0.0.1:${port}, shared disk /dev/vda`);
@@ -134,14 +145,14 @@ cleanup();
 const checks = [...n1.lines, ...n2.lines].filter((l) => l.startsWith('CHECK '));
 const passed = checks.filter((l) => l.startsWith('CHECK ok')).length;
 let failed = checks.length - passed;
-const expected = 9; // 3 checks on n2 before it is killed, 6 on n1
+const expected = stack.checks;
 if (checks.length < expected) failed += expected - checks.length;
 if (rc1 !== 0) failed += 1;
 if (!n2.killedAt) failed += 1;
 const rec = n1.lines.find((l) => l.startsWith('@@ RECOVERY_MS'));
 console.log('');
 say(`summary: n1 exit ${rc1}; n2 ${n2.killedAt ? 'killed by the host' : 'NOT killed'}`);
-if (rec) say(`n1 wrote again ${rec.split(' ')[2]} ms after n2 stopped answering (o2cb: idle timeout 10 s, dead threshold 7 = 12 s)`);
+if (rec) say(`n1 wrote again ${rec.split(' ')[2]} ms after n2 stopped answering (${stack.recovery})`);
 for (const c of checks) say(c);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
