@@ -448,7 +448,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
 
   private groupEvent(g: GroupView): void {
     const e: GroupEvent = { uuid: g.ls, nodes: g.nodes, joined: g.joined, left: g.left };
-    this.log('info', 'group', `${g.ls}: mounted on node ${g.nodes.join(',')}${g.joined.length ? ` (joined ${g.joined.join(',')})` : ''}${g.left.length ? ` (left ${g.left.join(',')})` : ''}`, { ...e });
+    this.log('info', 'group', `${g.ls}: ${g.nodes.length ? `mounted on node ${g.nodes.join(',')}` : 'mounted on no node'}${g.joined.length ? ` (joined ${g.joined.join(',')})` : ''}${g.left.length ? ` (left ${g.left.join(',')})` : ''}`, { ...e });
     this.emit('group', e);
   }
 
