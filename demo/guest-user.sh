@@ -127,10 +127,14 @@ fi
 # what our daemon did, from its JSON log lines (after n2 said READY_TO_DIE), in ms after "gone"
 after=$(tail -n +$((skip + 1)) "$DLOG")
 tg_ms=$(( tg / 1000000 ))
-rel() {   # the first line matching $1: "+N ms: msg"
-  local l t; l=$(echo "$after" | grep -m1 -E "$1") || { echo "(none)"; return; }
+at() {   # ms after "gone" of the first line matching $1 ("-" if none)
+  local l t; l=$(echo "$after" | grep -m1 -E "$1") || { echo -; return; }
   t=$(echo "$l" | sed -n 's/^{"t":"\([^"]*\)".*/\1/p')
-  echo "$(( $(date -d "$t" +%s%3N) - tg_ms )) ms: $(echo "$l" | sed -n 's/.*"msg":"\([^"]*\)".*/\1/p')"
+  echo $(( $(date -d "$t" +%s%3N) - tg_ms ))
+}
+rel() {   # "N ms: msg" of the first line matching $1
+  local l; l=$(echo "$after" | grep -m1 -E "$1") || { echo "(none)"; return; }
+  echo "$(at "$1") ms: $(echo "$l" | sed -n 's/.*"msg":"\([^"]*\)".*/\1/p')"
 }
 P_DOWN='"event":"model","msg":"[^"]*node 2 is dead'
 P_QUORUM='"event":"quorum".*"left":\[([0-9]+,)*2[],]'
@@ -146,13 +150,16 @@ echo "    fence result       $(rel "$P_FENCED")"
 echo "    comm removed       $(rel "$P_COMM")"
 echo "    lockspace restart  $(rel "$P_RESTART")"
 echo "  fence agent log: $(tr '\n' ' ' < "$O2STACK_FENCE_LOG" 2>/dev/null)"
+echo "@@ DAEMON_MS nodedown=$(at "$P_DOWN") fence=$(at "$P_FENCE") fenced=$(at "$P_FENCED") comm-removed=$(at "$P_COMM") restarted=$(at "$P_RESTART")"
 check "n1's daemon ran the fence agent for n2 (node=2, success)" "echo \"\$after\" | grep -qE '$P_FENCED' && grep -q '^node=2\$' '$O2STACK_FENCE_LOG'"
 check "n1's daemon removed n2's dlm comm" "echo \"\$after\" | grep -qE '$P_COMM' && [ ! -e /sys/kernel/config/dlm/cluster/comms/2 ]"
 check "n1's daemon restarted the lockspace without n2" "echo \"\$after\" | grep -qE '$P_RESTART'"
 dmesg | grep -E 'dlm|ocfs2|JBD2' | grep -iE 'recover|replay|remove member|dead' | tail -8 | sed 's/^/  dmesg: /'
+check "n1's kernel replayed n2's journal (dmesg)" "dmesg | grep -q 'End replay journal (node 2,'"
 
 run status
-run daemon-ctl status --socket "$SOCK"
+echo "\$ o2stack daemon-ctl status --json  (summary)"
+$O2 daemon-ctl status --json --socket "$SOCK" | node -e "const j = JSON.parse(require('fs').readFileSync(0, 'utf8')); console.log('cluster ' + j.cluster + ' on ' + j.membership + ', quorate ' + j.quorate + ', nodes ' + j.nodes.map((x) => x.nodeid + ' ' + x.state).join(', ') + '; deaths ' + j.counters.deaths + ', fences ' + j.counters.fences)"
 run groups --socket "$SOCK"
 check "n1: groups shows the volume on node 1 only, the daemon counts n2 down and one fence" "groups_are 1 && jtest 'daemon-ctl status' \"j.counters.fences === 1 && j.nodes.some((x) => x.nodeid === 2 && x.state === 'down')\""
 

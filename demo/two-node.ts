@@ -16,8 +16,8 @@ const { values } = parseArgs({ options: { stack: { type: 'string', default: 'o2c
 const STACKS = {
   // checks: 3 on n2 before it is killed, 6 on n1
   o2cb: { script: 'demo/guest-o2cb.sh', mkfsStack: 'o2cb', checks: 9, timeout: '420', recovery: 'o2cb: idle timeout 10 s, dead threshold 7 = 12 s' },
-  // checks: 5 on n2 before it is killed, 11 on n1
-  user: { script: 'demo/guest-user.sh', mkfsStack: 'pcmk', checks: 16, timeout: '600', recovery: 'corosync token 3 s + consensus, then fence, comm removal, lockspace restart, journal replay' },
+  // checks: 5 on n2 before it is killed, 12 on n1
+  user: { script: 'demo/guest-user.sh', mkfsStack: 'pcmk', checks: 17, timeout: '600', recovery: 'corosync token 3 s + consensus, then fence, comm removal, lockspace restart, journal replay' },
 } as const;
 if (values.stack !== 'o2cb' && values.stack !== 'user') {
   console.error(`--stack ${values.stack}: o2cb or user`);
@@ -153,6 +153,8 @@ const rec = n1.lines.find((l) => l.startsWith('@@ RECOVERY_MS'));
 console.log('');
 say(`summary: n1 exit ${rc1}; n2 ${n2.killedAt ? 'killed by the host' : 'NOT killed'}`);
 if (rec) say(`n1 wrote again ${rec.split(' ')[2]} ms after n2 stopped answering (${stack.recovery})`);
+const dm = n1.lines.find((l) => l.startsWith('@@ DAEMON_MS'));
+if (dm) say(`n1's o2stack daemon, ms after n2 stopped answering: ${dm.split(' ').slice(2).join(', ')}`);
 for (const c of checks) say(c);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
