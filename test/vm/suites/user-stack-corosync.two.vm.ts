@@ -414,6 +414,10 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
     const st = await status();
     assert.equal(st.counters.fences, 1);
     assert.deepEqual(st.nodes.map((n) => [n.nodeid, n.state]), [[1, 'up'], [2, 'down']]);
+    // issue 8's benchmark: the daemon's own time per event, the kernel's work and corosync calls apart
+    const own = (st as unknown as { ownTimeMs: Record<string, { count: number; p50: number; p99: number; max: number }> }).ownTimeMs;
+    for (const kind of ['node-down', 'quorum', 'fence-result']) assert.ok(own[kind] && own[kind].count >= 1, `no own-time samples for ${kind}: ${JSON.stringify(own)}`);
+    figure(`n1 o2stack daemon own time per event (kernel operations and corosync calls excluded): ${Object.entries(own).map(([kind, v]) => `${kind} n=${v.count} p50 ${v.p50} p99 ${v.p99} max ${v.max} ms`).join('; ')}`);
     assert.equal(readFileSync(`${MNT}/after-death.txt`, 'utf8'), 'written on n1 after n2 died\n');
     assert.equal(readFileSync(`${MNT}/from-n2.txt`, 'utf8'), 'written on n2\n');
   });
