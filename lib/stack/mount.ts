@@ -1,5 +1,7 @@
-// o2stack mount / umount for o2cb (and local) volumes: preflight, heartbeat, mount(2), and clean-up
-// on failure so that a failed mount leaves no region running and no stale configfs entry.
+// o2stack mount / umount: preflight, heartbeat (o2cb), mount(2), and clean-up on failure so that a
+// failed mount leaves no region running and no stale configfs entry. User-stack volumes are
+// mounted only when a control daemon will answer the lockspace join (otherwise mount(2) waits
+// for it forever) and fs/dlm runs the volume's cluster.
 import type { KernelBackend } from '../kernel/backend.js';
 import { KernelError } from '../kernel/errors.js';
 import type { SystemOps } from '../kernel/system.js';
@@ -44,6 +46,24 @@ export interface MountRequest {
   dir: string;
   /** extra mount options, e.g. ["noatime", "localflocks"] */
   options?: string[];
+  /** user stack: who answers lockspace joins (default: dlm_controld, or the o2stack daemon's socket) */
+  controller?: () => Promise<string | undefined>;
+}
+
+/** The running control daemon for the user stack, described; undefined when there is none. */
+export async function findController(socketPath = process.env.O2STACK_DAEMON_SOCKET): Promise<string | undefined> {
+  // loaded here only: o2cb mounts need none of it
+  const { findDlmControld } = await import('./daemon/controld.js');
+  const controld = findDlmControld();
+  if (controld) return `dlm_controld (pid ${controld.pid})`;
+  const { DEFAULT_SOCKET, request } = await import('./daemon/controlSocket.js');
+  const path = socketPath ?? DEFAULT_SOCKET;
+  try {
+    const st = (await request(path, 'status', 3000)) as { pid?: number };
+    return `o2stack daemon (pid ${st.pid ?? '?'}, ${path})`;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface MountResult {
@@ -82,9 +102,27 @@ export async function mountVolume(b: KernelBackend, sys: SystemOps, readVolume: 
   const pf = preflightMount(first.superblock, req.device, { clusterStack: det.stackglue.clusterStack, activePlugin: det.stackglue.activePlugin, o2nm: det.o2cb.state, mounts: det.mounts });
   if (pf.issues.length) throw new PreflightError(req.device, pf.issues);
   if (pf.kind === 'user') {
-    throw new PreflightError(req.device, [
-      { code: 'E_PF_USER_STACK', message: `${req.device} uses the '${first.superblock.stack?.name}' user stack; o2stack mount handles o2cb and local volumes`, fix: 'run the o2stack daemon (user stack) and mount with it, or with mount -t ocfs2 under dlm_controld' },
-    ]);
+    const issues: PreflightIssue[] = [];
+    const controller = await (req.controller ?? (() => findController()))();
+    if (!controller) {
+      issues.push({
+        code: 'E_PF_NO_CONTROLD',
+        message: `${req.device} uses the '${first.superblock.stack?.name}' user stack, and no control daemon runs to answer its lockspace join (mount(2) would wait for one forever)`,
+        fix: 'start one first: systemctl start o2stack-daemon (or o2stack daemon --fence-agent AGENT; O2STACK_DAEMON_SOCKET names a non-default socket), or dlm_controld',
+      });
+    }
+    const volumeCluster = first.superblock.stack?.clusterName;
+    const dlmCluster = b.tryRead('/sys/kernel/config/dlm/cluster/cluster_name')?.trim();
+    if (controller && dlmCluster === undefined) {
+      issues.push({ code: 'E_PF_NO_DLM_CLUSTER', message: `${controller} runs, but fs/dlm has no cluster configured (/sys/kernel/config/dlm/cluster)`, fix: 'wait until the daemon is ready (o2stack daemon-ctl status), or look at its log' });
+    } else if (controller && volumeCluster && dlmCluster !== volumeCluster) {
+      issues.push({
+        code: 'E_PF_CLUSTER_MISMATCH',
+        message: `${req.device} belongs to cluster '${volumeCluster}', but fs/dlm runs cluster '${dlmCluster}' (set by ${controller})`,
+        fix: `run the cluster the volume was made for (corosync's totem.cluster_name '${volumeCluster}'), or, with the volume unmounted everywhere: tunefs.ocfs2 --update-cluster-stack ${req.device} on a node of cluster '${dlmCluster}'`,
+      });
+    }
+    if (issues.length) throw new PreflightError(req.device, issues);
   }
   const uuid = first.superblock.uuid;
   const options = [pf.clusterOption, ...(req.options ?? [])].join(',');
