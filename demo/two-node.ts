@@ -17,7 +17,7 @@ const STACKS = {
   // checks: 3 on n2 before it is killed, 6 on n1
   o2cb: { script: 'demo/guest-o2cb.sh', mkfsStack: 'o2cb', checks: 9, timeout: '420', recovery: 'o2cb: idle timeout 10 s, dead threshold 7 = 12 s' },
   // checks: 5 on n2 before it is killed, 12 on n1
-  user: { script: 'demo/guest-user.sh', mkfsStack: 'pcmk', checks: 17, timeout: '600', recovery: 'corosync token 3 s + consensus, then fence, comm removal, lockspace restart, journal replay' },
+  user: { script: 'demo/guest-user.sh', mkfsStack: 'pcmk', checks: 19, timeout: '600', recovery: 'corosync token 3 s + consensus, then fence, comm removal, lockspace restart, journal replay' },
 } as const;
 if (values.stack !== 'o2cb' && values.stack !== 'user') {
   console.error(`--stack ${values.stack}: o2cb or user`);
