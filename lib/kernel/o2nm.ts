@@ -1,5 +1,6 @@
 // Reads the o2nm/o2hb configfs tree into an O2nmState (model/o2nmState.ts).
-// All attribute reads of a tree go through one native batch call.
+// A cluster's attributes are read in one native call (readUnder: relative to one directory fd;
+// backends without it, one batch).
 //
 // Known nodes: a node's num, ipv4_address and ipv4_port are write-once, and a configfs directory
 // keeps its inode number for its whole life (a removed and re-made node gets a new one). So once
