@@ -19,7 +19,7 @@ import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, corosyncPid, dlmControldPid, joinTimes, median, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
-import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -181,7 +181,7 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
     assert.notEqual(busy.status, 0, 'the flock n2 holds was free on n1 (not a cluster lock?)');
     const tAnnounced = Date.now();
     // n2's VM powers off right after its suite: gone when it stops answering ping
-    const gone = await waitFor(() => spawnSync('ping', ['-c1', '-W1', '192.0.2.2']).status !== 0, 120_000, 100);
+    const gone = await waitFor(() => !answersPing('192.0.2.2'), 120_000, 100);
     assert.ok(gone, 'n2 still answers ping 120 s after it announced its death');
     const tGone = Date.now();
     const s0 = Number(/daemon now (\d+)/.exec(dlmTool('status').stdout)?.[1] ?? NaN);

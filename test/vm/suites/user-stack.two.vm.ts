@@ -16,7 +16,7 @@ import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
-import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -182,7 +182,7 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
     assert.notEqual(busy.status, 0, 'the flock n2 holds was free on n1 (not a cluster lock?)');
     const tAnnounced = Date.now();
     // n2's VM powers off right after its suite: gone when it stops answering ping
-    const gone = await waitFor(() => spawnSync('ping', ['-c1', '-W1', '192.0.2.2']).status !== 0, 120_000, 100);
+    const gone = await waitFor(() => !answersPing('192.0.2.2'), 120_000, 100);
     assert.ok(gone, 'n2 still answers ping 120 s after it announced its death');
     const tGone = Date.now();
     // n2 died holding the flock: taking it (and writing under it) waits for recovery

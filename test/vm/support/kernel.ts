@@ -1,5 +1,6 @@
 // Helpers for suites that run inside a test VM (vm/run.sh) against the real kernel.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { NativeBackend } from '../../../lib/kernel/backend.js';
 import { KernelError } from '../../../lib/kernel/errors.js';
@@ -75,4 +76,16 @@ export async function waitFor(
     if (Date.now() >= end) return false;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Does `address` answer one ICMP echo within a second? busybox's ping (the host root the guest
+ * runs on need not have iputils): a ping that cannot run is an error, not "no answer" — a missing
+ * tool once made every "peer gone" instant.
+ */
+export function answersPing(address: string): boolean {
+  const r = spawnSync('busybox', ['ping', '-c1', '-W1', address], { encoding: 'utf8' });
+  if (r.error) throw new Error(`cannot run busybox ping: ${r.error.message}`);
+  if (r.status !== 0 && !/100% packet loss/.test(r.stdout)) throw new Error(`busybox ping ${address} failed: ${(r.stderr || r.stdout).trim()}`);
+  return r.status === 0;
 }
