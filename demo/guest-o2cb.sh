@@ -3,14 +3,7 @@
 # Every step goes through the o2stack CLI. Lines starting "@@" are milestones the host reads;
 # "CHECK ok|fail what" lines are the demo's checks.
 set -uo pipefail
-ME=${NODE:?NODE=1|2}; PEER=$((3 - ME))
-O2="node ${O2STACK_ENTRY:?}"
-DEV=/dev/vda MNT=/mnt/shared
-t0=$(date +%s%N)
-ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
-step() { echo "@@ n$ME +$(ms)ms $*"; }
-check() { if eval "$2"; then echo "CHECK ok $1"; else echo "CHECK fail $1"; fi; }
-run() { echo "\$ o2stack $*"; $O2 "$@"; }
+. "$(dirname "$0")/guest-lib.sh"
 
 mkdir -p /etc/ocfs2 "$MNT"
 cat > /etc/ocfs2/cluster.conf <<CONF
@@ -42,8 +35,7 @@ run start || { echo "CHECK fail o2stack start"; exit 1; }
 step "o2cb started"
 run hb-ctl --install >/dev/null
 step "hb-ctl helper installed"
-n=0; until ping -c1 -W1 192.0.2.$PEER >/dev/null 2>&1; do n=$((n+1)); [ $n -gt 100 ] && break; sleep 0.2; done
-step "peer 192.0.2.$PEER reachable"
+await_peer_reachable 100
 
 step "mount $DEV on $MNT (starts local heartbeat, then mount(2))"
 run mount "$DEV" "$MNT" || { echo "CHECK fail o2stack mount"; exit 1; }
@@ -59,38 +51,14 @@ check "n$ME reads what n$PEER wrote" "grep -q 'written on n$PEER' '$MNT/from-n$P
 n=0; until $O2 status --json | grep -q '"connected": true' && [ "$($O2 status --json | grep -c '"heartbeating": true')" = 2 ]; do n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done
 run status
 check "n$ME sees both nodes heartbeating" "[ \"\$($O2 status --json | grep -c '\"heartbeating\": true')\" = 2 ]"
-touch "$MNT/status-done-n$ME"; sync
-n=0; until [ -e "$MNT/status-done-n$PEER" ]; do n=$((n+1)); [ $n -gt 300 ] && break; sleep 0.2; done
+meet status-done 300
+ready_for_the_kill 300
 
-if [ "$ME" = 2 ]; then
-  # n1 starts watching for our death only after it sees this marker
-  touch "$MNT/ready-to-die-n2"; sync
-  step "READY_TO_DIE (fs mounted, heartbeat running)"
-  sleep 300
-  echo "CHECK fail n2 was not killed by the host"; exit 1
-fi
+if [ "$ME" = 2 ]; then die_when_killed "fs mounted, heartbeat running"; fi
 
-# node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write
-# again. One lost ping under TCG is not a death: "gone" is three missed replies in a row, timed
-# from the first of them.
-n=0; until [ -e "$MNT/ready-to-die-n2" ]; do n=$((n+1)); [ $n -gt 300 ] && break; sleep 0.2; done
-n=0; missed=0; tg=0
-while [ $missed -lt 3 ] && [ $n -lt 600 ]; do
-  n=$((n+1))
-  if ping -c1 -W1 192.0.2.$PEER >/dev/null 2>&1; then missed=0; sleep 0.2
-  else [ $missed = 0 ] && tg=$(date +%s%N); missed=$((missed+1)); fi
-done
-[ $missed -ge 3 ] || { echo "CHECK fail n2 still answers pings after $n tries"; tg=$(date +%s%N); }
-step "peer gone (no reply to 3 pings in a row)"
-( echo "written on n1 after n2 died" > "$MNT/after-kill.txt" && sync ) &
-wp=$!
-n=0; while kill -0 $wp 2>/dev/null && [ $n -lt 1200 ]; do n=$((n+1)); sleep 0.1; done
-if kill -0 $wp 2>/dev/null; then echo "CHECK fail n1 writable again within 120 s"; else
-  d=$(( ($(date +%s%N) - tg) / 1000000 ))
-  step "writable again ${d} ms after the peer went away"
-  echo "@@ RECOVERY_MS $d"
-  check "n1 writable again after n2 was killed" "grep -q 'after n2 died' '$MNT/after-kill.txt'"
-fi
+# node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write again
+await_peer_gone
+write_after_death
 dmesg | grep -E 'o2net|o2hb|o2dlm|ocfs2|JBD2' | grep -iE 'no longer|evict|recover|replay|dead|timed out' | tail -8 | sed 's/^/  dmesg: /'
 run status
 check "n1 no longer counts n2 as heartbeating" "! $O2 status --json | tr -d ' \n' | grep -q '\"number\":2,[^}]*\"heartbeating\":true'"

@@ -5,20 +5,14 @@
 # volume made with mkfs.ocfs2 --cluster-stack=pcmk --cluster-name=demo. Lines starting "@@" are
 # milestones the host reads; "CHECK ok|fail what" lines are the demo's checks.
 set -uo pipefail
-ME=${NODE:?NODE=1|2}; PEER=$((3 - ME))
-O2="node ${O2STACK_ENTRY:?}"
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/guest-lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 FENCE_AGENT=$ROOT/test/vm/support/fence-ok.sh
 GC="bash $ROOT/vm/guest-cluster.sh"
-DEV=/dev/vda MNT=/mnt/shared SOCK=/run/o2stack.sock
+SOCK=/run/o2stack.sock
 DLOG=/tmp/o2stack-daemon.log
 export O2STACK_FENCE_LOG=/tmp/o2stack-fence.log
-t0=$(date +%s%N)
-ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
-step() { echo "@@ n$ME +$(ms)ms $*"; }
-check() { if eval "$2"; then echo "CHECK ok $1"; else echo "CHECK fail $1"; fi; }
-run() { echo "\$ o2stack $*"; $O2 "$@"; }
 # jtest CMD EXPR: runs `o2stack CMD --json`, true when the JS expression EXPR holds for its output j
 jtest() { $O2 $1 --json --socket "$SOCK" 2>/dev/null | node -e "let j; try { j = JSON.parse(require('fs').readFileSync(0, 'utf8')); } catch { process.exit(1); } process.exit(($2) ? 0 : 1)"; }
 # o2stack groups lists the volume UUID on exactly these nodes (e.g. "1,2"), running here
@@ -52,6 +46,7 @@ run select pcmk || fail_exit "o2stack select pcmk"
 # the kernel runs hb_ctl_path at every unmount; the user stack has no disk heartbeat to stop
 echo /bin/true > /proc/sys/fs/ocfs2/nm/hb_ctl_path
 
+await_peer_reachable 300
 step "start corosync (cluster demo, nodes 1 and 2, two_node quorum)"
 out=$($GC corosync-start demo 2 3000 180 2>&1); rc=$?
 echo "$out" | tail -n 3 | sed 's/^/  /'
@@ -92,39 +87,15 @@ check "n$ME reads what n$PEER wrote" "grep -q 'written on n$PEER' '$MNT/from-n$P
 n=0; until [ -n "$UUID" ] && groups_are 1,2; do n=$((n+1)); [ $n -gt 30 ] && break; sleep 1; done
 run groups --socket "$SOCK"
 check "n$ME: o2stack groups shows volume ${UUID:-?} mounted on nodes 1 and 2" "[ -n '$UUID' ] && groups_are 1,2"
-touch "$MNT/status-done-n$ME"; sync
-n=0; until [ -e "$MNT/status-done-n$PEER" ]; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 0.2; done
+meet status-done 600
+ready_for_the_kill 600
 
-if [ "$ME" = 2 ]; then
-  # n1 starts watching for our death only after it sees this marker
-  touch "$MNT/ready-to-die-n2"; sync
-  step "READY_TO_DIE (fs mounted, corosync and o2stack daemon running)"
-  sleep 300
-  echo "CHECK fail n2 was not killed by the host"; exit 1
-fi
+if [ "$ME" = 2 ]; then die_when_killed "fs mounted, corosync and o2stack daemon running"; fi
 
-# node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write
-# again. One lost ping under TCG is not a death: "gone" is three missed replies in a row, timed
-# from the first of them.
-n=0; until [ -e "$MNT/ready-to-die-n2" ]; do n=$((n+1)); [ $n -gt 600 ] && break; sleep 0.2; done
+# node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write again
 skip=$(wc -l < "$DLOG")   # the daemon's log lines from here on are about n2's death
-n=0; missed=0; tg=0
-while [ $missed -lt 3 ] && [ $n -lt 600 ]; do
-  n=$((n+1))
-  if ping -c1 -W1 192.0.2.$PEER >/dev/null 2>&1; then missed=0; sleep 0.2
-  else [ $missed = 0 ] && tg=$(date +%s%N); missed=$((missed+1)); fi
-done
-[ $missed -ge 3 ] || { echo "CHECK fail n2 still answers pings after $n tries"; tg=$(date +%s%N); }
-step "peer gone (no reply to 3 pings in a row)"
-( echo "written on n1 after n2 died" > "$MNT/after-kill.txt" && sync ) &
-wp=$!
-n=0; while kill -0 $wp 2>/dev/null && [ $n -lt 1200 ]; do n=$((n+1)); sleep 0.1; done
-if kill -0 $wp 2>/dev/null; then echo "CHECK fail n1 writable again within 120 s"; else
-  d=$(( ($(date +%s%N) - tg) / 1000000 ))
-  step "writable again ${d} ms after the peer went away"
-  echo "@@ RECOVERY_MS $d"
-  check "n1 writable again after n2 was killed" "grep -q 'after n2 died' '$MNT/after-kill.txt'"
-fi
+await_peer_gone
+write_after_death
 
 # what our daemon did, from its JSON log lines (after n2 said READY_TO_DIE), in ms after "gone"
 after=$(tail -n +$((skip + 1)) "$DLOG")

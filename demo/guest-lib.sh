@@ -1,0 +1,72 @@
+# Sourced by demo/guest-o2cb.sh and demo/guest-user.sh: one node of a two-node demo inside a test
+# VM (NODE=1|2, O2STACK_ENTRY = the CLI), the shared volume on /dev/vda at /mnt/shared. Lines
+# starting "@@" are milestones the host reads; "CHECK ok|fail what" lines are the demo's checks.
+ME=${NODE:?NODE=1|2}; PEER=$((3 - ME))
+O2="node ${O2STACK_ENTRY:?}"
+DEV=/dev/vda MNT=/mnt/shared
+t0=$(date +%s%N)
+ms() { echo $(( ($(date +%s%N) - t0) / 1000000 )); }
+step() { echo "@@ n$ME +$(ms)ms $*"; }
+check() { if eval "$2"; then echo "CHECK ok $1"; else echo "CHECK fail $1"; fi; }
+run() { echo "\$ o2stack $*"; $O2 "$@"; }
+
+# Does the peer answer one ping within a second? busybox's ping: the host root the guest runs on
+# need not have one, and a ping that cannot run must not read as "the peer is gone".
+peer_answers() {
+  local out
+  out=$(busybox ping -c1 -W1 192.0.2.$PEER 2>&1) && return 0
+  case $out in *'100% packet loss'*) return 1 ;; esac
+  echo "CHECK fail busybox ping works: $out"; exit 1
+}
+
+# until the peer answers a ping (LIMIT tries at most)
+await_peer_reachable() {
+  local n=0
+  until peer_answers; do n=$((n+1)); [ $n -gt "$1" ] && { echo "CHECK fail n$PEER answers ping"; exit 1; }; sleep 0.2; done
+  step "peer 192.0.2.$PEER reachable"
+}
+
+# meet NAME LIMIT: leave a marker on the shared volume, then wait (LIMIT × 0.2 s at most) for the peer's
+meet() {
+  touch "$MNT/$1-n$ME"; sync
+  local n=0; until [ -e "$MNT/$1-n$PEER" ]; do n=$((n+1)); [ "$n" -gt "$2" ] && break; sleep 0.2; done
+}
+
+# both nodes, right before n2 is killed: n2 tells the host only once n1 has said it is watching,
+# both alive (a file n1 looked for after the kill would wait for n2's locks to be recovered)
+ready_for_the_kill() { meet kill-ready "$1"; }
+
+# n2: tell the host (READY_TO_DIE on the console, WHAT running) to kill us
+die_when_killed() {
+  step "READY_TO_DIE ($1)"
+  sleep 300
+  echo "CHECK fail n2 was not killed by the host"; exit 1
+}
+
+# n1, right after ready_for_the_kill (n2 alive): until n2 is gone. A few lost pings under TCG are
+# not a death: "gone" is five missed replies in a row, timed from the first of them (tg, ns since
+# the epoch).
+await_peer_gone() {
+  local n=0 missed=0; tg=0
+  while [ $missed -lt 5 ] && [ $n -lt 600 ]; do
+    n=$((n+1))
+    if peer_answers; then missed=0; sleep 0.2
+    else [ $missed = 0 ] && tg=$(date +%s%N); missed=$((missed+1)); fi
+  done
+  [ $missed -ge 5 ] || { echo "CHECK fail n2 still answers pings after $n tries"; tg=$(date +%s%N); }
+  step "peer gone (no reply to 5 pings in a row)"
+}
+
+# n1: write on the shared volume again (in a child: a write blocked on the cluster's locks blocks
+# only it), timed from tg; at most 120 s
+write_after_death() {
+  ( echo "written on n1 after n2 died" > "$MNT/after-kill.txt" && sync ) &
+  local wp=$! n=0 d
+  while kill -0 $wp 2>/dev/null && [ $n -lt 1200 ]; do n=$((n+1)); sleep 0.1; done
+  if kill -0 $wp 2>/dev/null; then echo "CHECK fail n1 writable again within 120 s"; else
+    d=$(( ($(date +%s%N) - tg) / 1000000 ))
+    step "writable again ${d} ms after the peer went away"
+    echo "@@ RECOVERY_MS $d"
+    check "n1 writable again after n2 was killed" "grep -q 'after n2 died' '$MNT/after-kill.txt'"
+  fi
+}
