@@ -204,6 +204,18 @@ export interface NativeCorosyncUnavailable {
 
 export type NativeCorosync = NativeCorosyncAvailable | NativeCorosyncUnavailable;
 
+/** struct ucred of a connected unix socket's peer, as the kernel recorded it at connect(2). */
+export interface NativePeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface NativePeerCred {
+  /** getsockopt(fd, SOL_SOCKET, SO_PEERCRED); throws an errno Error (EBADF, ENOTSOCK, ...) with syscall 'getsockopt'. */
+  peerCred(fd: number): NativePeerCredentials;
+}
+
 /** The addon's exports. Surfaces other than attr are optional: they register themselves. */
 export interface NativeAddon {
   surfaces: string[];
@@ -211,6 +223,7 @@ export interface NativeAddon {
   mount: NativeMount;
   uevent?: NativeUevent;
   control?: NativeControl;
+  peercred?: NativePeerCred;
   corosync?: NativeCorosync;
   [surface: string]: unknown;
 }

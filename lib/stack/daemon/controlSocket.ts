@@ -1,10 +1,14 @@
-// The daemon's local control socket: a unix stream socket (default /run/o2stack.sock) created with
-// umask 077 and then chmod 0600, so only root (its owner) can connect: file permissions are the
-// access check (Node has no SO_PEERCRED; connect(2) on a unix socket needs write permission on it).
+// The daemon's local control socket: a unix stream socket (default /run/o2stack.sock) that answers
+// root only. Two layers: the socket is created with umask 077 and then chmod 0600, so connect(2)
+// (which needs write permission on it) fails for anyone but root; and every accepted connection's
+// peer credentials (SO_PEERCRED, recorded by the kernel at connect) must say uid 0, or the daemon's
+// own euid (a daemon run unprivileged, in tests), otherwise it is refused before its request is
+// read. The second layer holds when the first does not (a chmod by hand, a socket handed down).
 // Protocol: the client sends one line "COMMAND [ARGS...]\n"; the server answers one JSON line
 // {"ok":true,"result":...} or {"ok":false,"error":"..."} and closes.
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { peerCredentials } from '../../kernel/peercred.js';
 
 export const DEFAULT_SOCKET = '/run/o2stack.sock';
 const MAX_REQUEST = 4096;
@@ -37,6 +41,13 @@ export class ControlServer {
       sock.setEncoding('utf8');
       sock.setTimeout(5000, () => sock.destroy());
       sock.on('error', () => undefined);
+      const refusal = refusePeer(sock);
+      if (refusal !== undefined) {
+        // drain whatever the peer sends so its end arrives and the socket closes; never parse it
+        sock.resume();
+        sock.end(JSON.stringify({ ok: false, error: refusal }) + '\n');
+        return;
+      }
       sock.on('data', (d: string) => {
         buf += d;
         if (buf.length > MAX_REQUEST) return sock.end(JSON.stringify({ ok: false, error: 'request too long' }) + '\n');
@@ -79,6 +90,18 @@ export class ControlServer {
       /* gone */
     }
   }
+}
+
+/** Why this peer may not use the socket, or undefined when it may (root, or the daemon's euid). */
+function refusePeer(sock: Socket): string | undefined {
+  let cred;
+  try {
+    cred = peerCredentials(sock);
+  } catch (e) {
+    return `permission denied: the o2stack daemon could not check who is connecting (${(e as Error).message})`;
+  }
+  if (cred.uid === 0 || cred.uid === process.geteuid?.()) return undefined;
+  return `permission denied: uid ${cred.uid} (pid ${cred.pid}) is not root; the o2stack daemon's control socket answers root only`;
 }
 
 export class ControlRequestError extends Error {
