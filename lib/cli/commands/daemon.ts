@@ -1,9 +1,12 @@
 // o2stack daemon: the user stack's fs/dlm control daemon in standalone mode (no dlm_controld), in
 // the foreground, one JSON line per event on stderr. Membership from corosync (the default: cluster
-// name and nodelist from cmap, a CPG group per lockspace) or static (--members FILE). o2stack
-// lockspaces / groups / daemon-ctl talk to it over its control socket.
+// name and nodelist from cmap, a CPG group per lockspace) or static (--members FILE). When
+// dlm_controld runs, fs/dlm is its business: the daemon then only tracks beside it
+// (lib/stack/daemon/tracking.ts: groups, status; corosync only), or refuses with --standalone.
+// o2stack lockspaces / groups / daemon-ctl talk to it over its control socket.
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { DAEMON_GROUP } from '../../model/mountTracker.js';
 import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
 
 interface DaemonCliOptions extends GlobalOptions {
@@ -19,12 +22,30 @@ interface DaemonCliOptions extends GlobalOptions {
   probePort: string;
   probeDead: string;
   legacy?: boolean;
+  standalone?: boolean;
+}
+
+/**
+ * Which daemon runs: the standalone one when no dlm_controld runs (as before), the tracking one
+ * beside a running dlm_controld; a combination that cannot work is a CliError saying why and how.
+ */
+export function daemonMode(o: { controld: { pid: number; how: string } | undefined; standalone: boolean; membership: 'corosync' | 'static'; legacy: boolean }): 'standalone' | 'beside-dlm_controld' {
+  const c = o.controld;
+  if (!c) return 'standalone';
+  const seen = `dlm_controld is running (pid ${c.pid}, seen in ${c.how})`;
+  if (o.standalone || o.legacy) {
+    throw new CliError(`${seen}: fs/dlm is left to it, ${o.standalone ? '--standalone' : '--legacy'} does not start beside it (fs/dlm has one control daemon)`, EXIT.FAILED, `to run the o2stack daemon standalone stop dlm_controld first (systemctl stop dlm); to track beside it (groups, status) drop ${o.standalone ? '--standalone' : '--legacy'}`, { code: 'E_DLM_CONTROLD_RUNS', pid: c.pid });
+  }
+  if (o.membership === 'static') {
+    throw new CliError(`${seen}: beside it the o2stack daemon follows the cluster dlm_controld follows, corosync's (the daemon group ${DAEMON_GROUP} on CPG); a static members list makes no sense there`, EXIT.FAILED, 'drop --membership static and --members (corosync is used); or stop dlm_controld (systemctl stop dlm) to run standalone with static membership', { code: 'E_STATIC_BESIDE_CONTROLD', pid: c.pid });
+  }
+  return 'beside-dlm_controld';
 }
 
 export function register(program: Command): void {
   program
     .command('daemon')
-    .description('run the fs/dlm control daemon for the user stack (standalone, no dlm_controld) in the foreground; logs JSON lines to stderr')
+    .description('run the user stack\'s fs/dlm control daemon in the foreground (JSON log lines on stderr); when dlm_controld runs, fs/dlm is left to it and the daemon only tracks beside it (groups, status; corosync membership)')
     .option('--membership <kind>', "'corosync' (the default without --members: nodes, quorum and a CPG group per lockspace from the running corosync) or 'static' (--members FILE)")
     .option('--members <file>', 'static membership: one node a line, NAME=ID@ADDR[,ADDR...] (all listed nodes are members)')
     .option('--node-id <id>', 'this node (static: default the members-file entry named like this host; corosync: must equal corosync\'s)')
@@ -37,6 +58,7 @@ export function register(program: Command): void {
     .option('--probe-port <port>', 'TCP port of the liveness probe', '21065')
     .option('--probe-dead <ms>', 'a peer silent this long after answering once is dead', '5000')
     .option('--legacy', 'legacy WITH_CONTROLD mode (recover_callbacks 0): refused, with the reason')
+    .option('--standalone', 'refuse to start when dlm_controld runs, instead of tracking beside it')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<DaemonCliOptions>();
       const kind = o.membership ?? (o.members ? 'static' : 'corosync');
@@ -46,6 +68,10 @@ export function register(program: Command): void {
       if (o.liveness !== 'tcp' && o.liveness !== 'none') throw new CliError(`--liveness ${o.liveness}: tcp or none`, EXIT.USAGE);
       const nodeId = o.nodeId === undefined ? undefined : Number(o.nodeId);
       if (nodeId !== undefined && (!Number.isInteger(nodeId) || nodeId <= 0)) throw new CliError(`--node-id ${o.nodeId}: a positive integer`, EXIT.USAGE);
+      const { findDlmControld } = await import('../../stack/daemon/controld.js');
+      const controld = findDlmControld();
+      const mode = daemonMode({ controld, standalone: o.standalone === true, membership: kind, legacy: o.legacy === true });
+      if (mode === 'beside-dlm_controld') return besideDlmControld(o, cmd, controld!, nodeId);
       const { DlmDaemon } = await import('../../stack/daemon/daemon.js');
       const { NativeBackend } = await import('../../kernel/backend.js');
       const m = kind === 'static' ? await staticMembership(o, nodeId) : await corosyncMembership(o, nodeId);
@@ -98,6 +124,27 @@ export function register(program: Command): void {
       if (typeof r === 'string' && !o.json) process.stdout.write(r + '\n');
       else printJson(r);
     });
+}
+
+/** Tracking beside a running dlm_controld: corosync membership, nothing written to fs/dlm. */
+async function besideDlmControld(o: DaemonCliOptions, cmd: Command, controld: { pid: number; how: string }, nodeId: number | undefined): Promise<void> {
+  const { TrackingDaemon } = await import('../../stack/daemon/tracking.js');
+  const { NativeBackend } = await import('../../kernel/backend.js');
+  const { membership, clusterName } = await corosyncMembership(o, nodeId);
+  const d = new TrackingDaemon({ backend: new NativeBackend({ root: o.root ?? '/' }), membership, clusterName, socketPath: o.socket });
+  d.log('info', 'mode', `dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): tracking beside it (groups, status), fs/dlm is left to it; --standalone refuses instead`, { pid: controld.pid });
+  const unused = ['fenceAgent', 'fenceTimeout', 'joinTimeout', 'liveness', 'probePort', 'probeDead'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+  if (unused.length) d.log('warn', 'options-unused', `ignored beside dlm_controld (it fences, joins and recovers): ${unused.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')}`);
+  const stop = () => void d.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await d.start();
+  } catch (e) {
+    await d.stop().catch(() => undefined);
+    throw e instanceof Error && (e as { code?: string }).code === 'E_DAEMON_REFUSED' ? new CliError(e.message, EXIT.FAILED) : e;
+  }
+  await d.closed;
 }
 
 type DaemonMembership = {
