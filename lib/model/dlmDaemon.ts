@@ -14,6 +14,10 @@
 //           fencing; one that leaves with nodedown/procdown is a dead node (below).
 // A node declared dead is stopped out of every lockspace it was in, fenced, its comm removed (so the
 // kernel calls ocfs2's recover_slot and its journal is replayed) and the lockspaces started again.
+// Legacy mode (recover_callbacks 0, lib/model/legacyDown.ts): no recover_slot; once the fence has
+// succeeded, a `down` action per volume the dead node had mounted here tells ocfs2 through
+// /dev/ocfs2_control, before any of those lockspaces starts again (ocfs2 must have the node in its
+// recovery map before the dlm grants the dead node's locks to anyone).
 //
 // Lockspace states:
 //   joining  the kernel sent `online` and waits (uninterruptibly) for event_done; we wait for
@@ -25,6 +29,7 @@
 //   leaving  the kernel sent `offline`: members removed, event_done 0, then forgotten
 import type { AttrOp } from '../kernel/backend.js';
 import { commOps, DLM_CLUSTER, dlmPaths, dlmStartOps, failEventOps, joinOps, memberDeathOps, type DlmMember } from './dlm.js';
+import { legacyDownMessages } from './legacyDown.js';
 import { decodeStart, encodeStart, GroupBarrier, lockspaceGroupName } from './lockspaceGroup.js';
 import type { GroupMember, GroupMemberChange } from './membership.js';
 
@@ -45,6 +50,8 @@ export interface LockspaceEntry {
   since: number;
   /** joining: what it waits for */
   waitingFor?: string;
+  /** legacy mode: a DOWN for it could not be written, so it must never start again here (why) */
+  frozen?: string;
   /** groups mode: the nodes in the lockspace's process group now (they have it mounted) */
   groupNodes?: number[];
   /** groups mode: nodes whose start for the current change is still missing */
@@ -77,6 +84,8 @@ export interface NodeEntry {
    * that also says the partition is no longer quorate, and an inquorate partition must not fence.
    */
   awaitingQuorum?: boolean;
+  /** legacy mode, failed: the lockspaces here with their members when it died (uuid → node ids) */
+  viewAtDeath?: Record<string, number[]>;
 }
 
 export type DaemonEvent =
@@ -99,7 +108,9 @@ export type DaemonEvent =
   /** groups mode: joining the lockspace's group failed (errno to answer the kernel with) */
   | { type: 'group-failed'; ls: string; errno: number; detail: string; at: number }
   /** the membership source is gone for good (corosync stopped) */
-  | { type: 'membership-down'; detail: string; at: number };
+  | { type: 'membership-down'; detail: string; at: number }
+  /** legacy mode: the `down` action for uuid failed (the executor withheld its restart in that event) */
+  | { type: 'down-failed'; uuid: string; nodeid: number; detail: string; at: number };
 
 export type DaemonAction =
   | {
@@ -119,7 +130,9 @@ export type DaemonAction =
   | { type: 'group-leave'; ls: string; group: string }
   | { type: 'group-send'; ls: string; group: string; data: string }
   /** groups mode: the nodes that have ls changed (for the API's 'group' event) */
-  | ({ type: 'group' } & GroupView);
+  | ({ type: 'group' } & GroupView)
+  /** legacy mode: write `DOWN <uuid> <nodeid>` on /dev/ocfs2_control (a failure must stop the event's later actions) */
+  | { type: 'down'; uuid: string; nodeid: number };
 
 export interface DaemonModelConfig {
   localNodeId: number;
@@ -134,6 +147,8 @@ export interface DaemonModelConfig {
   quorate?: boolean;
   /** 'static' (default) or 'groups': see the file comment */
   membership?: 'static' | 'groups';
+  /** legacy WITH_CONTROLD mode (recover_callbacks 0): `down` actions after each successful fence */
+  legacy?: boolean;
 }
 
 /** Current configfs/sysfs state as the executor reads it before start. */
@@ -196,6 +211,7 @@ export class DlmControlModel {
   readonly lockspaces = new Map<string, LockspaceEntry>();
   quorate: boolean;
   readonly mode: 'static' | 'groups';
+  readonly legacy: boolean;
   /** groups mode: the barrier of each lockspace's group */
   private readonly barriers = new Map<string, GroupBarrier>();
   private membershipLost = false;
@@ -223,6 +239,7 @@ export class DlmControlModel {
     this.maxFenceRounds = c.maxFenceRounds ?? 5;
     this.retryDelay = c.fenceRetryDelayMs ?? 2000;
     this.mode = c.membership ?? 'static';
+    this.legacy = c.legacy ?? false;
   }
 
   /** Lockspaces found running at start (configfs members present); groups mode: rejoin the group. */
@@ -275,6 +292,8 @@ export class DlmControlModel {
         return this.groupFailed(ev.ls, ev.errno, ev.detail);
       case 'membership-down':
         return this.membershipDown(ev.detail, ev.at);
+      case 'down-failed':
+        return this.downFailed(ev);
     }
   }
 
@@ -331,6 +350,7 @@ export class DlmControlModel {
     const e = this.lockspaces.get(ls);
     const b = this.barriers.get(ls);
     if (!e || !b || (e.state !== 'joining' && e.state !== 'stopped')) return [];
+    if (e.frozen) return this.waiting(e, e.frozen);
     if (b.tag === undefined) return this.waiting(e, `the first change of group ${lockspaceGroupName(ls)}`);
     e.barrierMissing = b.missing();
     if (!b.complete()) return this.waiting(e, `start messages from node ${e.barrierMissing.join(', ')}`);
@@ -478,6 +498,8 @@ export class DlmControlModel {
     if (fromGroupNodedown) n.awaitingQuorum = true;
     n.failTime = at;
     n.fenceRounds = 0;
+    // the members as the kernel has them: a lockspace still joining has none yet
+    if (this.legacy) n.viewAtDeath = Object.fromEntries([...this.lockspaces.values()].filter((l) => l.members.length > 0).map((l) => [l.name, [...l.members]]));
     const affected = [...this.lockspaces.values()].filter((l) => l.state === 'running' && l.members.includes(nodeid));
     for (const l of affected) {
       l.state = 'stopped';
@@ -512,10 +534,12 @@ export class DlmControlModel {
     n.state = 'down';
     n.comm = false;
     delete n.failTime;
+    const downs = this.legacyDowns(n);
     if (this.mode === 'groups') {
       // members come from the groups: each lockspace restarts at its own barrier (tryStartGroup)
       const out: DaemonAction[] = [
         this.log('info', `node ${n.nodeid} fenced${ev.manual ? ' (acknowledged by hand)' : ''}: comm removed`, { nodeid: n.nodeid }),
+        ...downs,
         { type: 'ops', why: `recover from node ${n.nodeid}: remove its comm`, ops: [{ op: 'rmdir', path: dlmPaths.comm(n.nodeid) }] },
       ];
       for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, ev.at));
@@ -524,7 +548,7 @@ export class DlmControlModel {
     const withIt = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && l.members.includes(n.nodeid));
     for (const l of withIt) l.members = l.members.filter((m) => m !== n.nodeid);
     const stillFailed = (l: LockspaceEntry) => l.members.some((m) => this.nodes.get(m)?.state === 'failed');
-    const restart = this.blockedBy() === 'quorum' ? [] : [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !stillFailed(l));
+    const restart = this.blockedBy() === 'quorum' ? [] : [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !stillFailed(l));
     const ops: AttrOp[] = [
       { op: 'rmdir', path: dlmPaths.comm(n.nodeid) },
       ...withIt.map((l) => ({ op: 'rmdir' as const, path: dlmPaths.spaceNode(l.name, n.nodeid) })),
@@ -536,10 +560,36 @@ export class DlmControlModel {
     }
     const out: DaemonAction[] = [
       this.log('info', `node ${n.nodeid} fenced${ev.manual ? ' (acknowledged by hand)' : ''}: comm removed, ${restart.length} lockspace(s) restarted`, { nodeid: n.nodeid, restarted: restart.map((l) => l.name) }),
+      ...downs,
       { type: 'ops', why: `recover from node ${n.nodeid}: remove its comm and memberships, restart`, ops },
     ];
     for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, ev.at));
     return out;
+  }
+
+  /** Legacy mode, a fenced node: DOWN for each volume it had mounted here (lib/model/legacyDown.ts). */
+  private legacyDowns(n: NodeEntry): DaemonAction[] {
+    const view = n.viewAtDeath;
+    delete n.viewAtDeath;
+    if (!this.legacy || !view) return [];
+    // a volume unmounted here since is no connection any more; one mounted again is still joining
+    const still = Object.fromEntries(Object.entries(view).filter(([ls]) => { const st = this.lockspaces.get(ls)?.state; return st === 'running' || st === 'stopped'; }));
+    return legacyDownMessages({ dead: n.nodeid, localNodeId: this.localNodeId, view: still }).map((d) => ({ type: 'down' as const, ...d }));
+  }
+
+  /**
+   * Legacy mode: ocfs2 was not told that a node died on this volume, so its journal is not replayed
+   * and a start would hand the node's locks to others over unrecovered metadata: it stays stopped
+   * for good (until it is unmounted, or the machine restarts).
+   */
+  private downFailed(ev: { uuid: string; nodeid: number; detail: string; at: number }): DaemonAction[] {
+    const e = this.lockspaces.get(ev.uuid);
+    if (!e) return [];
+    e.state = 'stopped';
+    e.since = ev.at;
+    e.frozen = `ocfs2 to learn that node ${ev.nodeid} died (DOWN failed: ${ev.detail}); it never will: restart this machine`;
+    e.waitingFor = e.frozen;
+    return [this.log('error', `${ev.uuid} stays stopped: ${e.frozen}`, { ls: ev.uuid, nodeid: ev.nodeid })];
   }
 
   private nodeUp(nodeid: number, at: number): DaemonAction[] {
@@ -569,7 +619,7 @@ export class DlmControlModel {
       return out;
     }
     // lockspaces whose dead members were fenced while inquorate
-    const startable = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.members.some((m) => this.nodes.get(m)?.state !== 'up'));
+    const startable = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !l.members.some((m) => this.nodes.get(m)?.state !== 'up'));
     if (startable.length > 0) {
       for (const l of startable) {
         l.state = 'running';

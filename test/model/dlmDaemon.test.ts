@@ -37,6 +37,9 @@ describe('dlm daemon model', function () {
     assert.deepEqual(again.adopt, [{ ls: 'A', members: [1, 2] }]);
     assert.deepEqual(again.pending, ['B']);
     assert.throws(() => daemonStartPlan({ clusterName: 'a b', localNodeId: 1, members: nodes }, { clusterDir: false, comms: [], spaces: {}, sysfs: [] }), /no spaces/);
+    // legacy mode: ocfs2 volumes then connect WITH_CONTROLD (node deaths through /dev/ocfs2_control)
+    const legacy = daemonStartPlan({ clusterName: 'demo', localNodeId: 1, members: nodes, recoverCallbacks: false }, { clusterDir: false, comms: [], spaces: {}, sysfs: [] });
+    assert.deepEqual(show(legacy.ops).slice(0, 4), ['mkdir C', 'write C/cluster_name demo', 'write C/recover_callbacks 0', 'write C/protocol 0']);
   });
 
   it('join → running, with every up node; leave answers event_done 0', function () {
@@ -132,6 +135,7 @@ describe('dlm daemon model', function () {
         const commRemovedAfterDeath = new Set<number>();
         const apply = (acts: DaemonAction[]) => {
           for (const a of acts) {
+            assert.notEqual(a.type, 'down', 'a DOWN outside legacy mode');
             if (a.type === 'fence') {
               assert.ok(quorate, 'fencing while inquorate');
               fencePending.add(a.nodeid);

@@ -8,14 +8,18 @@
 // process group's (lib/model/lockspaceGroup.ts): group changes and start messages are fed to the
 // model, and its group-join/leave/send actions go to the source. 'group' events tell API users
 // which nodes have which lockspace (ocfs2: volume UUID) mounted.
+// Legacy mode (recover_callbacks 0, kernels whose DOWN is safe): /dev/ocfs2_control is handshaken
+// at start and held for the daemon's life; the model's `down` actions are written on it. Closing
+// that handle while user-stack volumes are mounted restarts the machine (kernel-interfaces.md
+// §1.7), and so does this process's exit, which closes it: stop() then refuses and keeps running.
 import { EventEmitter } from 'node:events';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { BatchError, type KernelBackend } from '../../kernel/backend.js';
-import { downHazard } from '../../kernel/control.js';
+import { ControlGuardError, downHazard, openControl, userStackMounts, type ControlDevice, type ControlOpenOptions, type DownHazard, type DownHazardOptions } from '../../kernel/control.js';
 import { KernelError } from '../../kernel/errors.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
 import { UeventListener } from '../../kernel/uevent.js';
-import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
+import { DLM_CLUSTER, dlmPaths, type DlmMember } from '../../model/dlm.js';
 import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState, type GroupView } from '../../model/dlmDaemon.js';
 import { LatencySamples } from '../../model/latency.js';
 import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
@@ -43,8 +47,15 @@ export interface DaemonOptions {
   fenceRetryDelayMs?: number;
   /** a join waiting (quorum, fencing) longer than this is answered -ETIMEDOUT; default 120 s */
   joinTimeoutMs?: number;
-  /** legacy WITH_CONTROLD mode (recover_callbacks 0): refused, see start() */
+  /**
+   * legacy WITH_CONTROLD mode (recover_callbacks 0): node deaths go to ocfs2 as DOWN on
+   * /dev/ocfs2_control. Refused on kernels where DOWN crashes (downHazard()).
+   */
   legacy?: boolean;
+  /** legacy mode: the control device (tests inject openIo and the mount table); default the kernel's */
+  control?: Pick<ControlOpenOptions, 'path' | 'openIo' | 'mounts'>;
+  /** legacy mode: where downHazard() reads the kernel's config (tests inject one) */
+  downHazard?: DownHazardOptions;
   socketPath?: string | null;
   /** TCP liveness probe between static members (see liveness.ts); undefined = off */
   liveness?: { port?: number; intervalMs?: number; deadMs?: number };
@@ -95,6 +106,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   readonly model: DlmControlModel;
   private readonly o: DaemonOptions;
   private monitorFd: number | undefined;
+  /** legacy mode: the handshaken /dev/ocfs2_control, held for the daemon's life */
+  private controlDevice: ControlDevice | undefined;
   private listener: LockspaceEventSource | undefined;
   private control: ControlServer | undefined;
   private probe: LivenessProbe | undefined;
@@ -126,6 +139,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       ...(o.maxFenceRounds !== undefined ? { maxFenceRounds: o.maxFenceRounds } : {}),
       ...(o.fenceRetryDelayMs !== undefined ? { fenceRetryDelayMs: o.fenceRetryDelayMs } : {}),
       membership: (o.groups ?? o.membership.kind !== 'static') ? 'groups' : 'static',
+      legacy: o.legacy ?? false,
     });
     this.closed = new Promise((r) => (this.closedResolve = r));
   }
@@ -143,12 +157,14 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const k = this.o.backend;
     const controld = findDlmControld();
     if (controld) throw new DaemonRefusal(`dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): fs/dlm is left to it; the o2stack daemon does not start`);
+    let hazard: DownHazard | undefined;
     if (this.o.legacy) {
-      const h = downHazard();
-      if (h.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${h.reason}`);
-      throw new DaemonRefusal('legacy mode (recover_callbacks 0) is not implemented by the o2stack daemon: it needs the /dev/ocfs2_control handshake and DOWN messages; use the default NO_CONTROLD mode');
+      hazard = downHazard(this.o.downHazard);
+      if (hazard.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${hazard.reason}`);
     }
     if (!k.exists('/sys/kernel/config/dlm')) throw new DaemonRefusal('/sys/kernel/config/dlm is missing: load the dlm module (modprobe dlm) and mount configfs');
+    // before any uevent is answered: a legacy mount whose join completes with no VALID handle fails -ESRCH
+    if (hazard) this.openControlDevice(hazard);
     // uevents first: nothing sent between the rescan below and the listener can be lost
     this.listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
     this.listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
@@ -200,7 +216,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     }
 
     const state = this.readConfigState();
-    const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes }, state);
+    const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes, recoverCallbacks: !this.o.legacy }, state);
     const existingName = k.tryRead(`${DLM_CLUSTER}/cluster_name`)?.replace(/\n$/, '');
     if (state.clusterDir && existingName && existingName !== this.o.clusterName && state.sysfs.length > 0) {
       throw new DaemonRefusal(`fs/dlm runs cluster '${existingName}' with ${state.sysfs.length} lockspace(s); refusing to switch to '${this.o.clusterName}'`);
@@ -264,6 +280,49 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
   }
 
+  /**
+   * Legacy mode: T01, SETN (this node), SETV 1.0 on /dev/ocfs2_control. Refused while user-stack
+   * volumes are mounted already: the handle could then never be closed until they are unmounted,
+   * and a start that failed after it would end this process, close it and restart the machine.
+   */
+  private openControlDevice(hazard: DownHazard): void {
+    const mounts = this.o.control?.mounts ?? (() => readFileSync('/proc/mounts', 'utf8'));
+    let mounted;
+    try {
+      mounted = userStackMounts(mounts());
+    } catch (e) {
+      throw new DaemonRefusal(`legacy mode: cannot read the mount table (${(e as Error).message}), so user-stack mounts cannot be ruled out before the /dev/ocfs2_control handshake`);
+    }
+    if (mounted.length > 0) {
+      throw new DaemonRefusal(`legacy mode refused: user-stack ocfs2 volumes are mounted (${mounted.map((m) => m.mountpoint).join(', ')}); a handshaken /dev/ocfs2_control could not be closed before they are unmounted, and the daemon's exit closes it (the kernel then restarts the machine). Unmount them first (o2stack umount DIR), or run the daemon without --legacy`);
+    }
+    try {
+      this.controlDevice = openControl({ ...this.o.control, hazard: () => hazard, node: this.model.localNodeId, major: 1, minor: 0 });
+    } catch (e) {
+      const x = e as Error & { code?: string; hint?: string };
+      throw new DaemonRefusal(`legacy mode: the /dev/ocfs2_control handshake for node ${this.model.localNodeId} failed: ${x.message}${x.hint ? ` (${x.hint})` : ''}`, { cause: e });
+    }
+    this.log('info', 'control-device', `${this.controlDevice.path} handshaken (T01, node ${this.model.localNodeId}, protocol 1.0): held for the daemon's life; node deaths go to ocfs2 as DOWN after fencing`, { path: this.controlDevice.path, fd: this.controlDevice.fd });
+  }
+
+  /**
+   * Legacy mode: one DOWN through the device's guards (never the local node, never on a hazardous
+   * kernel). Returns why it failed, or undefined once written.
+   */
+  private sendDown(a: Extract<DaemonAction, { type: 'down' }>): string | undefined {
+    const dev = this.controlDevice;
+    try {
+      if (!dev) throw new Error('the control device is not open (the daemon is not in legacy mode)');
+      dev.notifyNodeDown(a.uuid, a.nodeid);
+    } catch (e) {
+      const x = e as Error & { code?: string; hint?: string };
+      this.log('error', 'down-failed', `DOWN ${a.uuid} ${a.nodeid} not sent: ${x.message}. ocfs2 does not know node ${a.nodeid} died on that volume, so its journal is not replayed: the volume's lockspace stays stopped (the volume frozen here) rather than hand out the dead node's locks; restart this machine (the next mount replays the journal)`, { uuid: a.uuid, nodeid: a.nodeid, code: x.code ?? null, hint: x.hint ?? null });
+      return x.code ?? x.message;
+    }
+    this.log('info', 'down', `DOWN ${a.uuid} ${a.nodeid} sent on ${dev.path}: ocfs2 recovers node ${a.nodeid}'s journal on that volume`, { uuid: a.uuid, nodeid: a.nodeid });
+    return undefined;
+  }
+
   /** node-down / node-up from the control socket (static membership only). */
   private declare(what: 'down' | 'up', args: string[]): string {
     const id = nodeArg(args);
@@ -282,6 +341,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       cluster: this.o.clusterName,
       membership: this.o.membership.kind,
       fenceAgent: this.o.fenceAgent ?? null,
+      legacy: this.controlDevice ? { controlDevice: this.controlDevice.path, state: this.controlDevice.state, downs: this.controlDevice.downs } : null,
       ...s,
       liveness: this.probe?.state() ?? null,
       counters: { ...this.counters },
@@ -382,10 +442,18 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const actions = this.model.handle(ev);
     // only real work is awaited: an await of a synchronous action would let other pending
     // continuations run inside this event's handling (and its measured time)
+    // legacy: volumes whose DOWN failed; their restarts later in this event are withheld
+    const withheld = new Map<string, { nodeid: number; detail: string }>();
     for (const a of actions) {
-      const pending = this.execute(a);
+      if (a.type === 'down') {
+        const failed = this.sendDown(a);
+        if (failed !== undefined) withheld.set(a.uuid, { nodeid: a.nodeid, detail: failed });
+        continue;
+      }
+      const pending = this.execute(withheld.size > 0 && a.type === 'ops' ? withholdStarts(a, withheld) : a);
       if (pending) await pending;
     }
+    for (const [uuid, w] of withheld) await this.feed({ type: 'down-failed', uuid, ...w, at: Date.now() });
     const refreshing = this.refreshGroups(false);
     if (refreshing) await refreshing;
     // every join waiting for an answer has a timer, however it began (a rescan after an overflow too)
@@ -407,6 +475,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (a.type === 'log') return this.log(a.level, 'model', a.msg, a.data ?? {});
     if (a.type === 'fence') return this.fence(a.nodeid, a.failTime, a.round, a.delayMs);
     if (a.type === 'group') return; // reported by refreshGroups, with the whole view
+    if (a.type === 'down') return void this.sendDown(a);
     if (a.type === 'group-join' || a.type === 'group-leave' || a.type === 'group-send') return this.groupAction(a);
     return this.executeOps(a);
   }
@@ -519,9 +588,22 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   /**
    * Stops answering and closes everything. The monitor is closed last: with lockspaces still
    * running, the kernel then stops them (mounted volumes freeze) — stop the daemon after unmounting.
+   * Legacy mode: the control device is closed first, through its guard; while user-stack volumes
+   * are mounted the guard refuses, and then the daemon does not stop at all (false): it keeps the
+   * handle and goes on serving, since its exit would close the handle and restart the machine.
    */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  async stop(): Promise<boolean> {
+    if (this.stopped) return true;
+    if (this.controlDevice && this.controlDevice.state !== 'closed') {
+      try {
+        this.controlDevice.close();
+        this.log('info', 'control-device', `${this.controlDevice.path} closed (no user-stack volume mounted)`);
+      } catch (e) {
+        if (!(e instanceof ControlGuardError && e.code === 'E_CONTROL_MOUNTED')) throw e;
+        this.log('error', 'stop-refused', `not stopping: ${e.message}. This process's exit would close it too, so the daemon keeps running and holds it; unmount the user-stack volumes (o2stack umount DIR), then stop the daemon again`, { ...(e.details ?? {}) });
+        return false;
+      }
+    }
     this.stopped = true;
     for (const t of this.joinTimers.values()) clearTimeout(t);
     for (const t of this.fenceTimers) clearTimeout(t);
@@ -536,7 +618,14 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.monitorFd = undefined;
     this.log('info', 'stop', 'daemon stopped');
     this.closedResolve?.();
+    return true;
   }
+}
+
+/** The ops without the starts (control 1) of the lockspaces in `withheld`. */
+function withholdStarts(a: Extract<DaemonAction, { type: 'ops' }>, withheld: ReadonlyMap<string, unknown>): DaemonAction {
+  const ops = a.ops.filter((o) => !(o.data === '1' && [...withheld.keys()].some((ls) => o.path === dlmPaths.sysfs(ls, 'control'))));
+  return ops.length === a.ops.length ? a : { ...a, ops, why: `${a.why} (without the start of ${[...withheld.keys()].join(', ')}: its DOWN failed)` };
 }
 
 function nodeArg(args: string[]): number {
