@@ -4,6 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
 import { registerAll } from './commands/index.js';
 import { EXIT, reportError, useDirectOutput, writeErr } from './output.js';
 
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON document on stdout (errors too)')
     .option('--root <dir>', 'kernel root to act on (a chroot, or a fake tree for tests)', '/')
     .option('--config <file>', 'cluster configuration file', '/etc/ocfs2/cluster.conf')
+    .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
   registerAll(program, commandWord(argv));
@@ -53,9 +55,9 @@ function invokedDirectly(): boolean {
 }
 
 /** Runs the CLI on this process's arguments and exits with its code (the bin's entry). */
-export function run(): void {
+export function run(argv = process.argv.slice(2)): void {
   useDirectOutput();
-  main(process.argv.slice(2)).then(
+  main(argv).then(
     (code) => process.exit(code),
     (e) => {
       writeErr(`o2stack: ${String(e)}\n`);

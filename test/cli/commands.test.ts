@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { commandModules, registerAll } from '../../lib/cli/commands/index.js';
 import { main } from '../../lib/cli/main.js';
+import { VERSION } from '../../lib/version.js';
+import { readFileSync } from 'node:fs';
 
 describe('CLI command modules', function () {
   it('each module declares exactly the top-level commands (and aliases) it registers', function () {
@@ -42,5 +44,19 @@ describe('CLI command modules', function () {
       process.stderr.write = err;
     }
     assert.match(out, /apply/, 'commander suggests the right command');
+  });
+
+  it('--version prints the version of package.json', async function () {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(VERSION, pkg.version, 'lib/version.ts must follow package.json');
+    const write = process.stdout.write;
+    let out = '';
+    process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+    try {
+      assert.equal(await main(['--version']), 0);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(out, `${VERSION}\n`);
   });
 });
