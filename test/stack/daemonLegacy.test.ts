@@ -234,7 +234,7 @@ describe('o2stack daemon, legacy mode: refusals and a DOWN that fails', function
       const d = new DlmDaemon(n.options({ membership: standalone(), downHazard: { release: '6.1.0-test', readFile } }));
       await assert.rejects(d.start(), (e: Error) => {
         assert.ok(e instanceof DaemonRefusal);
-        assert.match(e.message, /^legacy mode \(recover_callbacks 0\) refused on this kernel: node death would have to be sent as DOWN on \/dev\/ocfs2_control, and (CONFIG_FORTIFY_SOURCE=y in \/boot\/config-6\.1\.0-test|the kernel config of 6\.1\.0-test was not found).*__fortify_strlen/);
+        assert.match(e.message, /^legacy mode \(recover_callbacks 0\) refused on this kernel: node death would have to be sent as DOWN on \/dev\/ocfs2_control, and (CONFIG_FORTIFY_SOURCE=y in \/boot\/config-6\.1\.0-test|the kernel config of 6\.1\.0-test was not found).*__fortify_strlen.*\. Use the dlm recovery callbacks instead: run `o2stack daemon` without --legacy \(it writes recover_callbacks 1/);
         return true;
       });
       assert.equal(n.opens, 0, 'the control device was not opened');

@@ -160,7 +160,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     let hazard: DownHazard | undefined;
     if (this.o.legacy) {
       hazard = downHazard(this.o.downHazard);
-      if (hazard.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${hazard.reason}`);
+      if (hazard.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${hazard.reason}. Use the dlm recovery callbacks instead: run \`o2stack daemon\` without --legacy (it writes recover_callbacks 1 before any lockspace exists; ocfs2 then learns of node deaths from the dlm, no DOWN needed)`);
     }
     if (!k.exists('/sys/kernel/config/dlm')) throw new DaemonRefusal('/sys/kernel/config/dlm is missing: load the dlm module (modprobe dlm) and mount configfs');
     // before any uevent is answered: a legacy mount whose join completes with no VALID handle fails -ESRCH
