@@ -11,12 +11,20 @@
 // no lockspace leave, corosync gone without a goodbye). n1's corosync loses it after the token
 // timeout; dlm_controld stops the lockspace, removes n2's comm, runs the agent, restarts the
 // lockspace; the kernel replays n2's journal and n1 writes again. Figures: "o2stack-figure:".
+// Beside dlm_controld, on both nodes, `o2stack daemon` runs in its tracking mode (started before
+// the timed steps; lib/stack/daemon/tracking.ts): it sees dlm_controld and leaves fs/dlm to it
+// (`--standalone` is refused with the fix), and tracks the volume: `o2stack groups --json` shows
+// nodes 1, 2 on both once mounted, and 1 on n1 after n2's death; it never writes fs/dlm (no
+// 'configured' or 'ops' in its log) and leaves its daemon group on SIGTERM (before the join
+// benchmark, which it would otherwise watch).
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
+import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, corosyncPid, dlmControldPid, joinTimes, median, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
@@ -29,6 +37,42 @@ const me = Number(process.env.NODE);
 const peer = 3 - me;
 const figure = (s: string) => console.log(`o2stack-figure: ${s}`);
 const mountLine = () => mountLineOf(MNT);
+const SOCK = '/run/o2stack.sock';
+const DLOG = '/tmp/o2stack-daemon.log';
+const root = resolve(new URL('../../..', import.meta.url).pathname);
+const CLI = join(root, 'lib/cli/main.ts');
+
+/** The CLI from the source (as user-stack-corosync.two runs it), bounded; never throws. */
+function cli(args: string[], timeoutMs = 120_000): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, out: r.stdout, err: r.stderr + (r.error ? String(r.error) : '') };
+}
+
+interface LogLine {
+  t: string;
+  level: string;
+  event: string;
+  msg: string;
+  [k: string]: unknown;
+}
+/** The o2stack daemon's JSON log lines. */
+const daemonLog = (): LogLine[] =>
+  existsSync(DLOG)
+    ? readFileSync(DLOG, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as LogLine)
+    : [];
+type GroupRow = { uuid: string; nodes: number[]; state: string };
+const groups = async () => (await request(SOCK, 'groups')) as GroupRow[];
+const pidAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** A shell command in a child with a time limit (a write that blocks on the dlm blocks only the child). */
 function sh(cmd: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; out: string }> {
@@ -62,6 +106,7 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
   const k = realBackend();
   let uuid = '';
   let failed = false;
+  let trackerPid: number | undefined;
 
   before(function () {
     requireTestVm();
@@ -80,6 +125,11 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
     if (failed) {
       console.log(await clusterLogs());
       console.log(execFileSync('dmesg', { encoding: 'utf8' }).split('\n').filter((l) => /dlm|ocfs2|JBD2/i.test(l)).slice(-40).join('\n'));
+      if (existsSync(DLOG)) console.log(readFileSync(DLOG, 'utf8').split('\n').slice(-60).join('\n'));
+    }
+    if (trackerPid !== undefined && pidAlive(trackerPid)) {
+      process.kill(trackerPid, 'SIGTERM');
+      await waitFor(() => !pidAlive(trackerPid!), 20_000);
     }
     if (mountLine()) await within(nativeSystem.umount(MNT), 60_000, 'cleanup umount').catch(() => undefined);
     if (dlmControldPid()) await stopDlmControld().catch((e: unknown) => console.log(String(e)));
@@ -131,6 +181,39 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
     assert.ok(ready, `dlm_tool status: ${dlmTool('status').stdout}`);
   });
 
+  it('`o2stack daemon --standalone` beside dlm_controld: refused (exit 1) with the fix, touching nothing', function () {
+    const comms = JSON.stringify(k.tryList(`${C}/comms`));
+    const r = cli(['daemon', '--standalone', '--socket', SOCK]);
+    assert.equal(r.code, 1, `exit ${r.code}\n${r.out}${r.err}`);
+    assert.match(r.err, new RegExp(`dlm_controld is running \\(pid ${dlmControldPid()}, seen in /proc/${dlmControldPid()}/comm\\): fs/dlm is left to it, --standalone does not start beside it`));
+    assert.match(r.err, /systemctl stop dlm/);
+    assert.ok(!existsSync(SOCK), 'the refused daemon left a control socket');
+    assert.equal(JSON.stringify(k.tryList(`${C}/comms`)), comms);
+  });
+
+  it('`o2stack daemon` beside dlm_controld starts in tracking mode (one line says so): READY, status mode beside-dlm_controld', async function () {
+    const fd = openSync(DLOG, 'w');
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--socket', SOCK], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
+    closeSync(fd);
+    child.unref();
+    trackerPid = child.pid;
+    const t0 = Date.now();
+    const ready = await waitFor(() => daemonLog().some((l) => l.event === 'ready') || child.exitCode !== null, 120_000);
+    assert.ok(ready && child.exitCode === null, `tracking daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    figure(`n${me} o2stack daemon (tracking beside dlm_controld) ready ${Date.now() - t0} ms after spawn (node start under TCG included)`);
+    const mode = daemonLog().filter((l) => l.event === 'mode');
+    assert.equal(mode.length, 1, readFileSync(DLOG, 'utf8'));
+    assert.match(mode[0]!.msg, new RegExp(`dlm_controld is running \\(pid ${dlmControldPid()}, .*\\): tracking beside it`));
+    const st = (await request(SOCK, 'status')) as { mode: string; dlmControld: { pid: number; running: boolean }; membership: string; localNodeId: number; quorate: boolean; cluster: string };
+    assert.equal(st.mode, 'beside-dlm_controld');
+    assert.deepEqual([st.dlmControld.pid, st.dlmControld.running], [dlmControldPid(), true]);
+    assert.equal(st.membership, 'corosync');
+    assert.equal(st.localNodeId, me);
+    assert.equal(st.quorate, true);
+    assert.equal(st.cluster, 'demo');
+    await assert.rejects(request(SOCK, 'node-down 2'), /dlm_controld owns recovery/);
+  });
+
   it('mounts /dev/vda with mount(2) cluster_stack=pcmk: dlm_controld answers the join', async function () {
     const t0 = Date.now();
     await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 180_000, 'mount');
@@ -156,6 +239,12 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
       }
     }, 120_000, 500);
     assert.ok(ok, `did not read n${peer}'s file`);
+    // the tracking daemon counts the volume once dlm_controld has both nodes in its member list
+    const both = await waitFor(async () => JSON.stringify(await groups()) === JSON.stringify([{ uuid, nodes: [1, 2], state: 'running' }]), 60_000, 300);
+    assert.ok(both, `groups: ${JSON.stringify(await groups())}`);
+    const g = cli(['groups', '--json', '--socket', SOCK]);
+    assert.equal(g.code, 0, g.err);
+    assert.deepEqual(JSON.parse(g.out), { groups: [{ uuid, nodes: [1, 2], state: 'running' }] });
     writeFileSync(`${MNT}/done-n${me}`, '');
     execFileSync('sync');
     assert.ok(await waitFor(() => existsSync(`${MNT}/done-n${peer}`), 120_000, 500), 'peer did not finish');
@@ -209,6 +298,31 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
     assert.ok(await waitFor(() => /members\s+1\s*$/m.test(dlmTool('ls').stdout), 30_000, 500), `dlm_tool ls: ${dlmTool('ls').stdout}`);
     assert.equal(readFileSync(`${MNT}/after-death.txt`, 'utf8'), 'written on n1 after n2 died\n');
     assert.equal(readFileSync(`${MNT}/from-n2.txt`, 'utf8'), 'written on n2\n');
+  });
+
+  it('n1: the tracking daemon shows the volume on node 1 only, wrote nothing to fs/dlm, and leaves its daemon group on SIGTERM', async function () {
+    const one = await waitFor(async () => JSON.stringify(await groups()) === JSON.stringify([{ uuid, nodes: [1], state: 'running' }]), 30_000, 300);
+    assert.ok(one, `groups: ${JSON.stringify(await groups())}`);
+    const g = cli(['groups', '--json', '--socket', SOCK]);
+    assert.equal(g.code, 0, g.err);
+    assert.deepEqual(JSON.parse(g.out), { groups: [{ uuid, nodes: [1], state: 'running' }] });
+    const log = daemonLog();
+    const left = log.find((l) => l.event === 'group' && l.uuid === uuid && Array.isArray(l.left) && (l.left as number[]).includes(2));
+    assert.ok(left, 'no group event with node 2 leaving');
+    console.log(log.filter((l) => /group|members|joined|left|quorum|daemon-group|dlm_controld/.test(l.event)).map((l) => `o2stack daemon (tracking): ${l.t} ${l.event} ${l.msg}`).join('\n'));
+    // the standalone daemon's fs/dlm work would show as these events: none beside dlm_controld
+    const wrote = log.filter((l) => ['configured', 'ops', 'ops-failed', 'monitor', 'adopt'].includes(l.event));
+    assert.deepEqual(wrote, [], 'the tracking daemon worked on fs/dlm');
+    assert.ok(!log.some((l) => l.event === 'dlm_controld-gone'), 'dlm_controld was seen gone');
+    const st = (await request(SOCK, 'status')) as { dlmControld: { running: boolean }; counters: { joined: number; controldLost: number } };
+    assert.deepEqual([st.dlmControld.running, st.counters.controldLost, st.counters.joined], [true, 0, 1]);
+    const pid = trackerPid!;
+    process.kill(pid, 'SIGTERM');
+    assert.ok(await waitFor(() => !pidAlive(pid), 20_000), 'the tracking daemon did not exit on SIGTERM within 20 s');
+    trackerPid = undefined;
+    assert.ok(daemonLog().some((l) => l.event === 'group-leave'), 'no daemon-group leave in its log');
+    assert.ok(daemonLog().some((l) => l.event === 'stop' && l.msg === 'daemon stopped'));
+    assert.ok(!existsSync(SOCK), 'the control socket is left behind');
   });
 
   it('n1: join benchmark, 5 lockspaces joined and left with dlm_tool (one member): online -> event_done per join', async function () {
