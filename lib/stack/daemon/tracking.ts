@@ -111,7 +111,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
     this.emit('log', e);
   }
 
-  /** dlm_controld found, uevents first, membership and the daemon group, the rescan, the socket, READY=1. */
+  /** dlm_controld found; membership and the daemon group; uevents, then the rescan; the socket; READY=1. */
   async start(): Promise<void> {
     const found = this.findControld();
     if (!found) throw new DaemonRefusal('dlm_controld is not running: the tracking mode runs only beside it (run `o2stack daemon` without it for the standalone daemon, which configures fs/dlm itself)');
