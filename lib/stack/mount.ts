@@ -59,7 +59,9 @@ export async function findController(socketPath = process.env.O2STACK_DAEMON_SOC
   const { DEFAULT_SOCKET, request } = await import('./daemon/controlSocket.js');
   const path = socketPath ?? DEFAULT_SOCKET;
   try {
-    const st = (await request(path, 'status', 3000)) as { pid?: number };
+    const st = (await request(path, 'status', 3000)) as { pid?: number; mode?: string };
+    // beside dlm_controld the daemon only tracks: with dlm_controld gone, nobody answers joins
+    if (st.mode === 'beside-dlm_controld') return undefined;
     return `o2stack daemon (pid ${st.pid ?? '?'}, ${path})`;
   } catch {
     return undefined;

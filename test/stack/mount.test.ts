@@ -71,4 +71,23 @@ describe('mountVolume: user-stack volumes', function () {
   it('finds no controller where neither dlm_controld nor an o2stack daemon socket answers', async function () {
     assert.equal(await findController(join(root, 'no-daemon.sock')), undefined);
   });
+
+  it('counts a standalone o2stack daemon as the controller, not one that only tracks beside dlm_controld', async function () {
+    const { ControlServer } = await import('../../lib/stack/daemon/controlSocket.js');
+    for (const [status, want] of [
+      [{ pid: 4242 }, /^o2stack daemon \(pid 4242, /],
+      [{ pid: 4243, mode: 'beside-dlm_controld' }, undefined],
+    ] as const) {
+      const sock = join(root, `daemon-${status.pid}.sock`);
+      const server = new ControlServer(sock, { status: () => status });
+      await server.listen();
+      try {
+        const found = await findController(sock);
+        if (want) assert.match(found ?? '', want);
+        else assert.equal(found, undefined, 'a tracking daemon answers no lockspace join');
+      } finally {
+        server.close();
+      }
+    }
+  });
 });
