@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .option('--liveness <kind>', "static membership only: how a member is found dead: 'tcp' (probe the peers' daemons) or 'none' (only `daemon-ctl node-down ID`)", 'tcp')
     .option('--probe-port <port>', 'TCP port of the liveness probe', '21065')
     .option('--probe-dead <ms>', 'a peer silent this long after answering once is dead', '5000')
-    .option('--legacy', 'legacy WITH_CONTROLD mode (recover_callbacks 0): refused, with the reason')
+    .option('--legacy', "legacy WITH_CONTROLD mode (recover_callbacks 0): node deaths reach ocfs2 as DOWN on /dev/ocfs2_control, held open while volumes are mounted; refused on kernels where DOWN crashes (FORTIFY_SOURCE, as Debian's 6.1)")
     .option('--standalone', 'refuse to start when dlm_controld runs, instead of tracking beside it')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<DaemonCliOptions>();
@@ -88,9 +88,11 @@ export function register(program: Command): void {
         ...(o.liveness === 'tcp' && kind === 'static' ? { liveness: { port: Number(o.probePort), deadMs: Number(o.probeDead) } } : {}),
         legacy: o.legacy === true,
       });
+      // on, not once: stop() refuses while legacy-mode volumes are mounted (closing the control
+      // device then restarts the machine), so the daemon runs on and a later signal tries again
       const stop = () => void d.stop();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       try {
         await d.start();
       } catch (e) {
