@@ -337,7 +337,9 @@ export class SimBackend implements KernelBackend {
           c.hasLocal = true;
           c.localNum = n.num;
         }
-        if (!x && c.hasLocal && c.localNum === n.num) c.hasLocal = false;
+        // as Debian's 6.1.0-50: clearing it stops the listener, but the cluster keeps counting a
+        // local node (with no number), so no node can be made local again until the cluster is gone
+        if (!x && c.hasLocal && c.localNum === n.num) c.localNum = -1;
         n.local = x;
         return;
       }

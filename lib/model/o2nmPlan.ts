@@ -6,6 +6,8 @@
 // - one cluster per kernel; node attributes in the order port, address, num, then `local`;
 // - ipv4_port, ipv4_address and num are write-once: a changed node is removed and re-added;
 // - the local node is pinned while heartbeat runs, so it cannot be removed or un-localed then;
+// - a local node is moved by removing it (writing 0 to `local` leaves Debian's 6.1.0-50 refusing
+//   any later local node until the cluster is removed);
 // - keepalive < idle at every step, so the order of those two writes depends on the direction;
 // - heartbeat/dead_threshold and heartbeat/mode writes are silently ignored while any region exists;
 // - timeouts are written before `local` (o2net starts listening when `local` is set).
@@ -114,6 +116,10 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
         n.ipv4Port !== want.port ? `port ${n.ipv4Port} → ${want.port}` : '',
       ].filter(Boolean);
       why = `node '${n.name}' changed (${diffs.join(', ')}); these attributes are write-once, so the node is removed and added again`;
+    } else if (n.local && n.name !== localName) {
+      // not `local` = 0: the kernel (Debian's 6.1.0-50) then keeps counting a local node and
+      // refuses every later `local` = 1 with EBUSY until the cluster is removed
+      why = `node '${n.name}' is the local node and ${localName ? `'${localName}'` : 'no node'} is to be: it is removed and added again (clearing 'local' by writing 0 would leave the kernel refusing any local node until the cluster is removed)`;
     }
     if (!why) continue;
     if (n.local && hbActive) {
@@ -182,21 +188,10 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
     steps.push({ op: 'write', path: o2nm.nodeAttr(name, n.name, 'num'), data: nl(n.number), why: `number of '${n.name}'`, node: n.name });
   }
 
-  // 4. The local node, last: setting it starts the o2net listener.
+  // 4. The local node, last: setting it starts the o2net listener. A local node that is not to
+  // be one any more was removed (and re-added) in 1, or blocked there while heartbeat runs.
   const curLocal = cur?.nodes.find((n) => n.local && !removed.has(n.name) && !recreate.has(n.name));
-  if (curLocal && curLocal.name !== localName) {
-    if (hbActive) {
-      blocked.push({
-        code: 'E_PLAN_LOCAL_PINNED',
-        path: o2nm.nodeAttr(name, curLocal.name, 'local'),
-        reason: `node '${curLocal.name}' is local now${localName ? `, the configuration makes '${localName}' local` : ''}; the local node cannot change while heartbeat is running`,
-        fix: 'unmount the OCFS2 volumes on this node (o2stack umount DIR) so heartbeat stops, then apply again',
-      });
-    } else {
-      steps.push({ op: 'write', path: o2nm.nodeAttr(name, curLocal.name, 'local'), data: nl(0), why: `'${curLocal.name}' is no longer the local node (stops its o2net listener)`, node: curLocal.name });
-    }
-  }
-  if (localName && (curLocal?.name !== localName)) {
+  if (localName && !curLocal) {
     steps.push({
       op: 'write',
       path: o2nm.nodeAttr(name, localName, 'local'),

@@ -140,7 +140,7 @@ export function defineO2nmContract(label: string, makeBackend: () => KernelBacke
       expectCode(() => b.mkdir(`${C}/node/${'x'.repeat(65)}`), 'ENAMETOOLONG', '65-character node name');
     });
 
-    it('local: needs port, address and num; one local node at a time; can be toggled', function () {
+    it('local: needs port, address and num; one local node at a time; cleared by writing 0 it cannot be set again, the local node is moved by rmdir', function () {
       b.mkdir(C);
       b.mkdir(`${C}/node/a`);
       expectCode(() => b.write(`${C}/node/a/local`, '1\n'), 'EINVAL', 'local before address');
@@ -152,10 +152,26 @@ export function defineO2nmContract(label: string, makeBackend: () => KernelBacke
       b.write(`${C}/node/a/local`, '1\n');
       assert.equal(b.read(`${C}/node/a/local`), '1\n');
       expectCode(() => b.write(`${C}/node/b/local`, '1\n'), 'EBUSY', 'second local node');
+      b.write(`${C}/node/a/local`, '1\n'); // the same value again is accepted
+      // Debian's 6.1.0-50 (6.1.176): writing 0 stops the listener but the cluster still counts a
+      // local node, so no node (this one neither) can be made local again until the cluster is
+      // removed; earlier 6.1 builds allowed it. Removing the local node itself resets the count.
       b.write(`${C}/node/a/local`, '0\n');
+      assert.equal(b.read(`${C}/node/a/local`), '0\n');
+      expectCode(() => b.write(`${C}/node/b/local`, '1\n'), 'EBUSY', 'another node after local was cleared by writing 0');
+      expectCode(() => b.write(`${C}/node/a/local`, '1\n'), 'EBUSY', 'the same node after local was cleared by writing 0');
+      b.rmdir(`${C}/node/a`);
+      expectCode(() => b.write(`${C}/node/b/local`, '1\n'), 'EBUSY', 'rmdir of a node that is no longer local does not reset it');
+      resetO2nm(b);
+      b.mkdir(C);
+      addNode(b, 'a', 1, '127.0.0.1');
+      addNode(b, 'b', 2, '127.0.0.2', 7778);
+      b.write(`${C}/node/a/local`, '1\n');
+      b.rmdir(`${C}/node/a`); // removing the local node (no heartbeat) frees the local slot
       b.write(`${C}/node/b/local`, '1\n');
       assert.equal(b.read(`${C}/node/b/local`), '1\n');
-      b.write(`${C}/node/b/local`, '0\n');
+      addNode(b, 'a', 1, '127.0.0.1');
+      assert.equal(b.read(`${C}/node/a/local`), '0\n');
     });
 
     it('cluster attributes: keepalive < idle, fence_method needs its newline, 0-byte writes fail', function () {
@@ -289,7 +305,6 @@ export function defineO2nmContract(label: string, makeBackend: () => KernelBacke
       const first = inos();
       assert.equal(first.size, 3);
       for (const ino of first.values()) assert.ok(typeof ino === 'number' && ino > 0, `readdir gives an inode number (${ino})`);
-      b.write(`${C}/node/node0/local`, '0\n');
       b.write(`${C}/node/node0/local`, '1\n');
       assert.deepEqual(inos(), first, 'unchanged by reads and writes');
       b.rmdir(`${C}/node/node2`);

@@ -96,7 +96,13 @@ describe('readO2nmState', function () {
     const sim = new SimBackend();
     applyO2nmPlan(sim, planO2nm(cluster(2), readO2nmState(sim), { localNode: 'node0' }));
     readO2nmState(sim);
-    sim.write(`${C}/node/node0/local`, '0\n');
+    // the local node moves the way the kernel allows (and the planner does): node0 removed, re-added
+    const node0 = fullRead(sim).clusters[0]!.nodes.find((n) => n.name === 'node0')!;
+    sim.rmdir(`${C}/node/node0`);
+    sim.mkdir(`${C}/node/node0`);
+    sim.write(`${C}/node/node0/ipv4_port`, `${node0.ipv4Port}\n`);
+    sim.write(`${C}/node/node0/ipv4_address`, `${node0.ipv4Address}\n`);
+    sim.write(`${C}/node/node0/num`, `${node0.num}\n`);
     sim.write(`${C}/node/node1/local`, '1\n');
     assert.deepEqual(readO2nmState(sim).clusters[0]!.nodes.filter((n) => n.local).map((n) => n.name), ['node1']);
   });

@@ -90,6 +90,25 @@ describe('o2nm planner', function () {
     applyO2nmPlan(b, p4);
   });
 
+  it('moves the local node by removing and re-adding the old one, never by writing 0 to local', function () {
+    const cfg = base([['a', 1, '192.0.2.1'], ['b', 2, '192.0.2.2']]);
+    for (const to of ['b', undefined]) {
+      const b = applied(cfg, 'a');
+      const plan = planO2nm(cfg, readO2nmState(b), { localNode: to });
+      assert.deepEqual(plan.blocked, []);
+      const short = plan.steps.map((s) => `${s.op} ${s.path.replace(`${C}/`, '')}${s.data ? ' ' + s.data.trim() : ''}`);
+      assert.deepEqual(short, [
+        'rmdir node/a',
+        'mkdir node/a', 'write node/a/ipv4_port 7777', 'write node/a/ipv4_address 192.0.2.1', 'write node/a/num 1',
+        ...(to ? [`write node/${to}/local 1`] : []),
+      ]);
+      assert.match(plan.steps[0]!.why, /writing 0 would leave the kernel refusing any local node/);
+      applyO2nmPlan(b, plan); // the simulator refuses a local node after one was cleared by writing 0
+      assert.deepEqual(readO2nmState(b).clusters[0]!.nodes.filter((n) => n.local).map((n) => n.name), to ? [to] : []);
+      assert.ok(isNoop(planO2nm(cfg, readO2nmState(b), { localNode: to })));
+    }
+  });
+
   it('reports missing o2nm (modules not loaded) as a blocker with the fix', function () {
     const plan = planO2nm(base([['a', 1, '192.0.2.1']]), { available: false, clusters: [] });
     assert.equal(plan.blocked[0]!.code, 'E_PLAN_NO_O2NM');
