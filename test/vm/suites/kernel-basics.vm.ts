@@ -1,7 +1,10 @@
 // The real 6.1 kernel as the test VM presents it: modules, configfs, /sys/fs/ocfs2, /sys/fs/o2cb.
 // Read through the project's addon (NativeBackend), so a broken read path fails here too.
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expectCode, realBackend, requireTestVm } from '../support/kernel.js';
 import { CONFIGFS, SYS_FS_O2CB, SYS_FS_OCFS2 } from '../../../lib/model/paths.js';
 
@@ -67,5 +70,16 @@ describe('kernel basics (Debian 12 6.1 kernel in a VM)', function () {
     assert.equal(e.path, `${SYS_FS_OCFS2}/no_such_attribute`);
     assert.equal(k.tryRead(`${SYS_FS_OCFS2}/no_such_attribute`), undefined);
     assert.equal(k.exists(`${CONFIGFS}/cluster`), true);
+  });
+
+  it("o2stack daemon --legacy refuses to start on this kernel (DOWN crashes it), names the fix, and configures nothing", () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    writeFileSync('/tmp/legacy-members', 'vm=1@192.0.2.1\nother=2@192.0.2.2\n');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--legacy', '--members', '/tmp/legacy-members', '--node-id', '1', '--cluster', 'demo', '--socket', '/tmp/legacy.sock'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 1, `exit ${r.status}: ${r.stderr}`);
+    assert.match(r.stderr, /legacy mode .*refused on this kernel/);
+    assert.match(r.stderr, /without --legacy/);
+    assert.equal(existsSync('/sys/kernel/config/dlm/cluster'), false, 'fs/dlm was configured');
+    assert.equal(existsSync('/tmp/legacy.sock'), false, 'a control socket was left behind');
   });
 });
