@@ -16,11 +16,7 @@ export const CONFIG_FORMATS: readonly ConfigFormat[] = ['ocfs2', 'cman', 'corosy
  * decides when the content cannot (an empty file). Throws ConfigError if neither tells.
  */
 export function detectFormat(text: string, fileName?: string): ConfigFormat {
-  const first = text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\n|\r/)
-    .map((l) => l.trim())
-    .find((l) => l !== '' && !l.startsWith('#'));
+  const first = firstSignificantLine(text);
   if (first !== undefined) {
     if (first.startsWith('{') || first.startsWith('[')) return 'json';
     if (first.startsWith('<')) return 'cman';
@@ -40,6 +36,20 @@ export function detectFormat(text: string, fileName?: string): ConfigFormat {
       hint: 'expected an ocfs2 cluster.conf ("cluster:"), cman XML ("<cluster …>"), corosync.conf ("totem {") or JSON ("{"); pass --from FORMAT to choose',
     },
   ]);
+}
+
+/** The first line that is neither blank nor a comment, trimmed; only that much of the text is looked at. */
+function firstSignificantLine(text: string): string | undefined {
+  const re = /[^\r\n]*(?:\r\n|\n|\r|$)/y;
+  let start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  while (start < text.length) {
+    re.lastIndex = start;
+    const m = re.exec(text)!;
+    const line = m[0].trim();
+    if (line !== '' && !line.startsWith('#')) return line;
+    start += m[0].length;
+  }
+  return undefined;
 }
 
 export interface ParseAnyOptions extends ImportOptions {

@@ -13,6 +13,8 @@ describe('format detection and parseAny', () => {
     assert.equal(detectFormat(fixture('corosync.conf')), 'corosync');
     assert.equal(detectFormat(fixture('cluster.json')), 'json');
     assert.equal(detectFormat('\r\n# c\r\n  cluster:\r\n'), 'ocfs2');
+    assert.equal(detectFormat('\uFEFF\r# c\r\r  totem {\r'), 'corosync', 'BOM, CR-only line ends');
+    assert.equal(detectFormat('#a\n\n   \n<cluster name="x">'), 'cman', 'the last line, without a line end');
   });
 
   it('uses the file name only when the content cannot tell', () => {
