@@ -32,6 +32,7 @@ import { ControlServer, DEFAULT_SOCKET } from './controlSocket.js';
 import { findDlmControld } from './controld.js';
 import { runFenceAgent } from './fence.js';
 import { LivenessProbe } from './liveness.js';
+import { StructuredLog } from './log.js';
 import { sdNotify } from './notify.js';
 
 export interface DaemonOptions {
@@ -112,7 +113,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   private listener: LockspaceEventSource | undefined;
   private control: ControlServer | undefined;
   private probe: LivenessProbe | undefined;
-  private readonly recent: LogEntry[] = [];
+  private readonly logBook: StructuredLog;
   private queue: Promise<void> = Promise.resolve();
   private readonly joinTimers = new Map<string, NodeJS.Timeout>();
   /** groups mode: cluster-wide group tracking through the daemon group (lib/model/mountTracker.ts) */
@@ -131,6 +132,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   constructor(o: DaemonOptions) {
     super();
     this.o = o;
+    this.logBook = new StructuredLog((e) => this.emit('log', e), o.log);
     const local = o.membership.localNodeId();
     this.model = new DlmControlModel({
       localNodeId: local,
@@ -146,11 +148,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   }
 
   log(level: LogEntry['level'], event: string, msg: string, data: Record<string, unknown> = {}): void {
-    const e: LogEntry = { t: new Date().toISOString(), level, event, msg, ...data };
-    this.recent.push(e);
-    if (this.recent.length > 500) this.recent.shift();
-    (this.o.log ?? ((l: string) => process.stderr.write(l + '\n')))(JSON.stringify(e));
-    this.emit('log', e);
+    this.logBook.write(level, event, msg, data);
   }
 
   /** Checks, then: monitor open, configfs filled, uevents answered, READY=1. */
@@ -246,7 +244,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         status: () => this.status(),
         lockspaces: () => this.model.snapshot().lockspaces,
         groups: () => this.groups(),
-        dump: (args) => this.recent.slice(-Number(args[0] ?? 200)),
+        dump: (args) => this.logBook.recent(Number(args[0] ?? 200)),
         'node-down': (args) => this.declare('down', args),
         'node-up': (args) => this.declare('up', args),
         'fence-ack': (args) => {

@@ -24,6 +24,7 @@ import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { ControlServer, DEFAULT_SOCKET } from './controlSocket.js';
 import { findDlmControld } from './controld.js';
 import { DaemonRefusal, type DaemonEvents, type GroupEvent, type LockspaceEventSource, type LogEntry } from './daemon.js';
+import { StructuredLog } from './log.js';
 import { sdNotify } from './notify.js';
 
 /** The kernel as the tracking daemon may use it: reads only (no write, mkdir, rmdir or batch). */
@@ -86,7 +87,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly slowWarned = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
-  private readonly recent: LogEntry[] = [];
+  private readonly logBook: StructuredLog;
   private readonly startedAt = Date.now();
   private localNodeId = 0;
   private started = false;
@@ -99,16 +100,13 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   constructor(o: TrackingDaemonOptions) {
     super();
     this.o = o;
+    this.logBook = new StructuredLog((e) => this.emit('log', e), o.log);
     this.controld = { pid: 0, how: '', running: false, since: Date.now() };
     this.closed = new Promise((r) => (this.closedResolve = r));
   }
 
   log(level: LogEntry['level'], event: string, msg: string, data: Record<string, unknown> = {}): void {
-    const e: LogEntry = { t: new Date().toISOString(), level, event, msg, ...data };
-    this.recent.push(e);
-    if (this.recent.length > 500) this.recent.shift();
-    (this.o.log ?? ((l: string) => process.stderr.write(l + '\n')))(JSON.stringify(e));
-    this.emit('log', e);
+    this.logBook.write(level, event, msg, data);
   }
 
   /** dlm_controld found; membership and the daemon group; uevents, then the rescan; the socket; READY=1. */
@@ -164,7 +162,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
         status: () => this.status(),
         lockspaces: () => this.lockspaceList(),
         groups: () => this.groups(),
-        dump: (args) => this.recent.slice(-Number(args[0] ?? 200)),
+        dump: (args) => this.logBook.recent(Number(args[0] ?? 200)),
         'node-down': () => this.refuseRecovery('node-down'),
         'node-up': () => this.refuseRecovery('node-up'),
         'fence-ack': (args) => this.refuseRecovery('fence-ack', args[0]),
