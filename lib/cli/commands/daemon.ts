@@ -88,18 +88,7 @@ export function register(program: Command): void {
         ...(o.liveness === 'tcp' && kind === 'static' ? { liveness: { port: Number(o.probePort), deadMs: Number(o.probeDead) } } : {}),
         legacy: o.legacy === true,
       });
-      // on, not once: stop() refuses while legacy-mode volumes are mounted (closing the control
-      // device then restarts the machine), so the daemon runs on and a later signal tries again
-      const stop = () => void d.stop();
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      try {
-        await d.start();
-      } catch (e) {
-        await d.stop().catch(() => undefined);
-        throw e instanceof Error && (e as { code?: string }).code === 'E_DAEMON_REFUSED' ? new CliError(e.message, EXIT.FAILED) : e;
-      }
-      await d.closed;
+      await runUntilStopped(d);
     });
 
   program
@@ -137,9 +126,19 @@ async function besideDlmControld(o: DaemonCliOptions, cmd: Command, controld: { 
   d.log('info', 'mode', `dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): tracking beside it (groups, status), fs/dlm is left to it; --standalone refuses instead`, { pid: controld.pid });
   const unused = ['fenceAgent', 'fenceTimeout', 'joinTimeout', 'liveness', 'probePort', 'probeDead'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
   if (unused.length) d.log('warn', 'options-unused', `ignored beside dlm_controld (it fences, joins and recovers): ${unused.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')}`);
+  await runUntilStopped(d);
+}
+
+/**
+ * Starts a daemon and returns once it has stopped: SIGINT/SIGTERM stop it; a refusal to start is
+ * exit 1 with its reason. Every signal is handled, not just the first: stop() refuses while
+ * legacy-mode volumes are mounted (closing the control device then restarts the machine), so the
+ * daemon runs on and a later signal tries again.
+ */
+async function runUntilStopped(d: { start(): Promise<void>; stop(): Promise<unknown>; closed: Promise<void> }): Promise<void> {
   const stop = () => void d.stop();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     await d.start();
   } catch (e) {
