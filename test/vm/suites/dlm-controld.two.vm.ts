@@ -20,7 +20,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
@@ -28,6 +28,7 @@ import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, corosyncPid, dlmControldPid, joinTimes, median, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { CLI, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -35,34 +36,11 @@ const FENCE_LOG = '/tmp/o2stack-fence.log';
 const C = '/sys/kernel/config/dlm/cluster';
 const me = Number(process.env.NODE);
 const peer = 3 - me;
-const figure = (s: string) => console.log(`o2stack-figure: ${s}`);
 const mountLine = () => mountLineOf(MNT);
 const SOCK = '/run/o2stack.sock';
 const DLOG = '/tmp/o2stack-daemon.log';
-const root = resolve(new URL('../../..', import.meta.url).pathname);
-const CLI = join(root, 'lib/cli/main.ts');
 
-/** The CLI from the source (as user-stack-corosync.two runs it), bounded; never throws. */
-function cli(args: string[], timeoutMs = 120_000): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, encoding: 'utf8', timeout: timeoutMs });
-  return { code: r.status, out: r.stdout, err: r.stderr + (r.error ? String(r.error) : '') };
-}
-
-interface LogLine {
-  t: string;
-  level: string;
-  event: string;
-  msg: string;
-  [k: string]: unknown;
-}
-/** The o2stack daemon's JSON log lines. */
-const daemonLog = (): LogLine[] =>
-  existsSync(DLOG)
-    ? readFileSync(DLOG, 'utf8')
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as LogLine)
-    : [];
+const daemonLog = () => readDaemonLog(DLOG);
 type GroupRow = { uuid: string; nodes: number[]; state: string };
 const groups = async () => (await request(SOCK, 'groups')) as GroupRow[];
 const pidAlive = (pid: number) => {
@@ -73,22 +51,6 @@ const pidAlive = (pid: number) => {
     return false;
   }
 };
-
-/** A shell command in a child with a time limit (a write that blocks on the dlm blocks only the child). */
-function sh(cmd: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; out: string }> {
-  const t0 = Date.now();
-  return new Promise((res) => {
-    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const t = setTimeout(() => res({ ok: false, ms: Date.now() - t0, out: `${out}(still running after ${timeoutMs} ms)` }), timeoutMs);
-    c.on('close', (code) => {
-      clearTimeout(t);
-      res({ ok: code === 0, ms: Date.now() - t0, out });
-    });
-  });
-}
 
 const dlmTool = (...args: string[]) => spawnSync('dlm_tool', args, { encoding: 'utf8', timeout: 20_000 });
 

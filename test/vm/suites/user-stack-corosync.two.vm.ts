@@ -25,7 +25,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
-import { join, resolve } from 'node:path';
+
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
@@ -33,6 +33,7 @@ import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, benchLockspaceJoins, clusterLogs, corosyncPid, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { CLI, type DaemonLogLine as LogLine, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -43,50 +44,11 @@ const C = '/sys/kernel/config/dlm/cluster';
 const FLAG_PORT = 7300;
 const me = Number(process.env.NODE);
 const peer = 3 - me;
-const root = resolve(new URL('../../..', import.meta.url).pathname);
-const CLI = join(root, 'lib/cli/main.ts');
-const figure = (s: string) => console.log(`o2stack-figure: ${s}`);
 const mountLine = () => mountLineOf(MNT);
 const dmesg = () => execFileSync('dmesg', { encoding: 'utf8' });
 
-interface LogLine {
-  t: string;
-  level: string;
-  event: string;
-  msg: string;
-  [k: string]: unknown;
-}
-const daemonLog = (): LogLine[] =>
-  existsSync(DLOG)
-    ? readFileSync(DLOG, 'utf8')
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as LogLine)
-    : [];
+const daemonLog = () => readDaemonLog(DLOG);
 const tOf = (l: LogLine | undefined) => (l ? Date.parse(l.t) : undefined);
-
-/** The CLI from the source (as user-stack.two runs it), bounded; never throws. */
-function cli(args: string[], timeoutMs = 120_000): { code: number | null; out: string; err: string; ms: number } {
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, encoding: 'utf8', timeout: timeoutMs });
-  return { code: r.status, out: r.stdout, err: r.stderr + (r.error ? String(r.error) : ''), ms: Date.now() - t0 };
-}
-
-/** A shell command in a child with a time limit (a write that blocks on the dlm blocks only the child). */
-function sh(cmd: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; out: string }> {
-  const t0 = Date.now();
-  return new Promise((res) => {
-    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const t = setTimeout(() => res({ ok: false, ms: Date.now() - t0, out: `${out}(still running after ${timeoutMs} ms)` }), timeoutMs);
-    c.on('close', (code) => {
-      clearTimeout(t);
-      res({ ok: code === 0, ms: Date.now() - t0, out });
-    });
-  });
-}
 
 // Flags between the VMs over the private link: each serves the flags it raised on
 // 192.0.2.N:7300 (one JSON line per connection); the peer polls. Unref'd: n2's VM must still

@@ -10,13 +10,14 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { figure, readDaemonLog, root, sh } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -25,39 +26,9 @@ const DLOG = '/tmp/o2stack-daemon.log';
 const FENCE_LOG = '/tmp/o2stack-fence.log';
 const me = Number(process.env.NODE);
 const peer = 3 - me;
-const root = resolve(new URL('../../..', import.meta.url).pathname);
-const figure = (s: string) => console.log(`o2stack-figure: ${s}`);
 const mountLine = () => mountLineOf(MNT);
 
-interface LogLine {
-  t: string;
-  event: string;
-  msg: string;
-  [k: string]: unknown;
-}
-const daemonLog = (): LogLine[] =>
-  existsSync(DLOG)
-    ? readFileSync(DLOG, 'utf8')
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as LogLine)
-    : [];
-
-/** A shell command in a child with a time limit (a write that blocks on the dlm blocks only the child). */
-function sh(cmd: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; out: string }> {
-  const t0 = Date.now();
-  return new Promise((res) => {
-    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const t = setTimeout(() => res({ ok: false, ms: Date.now() - t0, out: `${out}(still running after ${timeoutMs} ms)` }), timeoutMs);
-    c.on('close', (code) => {
-      clearTimeout(t);
-      res({ ok: code === 0, ms: Date.now() - t0, out });
-    });
-  });
-}
+const daemonLog = () => readDaemonLog(DLOG);
 
 describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function () {
   const k = realBackend();
