@@ -18,15 +18,26 @@ export function cli(args: string[], timeoutMs = 120_000): { code: number | null;
   return { code: r.status, out: r.stdout, err: r.stderr + (r.error ? String(r.error) : ''), ms: Date.now() - t0 };
 }
 
-/** A shell command in a child with a time limit (a write that blocks on the dlm blocks only the child). */
+/**
+ * A shell command in a child with a time limit (a write that blocks on the dlm blocks only the
+ * child). At the limit the child's process group is killed (a task blocked in the kernel dies
+ * when it wakes) and the result says it was still running.
+ */
 export function sh(cmd: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; out: string }> {
   const t0 = Date.now();
   return new Promise((res) => {
-    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const t = setTimeout(() => res({ ok: false, ms: Date.now() - t0, out: `${out}(still running after ${timeoutMs} ms)` }), timeoutMs);
+    const t = setTimeout(() => {
+      try {
+        if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      res({ ok: false, ms: Date.now() - t0, out: `${out}(still running after ${timeoutMs} ms; killed)` });
+    }, timeoutMs);
     c.on('close', (code) => {
       clearTimeout(t);
       res({ ok: code === 0, ms: Date.now() - t0, out });
