@@ -32,9 +32,22 @@ meet() {
   local n=0; until [ -e "$MNT/$1-n$PEER" ]; do n=$((n+1)); [ "$n" -gt "$2" ] && break; sleep 0.2; done
 }
 
-# both nodes, right before n2 is killed: n2 tells the host only once n1 has said it is watching,
-# both alive (a file n1 looked for after the kill would wait for n2's locks to be recovered)
-ready_for_the_kill() { meet kill-ready "$1"; }
+# The kill handshake. Between n2's READY_TO_DIE and the kill, n1 must not touch the volume: a lookup
+# there can wait for a lock n2 holds and so sleep through the whole death, after which every figure
+# is wrong (it happened in CI: n1 took its "before" readings after the recovery). So n2 leaves
+# kill-ready-n2 and waits; n1 sees it (n2 alive, answering lock requests), takes its readings, leaves
+# watching-n1 and stays off the volume; n2 sees that and only then says READY_TO_DIE.
+# n2: kill_ready LIMIT (× 0.2 s at most)
+kill_ready() {
+  touch "$MNT/kill-ready-n2"; sync
+  local n=0; until [ -e "$MNT/watching-n1" ]; do n=$((n+1)); [ "$n" -gt "$1" ] && break; sleep 0.2; done
+}
+# n1: await_kill_ready LIMIT (× 0.2 s at most)
+await_kill_ready() {
+  local n=0; until [ -e "$MNT/kill-ready-n2" ]; do n=$((n+1)); [ "$n" -gt "$1" ] && { echo "CHECK fail n2 got ready to be killed"; break; }; sleep 0.2; done
+}
+# n1: the last touch of the volume before the kill (no sync: n2's lookup makes our node flush it)
+watching() { touch "$MNT/watching-n1"; }
 
 # n2: tell the host (READY_TO_DIE on the console, WHAT running) to kill us
 die_when_killed() {
@@ -43,7 +56,7 @@ die_when_killed() {
   echo "CHECK fail n2 was not killed by the host"; exit 1
 }
 
-# n1, right after ready_for_the_kill (n2 alive): until n2 is gone. A few lost pings under TCG are
+# n1, right after watching (n2 alive): until n2 is gone. A few lost pings under TCG are
 # not a death: "gone" is five missed replies in a row, timed from the first of them (tg, ns since
 # the epoch).
 await_peer_gone() {

@@ -88,12 +88,12 @@ n=0; until [ -n "$UUID" ] && groups_are 1,2; do n=$((n+1)); [ $n -gt 30 ] && bre
 run groups --socket "$SOCK"
 check "n$ME: o2stack groups shows volume ${UUID:-?} mounted on nodes 1 and 2" "[ -n '$UUID' ] && groups_are 1,2"
 meet status-done 600
-ready_for_the_kill 600
-
-if [ "$ME" = 2 ]; then die_when_killed "fs mounted, corosync and o2stack daemon running"; fi
+if [ "$ME" = 2 ]; then kill_ready 600; die_when_killed "fs mounted, corosync and o2stack daemon running"; fi
 
 # node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write again
+await_kill_ready 600
 skip=$(wc -l < "$DLOG")   # the daemon's log lines from here on are about n2's death
+watching
 await_peer_gone
 write_after_death
 
