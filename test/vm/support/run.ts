@@ -1,8 +1,10 @@
 // What the two-VM user-stack suites share: the CLI run from the TypeScript sources, a shell
-// command with a time limit, the o2stack daemon's JSON log, and the figure lines the runner shows.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+// command with a time limit, the o2stack daemon's JSON log, the figure lines the runner shows, and
+// the handshake before n2 dies.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { waitFor } from './kernel.js';
 
 export const root = resolve(new URL('../../..', import.meta.url).pathname);
 /** The CLI's entry in the sources (run with `node --import tsx`). */
@@ -61,4 +63,31 @@ export function readDaemonLog(path: string): DaemonLogLine[] {
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as DaemonLogLine)
     : [];
+}
+
+/*
+ * The death handshake. From the moment n2 may die, n1 must stay off the shared volume: a lookup
+ * there can wait for a lock n2 holds and sleep through the whole death, and every figure after it
+ * is then wrong (the demo measured that way once in CI). n2 leaves dying-n2 and waits for n1's
+ * watching-n1 before its suite ends (and its VM powers off); n1 sees dying-n2 while n2 is alive and
+ * answering lock requests, takes its readings, leaves watching-n1, and touches the volume again only
+ * to write after the death.
+ */
+
+/** n2: announce the death, then wait (bounded) until n1 watches. False when n1 never did. */
+export async function announceDeath(mnt: string, timeoutMs: number): Promise<boolean> {
+  writeFileSync(`${mnt}/dying-n2`, String(Date.now()));
+  execFileSync('sync');
+  return waitFor(() => existsSync(`${mnt}/watching-n1`), timeoutMs, 200);
+}
+
+/**
+ * n1: wait (bounded) for n2's announcement, run `whileAlive` (checks that need n2's answers), then
+ * say it is watching. False when n2 never announced (whileAlive is not run then).
+ */
+export async function awaitDeathAnnounced(mnt: string, timeoutMs: number, whileAlive: () => void): Promise<boolean> {
+  if (!(await waitFor(() => existsSync(`${mnt}/dying-n2`), timeoutMs, 200))) return false;
+  whileAlive();
+  writeFileSync(`${mnt}/watching-n1`, '');
+  return true;
 }
