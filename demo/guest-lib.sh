@@ -26,26 +26,23 @@ await_peer_reachable() {
   step "peer 192.0.2.$PEER reachable"
 }
 
-# meet NAME LIMIT: leave a marker on the shared volume, then wait (LIMIT × 0.2 s at most) for the peer's
-meet() {
-  touch "$MNT/$1-n$ME"; sync
-  local n=0; until [ -e "$MNT/$1-n$PEER" ]; do n=$((n+1)); [ "$n" -gt "$2" ] && break; sleep 0.2; done
+# await_file NAME LIMIT: until NAME exists on the shared volume (LIMIT × 0.2 s at most); false if not
+await_file() {
+  local n=0; until [ -e "$MNT/$1" ]; do n=$((n+1)); [ "$n" -gt "$2" ] && return 1; sleep 0.2; done
 }
+
+# meet NAME LIMIT: leave a marker on the shared volume, then wait (LIMIT × 0.2 s at most) for the peer's
+meet() { touch "$MNT/$1-n$ME"; sync; await_file "$1-n$PEER" "$2"; }
 
 # The kill handshake. Between n2's READY_TO_DIE and the kill, n1 must not touch the volume: a lookup
 # there can wait for a lock n2 holds and so sleep through the whole death, after which every figure
 # is wrong (it happened in CI: n1 took its "before" readings after the recovery). So n2 leaves
 # kill-ready-n2 and waits; n1 sees it (n2 alive, answering lock requests), takes its readings, leaves
 # watching-n1 and stays off the volume; n2 sees that and only then says READY_TO_DIE.
-# n2: kill_ready LIMIT (× 0.2 s at most)
-kill_ready() {
-  touch "$MNT/kill-ready-n2"; sync
-  local n=0; until [ -e "$MNT/watching-n1" ]; do n=$((n+1)); [ "$n" -gt "$1" ] && break; sleep 0.2; done
-}
-# n1: await_kill_ready LIMIT (× 0.2 s at most)
-await_kill_ready() {
-  local n=0; until [ -e "$MNT/kill-ready-n2" ]; do n=$((n+1)); [ "$n" -gt "$1" ] && { echo "CHECK fail n2 got ready to be killed"; break; }; sleep 0.2; done
-}
+# n2: kill_ready LIMIT
+kill_ready() { touch "$MNT/kill-ready-n2"; sync; await_file watching-n1 "$1"; }
+# n1: await_kill_ready LIMIT
+await_kill_ready() { await_file kill-ready-n2 "$1" || echo "CHECK fail n2 got ready to be killed"; }
 # n1: the last touch of the volume before the kill (no sync: n2's lookup makes our node flush it)
 watching() { touch "$MNT/watching-n1"; }
 
