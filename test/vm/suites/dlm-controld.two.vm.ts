@@ -28,7 +28,7 @@ import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, corosyncPid, dlmControldPid, joinTimes, median, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { announceDeath, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
+import { announceDeathHoldingFlock, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -214,22 +214,16 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
 
   if (me === 2) {
     it('n2 now dies with the volume mounted, holding a cluster flock (the VM powers off when this suite ends)', async function () {
-      // ocfs2 flock(2) is a dlm lock (no localflocks): n1 can only take it after n2's recovery
-      const holder = spawn('flock', ['-x', `${MNT}/lockfile`, '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-      await new Promise<void>((r) => holder.stdout.once('data', () => r()));
-      holder.stdout.destroy(); // nothing may keep this process (and the VM) alive
-      holder.unref();
-      assert.ok(await announceDeath(MNT, 180_000), 'n1 never said it was watching');
+      assert.ok(await announceDeathHoldingFlock(MNT, 180_000), 'n1 never said it was watching');
       console.log('n2: READY_TO_DIE (volume mounted, corosync and dlm_controld running)');
     });
     return;
   }
 
   it('n1: n2 dies; corosync drops it, dlm_controld fences it and restarts the lockspace; the journal is replayed; writable again', async function () {
-    let busy: number | null = null; // flock -n's exit status while n2 holds the lock
-    const announced = await awaitDeathAnnounced(MNT, 120_000, () => void (busy = spawnSync('flock', ['-n', '-x', `${MNT}/lockfile`, 'true']).status));
+    const { announced, flockBusy } = await awaitDeathAnnounced(MNT, 120_000);
     assert.ok(announced, 'n2 never announced its death');
-    assert.notEqual(busy, 0, 'the flock n2 holds was free on n1 (not a cluster lock?)');
+    assert.ok(flockBusy, 'the flock n2 holds was free on n1 (not a cluster lock?)');
     const tAnnounced = Date.now();
     // n2's VM powers off right after its suite: gone when it stops answering ping
     const gone = await waitFor(() => !answersPing('192.0.2.2'), 120_000, 100);

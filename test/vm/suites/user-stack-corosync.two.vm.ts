@@ -22,7 +22,7 @@
 // The two VMs hand each other "flags" over TCP on the private link (192.0.2.N:7300) while one of
 // them has the volume unmounted.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 
@@ -33,7 +33,7 @@ import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, benchLockspaceJoins, clusterLogs, corosyncPid, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { announceDeath, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh, type DaemonLogLine as LogLine } from '../support/run.js';
+import { announceDeathHoldingFlock, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh, type DaemonLogLine as LogLine } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -291,12 +291,7 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
 
     it('n2 now dies with the volume mounted, holding a cluster flock (the VM powers off when this suite ends)', async function () {
       assert.ok(await peerRaised('n1-checked-rejoin', 180_000), 'n1 never finished checking the rejoin');
-      // ocfs2 flock(2) is a dlm lock (no localflocks): n1 can only take it after n2's recovery
-      const holder = spawn('flock', ['-x', `${MNT}/lockfile`, '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-      await new Promise<void>((r) => holder.stdout.once('data', () => r()));
-      holder.stdout.destroy(); // nothing may keep this process (and the VM) alive
-      holder.unref();
-      assert.ok(await announceDeath(MNT, 180_000), 'n1 never said it was watching');
+      assert.ok(await announceDeathHoldingFlock(MNT, 180_000), 'n1 never said it was watching');
       console.log('n2: READY_TO_DIE (volume mounted, corosync and o2stack daemon running)');
     });
     return;
@@ -342,10 +337,9 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
   });
 
   it('n1: n2 dies; corosync drops it, our daemon fences it and restarts the lockspace; the journal is replayed; writable again', async function () {
-    let busy: number | null = null; // flock -n's exit status while n2 holds the lock
-    const announced = await awaitDeathAnnounced(MNT, 180_000, () => void (busy = spawnSync('flock', ['-n', '-x', `${MNT}/lockfile`, 'true']).status));
+    const { announced, flockBusy } = await awaitDeathAnnounced(MNT, 180_000);
     assert.ok(announced, 'n2 never announced its death');
-    assert.notEqual(busy, 0, 'the flock n2 holds was free on n1 (not a cluster lock?)');
+    assert.ok(flockBusy, 'the flock n2 holds was free on n1 (not a cluster lock?)');
     const tAnnounced = Date.now();
     // n2's VM powers off right after its suite: gone when it stops answering ping
     const gone = await waitFor(() => !answersPing('192.0.2.2'), 120_000, 100);

@@ -8,7 +8,7 @@
 // fence agent, removes n2's comm and membership and restarts the lockspace, so the kernel replays
 // n2's journal; n1 writes again. Figures are printed with an "o2stack-figure:" prefix.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
@@ -17,7 +17,7 @@ import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { announceDeath, awaitDeathAnnounced, figure, readDaemonLog, root, sh } from '../support/run.js';
+import { announceDeathHoldingFlock, awaitDeathAnnounced, figure, readDaemonLog, root, sh } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -135,22 +135,16 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
 
   if (me === 2) {
     it('n2 now dies with the volume mounted, holding a cluster flock (the VM powers off when this suite ends)', async function () {
-      // ocfs2 flock(2) is a dlm lock (no localflocks): n1 can only take it after n2's recovery
-      const holder = spawn('flock', ['-x', `${MNT}/lockfile`, '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-      await new Promise<void>((r) => holder.stdout.once('data', () => r()));
-      holder.stdout.destroy(); // nothing may keep this process (and the VM) alive
-      holder.unref();
-      assert.ok(await announceDeath(MNT, 180_000), 'n1 never said it was watching');
+      assert.ok(await announceDeathHoldingFlock(MNT, 180_000), 'n1 never said it was watching');
       console.log('n2: READY_TO_DIE (volume mounted, daemon running)');
     });
     return;
   }
 
   it('n1: n2 dies; the daemon fences it, removes its comm and restarts the lockspace; the journal is replayed; writable again', async function () {
-    let busy: number | null = null; // flock -n's exit status while n2 holds the lock
-    const announced = await awaitDeathAnnounced(MNT, 120_000, () => void (busy = spawnSync('flock', ['-n', '-x', `${MNT}/lockfile`, 'true']).status));
+    const { announced, flockBusy } = await awaitDeathAnnounced(MNT, 120_000);
     assert.ok(announced, 'n2 never announced its death');
-    assert.notEqual(busy, 0, 'the flock n2 holds was free on n1 (not a cluster lock?)');
+    assert.ok(flockBusy, 'the flock n2 holds was free on n1 (not a cluster lock?)');
     const tAnnounced = Date.now();
     // n2's VM powers off right after its suite: gone when it stops answering ping
     const gone = await waitFor(() => !answersPing('192.0.2.2'), 120_000, 100);

@@ -66,28 +66,36 @@ export function readDaemonLog(path: string): DaemonLogLine[] {
 }
 
 /*
- * The death handshake. From the moment n2 may die, n1 must stay off the shared volume: a lookup
- * there can wait for a lock n2 holds and sleep through the whole death, and every figure after it
- * is then wrong (the demo measured that way once in CI). n2 leaves dying-n2 and waits for n1's
- * watching-n1 before its suite ends (and its VM powers off); n1 sees dying-n2 while n2 is alive and
- * answering lock requests, takes its readings, leaves watching-n1, and touches the volume again only
- * to write after the death.
+ * The death handshake. n2 dies holding a cluster flock on MNT/lockfile (an ocfs2 flock(2) is a dlm
+ * lock: n1 can take it only after n2's recovery). From the moment n2 may die, n1 must stay off the
+ * shared volume: a lookup there can wait for a lock n2 holds and sleep through the whole death, and
+ * every figure after it is then wrong (the demo measured that way once in CI). n2 leaves dying-n2
+ * and waits for n1's watching-n1 before its suite ends (and its VM powers off); n1 sees dying-n2
+ * while n2 is alive and answering lock requests, checks that the flock is busy, leaves watching-n1,
+ * and touches the volume again only to write after the death.
  */
 
-/** n2: announce the death, then wait (bounded) until n1 watches. False when n1 never did. */
-export async function announceDeath(mnt: string, timeoutMs: number): Promise<boolean> {
+/**
+ * n2: take the flock (in a detached child that outlives nothing: the VM powers off), announce the
+ * death, then wait (bounded) until n1 watches. False when n1 never did.
+ */
+export async function announceDeathHoldingFlock(mnt: string, timeoutMs: number): Promise<boolean> {
+  const holder = spawn('flock', ['-x', `${mnt}/lockfile`, '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+  await new Promise<void>((r) => holder.stdout.once('data', () => r()));
+  holder.stdout.destroy(); // nothing may keep this process (and the VM) alive
+  holder.unref();
   writeFileSync(`${mnt}/dying-n2`, String(Date.now()));
   execFileSync('sync');
   return waitFor(() => existsSync(`${mnt}/watching-n1`), timeoutMs, 200);
 }
 
 /**
- * n1: wait (bounded) for n2's announcement, run `whileAlive` (checks that need n2's answers), then
- * say it is watching. False when n2 never announced (whileAlive is not run then).
+ * n1: wait (bounded) for n2's announcement; while n2 is alive, try its flock without blocking
+ * (`flockBusy`: it must be); then say it is watching.
  */
-export async function awaitDeathAnnounced(mnt: string, timeoutMs: number, whileAlive: () => void): Promise<boolean> {
-  if (!(await waitFor(() => existsSync(`${mnt}/dying-n2`), timeoutMs, 200))) return false;
-  whileAlive();
+export async function awaitDeathAnnounced(mnt: string, timeoutMs: number): Promise<{ announced: boolean; flockBusy: boolean }> {
+  if (!(await waitFor(() => existsSync(`${mnt}/dying-n2`), timeoutMs, 200))) return { announced: false, flockBusy: false };
+  const flockBusy = spawnSync('flock', ['-n', '-x', `${mnt}/lockfile`, 'true']).status !== 0;
   writeFileSync(`${mnt}/watching-n1`, '');
-  return true;
+  return { announced: true, flockBusy };
 }
