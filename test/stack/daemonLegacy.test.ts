@@ -35,6 +35,8 @@ class Node {
   readonly writes: string[] = [];
   /** at each DOWN: the lockspace's sysfs control as the daemon had left it */
   readonly controlAtDown: string[] = [];
+  /** at each DOWN: every lockspace's state in the daemon's model ("uuid state") */
+  readonly modelAtDown: string[][] = [];
   readonly mounts = new Set<string>();
   readonly logs: LogEntry[] = [];
   opens = 0;
@@ -80,6 +82,7 @@ class Node {
         this.writes.push(text);
         if (text.startsWith('DOWN ')) {
           this.controlAtDown.push(this.read(`sys/kernel/dlm/${text.slice(5, 37)}/control`) ?? '(none)');
+          this.modelAtDown.push(this.daemon?.model.snapshot().lockspaces.map((l) => `${l.name} ${l.state}`) ?? []);
           if (this.failDownFor === text.slice(5, 37)) throw Object.assign(new Error('EIO: write'), { code: 'EIO', errno: -5, syscall: 'write', path: io.path });
         }
         return io.write(data);
@@ -282,6 +285,8 @@ describe('o2stack daemon, legacy mode: refusals and a DOWN that fails', function
       assert.deepEqual([f.uuid, f.nodeid, f.code], [A, 2, 'EIO']);
       assert.match(f.msg, /DOWN A1000000000000000000000000000001 2 not sent: EIO.*journal is not replayed: the volume's lockspace stays stopped.*restart this machine/);
       assert.deepEqual(n.kernel.downs, [[B, 2]]);
+      // the model knew A's DOWN had failed before the next DOWN was written: nothing could read A as restarting
+      assert.deepEqual(n.modelAtDown[1], [`${A} stopped`, `${B} running`]);
       assert.equal(control(A), '0', 'A not restarted');
       assert.deepEqual(n.members(A), [1, 3], 'the rest of the recovery ran');
       assert.deepEqual(n.members(B), [1, 3]);

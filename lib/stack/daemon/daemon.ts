@@ -453,18 +453,24 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const actions = this.model.handle(ev);
     // only real work is awaited: an await of a synchronous action would let other pending
     // continuations run inside this event's handling (and its measured time)
-    // legacy: volumes whose DOWN failed; their restarts later in this event are withheld
-    const withheld = new Map<string, { nodeid: number; detail: string }>();
+    // legacy: volumes whose DOWN failed. The model learns it at once, before anything is awaited
+    // (a status request in between would show the volume restarting), and their starts later in
+    // this event are withheld.
+    const withheld = new Set<string>();
     for (const a of actions) {
       if (a.type === 'down') {
         const failed = this.sendDown(a);
-        if (failed !== undefined) withheld.set(a.uuid, { nodeid: a.nodeid, detail: failed });
+        if (failed === undefined) continue;
+        withheld.add(a.uuid);
+        for (const b of this.model.handle({ type: 'down-failed', uuid: a.uuid, nodeid: a.nodeid, detail: failed, at: Date.now() })) {
+          const pending = this.execute(b);
+          if (pending) await pending;
+        }
         continue;
       }
       const pending = this.execute(withheld.size > 0 && a.type === 'ops' ? withholdStarts(a, withheld) : a);
       if (pending) await pending;
     }
-    for (const [uuid, w] of withheld) await this.feed({ type: 'down-failed', uuid, ...w, at: Date.now() });
     const refreshing = this.refreshGroups(false);
     if (refreshing) await refreshing;
     // every join waiting for an answer has a timer, however it began (a rescan after an overflow too)
@@ -634,9 +640,9 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
 }
 
 /** The ops without the starts (control 1) of the lockspaces in `withheld`. */
-function withholdStarts(a: Extract<DaemonAction, { type: 'ops' }>, withheld: ReadonlyMap<string, unknown>): DaemonAction {
-  const ops = a.ops.filter((o) => !(o.data === '1' && [...withheld.keys()].some((ls) => o.path === dlmPaths.sysfs(ls, 'control'))));
-  return ops.length === a.ops.length ? a : { ...a, ops, why: `${a.why} (without the start of ${[...withheld.keys()].join(', ')}: its DOWN failed)` };
+function withholdStarts(a: Extract<DaemonAction, { type: 'ops' }>, withheld: ReadonlySet<string>): DaemonAction {
+  const ops = a.ops.filter((o) => !(o.data === '1' && [...withheld].some((ls) => o.path === dlmPaths.sysfs(ls, 'control'))));
+  return ops.length === a.ops.length ? a : { ...a, ops, why: `${a.why} (without the start of ${[...withheld].join(', ')}: its DOWN failed)` };
 }
 
 function nodeArg(args: string[]): number {
