@@ -216,6 +216,37 @@ export interface NativePeerCred {
   peerCred(fd: number): NativePeerCredentials;
 }
 
+/** Opaque, type-tagged handle of an open /dev/dlm_plock (or a test socketpair end). */
+export interface NativePlockHandle {
+  readonly __brand?: 'NativePlockHandle';
+}
+
+export interface NativePlockStats {
+  path: string;
+  read: number;
+  written: number;
+  wakeups: number;
+  fd: number;
+  open: boolean;
+  refed: boolean;
+}
+
+/** native/plock.cc: records of struct dlm_plock_info moved between the kernel and JS. */
+export interface NativePlock {
+  /** Opens the device (O_RDWR|O_NONBLOCK) or adopts fd; onBatch gets n*RECORD_SIZE bytes, or an error that stopped reading. */
+  open(where: { path: string } | { fd: number; path?: string }, onBatch: (records: Buffer, error: (Error & { code?: string }) | null) => void): NativePlockHandle;
+  /** One record (RECORD_SIZE bytes); an errno Error (EINVAL: the kernel refused it) otherwise. */
+  write(h: NativePlockHandle, record: Buffer): void;
+  close(h: NativePlockHandle): boolean;
+  ref(h: NativePlockHandle): void;
+  unref(h: NativePlockHandle): void;
+  stats(h: NativePlockHandle): NativePlockStats;
+  /** TEST-ONLY: a SOCK_SEQPACKET socketpair standing in for the device. */
+  socketpairForTest(): [number, number];
+  readonly RECORD_SIZE: number;
+  readonly VERSION: [number, number, number];
+}
+
 /** The addon's exports. Surfaces other than attr are optional: they register themselves. */
 export interface NativeAddon {
   surfaces: string[];
@@ -224,6 +255,7 @@ export interface NativeAddon {
   uevent?: NativeUevent;
   control?: NativeControl;
   peercred?: NativePeerCred;
+  plock?: NativePlock;
   corosync?: NativeCorosync;
   [surface: string]: unknown;
 }

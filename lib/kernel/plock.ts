@@ -1,0 +1,245 @@
+// fs/dlm's POSIX-lock device, /dev/dlm_plock (native/plock.cc moves the records; this decodes
+// them). Every fcntl/lockf lock on a user-stack volume mounted without `localflocks` comes here as
+// one `struct dlm_plock_info`, and the process that asked sleeps until a daemon writes the answer:
+// a request read and never answered hangs that process for good. Layout (64 bytes, native
+// endianness, include/uapi/linux/dlm_plock.h): version u32[3], optype u8, ex u8, wait u8, flags u8,
+// pid u32, nodeid s32, rv s32, fsid u32, number u64, start u64, end u64, owner u64.
+//
+// How the kernel matches an answer (fs/dlm/plock.c dev_write, 6.1): an answer with `wait` set is
+// matched by all its fields, so waiters may be answered in any order; an answer without `wait` is
+// matched to the OLDEST unanswered non-waiting request of the same fsid, so those must be answered
+// in the order they were read (PlockDevice.answer keeps that order per fsid). Requests with the
+// CLOSE flag (the unlock the kernel makes at close(2), or for a killed waiter) expect no answer.
+import { EventEmitter } from 'node:events';
+import { endianness } from 'node:os';
+import { loadNative, type NativePlock, type NativePlockHandle, type NativePlockStats } from './native.js';
+
+export const PLOCK_RECORD_BYTES = 64;
+/** The protocol this code speaks: the kernel's major must equal it. */
+export const PLOCK_VERSION_MAJOR = 1;
+export const DLM_PLOCK_OP = { lock: 1, unlock: 2, get: 3, cancel: 4 } as const;
+export const DLM_PLOCK_FL_CLOSE = 1;
+export const PLOCK_DEVICES = ['/dev/dlm_plock', '/dev/misc/dlm_plock'];
+
+export type PlockOp = 'lock' | 'unlock' | 'get' | 'cancel';
+
+/** One struct dlm_plock_info. */
+export interface PlockInfo {
+  version: [number, number, number];
+  /** 1 lock, 2 unlock, 3 get, 4 cancel (kernels after 6.1); anything else as read */
+  optype: number;
+  ex: boolean;
+  wait: boolean;
+  flags: number;
+  pid: number;
+  nodeid: number;
+  rv: number;
+  fsid: number;
+  number: bigint;
+  start: bigint;
+  end: bigint;
+  owner: bigint;
+}
+
+export function plockOpName(optype: number): PlockOp | undefined {
+  return optype === 1 ? 'lock' : optype === 2 ? 'unlock' : optype === 3 ? 'get' : optype === 4 ? 'cancel' : undefined;
+}
+
+const LE = endianness() === 'LE';
+
+/** Decodes the record at `offset` (native endianness, as the kernel writes it). */
+export function decodePlockInfo(b: Buffer, offset = 0): PlockInfo {
+  if (b.length < offset + PLOCK_RECORD_BYTES) throw new RangeError(`a plock record is ${PLOCK_RECORD_BYTES} bytes; ${b.length - offset} left at offset ${offset}`);
+  const u32 = (o: number) => (LE ? b.readUInt32LE(offset + o) : b.readUInt32BE(offset + o));
+  const s32 = (o: number) => (LE ? b.readInt32LE(offset + o) : b.readInt32BE(offset + o));
+  const u64 = (o: number) => (LE ? b.readBigUInt64LE(offset + o) : b.readBigUInt64BE(offset + o));
+  return {
+    version: [u32(0), u32(4), u32(8)],
+    optype: b[offset + 12]!,
+    ex: b[offset + 13]! !== 0,
+    wait: b[offset + 14]! !== 0,
+    flags: b[offset + 15]!,
+    pid: u32(16),
+    nodeid: s32(20),
+    rv: s32(24),
+    fsid: u32(28),
+    number: u64(32),
+    start: u64(40),
+    end: u64(48),
+    owner: u64(56),
+  };
+}
+
+export function encodePlockInfo(i: PlockInfo): Buffer {
+  const b = Buffer.alloc(PLOCK_RECORD_BYTES);
+  const u32 = (o: number, v: number) => (LE ? b.writeUInt32LE(v >>> 0, o) : b.writeUInt32BE(v >>> 0, o));
+  const s32 = (o: number, v: number) => (LE ? b.writeInt32LE(v | 0, o) : b.writeInt32BE(v | 0, o));
+  const u64 = (o: number, v: bigint) => (LE ? b.writeBigUInt64LE(BigInt.asUintN(64, v), o) : b.writeBigUInt64BE(BigInt.asUintN(64, v), o));
+  u32(0, i.version[0]);
+  u32(4, i.version[1]);
+  u32(8, i.version[2]);
+  b[12] = i.optype;
+  b[13] = i.ex ? 1 : 0;
+  b[14] = i.wait ? 1 : 0;
+  b[15] = i.flags;
+  u32(16, i.pid);
+  s32(20, i.nodeid);
+  s32(24, i.rv);
+  u32(28, i.fsid);
+  u64(32, i.number);
+  u64(40, i.start);
+  u64(48, i.end);
+  u64(56, i.owner);
+  return b;
+}
+
+/** A request read from the device. `answerable` is false for CLOSE requests (no answer expected). */
+export interface PlockRequest extends PlockInfo {
+  /** read order on this device: answers without `wait` go back in this order per fsid */
+  seq: number;
+  answerable: boolean;
+}
+
+/** What an answer may carry besides rv: F_GETLK's conflicting lock (owner and number stay the request's). */
+export interface PlockAnswerFields {
+  ex?: boolean;
+  pid?: number;
+  nodeid?: number;
+  start?: bigint;
+  end?: bigint;
+}
+
+export interface PlockDeviceEvents {
+  /** requests in the order read */
+  requests: [PlockRequest[]];
+  /** reading stopped (the device failed or was closed by the other side): requests can no longer come */
+  error: [Error & { code?: string }];
+}
+
+/**
+ * An open /dev/dlm_plock. Emits 'requests' batches; answer() writes answers, holding an answer
+ * without `wait` until every older non-waiting request of its fsid is answered.
+ */
+export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
+  readonly path: string;
+  private readonly n: NativePlock;
+  private handle: NativePlockHandle | undefined;
+  private seq = 0;
+  /** per fsid: the non-waiting requests not yet written, in read order, with their answer once known */
+  private readonly ordered = new Map<number, { req: PlockRequest; answer?: Buffer }[]>();
+  readonly counters = { requests: 0, answers: 0, closeRequests: 0, badVersion: 0 };
+
+  /** Opens the first of `paths` that exists (default /dev/dlm_plock, /dev/misc/dlm_plock), or adopts `fd`. */
+  constructor(o: { paths?: string[]; fd?: number; native?: NativePlock } = {}) {
+    super();
+    const n = o.native ?? loadNative().plock;
+    if (!n) throw new Error('the native addon has no plock surface: rebuild it (npm run build:native)');
+    this.n = n;
+    const onBatch = (records: Buffer, error: (Error & { code?: string }) | null) => this.onBatch(records, error);
+    if (o.fd !== undefined) {
+      this.handle = n.open({ fd: o.fd }, onBatch);
+      this.path = `fd ${o.fd}`;
+      return;
+    }
+    let last: (Error & { code?: string }) | undefined;
+    for (const p of o.paths ?? PLOCK_DEVICES) {
+      try {
+        this.handle = n.open({ path: p }, onBatch);
+        this.path = p;
+        return;
+      } catch (e) {
+        last = e as Error & { code?: string };
+        if (last.code !== 'ENOENT') throw last;
+      }
+    }
+    throw last ?? new Error('no plock device path given');
+  }
+
+  get open(): boolean {
+    return this.handle !== undefined;
+  }
+
+  private onBatch(records: Buffer, error: (Error & { code?: string }) | null): void {
+    const out: PlockRequest[] = [];
+    for (let off = 0; off + PLOCK_RECORD_BYTES <= records.length; off += PLOCK_RECORD_BYTES) {
+      const info = decodePlockInfo(records, off);
+      const answerable = (info.flags & DLM_PLOCK_FL_CLOSE) === 0;
+      const req: PlockRequest = { ...info, seq: this.seq++, answerable };
+      this.counters.requests++;
+      if (!answerable) this.counters.closeRequests++;
+      if (info.version[0] !== PLOCK_VERSION_MAJOR) this.counters.badVersion++;
+      if (answerable && !info.wait) {
+        let q = this.ordered.get(info.fsid);
+        if (!q) this.ordered.set(info.fsid, (q = []));
+        q.push({ req });
+      }
+      out.push(req);
+    }
+    if (out.length) this.emit('requests', out);
+    if (error) this.emit('error', error);
+  }
+
+  /**
+   * Answers `req` with rv (0, a negative errno, or for get: 1 = conflict with `fields`). The
+   * record goes back with the kernel's own version, so the kernel's version check passes.
+   * Returns how many records were written now (answers held for order count later).
+   */
+  answer(req: PlockRequest, rv: number, fields: PlockAnswerFields = {}): number {
+    if (!req.answerable) return 0;
+    const rec = encodePlockInfo({ ...req, rv, ...fields, number: req.number, owner: req.owner, fsid: req.fsid, optype: req.optype, wait: req.wait });
+    if (req.wait) {
+      this.write(rec);
+      return 1;
+    }
+    const q = this.ordered.get(req.fsid);
+    const slot = q?.find((s) => s.req.seq === req.seq);
+    if (!q || !slot) throw new Error(`plock request ${req.seq} (fsid ${req.fsid}) has no pending answer slot: answered twice?`);
+    if (slot.answer) throw new Error(`plock request ${req.seq} (fsid ${req.fsid}) answered twice`);
+    slot.answer = rec;
+    let written = 0;
+    while (q.length > 0 && q[0]!.answer) {
+      this.write(q.shift()!.answer!);
+      written++;
+    }
+    if (q.length === 0) this.ordered.delete(req.fsid);
+    return written;
+  }
+
+  /** Non-waiting requests read but not yet written back (held or undecided). */
+  pendingOrdered(): number {
+    let n = 0;
+    for (const q of this.ordered.values()) n += q.length;
+    return n;
+  }
+
+  private write(rec: Buffer): void {
+    if (!this.handle) throw Object.assign(new Error(`EBADF: ${this.path} is closed`), { code: 'EBADF', syscall: 'write', path: this.path });
+    this.n.write(this.handle, rec);
+    this.counters.answers++;
+  }
+
+  /** Keeps the event loop alive while open (a daemon), or not (default). */
+  ref(): void {
+    if (this.handle) this.n.ref(this.handle);
+  }
+
+  unref(): void {
+    if (this.handle) this.n.unref(this.handle);
+  }
+
+  stats(): (NativePlockStats & { pendingOrdered: number }) | null {
+    return this.handle ? { ...this.n.stats(this.handle), pendingOrdered: this.pendingOrdered() } : null;
+  }
+
+  close(): void {
+    if (this.handle) this.n.close(this.handle);
+    this.handle = undefined;
+  }
+}
+
+/** TEST-ONLY: a SOCK_SEQPACKET socketpair [daemonSide, kernelSide] that keeps records whole, like the device. */
+export function plockSocketpairForTest(): [number, number] {
+  const n = loadNative().plock;
+  if (!n) throw new Error('the native addon has no plock surface: rebuild it (npm run build:native)');
+  return n.socketpairForTest();
+}
