@@ -40,6 +40,7 @@ export type NodeState = 'up' | 'failed' | 'down';
 export const ETIMEDOUT = 110;
 export const EEXIST = 17;
 export const ENOTCONN = 107;
+export const EPROTO = 71;
 
 export interface LockspaceEntry {
   name: string;
@@ -50,6 +51,8 @@ export interface LockspaceEntry {
   since: number;
   /** joining: what it waits for */
   waitingFor?: string;
+  /** a node in its group runs dlm_controld (reported once) */
+  foreign?: number;
   /** legacy mode: a DOWN for it could not be written, so it must never start again here (why) */
   frozen?: string;
   /** groups mode: the nodes in the lockspace's process group now (they have it mounted) */
@@ -76,8 +79,11 @@ export interface NodeEntry {
   comm: boolean;
   /** failed: when it was declared dead (ms since the epoch) */
   failTime?: number;
+  /** a fence round is in progress: run here, or (shared fencing) awaited from `fencer` */
   fencing: boolean;
   fenceRounds: number;
+  /** shared fencing: the node that runs the agent for this one (the lowest live daemon-group member) */
+  fencer?: number;
   /**
    * groups mode: its lockspace groups said nodedown, but the quorum service has not dropped it yet.
    * Fencing waits for that (as dlm_controld does): the quorum event that drops it may be the one
@@ -93,7 +99,10 @@ export type DaemonEvent =
   | { type: 'offline'; ls: string; at: number }
   | { type: 'node-down'; nodeid: number; at: number; why?: string }
   | { type: 'node-up'; nodeid: number; at: number }
-  | { type: 'fence-result'; nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string }
+  /** `from`: the node whose agent ran (shared fencing: delivered in the daemon group); absent: this node's */
+  | { type: 'fence-result'; nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string; from?: number }
+  /** the nodes whose daemons are in the daemon group now: fencing is shared (one fencer, results multicast) */
+  | { type: 'daemon-members'; nodes: number[]; at: number }
   | { type: 'quorum'; quorate: boolean; at: number }
   /** the executor's join timer for ls fired */
   | { type: 'join-timeout'; ls: string; at: number }
@@ -218,6 +227,8 @@ export class DlmControlModel {
   private readonly gating: boolean;
   private readonly maxFenceRounds: number;
   private readonly retryDelay: number;
+  /** shared fencing: the daemon group's nodes (undefined: not in it, every node fences for itself) */
+  private daemonMembers: number[] | undefined;
 
   constructor(c: DaemonModelConfig) {
     this.localNodeId = c.localNodeId;
@@ -276,6 +287,8 @@ export class DlmControlModel {
         return this.nodeUp(ev.nodeid, ev.at);
       case 'fence-result':
         return this.fenceResult(ev);
+      case 'daemon-members':
+        return this.daemonMembersChanged(ev.nodes);
       case 'quorum':
         return this.quorum(ev.quorate, ev.at);
       case 'join-timeout':
@@ -417,10 +430,34 @@ export class DlmControlModel {
   private groupMessage(ev: { ls: string; nodeid: number; pid: number; data: string; at: number }): DaemonAction[] {
     const b = this.barriers.get(ev.ls);
     const m = decodeStart(ev.data);
+    // every message of ours is JSON: anything else in a dlm:ls: group is dlm_controld's binary protocol
+    if (b && !m && !ev.data.startsWith('{')) return this.foreignMember(ev.ls, ev.nodeid);
     if (!b || !m || m.ls !== ev.ls) return [this.log('info', `message in group ${lockspaceGroupName(ev.ls)} from node ${ev.nodeid} ignored: ${!b ? 'not a lockspace here' : 'not a start for it'}`)];
     const v = b.start({ nodeid: ev.nodeid, pid: ev.pid }, m.tag);
     if (v !== 'counted') return v === 'early' ? [] : [this.log('info', `start from node ${ev.nodeid} for ${ev.ls}: ${v}, ignored`, { ls: ev.ls })];
     return this.tryStartGroup(ev.ls, ev.at);
+  }
+
+  /**
+   * A member of ls's group speaks dlm_controld's protocol: the two daemons never complete each
+   * other's start barrier, so the lockspace could never start with both in it. A join waiting here
+   * is answered -EPROTO (the mount fails at once, with this log line saying why).
+   */
+  private foreignMember(ls: string, nodeid: number): DaemonAction[] {
+    const e = this.lockspaces.get(ls);
+    const why = `node ${nodeid} runs dlm_controld, not the o2stack daemon: its messages in ${lockspaceGroupName(ls)} are dlm_controld's protocol, so neither daemon's start barrier can complete. Run one control daemon on every node: on node ${nodeid}, systemctl stop dlm and start o2stack-daemon (or run dlm_controld everywhere)`;
+    if (e?.state === 'joining') {
+      this.lockspaces.delete(ls);
+      this.barriers.delete(ls);
+      return [
+        this.log('error', `join of ${ls} refused (-EPROTO): ${why}`, { ls, nodeid }),
+        { type: 'ops', why: `fail join ${ls}: dlm_controld in its group`, ops: failEventOps(ls, EPROTO), ls, answers: 'join' },
+        { type: 'group-leave', ls, group: lockspaceGroupName(ls) },
+      ];
+    }
+    if (e?.foreign === nodeid) return [];
+    if (e) e.foreign = nodeid;
+    return [this.log('error', `${ls}: ${why}; this lockspace stays stopped while both are in the group`, { ls, nodeid })];
   }
 
   private groupFailed(ls: string, errno: number, detail: string): DaemonAction[] {
@@ -437,14 +474,23 @@ export class DlmControlModel {
 
   private membershipDown(detail: string, at: number): DaemonAction[] {
     this.membershipLost = true;
-    const out: DaemonAction[] = [this.log('error', `membership lost (${detail}): no lockspace starts or recovers any more; running ones are left as they are (unmount, then start corosync and the daemon again)`)];
+    // without membership this node cannot know who else writes: no lock may be granted any more.
+    // Every lockspace is stopped (I/O on the volumes waits); the daemon then exits, and the other
+    // nodes, which see this node leave, fence it.
+    const running = [...this.lockspaces.values()].filter((e) => e.state === 'running' || e.state === 'stopped');
+    const out: DaemonAction[] = [this.log('error', `membership lost (${detail}): stopping ${running.length} lockspace(s); no lock is granted here any more`, { lockspaces: running.map((e) => e.name) })];
+    for (const e of running) {
+      e.state = 'stopped';
+      e.since = at;
+      e.waitingFor = 'the membership service (it stopped): this node is fenced by the others';
+    }
+    if (running.length) out.push({ type: 'ops', why: 'membership lost: stop every lockspace', ops: running.map((e) => ({ op: 'write' as const, path: dlmPaths.sysfs(e.name, 'control'), data: '0' })), bestEffort: true });
     for (const e of [...this.lockspaces.values()]) {
       if (e.state !== 'joining') continue;
       this.lockspaces.delete(e.name);
       this.barriers.delete(e.name);
       out.push({ type: 'ops', why: `fail join ${e.name}: membership lost`, ops: failEventOps(e.name, ENOTCONN), ls: e.name, answers: 'join' });
     }
-    void at;
     return out;
   }
 
@@ -511,26 +557,70 @@ export class DlmControlModel {
     return out;
   }
 
+  /** Fencing is shared: this node is in the daemon group, whose lowest live member runs the agent. */
+  get sharedFencing(): boolean {
+    return this.daemonMembers !== undefined;
+  }
+
+  /** Shared fencing: the lowest daemon-group member whose node is up (this node counts: it is up). */
+  private electFencer(): number | undefined {
+    if (!this.daemonMembers?.includes(this.localNodeId)) return undefined;
+    return this.daemonMembers.filter((id) => this.nodes.get(id)?.state === 'up').sort((a, b) => a - b)[0];
+  }
+
   private maybeFence(n: NodeEntry, delayMs = 0): DaemonAction[] {
     if (n.state !== 'failed' || n.fencing) return [];
     if (this.gating && !this.quorate) return [this.log('info', `fencing of node ${n.nodeid} waits for quorum`)];
     if (n.awaitingQuorum) return [this.log('info', `fencing of node ${n.nodeid} waits for the quorum service to drop it`)];
+    const fencer = this.electFencer();
     n.fencing = true;
+    if (fencer !== undefined && fencer !== this.localNodeId) {
+      const was = n.fencer;
+      n.fencer = fencer;
+      return was === fencer ? [] : [this.log('info', `node ${n.nodeid} is fenced by node ${fencer} (the lowest live member of the daemon group): waiting for its result`, { nodeid: n.nodeid, fencer })];
+    }
+    n.fencer = this.localNodeId;
     n.fenceRounds++;
     return [{ type: 'fence', nodeid: n.nodeid, failTime: n.failTime ?? 0, round: n.fenceRounds, delayMs }];
   }
 
-  private fenceResult(ev: { nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string }): DaemonAction[] {
+  /** The daemon group changed: a fencer that left is replaced by the next lowest member. */
+  private daemonMembersChanged(nodes: number[]): DaemonAction[] {
+    this.daemonMembers = [...new Set(nodes)].sort((a, b) => a - b);
+    const out: DaemonAction[] = [];
+    for (const n of this.nodes.values()) {
+      if (n.state !== 'failed' || !n.fencing || n.fencer === undefined || n.fencer === this.localNodeId || this.daemonMembers.includes(n.fencer)) continue;
+      const gone = n.fencer;
+      n.fencing = false;
+      delete n.fencer;
+      out.push(this.log('warn', `node ${gone}, which was fencing node ${n.nodeid}, left the daemon group: the next member takes over`, { nodeid: n.nodeid, fencer: gone }));
+      out.push(...this.maybeFence(n));
+    }
+    return out;
+  }
+
+  private fenceResult(ev: { nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string; from?: number }): DaemonAction[] {
     const n = this.nodes.get(ev.nodeid);
     if (!n || n.state !== 'failed') return [this.log('info', `fence result for node ${ev.nodeid} ignored: it is ${n?.state ?? 'unknown'}`)];
-    if (!ev.manual && !n.fencing) return [this.log('info', `fence result for node ${ev.nodeid} ignored: no fencing in progress`)];
+    const fromOther = ev.from !== undefined && ev.from !== this.localNodeId;
+    // a failure counts only from the node fencing it now; a success (or a fence-ack) from anywhere
+    if (!ev.ok && fromOther && n.fencer !== ev.from) return [this.log('info', `failed fence of node ${ev.nodeid} by node ${ev.from} ignored: node ${n.fencer ?? 'none'} fences it now`)];
+    if (!ev.manual && !ev.ok && !n.fencing) return [this.log('info', `fence result for node ${ev.nodeid} ignored: no fencing in progress`)];
+    if (!ev.manual && ev.ok && !n.fencing && !fromOther) return [this.log('info', `fence result for node ${ev.nodeid} ignored: no fencing in progress`)];
     n.fencing = false;
     if (!ev.ok) {
+      if (fromOther) n.fenceRounds++;
       if (n.fenceRounds >= this.maxFenceRounds) {
-        return [this.log('error', `fencing node ${n.nodeid} failed ${n.fenceRounds} times: its lockspaces stay stopped until 'o2stack daemon-ctl fence-ack ${n.nodeid}' (only once the node is surely off)`, { nodeid: n.nodeid, detail: ev.detail })];
+        return [this.log('error', `fencing node ${n.nodeid} failed ${n.fenceRounds} times${fromOther ? ` (by node ${ev.from})` : ''}: its lockspaces stay stopped until 'o2stack daemon-ctl fence-ack ${n.nodeid}' (only once the node is surely off)`, { nodeid: n.nodeid, detail: ev.detail })];
+      }
+      if (fromOther) {
+        // the fencer retries; this node keeps waiting for its result
+        n.fencing = true;
+        return [this.log('warn', `fencing node ${n.nodeid} by node ${ev.from} failed (round ${n.fenceRounds}): it retries`, { detail: ev.detail })];
       }
       return [this.log('warn', `fencing node ${n.nodeid} failed (round ${n.fenceRounds}): retrying`, { detail: ev.detail }), ...this.maybeFence(n, this.retryDelay)];
     }
+    delete n.fencer;
     n.state = 'down';
     n.comm = false;
     delete n.failTime;
@@ -538,7 +628,7 @@ export class DlmControlModel {
     if (this.mode === 'groups') {
       // members come from the groups: each lockspace restarts at its own barrier (tryStartGroup)
       const out: DaemonAction[] = [
-        this.log('info', `node ${n.nodeid} fenced${ev.manual ? ' (acknowledged by hand)' : ''}: comm removed`, { nodeid: n.nodeid }),
+        this.log('info', `node ${n.nodeid} fenced${ev.manual ? ' (acknowledged by hand)' : ''}${fromOther ? ` by node ${ev.from}` : ''}: comm removed`, { nodeid: n.nodeid, by: ev.from ?? this.localNodeId }),
         ...downs,
         { type: 'ops', why: `recover from node ${n.nodeid}: remove its comm`, ops: [{ op: 'rmdir', path: dlmPaths.comm(n.nodeid) }] },
       ];
