@@ -103,6 +103,14 @@ export type DaemonEvent =
   | { type: 'fence-result'; nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string; from?: number }
   /** the nodes whose daemons are in the daemon group now: fencing is shared (one fencer, results multicast) */
   | { type: 'daemon-members'; nodes: number[]; at: number }
+  /**
+   * startup fencing: configured nodes not seen as members since the cluster formed. Until each is
+   * seen (a 'seen' event) or fenced, no lockspace starts; the executor declares the rest dead after
+   * the post-join delay.
+   */
+  | { type: 'startup-unseen'; nodes: number[]; at: number }
+  /** nodes in the cluster membership now (each quorum event): they are no longer unseen */
+  | { type: 'seen'; nodes: number[]; at: number }
   | { type: 'quorum'; quorate: boolean; at: number }
   /** the executor's join timer for ls fired */
   | { type: 'join-timeout'; ls: string; at: number }
@@ -229,6 +237,8 @@ export class DlmControlModel {
   private readonly retryDelay: number;
   /** shared fencing: the daemon group's nodes (undefined: not in it, every node fences for itself) */
   private daemonMembers: number[] | undefined;
+  /** startup fencing: configured nodes not seen since the cluster formed */
+  readonly unseen = new Set<number>();
 
   constructor(c: DaemonModelConfig) {
     this.localNodeId = c.localNodeId;
@@ -265,6 +275,7 @@ export class DlmControlModel {
   blockedBy(): string | undefined {
     if (this.membershipLost) return 'the membership service (it stopped)';
     if (this.gating && !this.quorate) return 'quorum';
+    if (this.unseen.size > 0) return `startup fencing of node ${sorted(this.unseen).join(', ')} (never seen since the cluster formed: fenced after the post-join delay unless it joins first)`;
     const failed = [...this.nodes.values()].filter((n) => n.state === 'failed').map((n) => n.nodeid);
     if (failed.length > 0) return `fencing of node ${failed.join(', ')}`;
     return undefined;
@@ -289,6 +300,10 @@ export class DlmControlModel {
         return this.fenceResult(ev);
       case 'daemon-members':
         return this.daemonMembersChanged(ev.nodes);
+      case 'startup-unseen':
+        return this.startupUnseen(ev.nodes, ev.at);
+      case 'seen':
+        return this.seen(ev.nodes, ev.at);
       case 'quorum':
         return this.quorum(ev.quorate, ev.at);
       case 'join-timeout':
@@ -541,6 +556,7 @@ export class DlmControlModel {
       return [this.log('info', `node-down ${nodeid}: already ${n.state}`)];
     }
     n.state = 'failed';
+    this.unseen.delete(nodeid);
     if (fromGroupNodedown) n.awaitingQuorum = true;
     n.failTime = at;
     n.fenceRounds = 0;
@@ -582,6 +598,25 @@ export class DlmControlModel {
     n.fencer = this.localNodeId;
     n.fenceRounds++;
     return [{ type: 'fence', nodeid: n.nodeid, failTime: n.failTime ?? 0, round: n.fenceRounds, delayMs }];
+  }
+
+  private startupUnseen(nodes: number[], at: number): DaemonAction[] {
+    const before = sorted(this.unseen);
+    this.unseen.clear();
+    for (const id of nodes) if (id !== this.localNodeId && this.nodes.get(id)?.state === 'up') this.unseen.add(id);
+    const now = sorted(this.unseen);
+    if (before.join() === now.join()) return [];
+    const out: DaemonAction[] = [this.log(now.length ? 'warn' : 'info', now.length ? `startup fencing: node ${now.join(', ')} not seen since the cluster formed; no lockspace starts until each joins or is fenced` : 'startup fencing: no unseen node to wait for', { nodes: now })];
+    for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, at));
+    return out;
+  }
+
+  private seen(nodes: number[], at: number): DaemonAction[] {
+    const came = nodes.filter((id) => this.unseen.delete(id));
+    if (came.length === 0) return [];
+    const out: DaemonAction[] = [this.log('info', `startup fencing: node ${came.join(', ')} joined the cluster, no fencing needed${this.unseen.size ? `; still unseen: ${sorted(this.unseen).join(', ')}` : ''}`, { nodes: came })];
+    for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, at));
+    return out;
   }
 
   /** The daemon group changed: a fencer that left is replaced by the next lowest member. */

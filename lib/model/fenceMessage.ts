@@ -26,3 +26,28 @@ export function decodeFenceResult(data: string): FenceResultMessage | undefined 
   }
   return undefined;
 }
+
+/**
+ * Startup fencing: the post-join delay is over on a daemon that saw the cluster form, and these
+ * configured nodes never joined. Every daemon declares them dead when this is delivered (unless
+ * they are members by then), so the one elected fencer fences each once.
+ */
+export interface StartupFenceMessage {
+  type: 'startup-fence';
+  nodes: number[];
+}
+
+export function encodeStartupFence(nodes: number[]): string {
+  return JSON.stringify({ type: 'startup-fence', nodes: [...nodes].sort((a, b) => a - b) } satisfies StartupFenceMessage);
+}
+
+export function decodeStartupFence(data: string): StartupFenceMessage | undefined {
+  if (!data.startsWith('{"type":"startup-fence"')) return undefined;
+  try {
+    const m = JSON.parse(data) as Partial<StartupFenceMessage>;
+    if (m.type === 'startup-fence' && Array.isArray(m.nodes) && m.nodes.every((n) => Number.isInteger(n) && n > 0)) return { type: 'startup-fence', nodes: m.nodes };
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}

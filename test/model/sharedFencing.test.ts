@@ -87,3 +87,25 @@ describe('model/dlmDaemon: one fencer for the cluster', function () {
     assert.deepEqual(comms(r), ['4']);
   });
 });
+
+describe('model/dlmDaemon: startup fencing', function () {
+  it('unseen nodes block every start until they join or are fenced; a node that joins is no longer waited for', function () {
+    const m = new DlmControlModel({ localNodeId: 1, nodes, membership: 'groups' });
+    m.handle({ type: 'startup-unseen', nodes: [3, 4], at: 1 });
+    assert.match(m.blockedBy() ?? '', /startup fencing of node 3, 4/);
+    m.handle({ type: 'online', ls: 'A', at: 2 });
+    const c = m.handle({ type: 'group-change', ls: 'A', members: [{ nodeid: 1, pid: 1 }], joined: [{ nodeid: 1, pid: 1, reason: 'join' }], left: [], at: 3 });
+    const send = c.find((a) => a.type === 'group-send');
+    assert.ok(send && send.type === 'group-send');
+    const r = m.handle({ type: 'group-message', ls: 'A', nodeid: 1, pid: 1, data: send.data, at: 4 });
+    assert.ok(!r.some((a) => a.type === 'ops' && a.ops.some((o) => o.path.endsWith('/event_done'))), 'the join waits');
+    m.handle({ type: 'seen', nodes: [1, 2, 3], at: 5 });
+    assert.match(m.blockedBy() ?? '', /startup fencing of node 4/);
+    // the delay is over: node 4 declared dead (by the daemon), fenced, and only then A starts
+    const d = m.handle({ type: 'node-down', nodeid: 4, at: 6, why: 'startup fencing' });
+    assert.deepEqual(fences(d), [4]);
+    assert.equal(m.unseen.size, 0);
+    const f = m.handle({ type: 'fence-result', nodeid: 4, ok: true, at: 7 });
+    assert.ok(f.some((a) => a.type === 'ops' && a.ops.some((o) => o.path.endsWith('/A/event_done') && o.data === '0')), JSON.stringify(f));
+  });
+});
