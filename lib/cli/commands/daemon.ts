@@ -23,6 +23,13 @@ interface DaemonCliOptions extends GlobalOptions {
   probeDead: string;
   legacy?: boolean;
   standalone?: boolean;
+  /** commander's --no-plocks */
+  plocks?: boolean;
+  fenceManual?: boolean;
+  unsafeSkipFencing?: boolean;
+  postJoinDelay: string;
+  /** commander's --no-startup-fencing */
+  startupFencing?: boolean;
 }
 
 /**
@@ -50,7 +57,9 @@ export function register(program: Command): void {
     .option('--members <file>', 'static membership: one node a line, NAME=ID@ADDR[,ADDR...] (all listed nodes are members)')
     .option('--node-id <id>', 'this node (static: default the members-file entry named like this host; corosync: must equal corosync\'s)')
     .option('--cluster <name>', "cluster name (must match the volumes: mkfs.ocfs2 --cluster-name; corosync: default and must equal totem.cluster_name)")
-    .option('--fence-agent <path>', 'fence agent: gets node=ID and fail_time=SECONDS lines on stdin, exit 0 = fenced')
+    .option('--fence-agent <path>', 'fence agent: gets node=ID and fail_time=SECONDS lines on stdin, exit 0 = fenced (one fence method is required: this, --fence-manual or --unsafe-skip-fencing)')
+    .option('--fence-manual', "no agent: a dead node's lockspaces stay stopped until someone makes sure it is off and runs `o2stack daemon-ctl fence-ack ID` (gives up automatic recovery)")
+    .option('--unsafe-skip-fencing', 'no fencing at all: a node that stops answering is taken as dead at once and its locks handed out (gives up the guarantee that it cannot still write: data corruption if it was only cut off; tests only)')
     .option('--fence-timeout <ms>', 'time limit of one fence agent run', '60000')
     .option('--join-timeout <ms>', 'a lockspace join that waits (quorum, fencing) longer is answered -ETIMEDOUT', '120000')
     .option('--socket <path>', 'control socket (mode 0600)', '/run/o2stack.sock')
@@ -59,6 +68,9 @@ export function register(program: Command): void {
     .option('--probe-dead <ms>', 'a peer silent this long after answering once is dead', '5000')
     .option('--legacy', "legacy WITH_CONTROLD mode (recover_callbacks 0): node deaths reach ocfs2 as DOWN on /dev/ocfs2_control, held open while volumes are mounted; refused on kernels where DOWN crashes (FORTIFY_SOURCE, as Debian's 6.1)")
     .option('--standalone', 'refuse to start when dlm_controld runs, instead of tracking beside it')
+    .option('--post-join-delay <ms>', "startup fencing: how long a configured node that was not a member when the cluster formed may take to join before it is fenced (dlm_controld's post_join_delay)", '30000')
+    .option('--no-startup-fencing', "do not fence configured nodes that never joined since the cluster formed (dlm_controld's enable_startup_fencing=0): lockspaces then start at once, trusting that such a node holds nothing")
+    .option('--no-plocks', 'do not serve POSIX locks (fcntl/lockf on user-stack volumes): every request is answered at once with ENOSYS (with static membership they always are)')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<DaemonCliOptions>();
       const kind = o.membership ?? (o.members ? 'static' : 'corosync');
@@ -72,6 +84,9 @@ export function register(program: Command): void {
       const controld = findDlmControld();
       const mode = daemonMode({ controld, standalone: o.standalone === true, membership: kind, legacy: o.legacy === true });
       if (mode === 'beside-dlm_controld') return besideDlmControld(o, cmd, controld!, nodeId);
+      const fencing = fenceMethod(o);
+      const postJoinDelay = Number(o.postJoinDelay);
+      if (!Number.isInteger(postJoinDelay) || postJoinDelay < 0) throw new CliError(`--post-join-delay ${o.postJoinDelay}: milliseconds, a whole number >= 0`, EXIT.USAGE);
       const { DlmDaemon } = await import('../../stack/daemon/daemon.js');
       const { NativeBackend } = await import('../../kernel/backend.js');
       const m = kind === 'static' ? await staticMembership(o, nodeId) : await corosyncMembership(o, nodeId);
@@ -81,12 +96,18 @@ export function register(program: Command): void {
         clusterName,
         nodes,
         membership,
-        ...(o.fenceAgent ? { fenceAgent: o.fenceAgent } : {}),
+        ...(fencing === 'agent' ? { fenceAgent: o.fenceAgent! } : { fencing }),
         fenceTimeoutMs: Number(o.fenceTimeout),
         joinTimeoutMs: Number(o.joinTimeout),
         socketPath: o.socket,
         ...(o.liveness === 'tcp' && kind === 'static' ? { liveness: { port: Number(o.probePort), deadMs: Number(o.probeDead) } } : {}),
         legacy: o.legacy === true,
+        plocks: o.plocks !== false,
+        // a static cluster of one node has its process groups in this process: lockspace groups and
+        // POSIX locks work as on corosync; with more nodes static members cannot share groups
+        ...(kind === 'static' && nodes.length === 1 ? { groups: true } : {}),
+        startupFencing: o.startupFencing !== false,
+        postJoinDelayMs: Number(o.postJoinDelay),
       });
       await runUntilStopped(d);
     });
@@ -105,8 +126,37 @@ export function register(program: Command): void {
     });
 
   program
+    .command('plocks [uuid]')
+    .description("the cluster-wide POSIX locks and waiters of a lockspace (an ocfs2 volume's UUID), or of all, from the running daemon (what dlm_tool plocks shows)")
+    .option('--socket <path>', 'control socket', '/run/o2stack.sock')
+    .action(async (uuid: string | undefined, _o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions & { socket: string }>();
+      const { request } = await import('../../stack/daemon/controlSocket.js');
+      let spaces: PlockSpaceView[];
+      try {
+        spaces = (await request(o.socket, uuid ? `plocks ${uuid}` : 'plocks')) as PlockSpaceView[];
+      } catch (e) {
+        const x = e as Error & { errno?: string };
+        if (x.errno === 'ENOENT' || x.errno === 'ECONNREFUSED') throw new CliError(x.message, EXIT.NOT_RUNNING, 'start it: o2stack daemon (or systemctl start o2stack-daemon)');
+        if (x.errno === 'EACCES') throw new CliError(x.message, EXIT.NO_PERMISSION, 'run as root');
+        throw e;
+      }
+      if (uuid && spaces.length === 0) throw new CliError(`no lockspace ${uuid} in a process group on this node (o2stack lockspaces lists them)`, EXIT.FAILED);
+      if (o.json) return printJson({ plocks: spaces });
+      const out: string[] = [];
+      for (const sp of spaces) {
+        out.push(`${sp.ls} (id ${sp.fsid}, members ${sp.members.join(',')})${sp.synced ? '' : ': table not received yet'}`);
+        if (sp.synced && sp.locks.length === 0 && sp.waiters.length === 0) out.push('  no locks');
+        // dlm_tool plocks' shape: inode, mode, range, node/pid/owner
+        for (const l of sp.locks) out.push(`  ${l.number} ${l.lock.mode.toUpperCase()} ${l.lock.start}-${l.lock.end} nodeid ${l.lock.nodeid} pid ${l.lock.pid} owner ${l.lock.owner}`);
+        for (const l of sp.waiters) out.push(`  ${l.number} WAITING ${l.lock.mode.toUpperCase()} ${l.lock.start}-${l.lock.end} nodeid ${l.lock.nodeid} pid ${l.lock.pid} owner ${l.lock.owner}`);
+      }
+      process.stdout.write(out.length ? out.join('\n') + '\n' : 'no lockspace in a process group on this node\n');
+    });
+
+  program
     .command('daemon-ctl <command> [args...]')
-    .description('ask the running daemon: status | lockspaces | groups | dump [N] | node-down ID | node-up ID (static) | fence-ack ID')
+    .description('ask the running daemon: status | lockspaces | groups | plocks [UUID] | dump [N] | node-down ID | node-up ID (static) | fence-ack ID')
     .option('--socket <path>', 'control socket', '/run/o2stack.sock')
     .action(async (command: string, args: string[], _o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & { socket: string }>();
@@ -116,6 +166,24 @@ export function register(program: Command): void {
       else printJson(r);
     });
 }
+
+/**
+ * The one fence method the daemon was given: never none by accident (an unset variable in a unit
+ * file gives an empty --fence-agent, which is refused, not taken as "no fencing").
+ */
+export function fenceMethod(o: { fenceAgent?: string; fenceManual?: boolean; unsafeSkipFencing?: boolean }): 'agent' | 'manual' | 'unsafe-off' {
+  const given = [o.fenceAgent !== undefined ? '--fence-agent' : undefined, o.fenceManual ? '--fence-manual' : undefined, o.unsafeSkipFencing ? '--unsafe-skip-fencing' : undefined].filter((x) => x !== undefined);
+  if (given.length > 1) throw new CliError(`${given.join(' and ')}: give one fence method`, EXIT.USAGE);
+  if (o.fenceAgent !== undefined && o.fenceAgent.trim() === '') {
+    throw new CliError('--fence-agent is empty (an unset O2STACK_FENCE in /etc/default/o2stack-daemon?): the daemon does not start without a fence method', EXIT.NOT_CONFIGURED, "set one: --fence-agent PATH (an agent that powers the node off, e.g. a wrapper around Pacemaker's stonith_admin), or --fence-manual (recovery waits for `o2stack daemon-ctl fence-ack ID`)");
+  }
+  if (given.length === 0) {
+    throw new CliError('no fence method: a dead node must be fenced before its locks are handed out, and the daemon does not start without a way to do it', EXIT.NOT_CONFIGURED, "give one: --fence-agent PATH (node=ID and fail_time=S on stdin, exit 0 = fenced), --fence-manual (recovery waits for `o2stack daemon-ctl fence-ack ID` once the node is surely off), or --unsafe-skip-fencing (tests only: a node cut off but still running corrupts data)");
+  }
+  return o.fenceAgent !== undefined ? 'agent' : o.fenceManual ? 'manual' : 'unsafe-off';
+}
+
+type PlockSpaceView = import('../../model/plockSync.js').PlockSpaceView;
 
 /** Tracking beside a running dlm_controld: corosync membership, nothing written to fs/dlm. */
 async function besideDlmControld(o: DaemonCliOptions, cmd: Command, controld: { pid: number; how: string }, nodeId: number | undefined): Promise<void> {
@@ -135,7 +203,7 @@ async function besideDlmControld(o: DaemonCliOptions, cmd: Command, controld: { 
  * legacy-mode volumes are mounted (closing the control device then restarts the machine), so the
  * daemon runs on and a later signal tries again.
  */
-async function runUntilStopped(d: { start(): Promise<void>; stop(): Promise<unknown>; closed: Promise<void> }): Promise<void> {
+async function runUntilStopped(d: { start(): Promise<void>; stop(): Promise<unknown>; closed: Promise<void>; exitError?: Error | undefined }): Promise<void> {
   const stop = () => void d.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -146,6 +214,8 @@ async function runUntilStopped(d: { start(): Promise<void>; stop(): Promise<unkn
     throw e instanceof Error && (e as { code?: string }).code === 'E_DAEMON_REFUSED' ? new CliError(e.message, EXIT.FAILED) : e;
   }
   await d.closed;
+  // stopped by itself (membership lost): exit 1, so systemd or the cluster manager sees the failure
+  if (d.exitError) throw new CliError(d.exitError.message, EXIT.FAILED);
 }
 
 type DaemonMembership = {

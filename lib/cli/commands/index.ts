@@ -26,7 +26,7 @@ export const commandModules: CommandModule[] = [
   { commands: ['config'], register: config },
   { commands: ['monitor'], register: monitor },
   { commands: ['volume'], register: volume },
-  { commands: ['daemon', 'lockspaces', 'daemon-ctl'], register: daemon },
+  { commands: ['daemon', 'lockspaces', 'plocks', 'daemon-ctl'], register: daemon },
   { commands: ['groups'], register: groups },
 ];
 

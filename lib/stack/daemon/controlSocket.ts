@@ -13,7 +13,7 @@ import { peerCredentials } from '../../kernel/peercred.js';
 export const DEFAULT_SOCKET = '/run/o2stack.sock';
 const MAX_REQUEST = 4096;
 
-export type CommandHandler = (args: string[]) => unknown;
+export type CommandHandler = (args: string[]) => unknown | Promise<unknown>;
 
 export class ControlServer {
   private server: Server | undefined;
@@ -55,16 +55,15 @@ export class ControlServer {
         if (nl < 0) return;
         const [cmd = '', ...args] = buf.slice(0, nl).trim().split(/\s+/);
         const h = this.handlers[cmd];
-        let reply: unknown;
-        if (!h) reply = { ok: false, error: `unknown command '${cmd}' (${Object.keys(this.handlers).join(', ')})` };
-        else {
-          try {
-            reply = { ok: true, result: h(args) };
-          } catch (e) {
-            reply = { ok: false, error: (e as Error).message };
-          }
-        }
-        sock.end(JSON.stringify(reply) + '\n');
+        if (!h) return void sock.end(JSON.stringify({ ok: false, error: `unknown command '${cmd}' (${Object.keys(this.handlers).join(', ')})` }) + '\n');
+        // a handler may answer later (a promise): a cluster-wide fence-ack is sent first
+        Promise.resolve()
+          .then(() => h(args))
+          .then(
+            (result: unknown) => ({ ok: true, result }),
+            (e: unknown) => ({ ok: false, error: (e as Error).message }),
+          )
+          .then((reply) => sock.end(JSON.stringify(reply) + '\n'));
       });
     });
     const old = process.umask(0o077);

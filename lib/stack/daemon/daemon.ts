@@ -25,6 +25,7 @@ import { warmUpDaemonModel } from '../../model/daemonWarmUp.js';
 import { LatencySamples } from '../../model/latency.js';
 import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
 import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
+import { decodeFenceResult, decodeStartupFence, encodeFenceResult, encodeStartupFence } from '../../model/fenceMessage.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { StaticMembership } from '../membership/static.js';
@@ -32,6 +33,7 @@ import { ControlServer, DEFAULT_SOCKET } from './controlSocket.js';
 import { findDlmControld } from './controld.js';
 import { runFenceAgent } from './fence.js';
 import { LivenessProbe } from './liveness.js';
+import { PlockService } from './plocks.js';
 import { StructuredLog } from './log.js';
 import { sdNotify } from './notify.js';
 
@@ -41,8 +43,13 @@ export interface DaemonOptions {
   /** every node with its addresses (static: the members file; corosync: its nodelist) */
   nodes: (DlmMember & { name?: string })[];
   membership: MembershipSource;
-  /** fence agent path; without one, fencing fails and only `fence-ack` restarts recovery */
+  /** fence agent path: the fence method when set */
   fenceAgent?: string;
+  /**
+   * without an agent: 'manual' (the default: a dead node's recovery waits for `fence-ack`) or
+   * 'unsafe-off' (no fencing: a dead node counts as fenced at once; tests only)
+   */
+  fencing?: 'manual' | 'unsafe-off';
   fenceArgs?: Record<string, string>;
   fenceTimeoutMs?: number;
   maxFenceRounds?: number;
@@ -69,6 +76,21 @@ export interface DaemonOptions {
   monitorPath?: string | null;
   /** where lockspace uevents come from; default: the kernel's uevent netlink socket */
   uevents?: LockspaceEventSource;
+  /**
+   * POSIX locks (/dev/dlm_plock): served cluster-wide in groups mode (default true). false
+   * (--no-plocks), or static membership: every request is answered at once with -ENOSYS.
+   */
+  plocks?: boolean;
+  /** the plock device: default the kernel's; {fd} adopts one (tests); null: none (a fake kernel tree) */
+  plockDevice?: { paths?: string[]; fd?: number } | null;
+  /**
+   * startup fencing (dlm_controld's enable_startup_fencing, default true): configured nodes not
+   * in the membership when this daemon saw the cluster form are fenced after postJoinDelayMs
+   * unless they join first; no lockspace starts meanwhile
+   */
+  startupFencing?: boolean;
+  /** dlm_controld's post_join_delay; default 30000 ms */
+  postJoinDelayMs?: number;
 }
 
 /** What the daemon needs of a uevent listener (UeventListener, or a test's injector). */
@@ -102,6 +124,11 @@ export class DaemonRefusal extends Error {
   readonly code = 'E_DAEMON_REFUSED';
 }
 
+/** The daemon stopped by itself and must exit non-zero (membership lost). */
+export class DaemonFatal extends Error {
+  readonly code = 'E_DAEMON_FATAL';
+}
+
 const DLM_MONITOR = ['/dev/dlm-monitor', '/dev/misc/dlm-monitor'];
 
 export class DlmDaemon extends EventEmitter<DaemonEvents> {
@@ -126,6 +153,10 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   private outsideNs = 0n;
   readonly counters = { online: 0, offline: 0, joinsAnswered: 0, joinsFailed: 0, leavesAnswered: 0, deaths: 0, fences: 0, overflows: 0 };
   private closedResolve: (() => void) | undefined;
+  /** POSIX locks: the device, the replicated tables (lib/stack/daemon/plocks.ts) */
+  readonly plocks: PlockService;
+  /** undone in reverse at stop, or when start() fails part-way */
+  private readonly teardowns: (() => void)[] = [];
   /** resolves when stop() ran */
   readonly closed: Promise<void>;
 
@@ -145,14 +176,42 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       legacy: o.legacy ?? false,
     });
     this.closed = new Promise((r) => (this.closedResolve = r));
+    const plocksOff =
+      o.plocks === false
+        ? 'switched off with --no-plocks'
+        : this.model.mode !== 'groups'
+          ? 'static membership of several nodes has no process groups to order POSIX locks across them: run the daemon on corosync, or mount with -o localflocks'
+          : undefined;
+    this.plocks = new PlockService({
+      localNodeId: local,
+      membership: o.membership,
+      ...(o.plockDevice !== undefined ? { device: o.plockDevice } : o.monitorPath === null ? { device: null } : {}),
+      ...(plocksOff ? { off: plocksOff } : {}),
+      log: (level, event, msg, data) => this.log(level, event, msg, data ?? {}),
+    });
   }
 
   log(level: LogEntry['level'], event: string, msg: string, data: Record<string, unknown> = {}): void {
     this.logBook.write(level, event, msg, data);
   }
 
-  /** Checks, then: monitor open, configfs filled, uevents answered, READY=1. */
+  /** Checks, then: monitor open, configfs filled, uevents answered, READY=1. What was set up is undone if a step fails. */
   async start(): Promise<void> {
+    try {
+      await this.setUp();
+    } catch (e) {
+      for (const t of this.teardowns.splice(0).reverse()) {
+        try {
+          t();
+        } catch (te) {
+          this.log('error', 'teardown', `undoing a start step failed: ${(te as Error).message}`);
+        }
+      }
+      throw e;
+    }
+  }
+
+  private async setUp(): Promise<void> {
     const k = this.o.backend;
     const controld = findDlmControld();
     if (controld) throw new DaemonRefusal(`dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): fs/dlm is left to it; the o2stack daemon does not start`);
@@ -185,25 +244,42 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     });
     if (!dev) throw new DaemonRefusal(`cannot open ${this.o.monitorPath ?? DLM_MONITOR.join(' or ')}: is the dlm module loaded? (modprobe dlm)`);
     this.log('info', 'monitor', `${dev} open (kept open for the daemon's life)`);
+    // the plock device before any lockspace can start: a mounted volume's POSIX locks must never
+    // find nobody reading it
+    this.teardowns.push(this.plocks.start());
 
     await this.o.membership.start();
     this.o.membership.on('quorum', (q) => this.onQuorum(q));
-    this.o.membership.on('down', (e) => {
-      this.log('error', 'membership-down', `membership source lost: ${e.message}; lockspaces are kept as they are`);
-      if (this.model.mode === 'groups') this.enqueue(() => this.feed({ type: 'membership-down', detail: e.message, at: Date.now() }));
-    });
+    this.armStartupFencing();
+    this.o.membership.on('down', (e) => this.membershipLost(e));
     if (this.model.mode === 'groups') {
       this.o.membership.on('members', (c) => this.onGroupChange(c));
       this.o.membership.on('message', (m) => {
         if (m.group === DAEMON_GROUP) {
           const data = m.data.toString('utf8');
+          const sf = decodeStartupFence(data);
+          if (sf) {
+            const at = Date.now();
+            this.enqueue(() => this.startupFence(sf.nodes, m.nodeid, at));
+            return;
+          }
+          const fr = decodeFenceResult(data);
+          if (fr) {
+            const at = Date.now();
+            this.enqueue(() => this.fenceResultEvent({ nodeid: fr.nodeid, ok: fr.ok, at, from: m.nodeid, ...(fr.manual ? { manual: true } : {}), ...(fr.detail ? { detail: fr.detail } : {}) }));
+            return;
+          }
           this.enqueue(() => {
             if (this.tracker?.message(m.nodeid, data)) return this.refreshGroups(false);
           });
           return;
         }
         const ls = lockspaceOfGroup(m.group);
-        if (ls !== undefined) this.enqueue(() => this.feed({ type: 'group-message', ls, nodeid: m.nodeid, pid: m.pid, data: m.data.toString('utf8'), at: Date.now() }));
+        if (ls === undefined) return;
+        const data = m.data.toString('utf8');
+        // plock messages are applied as delivered (their order against member changes matters)
+        if (this.plocks.message(ls, { nodeid: m.nodeid, pid: m.pid }, data)) return;
+        this.enqueue(() => this.feed({ type: 'group-message', ls, nodeid: m.nodeid, pid: m.pid, data, at: Date.now() }));
       });
       try {
         this.tracker = new MountTracker(this.model.localNodeId);
@@ -237,18 +313,25 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       this.armJoinTimer(ls);
       this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
     }
-    if (!this.o.fenceAgent) this.log('warn', 'no-fence-agent', 'no fence agent configured: a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
+    if (this.fencingMode === 'manual') this.log('warn', 'fencing', 'manual fencing (no agent): a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
+    if (this.fencingMode === 'unsafe-off') this.log('warn', 'fencing', 'fencing is OFF (--unsafe-skip-fencing): a node that stops answering is taken as dead at once and its locks handed out; if it was only cut off and still writes, the volumes get corrupted');
 
     if (this.o.socketPath !== null) {
       this.control = new ControlServer(this.o.socketPath ?? DEFAULT_SOCKET, {
         status: () => this.status(),
         lockspaces: () => this.model.snapshot().lockspaces,
         groups: () => this.groups(),
+        plocks: (args) => this.plocks.model.view(args[0]),
         dump: (args) => this.logBook.recent(Number(args[0] ?? 200)),
         'node-down': (args) => this.declare('down', args),
         'node-up': (args) => this.declare('up', args),
-        'fence-ack': (args) => {
+        'fence-ack': async (args) => {
           const id = nodeArg(args);
+          if (this.model.sharedFencing) {
+            // cluster-wide: every daemon acts on it when it is delivered in the daemon group
+            await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeFenceResult({ nodeid: id, ok: true, manual: true })));
+            return `fence of node ${id} acknowledged on every node of the daemon group`;
+          }
           this.enqueue(() => this.feed({ type: 'fence-result', nodeid: id, ok: true, manual: true, at: Date.now() }));
           return `fence of node ${id} acknowledged`;
         },
@@ -352,6 +435,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       cluster: this.o.clusterName,
       membership: this.o.membership.kind,
       fenceAgent: this.o.fenceAgent ?? null,
+      fencing: { mode: this.fencingMode, agent: this.o.fenceAgent ?? null, shared: this.model.sharedFencing },
       legacy: this.controlDevice ? { controlDevice: this.controlDevice.path, state: this.controlDevice.state, downs: this.controlDevice.downs } : null,
       ...s,
       liveness: this.probe?.state() ?? null,
@@ -359,6 +443,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       // per event type: the daemon's own time (kernel operations and corosync calls taken out)
       ownTimeMs: this.ownTime.summary(),
       groups: this.model.mode === 'groups' ? this.groups() : null,
+      plocks: this.plocks.status(),
       listener: this.listener?.stats?.() ?? null,
     };
   }
@@ -367,6 +452,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const at = Date.now();
     this.log('info', 'quorum', `membership: nodes ${q.nodes.join(',')}${q.quorate ? ', quorate' : ', NOT quorate'}`, { ...q });
     this.enqueue(async () => {
+      if (this.model.unseen.size > 0) await this.feed({ type: 'seen', nodes: q.nodes, at });
       // quorum lost: said first, so that nodes leaving in the same event are not fenced
       if (!q.quorate) await this.feed({ type: 'quorum', quorate: false, at });
       for (const id of q.left) await this.feed({ type: 'node-down', nodeid: id, at, why: 'left the membership' });
@@ -407,8 +493,19 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   private onGroupChange(c: MembersChangedEvent): void {
     if (c.group === DAEMON_GROUP) {
       const nodes = [...new Set(c.members.map((m) => m.nodeid))];
-      this.enqueue(() => {
+      const at = Date.now();
+      // this node joined a group others were in: the cluster formed before, without us; the
+      // members that saw it form do the startup fencing
+      const joinedRunning = c.joined.some((m) => m.nodeid === this.model.localNodeId) && c.members.some((m) => !c.joined.some((j) => j.nodeid === m.nodeid));
+      this.enqueue(async () => {
         if (!this.tracker) return;
+        if (joinedRunning && this.startupTimer) {
+          clearTimeout(this.startupTimer);
+          this.startupTimer = undefined;
+          await this.feed({ type: 'startup-unseen', nodes: [], at });
+        }
+        // one fencer for the cluster: the lowest member of this group
+        if (nodes.includes(this.model.localNodeId)) await this.feed({ type: 'daemon-members', nodes, at });
         const someoneJoined = this.tracker.daemonGroupChange(nodes);
         return this.refreshGroups(someoneJoined);
       });
@@ -416,6 +513,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     }
     const ls = lockspaceOfGroup(c.group);
     if (ls === undefined) return;
+    this.plocks.groupChange(ls, c);
     const at = Date.now();
     this.enqueue(() => this.feed({ type: 'group-change', ls, members: c.members, joined: c.joined, left: c.left, at }));
   }
@@ -545,32 +643,55 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       else if (a.type === 'group-leave') await this.outside(() => m.leaveGroup(a.group));
       else await this.outside(() => m.send(a.group, a.data));
       if (a.type !== 'group-send') this.log('info', a.type, `${a.type === 'group-join' ? 'joined' : 'left'} group ${a.group}`, { ls: a.ls });
+      if (a.type === 'group-leave') this.plocks.left(a.ls);
     } catch (e) {
       const x = e as Error & { code?: string };
       this.log('error', `${a.type}-failed`, `${a.type} ${a.group}: ${x.message}`, { ls: a.ls, code: x.code ?? null });
       // a join that cannot get into its group is answered now; a lost start is caught by the join timer
+      if (a.type === 'group-join') this.plocks.left(a.ls);
       if (a.type === 'group-join') await this.feed({ type: 'group-failed', ls: a.ls, errno: ENOTCONN, detail: x.message, at: Date.now() });
     }
+  }
+
+  /** 'agent', 'manual' (recovery waits for fence-ack) or 'unsafe-off' */
+  get fencingMode(): 'agent' | 'manual' | 'unsafe-off' {
+    return this.o.fenceAgent ? 'agent' : (this.o.fencing ?? 'manual');
   }
 
   private fence(nodeid: number, failTime: number, round: number, delayMs: number): void {
     const run = async () => {
       if (this.stopped) return;
       if (!this.o.fenceAgent) {
-        this.log('error', 'fence', `node ${nodeid} must be fenced but no fence agent is configured: waiting for 'o2stack daemon-ctl fence-ack ${nodeid}'`, { nodeid });
-        this.enqueue(() => this.feed({ type: 'fence-result', nodeid, ok: false, at: Date.now(), detail: 'no fence agent' }));
+        if (this.fencingMode === 'manual') {
+          // no result comes until someone acknowledges: the fence round stays open
+          this.log('error', 'fence', `node ${nodeid} must be fenced (manual fencing): make sure it is off, then run 'o2stack daemon-ctl fence-ack ${nodeid}' on any node; its lockspaces stay stopped until then`, { nodeid });
+          return;
+        }
+        this.log('warn', 'fence', `node ${nodeid} taken as fenced WITHOUT fencing (--unsafe-skip-fencing)`, { nodeid });
+        const ev = { nodeid, ok: true, detail: 'fencing skipped (--unsafe-skip-fencing)' };
+        if (this.model.sharedFencing) {
+          await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeFenceResult(ev))).then(
+            () => undefined,
+            () => this.enqueue(() => this.fenceResultEvent({ ...ev, at: Date.now() })),
+          );
+        } else this.enqueue(() => this.fenceResultEvent({ ...ev, at: Date.now() }));
         return;
       }
       this.counters.fences++;
       this.log('info', 'fence', `fencing node ${nodeid} (round ${round}) with ${this.o.fenceAgent}`, { nodeid, round });
       const r = await runFenceAgent({ agent: this.o.fenceAgent, nodeid, failTime, ...(this.o.fenceArgs ? { args: this.o.fenceArgs } : {}), timeoutMs: this.o.fenceTimeoutMs ?? 60_000 });
       this.log(r.ok ? 'info' : 'warn', 'fence-result', `fence agent for node ${nodeid}: ${r.ok ? 'success' : 'FAILED'} (${r.detail}, ${r.ms} ms)`, { nodeid, ok: r.ok, output: r.output.trim().slice(0, 500) });
-      this.enqueue(async () => {
-        await this.feed({ type: 'fence-result', nodeid, ok: r.ok, at: Date.now(), detail: r.detail });
-        // it rebooted and rejoined the cluster before the fence result came: its quorum join was
-        // ignored while it was unfenced, so it is up now
-        if (r.ok && this.o.membership.quorum().nodes.includes(nodeid) && this.model.nodes.get(nodeid)?.state === 'down') await this.feed({ type: 'node-up', nodeid, at: Date.now() });
-      });
+      if (this.model.sharedFencing) {
+        // every survivor acts on the result when it is delivered in the daemon group (this node too)
+        try {
+          await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeFenceResult({ nodeid, ok: r.ok, detail: r.detail })));
+          return;
+        } catch (e) {
+          this.log('error', 'fence-result-send', `could not multicast the fence result for node ${nodeid} (${(e as Error).message}): acting on it here only`, { nodeid });
+        }
+      }
+      const at = Date.now();
+      this.enqueue(() => this.fenceResultEvent({ nodeid, ok: r.ok, at, detail: r.detail }));
     };
     // started on the next turn, not inside the event's handling: spawning the agent is the
     // system's work, and the fence result comes back as an event of its own
@@ -582,6 +703,13 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       }, delayMs);
       this.fenceTimers.add(t);
     }
+  }
+
+  private async fenceResultEvent(ev: { nodeid: number; ok: boolean; at: number; detail?: string; manual?: boolean; from?: number }): Promise<void> {
+    await this.feed({ type: 'fence-result', ...ev });
+    // it rebooted and rejoined the cluster before the fence result came: its quorum join was
+    // ignored while it was unfenced, so it is up now
+    if (ev.ok && this.o.membership.quorum().nodes.includes(ev.nodeid) && this.model.nodes.get(ev.nodeid)?.state === 'down') await this.feed({ type: 'node-up', nodeid: ev.nodeid, at: Date.now() });
   }
 
   private readConfigState(): DlmConfigState {
@@ -602,6 +730,74 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     return { sysfs, spaces };
   }
 
+  private startupTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Startup fencing: the configured nodes not in the membership now have never been seen since the
+   * cluster formed (as far as this daemon knows). Lockspaces wait; after the post-join delay those
+   * still missing are declared dead — through the daemon group, so that one fencer fences each once.
+   */
+  private armStartupFencing(): void {
+    if (this.o.startupFencing === false) return;
+    const members = new Set(this.o.membership.quorum().nodes);
+    const unseen = this.o.nodes.map((n) => n.nodeid).filter((id) => id !== this.model.localNodeId && !members.has(id));
+    if (unseen.length === 0) return;
+    const delay = this.o.postJoinDelayMs ?? 30_000;
+    this.enqueue(() => this.feed({ type: 'startup-unseen', nodes: unseen, at: Date.now() }));
+    this.startupTimer = setTimeout(() => {
+      this.startupTimer = undefined;
+      this.enqueue(async () => {
+        const still = [...this.model.unseen].sort((a, b) => a - b);
+        if (still.length === 0 || this.stopped) return;
+        this.log('warn', 'startup-fence', `post-join delay (${delay} ms) over: node ${still.join(', ')} never joined since the cluster formed; fencing`, { nodes: still });
+        if (this.model.sharedFencing) {
+          try {
+            await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeStartupFence(still)));
+            return;
+          } catch (e) {
+            this.log('error', 'startup-fence', `could not multicast startup fencing (${(e as Error).message}): declaring them dead here`);
+          }
+        }
+        await this.startupFence(still, this.model.localNodeId, Date.now());
+      });
+    }, delay);
+    this.startupTimer.unref();
+    this.teardowns.push(() => clearTimeout(this.startupTimer));
+  }
+
+  /** Startup fencing decided (here, or by a daemon that saw the cluster form): those not members now are dead. */
+  private async startupFence(nodes: number[], by: number, at: number): Promise<void> {
+    const members = new Set(this.o.membership.quorum().nodes);
+    for (const id of nodes) {
+      if (members.has(id)) continue;
+      if (this.model.nodes.get(id)?.state !== 'up') continue;
+      await this.feed({ type: 'node-down', nodeid: id, at, why: `startup fencing (decided by node ${by}): not seen since the cluster formed` });
+    }
+    await this.feed({ type: 'seen', nodes, at });
+  }
+
+  /**
+   * The membership service is gone (corosync stopped or crashed): this node can no longer know who
+   * else writes, and the others see it leave and fence it. Every lockspace is stopped (no lock is
+   * granted here any more), pending POSIX locks are answered, and the daemon stops with an error
+   * (`exitError`; the CLI exits 1, so systemd or the cluster manager sees a failure).
+   */
+  private membershipLost(e: Error): void {
+    if (this.exitError) return;
+    const legacy = this.controlDevice !== undefined && this.controlDevice.state !== 'closed';
+    const err = new DaemonFatal(`membership lost (${e.message}): every lockspace stopped, POSIX locks refused; the daemon exits and the other nodes fence this node${legacy ? ` (legacy mode: closing ${this.controlDevice!.path} with volumes mounted restarts this machine, which is the fence)` : ''}. Recover: once this node has been fenced (or its volumes unmounted), start corosync, then the daemon`);
+    this.exitError = err;
+    this.plocks.switchOff(`membership lost (${e.message})`);
+    this.enqueue(async () => {
+      await this.feed({ type: 'membership-down', detail: e.message, at: Date.now() });
+      this.log('error', 'membership-down', err.message, { lockspaces: this.model.snapshot().lockspaces.map((l) => l.name) });
+      setImmediate(() => void this.stop({ fatal: true }));
+    });
+  }
+
+  /** Why the daemon stopped by itself (membership lost), or undefined. */
+  exitError: DaemonFatal | undefined;
+
   /**
    * Stops answering and closes everything. The monitor is closed last: with lockspaces still
    * running, the kernel then stops them (mounted volumes freeze) — stop the daemon after unmounting.
@@ -609,9 +805,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
    * are mounted the guard refuses, and then the daemon does not stop at all (false): it keeps the
    * handle and goes on serving, since its exit would close the handle and restart the machine.
    */
-  async stop(): Promise<boolean> {
+  async stop(o: { fatal?: boolean } = {}): Promise<boolean> {
     if (this.stopped) return true;
-    if (this.controlDevice && this.controlDevice.state !== 'closed') {
+    if (o.fatal && this.controlDevice && this.controlDevice.state !== 'closed') {
+      this.log('error', 'control-device', `exiting with ${this.controlDevice.path} held: the kernel restarts this machine if user-stack volumes are still mounted (self-fence; membership is lost)`);
+    } else if (this.controlDevice && this.controlDevice.state !== 'closed') {
       try {
         this.controlDevice.close();
         this.log('info', 'control-device', `${this.controlDevice.path} closed (no user-stack volume mounted)`);
@@ -628,6 +826,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.control?.close();
     this.listener?.close();
     await this.queue;
+    // pending POSIX locks answered (-ENOLCK) and the device closed before membership goes
+    for (const t of this.teardowns.splice(0).reverse()) t();
     await this.o.membership.close();
     const running = this.model.snapshot().lockspaces.length;
     if (running > 0) this.log('warn', 'stop', `stopping with ${running} lockspace(s) still running: the kernel stops them when the monitor closes`);

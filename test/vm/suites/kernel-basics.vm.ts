@@ -75,7 +75,7 @@ describe('kernel basics (Debian 12 6.1 kernel in a VM)', function () {
   it("o2stack daemon --legacy refuses to start on this kernel (DOWN crashes it), names the fix, and configures nothing", () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
     writeFileSync('/tmp/legacy-members', 'vm=1@192.0.2.1\nother=2@192.0.2.2\n');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--legacy', '--members', '/tmp/legacy-members', '--node-id', '1', '--cluster', 'demo', '--socket', '/tmp/legacy.sock'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--legacy', '--members', '/tmp/legacy-members', '--node-id', '1', '--cluster', 'demo', '--fence-manual', '--socket', '/tmp/legacy.sock'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 1, `exit ${r.status}: ${r.stderr}`);
     assert.match(r.stderr, /legacy mode .*refused on this kernel/);
     assert.match(r.stderr, /without --legacy/);

@@ -1,0 +1,487 @@
+// Cluster-wide POSIX locks: one PlockTable per lockspace, replicated over the lockspace's process
+// group. Pure: no I/O, no clock. The daemon feeds it the kernel's requests (/dev/dlm_plock), the
+// group's member changes and messages; it returns what to multicast and what to answer.
+//
+// Replication: every request is multicast in the group and applied when delivered, in the group's
+// one delivery order, on every member; only the node the request came from answers its kernel. A
+// waiter (F_SETLKW) is answered when it is granted, by whatever delivery frees it. A member that
+// leaves or dies loses its locks and waiters at the member change (delivered in the same order
+// everywhere), and the waiters behind them are granted.
+//
+// A member that joins must get the table before it applies anything. As dlm_controld does (START
+// with HAVEPLOCK, then plock data from the lowest holder), each member multicasts a plock-state
+// message for every change, saying whether it holds the table. When every member's state for the
+// change has been delivered (a point in the delivery order that all members share), the lowest
+// member that holds the table multicasts a snapshot of it as of that point; a joiner keeps every
+// request delivered since it joined, and when the snapshot comes it loads it and applies only the
+// requests delivered after that point. If no member holds a table at that point (a new group, or
+// the only holder left before its snapshot went out), everybody starts from an empty table there:
+// the holders' locks are gone with them. A joiner's own requests delivered before that point were
+// either applied by the snapshot's sender (and are in it) or dropped: it multicasts them again
+// (lock, unlock and get are idempotent for one owner, and a waiter is queued once).
+import { GroupBarrier } from './lockspaceGroup.js';
+import { compareMembers, type GroupMember, type MembersChangedEvent } from './membership.js';
+import { PlockTable, type Plock, type PlockGrant } from './plockTable.js';
+
+export const ENOSYS = 38;
+export const ENOLCK = 37;
+export const EAGAIN = 11;
+export const ENOENT = 2;
+
+/** What the model needs of a kernel request (lib/kernel/plock.ts PlockRequest has it all). */
+export interface PlockKernelRequest {
+  /** 1 lock, 2 unlock, 3 get, 4 cancel */
+  optype: number;
+  ex: boolean;
+  wait: boolean;
+  flags: number;
+  pid: number;
+  fsid: number;
+  number: bigint;
+  start: bigint;
+  end: bigint;
+  owner: bigint;
+  /** false for CLOSE requests: no answer is expected */
+  answerable: boolean;
+}
+
+export type PlockWireOp = 'lock' | 'unlock' | 'get' | 'close' | 'cancel';
+
+/** The request as multicast (u64s as decimal strings). The sender's node comes from the delivery. */
+export interface PlockOpMessage {
+  type: 'plock';
+  ls: string;
+  op: PlockWireOp;
+  /** the sender's request id: its answer is matched by it */
+  rid: number;
+  ex: boolean;
+  wait: boolean;
+  pid: number;
+  number: string;
+  start: string;
+  end: string;
+  owner: string;
+}
+export interface PlockStateMessage {
+  type: 'plock-state';
+  ls: string;
+  tag: string;
+  have: boolean;
+}
+export interface PlockDataMessage {
+  type: 'plock-data';
+  ls: string;
+  tag: string;
+  table: unknown;
+}
+export type PlockMessage = PlockOpMessage | PlockStateMessage | PlockDataMessage;
+
+export type PlockAction<R> =
+  | { type: 'send'; ls: string; data: string }
+  | { type: 'answer'; req: R; rv: number; fields?: { ex: boolean; pid: number; nodeid: number; start: bigint; end: bigint } }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> };
+
+/** A group message as a plock message, or undefined (a start, another kind, garbage). */
+export function decodePlockMessage(data: string): PlockMessage | undefined {
+  // cheap test first: start messages are the other kind on these groups
+  if (!data.startsWith('{"type":"plock')) return undefined;
+  try {
+    const m = JSON.parse(data) as Partial<PlockMessage> & Record<string, unknown>;
+    if (typeof m.ls !== 'string') return undefined;
+    if (m.type === 'plock' && typeof m.op === 'string' && typeof m.rid === 'number' && typeof m.number === 'string' && typeof m.start === 'string' && typeof m.end === 'string' && typeof m.owner === 'string' && typeof m.pid === 'number') return m as PlockOpMessage;
+    if (m.type === 'plock-state' && typeof m.tag === 'string' && typeof m.have === 'boolean') return m as PlockStateMessage;
+    if (m.type === 'plock-data' && typeof m.tag === 'string' && m.table !== undefined) return m as PlockDataMessage;
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}
+
+function wireOp(r: PlockKernelRequest): PlockWireOp | undefined {
+  if (r.optype === 1) return 'lock';
+  if (r.optype === 2) return r.answerable ? 'unlock' : 'close';
+  if (r.optype === 3) return 'get';
+  if (r.optype === 4) return 'cancel';
+  return undefined;
+}
+
+const memberKey = (m: { nodeid: number; pid: number }) => `${m.nodeid}:${m.pid}`;
+const waitKey = (number: bigint, l: { owner: bigint; pid: number; start: bigint; end: bigint; ex: boolean }) => `${number}:${l.owner}:${l.pid}:${l.start}:${l.end}:${l.ex ? 1 : 0}`;
+
+type Buffered = { kind: 'op'; from: { nodeid: number; pid: number }; msg: PlockOpMessage } | { kind: 'purge'; nodeids: number[] };
+
+/** One lockspace's replica. */
+class Replica {
+  table = new PlockTable();
+  synced = false;
+  readonly barrier = new GroupBarrier();
+  /** plock-state flags by tag and member */
+  readonly haves = new Map<string, Map<string, boolean>>();
+  /** unsynced: what was delivered since this node joined, and where each completed barrier fell in it */
+  buffer: Buffered[] = [];
+  readonly marks = new Map<string, number>();
+  members: GroupMember[] = [];
+  constructor(
+    readonly ls: string,
+    readonly fsid: number,
+    readonly self: GroupMember,
+  ) {}
+}
+
+export interface PlockModelOptions {
+  localNodeId: number;
+  /** fsid of a lockspace (what the kernel puts in requests: the id the daemon wrote to sysfs) */
+  fsidOf: (ls: string) => number;
+  /** off: every request is answered at once with -ENOSYS (why: said in logs and status) */
+  off?: string;
+}
+
+/** Every lockspace's plock replica on this node, and this node's requests in flight. */
+export class PlockModel<R extends PlockKernelRequest> {
+  private readonly replicas = new Map<string, Replica>();
+  private readonly byFsid = new Map<number, Replica>();
+  /** own requests multicast and not yet answered, by request id */
+  private readonly inFlight = new Map<number, { req: R; ls: string; msg: string }>();
+  /** own waiters queued in a table, by their lock's fields, for the answer when granted */
+  private readonly waiting = new Map<string, R[]>();
+  private rid = 0;
+  private off: string | undefined;
+  readonly counters = { requests: 0, applied: 0, granted: 0, conflicts: 0, waits: 0, answered: 0, enosys: 0, unknownFs: 0, snapshotsSent: 0, synced: 0, resent: 0 };
+
+  constructor(private readonly o: PlockModelOptions) {
+    this.off = o.off;
+  }
+
+  get mode(): 'cluster' | 'off' {
+    return this.off === undefined ? 'cluster' : 'off';
+  }
+
+  get offReason(): string | null {
+    return this.off ?? null;
+  }
+
+  /** From now on every request is answered -ENOSYS (and pending ones -ENOLCK): membership is gone, the daemon stops. */
+  switchOff(why: string): PlockAction<R>[] {
+    this.off = why;
+    return [...this.failPending(ENOLCK, why)];
+  }
+
+  /** Requests read from the kernel, in order. */
+  requests(reqs: R[]): PlockAction<R>[] {
+    const out: PlockAction<R>[] = [];
+    for (const r of reqs) out.push(...this.request(r));
+    return out;
+  }
+
+  private request(r: R): PlockAction<R>[] {
+    this.counters.requests++;
+    if (this.off !== undefined) {
+      this.counters.enosys++;
+      return r.answerable ? [{ type: 'answer', req: r, rv: -ENOSYS }] : [];
+    }
+    const rep = this.byFsid.get(r.fsid);
+    const op = wireOp(r);
+    if (!rep || !op) {
+      this.counters.unknownFs++;
+      const why = !op ? `unknown plock operation ${r.optype}` : `no lockspace with id ${r.fsid} in a process group here`;
+      return [{ type: 'log', level: 'warn', msg: `plock request refused (-ENOLCK): ${why}`, data: { fsid: r.fsid, optype: r.optype } }, ...(r.answerable ? [{ type: 'answer' as const, req: r, rv: -ENOLCK }] : [])];
+    }
+    const rid = ++this.rid;
+    const msg: PlockOpMessage = { type: 'plock', ls: rep.ls, op, rid, ex: r.ex, wait: r.wait, pid: r.pid, number: r.number.toString(), start: r.start.toString(), end: r.end.toString(), owner: r.owner.toString() };
+    const data = JSON.stringify(msg);
+    this.inFlight.set(rid, { req: r, ls: rep.ls, msg: data });
+    return [{ type: 'send', ls: rep.ls, data }];
+  }
+
+  /** A change of lockspace ls's group (every change, in delivery order). */
+  groupChange(ls: string, c: Pick<MembersChangedEvent, 'members' | 'joined' | 'left'>): PlockAction<R>[] {
+    let rep = this.replicas.get(ls);
+    const me = c.members.find((m) => m.nodeid === this.o.localNodeId && (!rep || m.pid === rep.self.pid));
+    if (!rep) {
+      const joinedMe = c.joined.find((m) => m.nodeid === this.o.localNodeId);
+      if (!joinedMe || !me) return [];
+      rep = new Replica(ls, this.o.fsidOf(ls), { nodeid: joinedMe.nodeid, pid: joinedMe.pid });
+      this.replicas.set(ls, rep);
+      this.byFsid.set(rep.fsid, rep);
+    } else if (!me) {
+      return this.leave(ls, 'this node left the group');
+    }
+    const out: PlockAction<R>[] = [];
+    rep.members = [...c.members].sort(compareMembers);
+    const stillThere = new Set(c.members.map((m) => m.nodeid));
+    const gone = [...new Set(c.left.map((m) => m.nodeid))].filter((id) => !stillThere.has(id)).sort((a, b) => a - b);
+    if (gone.length) {
+      if (rep.synced) out.push(...this.purge(rep, gone));
+      else rep.buffer.push({ kind: 'purge', nodeids: gone });
+    }
+    const tag = rep.barrier.change(c);
+    out.push({ type: 'send', ls, data: JSON.stringify({ type: 'plock-state', ls, tag, have: rep.synced } satisfies PlockStateMessage) });
+    // states delivered before this change (a weaker source than CPG) may already complete it
+    if (rep.barrier.complete()) out.push(...this.barrierComplete(rep, tag));
+    return out;
+  }
+
+  /** This node is out of ls's group (its unmount, or the group failed): its table is dropped. */
+  leave(ls: string, why: string): PlockAction<R>[] {
+    const rep = this.replicas.get(ls);
+    if (!rep) return [];
+    this.replicas.delete(ls);
+    this.byFsid.delete(rep.fsid);
+    return this.failPending(ENOLCK, why, ls);
+  }
+
+  /** A message delivered in a lockspace group (returns [] for messages that are not plock's). */
+  message(ls: string, from: { nodeid: number; pid: number }, m: PlockMessage): PlockAction<R>[] {
+    const rep = this.replicas.get(ls);
+    if (!rep) return [];
+    if (m.type === 'plock') {
+      if (!rep.synced) {
+        rep.buffer.push({ kind: 'op', from, msg: m });
+        return [];
+      }
+      return this.apply(rep, from, m);
+    }
+    if (m.type === 'plock-state') {
+      let h = rep.haves.get(m.tag);
+      if (!h) {
+        rep.haves.set(m.tag, (h = new Map()));
+        if (rep.haves.size > 16) rep.haves.delete(rep.haves.keys().next().value as string);
+      }
+      h.set(memberKey(from), m.have);
+      if (rep.barrier.start(from, m.tag) === 'counted' && rep.barrier.complete()) return this.barrierComplete(rep, m.tag);
+      return [];
+    }
+    // plock-data
+    if (rep.synced) return [];
+    const mark = rep.marks.get(m.tag);
+    if (mark === undefined) return [{ type: 'log', level: 'info', msg: `plock data for ${ls} from node ${from.nodeid} ignored: taken at a point this node has not passed`, data: { ls } }];
+    let table: PlockTable;
+    try {
+      table = PlockTable.fromSnapshot(m.table);
+    } catch (e) {
+      return [{ type: 'log', level: 'error', msg: `plock data for ${ls} from node ${from.nodeid} is malformed (${(e as Error).message}): waiting for the next change`, data: { ls } }];
+    }
+    return this.becomeSynced(rep, table, mark, `from node ${from.nodeid}`);
+  }
+
+  private barrierComplete(rep: Replica, tag: string): PlockAction<R>[] {
+    const h = rep.haves.get(tag) ?? new Map<string, boolean>();
+    const holders = rep.barrier.members.filter((m) => h.get(memberKey(m)) === true);
+    if (holders.length === 0) {
+      if (rep.synced) return [{ type: 'log', level: 'error', msg: `plocks of ${rep.ls}: no member says it holds the table, though this node does (a member runs another version?)`, data: { ls: rep.ls } }];
+      return this.becomeSynced(rep, new PlockTable(), rep.buffer.length, 'empty: no member held locks');
+    }
+    if (!rep.synced) {
+      rep.marks.set(tag, rep.buffer.length);
+      if (rep.marks.size > 16) rep.marks.delete(rep.marks.keys().next().value as string);
+      return [];
+    }
+    const needers = rep.barrier.members.filter((m) => h.get(memberKey(m)) !== true);
+    if (needers.length === 0) return [];
+    const sender = holders[0]!;
+    if (sender.nodeid !== rep.self.nodeid || sender.pid !== rep.self.pid) return [];
+    this.counters.snapshotsSent++;
+    const c = rep.table.counts();
+    return [
+      { type: 'send', ls: rep.ls, data: JSON.stringify({ type: 'plock-data', ls: rep.ls, tag, table: rep.table.snapshot() } satisfies PlockDataMessage) },
+      { type: 'log', level: 'info', msg: `plocks of ${rep.ls}: table sent to node ${[...new Set(needers.map((n) => n.nodeid))].join(',')} (${c.locks} lock(s), ${c.waiters} waiter(s))`, data: { ls: rep.ls, ...c } },
+    ];
+  }
+
+  private becomeSynced(rep: Replica, table: PlockTable, mark: number, how: string): PlockAction<R>[] {
+    const out: PlockAction<R>[] = [];
+    rep.table = table;
+    rep.synced = true;
+    this.counters.synced++;
+    const buffered = rep.buffer;
+    rep.buffer = [];
+    rep.marks.clear();
+    const c = table.counts();
+    out.push({ type: 'log', level: 'info', msg: `plocks of ${rep.ls}: table loaded (${how}; ${c.locks} lock(s), ${c.waiters} waiter(s)); ${buffered.length - mark} request(s) delivered since applied`, data: { ls: rep.ls, ...c } });
+    // own requests before the mark: in the snapshot or dropped; multicast again
+    for (const b of buffered.slice(0, mark)) {
+      if (b.kind !== 'op' || b.from.nodeid !== rep.self.nodeid || b.from.pid !== rep.self.pid) continue;
+      const f = this.inFlight.get(b.msg.rid);
+      if (!f) continue;
+      this.counters.resent++;
+      out.push({ type: 'send', ls: rep.ls, data: f.msg });
+    }
+    for (const b of buffered.slice(mark)) out.push(...(b.kind === 'op' ? this.apply(rep, b.from, b.msg) : this.purge(rep, b.nodeids)));
+    return out;
+  }
+
+  private purge(rep: Replica, nodeids: number[]): PlockAction<R>[] {
+    const out: PlockAction<R>[] = [];
+    for (const id of nodeids) {
+      const before = rep.table.counts();
+      const granted = rep.table.purgeNode(id);
+      const after = rep.table.counts();
+      if (before.locks !== after.locks || before.waiters !== after.waiters || granted.length) {
+        out.push({ type: 'log', level: 'info', msg: `plocks of ${rep.ls}: node ${id} left: its ${before.locks - after.locks + granted.length} lock(s) and waiters dropped, ${granted.length} waiter(s) granted`, data: { ls: rep.ls, nodeid: id } });
+      }
+      out.push(...this.grants(rep, granted));
+    }
+    return out;
+  }
+
+  /** Applies one delivered request to the table; answers this node's own. */
+  private apply(rep: Replica, from: { nodeid: number; pid: number }, m: PlockOpMessage): PlockAction<R>[] {
+    this.counters.applied++;
+    const mine = from.nodeid === rep.self.nodeid && from.pid === rep.self.pid;
+    const own = mine ? this.inFlight.get(m.rid) : undefined;
+    if (own) this.inFlight.delete(m.rid);
+    const number = BigInt(m.number);
+    const owner = BigInt(m.owner);
+    const lock: Plock = { nodeid: from.nodeid, owner, pid: m.pid, start: BigInt(m.start), end: BigInt(m.end), ex: m.ex };
+    const out: PlockAction<R>[] = [];
+    const answer = (rv: number, fields?: Extract<PlockAction<R>, { type: 'answer' }>['fields']) => {
+      if (own && own.req.answerable) {
+        this.counters.answered++;
+        out.push({ type: 'answer', req: own.req, rv, ...(fields ? { fields } : {}) });
+      }
+    };
+    switch (m.op) {
+      case 'lock': {
+        const r = rep.table.lock(number, lock, m.wait);
+        if (r.result === 'granted') {
+          this.counters.granted++;
+          answer(0);
+        } else if (r.result === 'conflict') {
+          this.counters.conflicts++;
+          answer(-EAGAIN);
+        } else {
+          this.counters.waits++;
+          if (own) {
+            const k = waitKey(number, lock);
+            const list = this.waiting.get(k) ?? [];
+            list.push(own.req);
+            this.waiting.set(k, list);
+          }
+        }
+        out.push(...this.grants(rep, r.granted));
+        break;
+      }
+      case 'unlock':
+        out.push(...this.grants(rep, rep.table.unlock(number, lock, lock.start, lock.end)));
+        answer(0);
+        break;
+      case 'close': {
+        if (mine) this.dropWaiting(number, owner);
+        out.push(...this.grants(rep, rep.table.closeOwner(number, lock)));
+        break;
+      }
+      case 'get': {
+        const c = rep.table.get(number, lock);
+        answer(c ? 1 : 0, c ? { ex: c.ex, pid: c.pid, nodeid: c.nodeid, start: c.start, end: c.end } : undefined);
+        break;
+      }
+      case 'cancel': {
+        const removed = rep.table.cancelWaiter(number, lock);
+        if (mine && removed) this.takeWaiting(waitKey(number, lock));
+        answer(removed ? 0 : -ENOENT);
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** Waiters granted: this node answers its own. */
+  private grants(rep: Replica, granted: PlockGrant[]): PlockAction<R>[] {
+    const out: PlockAction<R>[] = [];
+    for (const g of granted) {
+      if (g.lock.nodeid !== rep.self.nodeid) continue;
+      for (const req of this.takeWaiting(waitKey(g.number, g.lock))) {
+        this.counters.answered++;
+        out.push({ type: 'answer', req, rv: 0 });
+      }
+    }
+    return out;
+  }
+
+  private takeWaiting(k: string): R[] {
+    const l = this.waiting.get(k) ?? [];
+    this.waiting.delete(k);
+    return l;
+  }
+
+  private dropWaiting(number: bigint, owner: bigint): void {
+    const prefix = `${number}:${owner}:`;
+    for (const k of [...this.waiting.keys()]) if (k.startsWith(prefix)) this.waiting.delete(k);
+  }
+
+  /** Answers every own request still in flight or waiting (of one lockspace, or all) with -errno. */
+  private failPending(errno: number, why: string, ls?: string): PlockAction<R>[] {
+    const out: PlockAction<R>[] = [];
+    for (const [rid, f] of [...this.inFlight]) {
+      if (ls !== undefined && f.ls !== ls) continue;
+      this.inFlight.delete(rid);
+      if (f.req.answerable) out.push({ type: 'answer', req: f.req, rv: -errno });
+    }
+    const fsid = ls !== undefined ? this.o.fsidOf(ls) : undefined;
+    for (const [k, reqs] of [...this.waiting]) {
+      if (fsid !== undefined && reqs[0]?.fsid !== fsid) continue;
+      this.waiting.delete(k);
+      for (const req of reqs) out.push({ type: 'answer', req, rv: -errno });
+    }
+    if (out.length) out.unshift({ type: 'log', level: 'warn', msg: `${out.length} plock request(s) answered -${errno === ENOLCK ? 'ENOLCK' : errno}: ${why}`, data: { ...(ls ? { ls } : {}) } });
+    return out;
+  }
+
+  /** An own request whose multicast failed: answered -errno (it was never delivered, so no table has it). */
+  notSent(rid: number, errno: number, why: string): PlockAction<R>[] {
+    const f = this.inFlight.get(rid);
+    if (!f) return [];
+    this.inFlight.delete(rid);
+    return [{ type: 'log', level: 'warn', msg: `plock request answered -${errno}: ${why}`, data: { ls: f.ls } }, ...(f.req.answerable ? [{ type: 'answer' as const, req: f.req, rv: -errno }] : [])];
+  }
+
+  /** Answers everything pending: the daemon stops (the kernel would otherwise keep those processes asleep). */
+  stop(why: string): PlockAction<R>[] {
+    return this.failPending(ENOLCK, why);
+  }
+
+  /** For `o2stack plocks` and status. */
+  view(ls?: string): PlockSpaceView[] {
+    return [...this.replicas.values()]
+      .filter((r) => ls === undefined || r.ls === ls)
+      .sort((a, b) => (a.ls < b.ls ? -1 : 1))
+      .map((r) => ({
+        ls: r.ls,
+        fsid: r.fsid,
+        synced: r.synced,
+        members: [...new Set(r.members.map((m) => m.nodeid))],
+        locks: r.synced ? r.table.locks().map((x) => ({ number: x.number.toString(), lock: plockView(x.lock) })) : [],
+        waiters: r.synced ? r.table.waiters().map((x) => ({ number: x.number.toString(), lock: plockView(x.lock) })) : [],
+      }));
+  }
+
+  summary(): { mode: 'cluster' | 'off'; reason: string | null; lockspaces: number; inFlight: number; waiting: number; counters: PlockModel<R>['counters'] } {
+    let waiting = 0;
+    for (const l of this.waiting.values()) waiting += l.length;
+    return { mode: this.mode, reason: this.offReason, lockspaces: this.replicas.size, inFlight: this.inFlight.size, waiting, counters: { ...this.counters } };
+  }
+}
+
+/** One lockspace's table as `o2stack plocks` shows it. */
+export interface PlockSpaceView {
+  ls: string;
+  fsid: number;
+  synced: boolean;
+  members: number[];
+  locks: { number: string; lock: PlockView }[];
+  waiters: { number: string; lock: PlockView }[];
+}
+
+/** A lock as JSON-safe text (u64s as decimal strings; OFFSET_MAX shown as "EOF"). */
+export interface PlockView {
+  nodeid: number;
+  pid: number;
+  owner: string;
+  start: string;
+  end: string;
+  mode: 'ex' | 'sh';
+}
+
+export function plockView(l: Plock): PlockView {
+  return { nodeid: l.nodeid, pid: l.pid, owner: `0x${l.owner.toString(16)}`, start: l.start.toString(), end: l.end === 0x7fffffffffffffffn ? 'EOF' : l.end.toString(), mode: l.ex ? 'ex' : 'sh' };
+}

@@ -1,0 +1,117 @@
+// The daemon's POSIX-lock service: /dev/dlm_plock (lib/kernel/plock.ts) in, the replicated lock
+// tables (lib/model/plockSync.ts) in the lockspaces' process groups, answers out. It is fed group
+// changes and messages synchronously, as they are delivered, not through the daemon's event queue:
+// the tables must see requests and member changes in the one delivery order, and a lock request
+// must not wait behind a lockspace recovery's kernel work.
+//
+// Nothing may hang: a request is always answered — by the table, with -ENOSYS when plocks are off
+// (--no-plocks, static membership), with -ENOLCK when its lockspace is unknown or its multicast
+// failed, and every request still pending is answered -ENOLCK when membership is lost or the
+// daemon stops.
+import { PlockDevice, type PlockRequest } from '../../kernel/plock.js';
+import { lockspaceId } from '../../model/dlm.js';
+import { lockspaceGroupName } from '../../model/lockspaceGroup.js';
+import type { GroupMemberChange, GroupMember, MembershipSource } from '../../model/membership.js';
+import { decodePlockMessage, ENOLCK, PlockModel, type PlockAction } from '../../model/plockSync.js';
+
+export interface PlockServiceOptions {
+  localNodeId: number;
+  membership: MembershipSource;
+  /** where the device is: default /dev/dlm_plock (or /dev/misc/); {fd} adopts one (tests); null: no device (a fake kernel tree) */
+  device?: { paths?: string[]; fd?: number } | null;
+  /** set: plocks are off, every request is answered -ENOSYS; the text says why */
+  off?: string;
+  log: (level: 'info' | 'warn' | 'error', event: string, msg: string, data?: Record<string, unknown>) => void;
+}
+
+export class PlockService {
+  readonly model: PlockModel<PlockRequest>;
+  private device: PlockDevice | undefined;
+  private readonly o: PlockServiceOptions;
+
+  constructor(o: PlockServiceOptions) {
+    this.o = o;
+    this.model = new PlockModel<PlockRequest>({ localNodeId: o.localNodeId, fsidOf: lockspaceId, ...(o.off !== undefined ? { off: o.off } : {}) });
+  }
+
+  /** Opens the device (plocks on or off: off still answers every request at once). Returns the teardown. */
+  start(): () => void {
+    if (this.o.device === null) {
+      this.o.log('info', 'plocks', 'no plock device (fake kernel tree): POSIX locks are not served');
+      return () => undefined;
+    }
+    try {
+      this.device = new PlockDevice(this.o.device ?? {});
+    } catch (e) {
+      const x = e as Error & { code?: string };
+      if (x.code !== 'ENOENT') throw e;
+      // a dlm without the plock device cannot send POSIX locks anywhere: nothing can hang on it
+      this.o.log('warn', 'plocks', `no plock device (${x.message}): this kernel's dlm does not hand POSIX locks to a daemon`);
+      return () => undefined;
+    }
+    const dev = this.device;
+    dev.on('requests', (reqs) => this.run(this.model.requests(reqs)));
+    dev.on('error', (e) => this.o.log('error', 'plock-device', `${dev.path}: reading stopped (${e.message}): POSIX locks on user-stack volumes will hang until the daemon restarts`, { code: e.code ?? null }));
+    dev.ref();
+    this.o.log('info', 'plocks', this.model.mode === 'cluster' ? `${dev.path} open: POSIX locks served cluster-wide through the lockspaces' process groups` : `${dev.path} open: POSIX locks are OFF (${this.model.offReason}); every request is answered at once with ENOSYS`, { mode: this.model.mode, device: dev.path });
+    return () => {
+      this.run(this.model.stop('the daemon stops'));
+      dev.close();
+      this.device = undefined;
+    };
+  }
+
+  /** A change of a lockspace group, as delivered. */
+  groupChange(ls: string, c: { members: GroupMember[]; joined: GroupMemberChange[]; left: GroupMemberChange[] }): void {
+    if (!this.device) return;
+    this.run(this.model.groupChange(ls, c));
+  }
+
+  /** A message in a lockspace group, as delivered: true if it was plock's. */
+  message(ls: string, from: { nodeid: number; pid: number }, data: string): boolean {
+    const m = decodePlockMessage(data);
+    if (!m) return false;
+    if (m.ls === ls && this.device) this.run(this.model.message(ls, from, m));
+    return true;
+  }
+
+  /** This node left ls's group. */
+  left(ls: string): void {
+    this.run(this.model.leave(ls, `this node left the group of ${ls}`));
+  }
+
+  /** Membership is gone: answer everything pending and refuse the rest (the daemon exits next). */
+  switchOff(why: string): void {
+    this.run(this.model.switchOff(why));
+  }
+
+  status(): Record<string, unknown> {
+    return { ...this.model.summary(), device: this.device?.stats() ?? null };
+  }
+
+  private run(actions: PlockAction<PlockRequest>[]): void {
+    for (const a of actions) {
+      if (a.type === 'log') this.o.log(a.level, 'plock', a.msg, a.data);
+      else if (a.type === 'answer') this.answer(a.req, a.rv, a.fields);
+      else this.send(a.ls, a.data);
+    }
+  }
+
+  private answer(req: PlockRequest, rv: number, fields?: Extract<PlockAction<PlockRequest>, { type: 'answer' }>['fields']): void {
+    if (!this.device) return;
+    try {
+      this.device.answer(req, rv, fields);
+    } catch (e) {
+      this.o.log('error', 'plock-answer', `answer to plock request ${req.seq} (pid ${req.pid}) not written: ${(e as Error).message}`, { code: (e as Error & { code?: string }).code ?? null });
+    }
+  }
+
+  private send(ls: string, data: string): void {
+    this.o.membership.send(lockspaceGroupName(ls), data).catch((e: unknown) => {
+      this.o.log('error', 'plock-send', `multicast in ${lockspaceGroupName(ls)} failed: ${(e as Error).message}`);
+      // an own request that never left is answered now, not left to hang
+      const m = decodePlockMessage(data);
+      if (m?.type === 'plock') this.run(this.model.notSent(m.rid, ENOLCK, `multicast failed: ${(e as Error).message}`));
+    });
+  }
+}
