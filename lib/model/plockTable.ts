@@ -10,10 +10,10 @@
 // the same mode merge. A request that conflicts either fails (F_SETLK) or queues FIFO (F_SETLKW);
 // queued waiters are granted, in queue order, whenever the locks of their inode change.
 //
-// Per inode the granted locks are kept sorted by start, with a running maximum of `end`
-// (maxEnd[i] = max end of locks[0..i]): the locks that overlap [s, e] are found by a binary search
-// for the last lock starting at or before e, walking back only while maxEnd >= s — no scan of the
-// whole inode when ranges are disjoint.
+// Per inode the granted locks are kept sorted by start, with an upper bound of their lengths
+// (maxLen: raised by every insert, reset when the inode empties): the locks that overlap [s, e] are
+// found by a binary search for the last lock starting at or before e, walking back only while
+// start + maxLen >= s — a few steps when ranges are short, whatever the number of locks.
 
 /** The kernel's "to end of file". */
 export const OFFSET_MAX = 0x7fffffffffffffffn;
@@ -48,10 +48,11 @@ export interface PlockTableSnapshot {
 type PlockTuple = [number, string, number, string, string, 0 | 1];
 
 interface Inode {
+  number: bigint;
   /** sorted by start, then nodeid, then owner */
-  locks: Plock[];
-  /** maxEnd[i]: the largest end among locks[0..i] */
-  maxEnd: bigint[];
+  locks: SortedLocks;
+  /** >= end - start of every lock in locks (an upper bound: not lowered on removal) */
+  maxLen: bigint;
   waiters: Plock[];
 }
 
@@ -66,7 +67,10 @@ function checkRange(start: bigint, end: bigint): void {
 }
 
 export class PlockTable {
-  private readonly inodes = new Map<bigint, Inode>();
+  /** by keyOf(number): a Map hashes small numbers much faster than bigints */
+  private readonly inodes = new Map<number | string, Inode>();
+  /** emptied inodes kept for reuse: a file locked and unlocked over and over allocates nothing */
+  private readonly spare: Inode[] = [];
 
   lock(number: bigint, req: Plock, wait: boolean): LockResult {
     checkRange(req.start, req.end);
@@ -88,7 +92,7 @@ export class PlockTable {
 
   unlock(number: bigint, who: PlockOwnerId, start: bigint, end: bigint): PlockGrant[] {
     checkRange(start, end);
-    const ino = this.inodes.get(number);
+    const ino = this.inodes.get(keyOf(number));
     if (!ino) return [];
     const changed = this.remove(ino, who, start, end);
     const granted = changed ? this.grantWaiters(number, ino) : [];
@@ -98,13 +102,13 @@ export class PlockTable {
 
   get(number: bigint, req: Plock): Plock | undefined {
     checkRange(req.start, req.end);
-    const ino = this.inodes.get(number);
+    const ino = this.inodes.get(keyOf(number));
     const c = ino ? this.firstConflict(ino, req) : undefined;
     return c ? { ...c } : undefined;
   }
 
   closeOwner(number: bigint, who: PlockOwnerId): PlockGrant[] {
-    const ino = this.inodes.get(number);
+    const ino = this.inodes.get(keyOf(number));
     if (!ino) return [];
     ino.waiters = ino.waiters.filter((w) => !sameOwner(w, who));
     const changed = this.remove(ino, who, 0n, OFFSET_MAX);
@@ -115,13 +119,14 @@ export class PlockTable {
 
   purgeNode(nodeid: number): PlockGrant[] {
     const granted: PlockGrant[] = [];
-    for (const number of [...this.inodes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const ino = this.inodes.get(number)!;
+    for (const number of this.sortedNumbers()) {
+      const ino = this.inodes.get(keyOf(number))!;
       ino.waiters = ino.waiters.filter((w) => w.nodeid !== nodeid);
-      const keep = ino.locks.filter((l) => l.nodeid !== nodeid);
-      if (keep.length !== ino.locks.length) {
-        ino.locks = keep;
-        this.reindex(ino);
+      const all = ino.locks.toArray();
+      const keep = all.filter((l) => l.nodeid !== nodeid);
+      if (keep.length !== all.length) {
+        ino.locks = SortedLocks.from(keep);
+        if (keep.length === 0) ino.maxLen = 0n;
         granted.push(...this.grantWaiters(number, ino));
       }
       this.drop(number, ino);
@@ -130,7 +135,7 @@ export class PlockTable {
   }
 
   cancelWaiter(number: bigint, w: Plock): boolean {
-    const ino = this.inodes.get(number);
+    const ino = this.inodes.get(keyOf(number));
     if (!ino) return false;
     const i = ino.waiters.findIndex((x) => sameWaiter(x, w));
     if (i < 0) return false;
@@ -140,11 +145,11 @@ export class PlockTable {
   }
 
   locks(): { number: bigint; lock: Plock }[] {
-    return this.sortedNumbers().flatMap((n) => this.inodes.get(n)!.locks.map((l) => ({ number: n, lock: { ...l } })));
+    return this.sortedNumbers().flatMap((n) => this.inodes.get(keyOf(n))!.locks.toArray().map((l) => ({ number: n, lock: { ...l } })));
   }
 
   waiters(): { number: bigint; lock: Plock }[] {
-    return this.sortedNumbers().flatMap((n) => this.inodes.get(n)!.waiters.map((l) => ({ number: n, lock: { ...l } })));
+    return this.sortedNumbers().flatMap((n) => this.inodes.get(keyOf(n))!.waiters.map((l) => ({ number: n, lock: { ...l } })));
   }
 
   counts(): { inodes: number; locks: number; waiters: number } {
@@ -159,7 +164,7 @@ export class PlockTable {
 
   snapshot(): PlockTableSnapshot {
     const t = (l: Plock): PlockTuple => [l.nodeid, l.owner.toString(), l.pid, l.start.toString(), l.end.toString(), l.ex ? 1 : 0];
-    return { v: 1, inodes: this.sortedNumbers().map((n) => [n.toString(), this.inodes.get(n)!.locks.map(t), this.inodes.get(n)!.waiters.map(t)]) };
+    return { v: 1, inodes: this.sortedNumbers().map((n) => [n.toString(), this.inodes.get(keyOf(n))!.locks.toArray().map(t), this.inodes.get(keyOf(n))!.waiters.map(t)]) };
   }
 
   static fromSnapshot(s: unknown): PlockTable {
@@ -185,79 +190,84 @@ export class PlockTable {
     for (const e of (s as { inodes: unknown[] }).inodes) {
       if (!Array.isArray(e) || e.length !== 3 || !Array.isArray(e[1]) || !Array.isArray(e[2])) throw bad('an inode is [number, locks, waiters]');
       const number = u64(e[0], 'inode number');
-      if (t.inodes.has(number)) throw bad(`inode ${number} twice`);
-      const ino: Inode = { locks: (e[1] as unknown[]).map(lock).sort(order), maxEnd: [], waiters: (e[2] as unknown[]).map(lock) };
-      for (let i = 0; i < ino.locks.length; i++) for (let j = i + 1; j < ino.locks.length && ino.locks[j]!.start <= ino.locks[i]!.end; j++) if (conflicts(ino.locks[i]!, ino.locks[j]!) || sameOwner(ino.locks[i]!, ino.locks[j]!)) throw bad(`inode ${number}: locks overlap that cannot`);
-      t.reindex(ino);
-      if (ino.locks.length || ino.waiters.length) t.inodes.set(number, ino);
+      if (t.inodes.has(keyOf(number))) throw bad(`inode ${number} twice`);
+      const ls = (e[1] as unknown[]).map(lock).sort(order);
+      for (let i = 0; i < ls.length; i++) for (let j = i + 1; j < ls.length && ls[j]!.start <= ls[i]!.end; j++) if (conflicts(ls[i]!, ls[j]!) || sameOwner(ls[i]!, ls[j]!)) throw bad(`inode ${number}: locks overlap that cannot`);
+      const ino: Inode = { number, locks: SortedLocks.from(ls), maxLen: 0n, waiters: (e[2] as unknown[]).map(lock) };
+      for (const l of ls) if (l.end - l.start > ino.maxLen) ino.maxLen = l.end - l.start;
+      if (ino.locks.length || ino.waiters.length) t.inodes.set(keyOf(number), ino);
     }
     return t;
   }
 
   private sortedNumbers(): bigint[] {
-    return [...this.inodes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...this.inodes.values()].map((i) => i.number).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   private inode(number: bigint): Inode {
-    let i = this.inodes.get(number);
-    if (!i) this.inodes.set(number, (i = { locks: [], maxEnd: [], waiters: [] }));
+    const k = keyOf(number);
+    let i = this.inodes.get(k);
+    if (!i) {
+      i = this.spare.pop() ?? { number, locks: new SortedLocks(), maxLen: 0n, waiters: [] };
+      i.number = number;
+      this.inodes.set(k, i);
+    }
     return i;
   }
 
   private drop(number: bigint, ino: Inode): void {
-    if (ino.locks.length === 0 && ino.waiters.length === 0) this.inodes.delete(number);
-  }
-
-  /** Index of the last lock with start <= x, or -1. */
-  private lastStartingBy(ino: Inode, x: bigint): number {
-    let lo = 0;
-    let hi = ino.locks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ino.locks[mid]!.start <= x) lo = mid + 1;
-      else hi = mid;
+    if (ino.locks.length === 0 && ino.waiters.length === 0) {
+      this.inodes.delete(keyOf(number));
+      ino.maxLen = 0n;
+      if (this.spare.length < 256) this.spare.push(ino);
     }
-    return lo - 1;
   }
 
   /** Indexes of the locks overlapping [s, e], ascending. */
   private overlapping(ino: Inode, s: bigint, e: bigint): number[] {
     const out: number[] = [];
-    for (let i = this.lastStartingBy(ino, e); i >= 0 && ino.maxEnd[i]! >= s; i--) if (ino.locks[i]!.end >= s) out.push(i);
+    const locks = ino.locks;
+    // a lock starting before s - maxLen ends before s
+    const floor = s - ino.maxLen;
+    for (let i = locks.lastStartingBy(e); i >= 0; i--) {
+      const l = locks.at(i);
+      if (l.start < floor) break;
+      if (l.end >= s) out.push(i);
+    }
     return out.reverse();
   }
 
+  /** The first (lowest start, then nodeid, owner) lock of another owner that conflicts with req. */
   private firstConflict(ino: Inode, req: Plock): Plock | undefined {
-    for (const i of this.overlapping(ino, req.start, req.end)) if (conflicts(ino.locks[i]!, req)) return ino.locks[i];
-    return undefined;
+    const locks = ino.locks;
+    const floor = req.start - ino.maxLen;
+    let found: Plock | undefined;
+    for (let i = locks.lastStartingBy(req.end); i >= 0; i--) {
+      const l = locks.at(i);
+      if (l.start < floor) break;
+      if (l.end >= req.start && conflicts(l, req)) found = l;
+    }
+    return found;
   }
 
-  private reindex(ino: Inode, from = 0): void {
-    ino.maxEnd.length = ino.locks.length;
-    let m = from > 0 ? ino.maxEnd[from - 1]! : -1n;
-    for (let i = from; i < ino.locks.length; i++) {
-      const e = ino.locks[i]!.end;
-      if (e > m) m = e;
-      ino.maxEnd[i] = m;
-    }
+  private grow(ino: Inode, l: Plock): void {
+    const len = l.end - l.start;
+    if (len > ino.maxLen) ino.maxLen = len;
   }
 
   /** Removes who's coverage of [s, e] (splitting partly covered locks). True if anything changed. */
   private remove(ino: Inode, who: PlockOwnerId, s: bigint, e: bigint): boolean {
-    const hit = this.overlapping(ino, s, e).filter((i) => sameOwner(ino.locks[i]!, who));
+    const hit = this.overlapping(ino, s, e).filter((i) => sameOwner(ino.locks.at(i), who));
     if (hit.length === 0) return false;
     const pieces: Plock[] = [];
     for (const i of hit) {
-      const l = ino.locks[i]!;
+      const l = ino.locks.at(i);
       if (l.start < s) pieces.push({ ...l, end: s - 1n });
       if (l.end > e) pieces.push({ ...l, start: e + 1n });
     }
-    const first = hit[0]!;
-    const gone = new Set(hit);
-    const rest = ino.locks.filter((_, i) => !gone.has(i));
-    for (const p of pieces) insertSorted(rest, p);
-    ino.locks = rest;
-    this.reindex(ino, Math.min(first, rest.length));
+    for (let j = hit.length - 1; j >= 0; j--) ino.locks.removeAt(hit[j]!);
+    for (const p of pieces) ino.locks.insert(p);
+    if (ino.locks.length === 0) ino.maxLen = 0n;
     return true;
   }
 
@@ -268,17 +278,16 @@ export class PlockTable {
     // merge with the owner's same-mode locks that touch it (end + 1 == start counts)
     const lo = lock.start > 0n ? lock.start - 1n : 0n;
     const hi = lock.end < OFFSET_MAX ? lock.end + 1n : OFFSET_MAX;
-    const merge = this.overlapping(ino, lo, hi).filter((i) => sameOwner(ino.locks[i]!, req) && ino.locks[i]!.ex === req.ex);
+    const merge = this.overlapping(ino, lo, hi).filter((i) => sameOwner(ino.locks.at(i), req) && ino.locks.at(i).ex === req.ex);
     if (merge.length) {
       for (const i of merge) {
-        const l = ino.locks[i]!;
+        const l = ino.locks.at(i);
         lock = { ...lock, start: l.start < lock.start ? l.start : lock.start, end: l.end > lock.end ? l.end : lock.end };
       }
-      const gone = new Set(merge);
-      ino.locks = ino.locks.filter((_, i) => !gone.has(i));
+      for (let j = merge.length - 1; j >= 0; j--) ino.locks.removeAt(merge[j]!);
     }
-    const at = insertSorted(ino.locks, lock);
-    this.reindex(ino, merge.length ? 0 : at);
+    ino.locks.insert(lock);
+    this.grow(ino, lock);
   }
 
   /** Grants every waiter that now fits, in queue order, until nothing more does. */
@@ -297,6 +306,119 @@ export class PlockTable {
       }
     }
     return granted;
+  }
+}
+
+/** A Map key for an inode number: the number itself while exact, else its decimal text. */
+function keyOf(n: bigint): number | string {
+  return n <= 0x1fffffffffffffn ? Number(n) : n.toString();
+}
+
+const CHUNK = 128;
+
+/**
+ * Locks sorted by `order`, in chunks of at most 2 * CHUNK: an insert or a removal moves at most a
+ * chunk, not the whole inode (10,000 locks on one file stay cheap). Addressed by global index.
+ */
+class SortedLocks {
+  private chunks: Plock[][] = [];
+  /** offsets[c]: global index of chunks[c][0] (recomputed after a change, when next needed) */
+  private offsets: number[] = [];
+  private stale = false;
+  length = 0;
+
+  static from(sorted: Plock[]): SortedLocks {
+    const s = new SortedLocks();
+    for (let i = 0; i < sorted.length; i += CHUNK) s.chunks.push(sorted.slice(i, i + CHUNK));
+    s.length = sorted.length;
+    s.stale = true;
+    return s;
+  }
+
+  toArray(): Plock[] {
+    return this.chunks.flat();
+  }
+
+  private fix(): void {
+    if (!this.stale) return;
+    let o = 0;
+    this.offsets.length = this.chunks.length;
+    for (let c = 0; c < this.chunks.length; c++) {
+      this.offsets[c] = o;
+      o += this.chunks[c]!.length;
+    }
+    this.stale = false;
+  }
+
+  /** [chunk, index in it] of global index i */
+  private locate(i: number): [number, number] {
+    this.fix();
+    let lo = 0;
+    let hi = this.offsets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.offsets[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return [lo, i - this.offsets[lo]!];
+  }
+
+  at(i: number): Plock {
+    const [c, j] = this.locate(i);
+    return this.chunks[c]![j]!;
+  }
+
+  removeAt(i: number): void {
+    const [c, j] = this.locate(i);
+    const chunk = this.chunks[c]!;
+    chunk.splice(j, 1);
+    if (chunk.length === 0) this.chunks.splice(c, 1);
+    this.length--;
+    this.stale = true;
+  }
+
+  insert(l: Plock): void {
+    const chunks = this.chunks;
+    if (chunks.length === 0) {
+      chunks.push([l]);
+    } else {
+      // the last chunk whose first lock sorts at or before l (or the first chunk)
+      let lo = 0;
+      let hi = chunks.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (order(chunks[mid]![0]!, l) <= 0) lo = mid;
+        else hi = mid - 1;
+      }
+      const chunk = chunks[lo]!;
+      insertSorted(chunk, l);
+      if (chunk.length > 2 * CHUNK) chunks.splice(lo + 1, 0, chunk.splice(CHUNK));
+    }
+    this.length++;
+    this.stale = true;
+  }
+
+  /** Global index of the last lock with start <= x, or -1. */
+  lastStartingBy(x: bigint): number {
+    const chunks = this.chunks;
+    if (chunks.length === 0 || chunks[0]![0]!.start > x) return -1;
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (chunks[mid]![0]!.start <= x) lo = mid;
+      else hi = mid - 1;
+    }
+    const chunk = chunks[lo]!;
+    let a = 0;
+    let b = chunk.length;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (chunk[mid]!.start <= x) a = mid + 1;
+      else b = mid;
+    }
+    this.fix();
+    return this.offsets[lo]! + a - 1;
   }
 }
 

@@ -235,7 +235,12 @@ async function staticMembership(o: DaemonCliOptions, nodeId: number | undefined)
   } catch (e) {
     throw new CliError(`${o.members}: ${(e as Error).message}`, EXIT.NOT_CONFIGURED);
   }
-  const local = pickLocalNode(nodes, nodeId, hostname());
+  let local: number;
+  try {
+    local = pickLocalNode(nodes, nodeId, hostname());
+  } catch (e) {
+    throw new CliError(`${o.members}: ${(e as Error).message}`, EXIT.NOT_CONFIGURED);
+  }
   // two nodes: corosync's two_node rule (one survivor keeps quorum); otherwise a majority
   const membership = StaticMembership.standalone({
     localNodeId: local,

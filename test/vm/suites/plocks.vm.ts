@@ -57,7 +57,7 @@ describe('POSIX locks on a user-stack volume: o2stack daemon serves /dev/dlm_plo
 
   async function startDaemon(extra: string[]): Promise<void> {
     const fd = openSync(DLOG, 'w');
-    daemon = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--members', '/tmp/members', '--cluster', 'demo', '--fence-manual', '--socket', SOCK, ...extra], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
+    daemon = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--members', '/tmp/members', '--node-id', '1', '--cluster', 'demo', '--fence-manual', '--socket', SOCK, ...extra], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
     daemon.unref();
     const d = daemon;
@@ -152,14 +152,14 @@ describe('POSIX locks on a user-stack volume: o2stack daemon serves /dev/dlm_plo
     await startDaemon(['--no-plocks']);
     const m = cli(['mount', '--json', DISK, MNT], 180_000);
     assert.equal(m.code, 0, `${m.out}${m.err}`);
-    const warnings = (JSON.parse(m.out) as { warnings?: { code: string; message: string }[] }).warnings ?? [];
-    assert.ok(warnings.some((w) => /PLOCK/.test(w.code)), `no POSIX-lock warning from o2stack mount: ${m.out}`);
     const t = plockNow('try', 0, 10, 'ex', 30_000);
     assert.equal(t.out, 'ENOSYS');
     const w = plockChild('wait', 0, 10, 'ex');
     children.push(w.child);
     assert.equal(await w.line(30_000), 'ENOSYS');
     figure(`plocks off: F_SETLK refused with ENOSYS in ${t.ms} ms (python3 start included)`);
+    const warnings = (JSON.parse(m.out) as { warnings?: { code: string; message: string }[] }).warnings ?? [];
+    assert.ok(warnings.some((x) => /PLOCK/.test(x.code)), `no POSIX-lock warning from o2stack mount: ${m.out}`);
     await within(nativeSystem.umount(MNT), 60_000, 'umount');
     await stopDaemon();
   });
