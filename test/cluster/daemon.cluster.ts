@@ -113,10 +113,10 @@ describe('o2stack daemon with corosync membership (3 nodes in network namespaces
 
   it('the CLI refuses a cluster name other than corosync\'s, and says how to fix it (exit 1)', async function () {
     // wait until n1's corosync answers (the first start takes a moment)
-    let r = await cliIn('o2d-n1', ['daemon', '--cluster', 'wrongname', '--root', join(cluster!.dir, 'cli-tree'), '--socket', join(cluster!.dir, 'cli.sock')]);
+    let r = await cliIn('o2d-n1', ['daemon', '--fence-manual', '--cluster', 'wrongname', '--root', join(cluster!.dir, 'cli-tree'), '--socket', join(cluster!.dir, 'cli.sock')]);
     for (let i = 0; i < 10 && r.code === 3; i++) {
       await new Promise((res) => setTimeout(res, 1000));
-      r = await cliIn('o2d-n1', ['daemon', '--cluster', 'wrongname', '--root', join(cluster!.dir, 'cli-tree'), '--socket', join(cluster!.dir, 'cli.sock')]);
+      r = await cliIn('o2d-n1', ['daemon', '--fence-manual', '--cluster', 'wrongname', '--root', join(cluster!.dir, 'cli-tree'), '--socket', join(cluster!.dir, 'cli.sock')]);
     }
     assert.equal(r.code, 1, r.err);
     assert.match(r.err, /--cluster wrongname does not match corosync's totem.cluster_name 'o2sdaemon'/);
@@ -124,7 +124,7 @@ describe('o2stack daemon with corosync membership (3 nodes in network namespaces
   });
 
   it('the CLI without a corosync in its namespace: "cannot reach corosync" with `systemctl start corosync` (exit 3)', async function () {
-    const r = await cliIn(cluster!.switchNs, ['daemon', '--root', join(cluster!.dir, 'cli-tree'), '--socket', join(cluster!.dir, 'cli.sock')]);
+    const r = await cliIn(cluster!.switchNs, ['daemon', '--fence-manual', '--root', join(cluster!.dir, 'cli-tree'), '--socket', join(cluster!.dir, 'cli.sock')]);
     assert.equal(r.code, 3, r.err);
     assert.match(r.err, /cannot reach corosync/);
     assert.match(r.err, /systemctl start corosync/);
@@ -203,7 +203,11 @@ describe('o2stack daemon with corosync membership (3 nodes in network namespaces
     assert.ok(ms > 0);
     for (const i of [1, 2]) assert.deepEqual(await request(sock(i), 'groups'), [{ uuid: LS, nodes: [1, 2], state: 'running' }]);
     // n3's own daemon lost its membership service: it says so
-    await agents.get(3)!.waitFor((e) => e.event === 'log' && e.data.event === 'membership-down', FORM_MS, 'membership-down on n3');
+    const down = await agents.get(3)!.waitFor((e) => e.event === 'log' && e.data.event === 'membership-down', FORM_MS, 'membership-down on n3');
+    // ...stops every lockspace (no lock granted there any more) and stops itself (the CLI exits 1)
+    assert.match(String((down as { data: { msg: string } }).data.msg), /every lockspace stopped/);
+    assert.equal(control(3), '0', "n3's lockspace still running without membership");
+    await agents.get(3)!.waitFor((e) => e.event === 'log' && e.data.event === 'stop', FORM_MS, "n3's daemon stopped itself");
   });
 
   it('quorum lost (n2 killed too, n1 alone of 3): n1 stops the lockspace and neither fences nor restarts', async function () {
