@@ -3,6 +3,7 @@
 import type { ClusterConfig } from './cluster.js';
 import type { ConfigIssue } from './errors.js';
 import type { O2nmPlan } from './o2nmPlan.js';
+import { plockWarning, type PlockServer } from './plockWarning.js';
 import type { ClusterStack } from './superblock.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -34,6 +35,9 @@ export interface DoctorFacts {
   dlm: { configured: boolean; recoverCallbacks: boolean | null; clusterName: string | null };
   volumes: { device: string; uuid: string; stack: ClusterStack | null; userStack: boolean; localMount: boolean; heartbeatDevice: boolean }[];
   volumeScanError?: string;
+  /** user-stack ocfs2 mounts here (their mount options), and who serves their POSIX locks */
+  userStackMounts?: { dir: string; options: string[] }[];
+  plockServer?: PlockServer;
 }
 
 export function runChecks(f: DoctorFacts): Check[] {
@@ -77,6 +81,14 @@ export function runChecks(f: DoctorFacts): Check[] {
     }
   }
   add('down-hazard', f.downHazard.hazardous ? 'warn' : 'ok', f.downHazard.hazardous ? `legacy node-death path unusable on this kernel: ${f.downHazard.reason}` : `legacy DOWN messages are safe: ${f.downHazard.reason}`, f.downHazard.hazardous ? 'use dlm recovery callbacks (recover_callbacks = 1), never DOWN on /dev/ocfs2_control' : undefined);
+
+  // POSIX locks of the user-stack volumes mounted here: served, or every fcntl lock hangs (or fails)
+  const lockMounts = (f.userStackMounts ?? []).filter((m) => !m.options.includes('localflocks'));
+  if (lockMounts.length > 0 && f.plockServer) {
+    const w = plockWarning({ target: lockMounts.map((m) => m.dir).join(', '), options: [], server: f.plockServer });
+    if (w) add('plocks', f.plockServer.who === 'o2stack daemon' ? 'warn' : 'fail', w.message, w.fix);
+    else add('plocks', 'ok', `POSIX locks on ${lockMounts.map((m) => m.dir).join(', ')}: ${f.plockServer.detail}`);
+  }
 
   if (f.volumeScanError) add('volumes', 'warn', `could not scan block devices: ${f.volumeScanError}`);
   for (const v of f.volumes) {

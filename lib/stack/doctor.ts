@@ -8,6 +8,8 @@ import { ConfigError } from '../model/errors.js';
 import { type DoctorFacts, runChecks } from '../model/doctor.js';
 import { loadConfigFile } from './configFile.js';
 import { detectStack } from './detect.js';
+import { findPlockServer } from './mount.js';
+import { isUserStackMount } from '../model/mounts.js';
 import { planFromCluster, selectCluster } from './o2cbConfig.js';
 
 export async function gatherDoctorFacts(b: KernelBackend, configFile: string, options: { root?: string; node?: string } = {}): Promise<DoctorFacts> {
@@ -49,6 +51,9 @@ export async function gatherDoctorFacts(b: KernelBackend, configFile: string, op
     volumeScanError = (e as Error).message;
   }
   const hz = downHazard();
+  // read-only: the daemon's status over its socket, /proc and dlm.conf
+  const userStackMounts = det.mounts.filter(isUserStackMount).map((m) => ({ dir: m.dir, options: m.options }));
+  const plockServer = userStackMounts.length > 0 ? await findPlockServer() : undefined;
   return {
     kernelRelease: det.kernelRelease,
     kernelHasOcfs2,
@@ -66,6 +71,8 @@ export async function gatherDoctorFacts(b: KernelBackend, configFile: string, op
     dlm: det.dlm,
     volumes,
     ...(volumeScanError ? { volumeScanError } : {}),
+    userStackMounts,
+    ...(plockServer ? { plockServer } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // failed mount leaves no region running and no stale configfs entry. User-stack volumes are
 // mounted only when a control daemon will answer the lockspace join (otherwise mount(2) waits
 // for it forever) and fs/dlm runs the volume's cluster.
+import { dlmControldServesPlocks, plockWarning, type PlockServer, type PlockWarning } from '../model/plockWarning.js';
 import type { KernelBackend } from '../kernel/backend.js';
 import { KernelError } from '../kernel/errors.js';
 import type { SystemOps } from '../kernel/system.js';
@@ -48,6 +49,8 @@ export interface MountRequest {
   options?: string[];
   /** user stack: who answers lockspace joins (default: dlm_controld, or the o2stack daemon's socket) */
   controller?: () => Promise<string | undefined>;
+  /** user stack: who serves POSIX locks (default: findPlockServer()) */
+  plockServer?: () => Promise<PlockServer>;
 }
 
 /** The running control daemon for the user stack, described; undefined when there is none. */
@@ -68,6 +71,43 @@ export async function findController(socketPath = process.env.O2STACK_DAEMON_SOC
   }
 }
 
+/**
+ * Who serves /dev/dlm_plock: dlm_controld (unless enable_plock=0), or the o2stack daemon on its
+ * socket (its status' plocks.mode; a daemon without that field predates POSIX-lock support).
+ */
+export async function findPlockServer(socketPath = process.env.O2STACK_DAEMON_SOCKET, o: { proc?: string; dlmConf?: string } = {}): Promise<PlockServer> {
+  const { readFileSync } = await import('node:fs');
+  const { findDlmControld } = await import('./daemon/controld.js');
+  const controld = findDlmControld(o.proc);
+  if (controld) {
+    let cmdline: string[] = [];
+    try {
+      cmdline = readFileSync(`${o.proc ?? '/proc'}/${controld.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      /* gone, or no /proc: its default (on) */
+    }
+    let conf: string | undefined;
+    try {
+      conf = readFileSync(o.dlmConf ?? '/etc/dlm/dlm.conf', 'utf8');
+    } catch {
+      conf = undefined;
+    }
+    const on = dlmControldServesPlocks(cmdline, conf);
+    return { who: 'dlm_controld', serving: on, detail: on ? `dlm_controld (pid ${controld.pid}) serves them` : `dlm_controld (pid ${controld.pid}) runs with enable_plock=0` };
+  }
+  const { DEFAULT_SOCKET, request } = await import('./daemon/controlSocket.js');
+  const path = socketPath ?? DEFAULT_SOCKET;
+  let st: { pid?: number; plocks?: { mode?: string; reason?: string | null } };
+  try {
+    st = (await request(path, 'status', 3000)) as typeof st;
+  } catch {
+    return { who: 'nobody', serving: false, detail: 'no control daemon runs' };
+  }
+  if (st.plocks?.mode === 'cluster') return { who: 'o2stack daemon', serving: true, detail: `the o2stack daemon (pid ${st.pid ?? '?'}) serves them` };
+  if (st.plocks === undefined) return { who: 'nobody', serving: false, detail: `the o2stack daemon on ${path} (pid ${st.pid ?? '?'}) is a version without POSIX-lock support` };
+  return { who: 'o2stack daemon', serving: false, detail: `the o2stack daemon (pid ${st.pid ?? '?'}) has them off: ${st.plocks.reason ?? 'no reason given'}` };
+}
+
 export interface MountResult {
   device: string;
   dir: string;
@@ -77,6 +117,8 @@ export interface MountResult {
   cluster?: string;
   heartbeat?: { started: boolean; alreadyRunning: boolean; ms: number; dev: string };
   mountMs: number;
+  /** mounted, but something the operator should know (W_PLOCK_UNSERVED: POSIX locks not served) */
+  warnings?: PlockWarning[];
 }
 
 function mountHint(code: string): string {
@@ -101,6 +143,7 @@ function mountHint(code: string): string {
 export async function mountVolume(b: KernelBackend, sys: SystemOps, readVolume: VolumeReader, req: MountRequest): Promise<MountResult> {
   const det = detectStack(b);
   const first = await readVolume(req.device, { heartbeat: false });
+  const warnings: PlockWarning[] = [];
   const pf = preflightMount(first.superblock, req.device, { clusterStack: det.stackglue.clusterStack, activePlugin: det.stackglue.activePlugin, o2nm: det.o2cb.state, mounts: det.mounts });
   if (pf.issues.length) throw new PreflightError(req.device, pf.issues);
   if (pf.kind === 'user') {
@@ -125,6 +168,8 @@ export async function mountVolume(b: KernelBackend, sys: SystemOps, readVolume: 
       });
     }
     if (issues.length) throw new PreflightError(req.device, issues);
+    const w = plockWarning({ target: req.dir, options: req.options ?? [], server: await (req.plockServer ?? (() => findPlockServer()))() });
+    if (w) warnings.push(w);
   }
   const uuid = first.superblock.uuid;
   const options = [pf.clusterOption, ...(req.options ?? [])].join(',');
@@ -151,7 +196,7 @@ export async function mountVolume(b: KernelBackend, sys: SystemOps, readVolume: 
     if (e instanceof KernelError) throw new MountError(e, req.device, req.dir, options, cleanup, mountHint(e.code));
     throw e;
   }
-  return { device: req.device, dir: req.dir, uuid, kind: pf.kind, options, ...(pf.cluster ? { cluster: pf.cluster } : {}), ...(hb ? { heartbeat: hb } : {}), mountMs: Date.now() - t0 };
+  return { device: req.device, dir: req.dir, uuid, kind: pf.kind, options, ...(pf.cluster ? { cluster: pf.cluster } : {}), ...(hb ? { heartbeat: hb } : {}), mountMs: Date.now() - t0, ...(warnings.length ? { warnings } : {}) };
 }
 
 export interface UmountResult {

@@ -67,4 +67,18 @@ describe('doctor checks', function () {
     assert.equal(c.status, 'fail');
     assert.match(c.message, /line 7: port 0 is out of range/);
   });
+
+  it('user-stack mounts: POSIX locks nobody serves fail (they hang), ENOSYS from a daemon with plocks off warns; localflocks mounts and served locks pass', function () {
+    const f = { ...base(), clusterStack: 'pcmk', userStackMounts: [{ dir: '/srv/a', options: ['rw', 'cluster_stack=pcmk'] }, { dir: '/srv/b', options: ['cluster_stack=pcmk', 'localflocks'] }] };
+    const none = byId({ ...f, plockServer: { who: 'nobody', serving: false, detail: 'no control daemon runs' } }).plocks!;
+    assert.equal(none.status, 'fail');
+    assert.match(none.message, /on \/srv\/a never return.*nobody reads \/dev\/dlm_plock/);
+    assert.match(none.fix!, /systemctl start o2stack-daemon.*localflocks.*corrupt data/);
+    const off = byId({ ...f, plockServer: { who: 'o2stack daemon', serving: false, detail: 'switched off with --no-plocks' } }).plocks!;
+    assert.equal(off.status, 'warn');
+    assert.match(off.message, /refused at once with ENOSYS/);
+    const ok = byId({ ...f, plockServer: { who: 'dlm_controld', serving: true, detail: 'dlm_controld (pid 9) serves them' } }).plocks!;
+    assert.equal(ok.status, 'ok');
+    assert.equal(byId({ ...f, userStackMounts: [{ dir: '/srv/b', options: ['localflocks'] }], plockServer: { who: 'nobody', serving: false, detail: 'x' } }).plocks, undefined, 'localflocks: nothing to serve');
+  });
 });

@@ -45,6 +45,51 @@ describe('mountVolume: user-stack volumes', function () {
     assert.equal(r.heartbeat, undefined);
   });
 
+  it('mounts but warns (W_PLOCK_UNSERVED) when nobody serves POSIX locks; not with -o localflocks, not when they are served', async function () {
+    dlmCluster('demo');
+    const off = async () => ({ who: 'o2stack daemon' as const, serving: false, detail: 'the o2stack daemon (pid 1) has them off: switched off with --no-plocks' });
+    const r = await mountVolume(b(), sys, volume, { device: '/dev/vda', dir: '/mnt/shared', controller: async () => 'o2stack daemon (pid 1)', plockServer: off });
+    assert.equal(mounts.length, 1, 'mounted all the same');
+    assert.equal(r.warnings?.[0]?.code, 'W_PLOCK_UNSERVED');
+    assert.match(r.warnings![0]!.message, /POSIX locks \(fcntl, lockf\) on \/mnt\/shared are refused at once with ENOSYS: .*--no-plocks/);
+    assert.match(r.warnings![0]!.fix, /without --no-plocks.*-o localflocks.*corrupt data/);
+    const local = await mountVolume(b(), sys, volume, { device: '/dev/vda', dir: '/mnt/b', options: ['localflocks'], controller: async () => 'o2stack daemon (pid 1)', plockServer: off });
+    assert.equal(local.warnings, undefined);
+    const served = await mountVolume(b(), sys, volume, { device: '/dev/vda', dir: '/mnt/c', controller: async () => 'x', plockServer: async () => ({ who: 'dlm_controld', serving: true, detail: 'dlm_controld (pid 9) serves them' }) });
+    assert.equal(served.warnings, undefined);
+  });
+
+  it('findPlockServer: dlm_controld with enable_plock=0 (command line or dlm.conf), an o2stack daemon by its status, nobody', async function () {
+    const { findPlockServer } = await import('../../lib/stack/mount.js');
+    const proc = join(root, 'proc');
+    mkdirSync(join(proc, '77'), { recursive: true });
+    writeFileSync(join(proc, '77/comm'), 'dlm_controld\n');
+    writeFileSync(join(proc, '77/cmdline'), 'dlm_controld\0--foreground\0');
+    const conf = join(root, 'dlm.conf');
+    writeFileSync(conf, '# tuned\nenable_plock=0\n');
+    assert.deepEqual(await findPlockServer(undefined, { proc, dlmConf: conf }), { who: 'dlm_controld', serving: false, detail: 'dlm_controld (pid 77) runs with enable_plock=0' });
+    writeFileSync(join(proc, '77/cmdline'), ['dlm_controld', '-p', '1', ''].join('\0'));
+    assert.equal((await findPlockServer(undefined, { proc, dlmConf: conf })).serving, true, 'the command line wins over dlm.conf');
+    rmSync(join(proc, '77'), { recursive: true });
+    const none = await findPlockServer(join(root, 'none.sock'), { proc, dlmConf: conf });
+    assert.deepEqual([none.who, none.serving], ['nobody', false]);
+    const { ControlServer } = await import('../../lib/stack/daemon/controlSocket.js');
+    for (const [status, want] of [
+      [{ pid: 5, plocks: { mode: 'cluster', reason: null } }, true],
+      [{ pid: 5, plocks: { mode: 'off', reason: 'switched off with --no-plocks' } }, false],
+      [{ pid: 5 }, false],
+    ] as const) {
+      const sock = join(root, 'd.sock');
+      const srv = new ControlServer(sock, { status: () => status });
+      await srv.listen();
+      try {
+        assert.equal((await findPlockServer(sock, { proc, dlmConf: conf })).serving, want, JSON.stringify(status));
+      } finally {
+        srv.close();
+      }
+    }
+  });
+
   it('refuses without a control daemon (mount(2) would wait forever), saying how to start one; nothing is mounted', async function () {
     dlmCluster('demo');
     await assert.rejects(

@@ -37,6 +37,8 @@ export function register(program: Command): void {
       const { b, sys, read } = await deps(o);
       const { mountVolume } = await import('../../stack/mount.js');
       const r = await mountVolume(b, sys, read, { device, dir, options: o.options ? o.options.split(',').filter(Boolean) : [] });
+      // mounted, with something to know: said on stderr (and in the JSON document)
+      for (const w of r.warnings ?? []) process.stderr.write(`o2stack: warning (${w.code}): ${w.message}\n  fix: ${w.fix}\n`);
       if (o.json) return printJson(r);
       const hb = r.heartbeat ? (r.heartbeat.alreadyRunning ? ', heartbeat already running' : `, heartbeat started in ${(r.heartbeat.ms / 1000).toFixed(1)} s`) : '';
       writeOut(`mounted ${device} (${r.uuid}) on ${dir} with ${r.options}${hb}, mount took ${(r.mountMs / 1000).toFixed(1)} s\n`);
