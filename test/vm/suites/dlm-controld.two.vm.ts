@@ -28,6 +28,7 @@ import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, corosyncPid, dlmControldPid, joinTimes, median, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { plockBench } from '../support/plockBench.js';
 import { announceDeathHoldingFlock, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
 
 const DISK = '/dev/vda';
@@ -210,6 +211,12 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
     writeFileSync(`${MNT}/done-n${me}`, '');
     execFileSync('sync');
     assert.ok(await waitFor(() => existsSync(`${MNT}/done-n${peer}`), 120_000, 500), 'peer did not finish');
+  });
+
+  it('POSIX lock benchmark (dlm_controld serves /dev/dlm_plock): lock+unlock pairs/s, n1 alone, then both nodes on one byte', async function () {
+    this.timeout(600_000);
+    const r = await plockBench({ mnt: MNT, me, peer, label: 'dlm_controld' });
+    if (me === 1) assert.ok(r && r.uncontended! > 0 && r.contended > 0, JSON.stringify(r));
   });
 
   if (me === 2) {

@@ -33,6 +33,7 @@ import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, benchLockspaceJoins, clusterLogs, corosyncPid, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { plockBench } from '../support/plockBench.js';
 import { announceDeathHoldingFlock, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh, type DaemonLogLine as LogLine } from '../support/run.js';
 
 const DISK = '/dev/vda';
@@ -256,6 +257,12 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
     writeFileSync(`${MNT}/done-n${me}`, '');
     execFileSync('sync');
     assert.ok(await waitFor(() => existsSync(`${MNT}/done-n${peer}`), 120_000, 500), 'peer did not finish');
+  });
+
+  it('POSIX lock benchmark (o2stack daemon serves /dev/dlm_plock): lock+unlock pairs/s, n1 alone, then both nodes on one byte', async function () {
+    this.timeout(600_000);
+    const r = await plockBench({ mnt: MNT, me, peer, label: 'o2stack daemon' });
+    if (me === 1) assert.ok(r && r.uncontended! > 0 && r.contended > 0, JSON.stringify(r));
   });
 
   if (me === 2) {
