@@ -1,4 +1,4 @@
-# Host-side settings and helpers for the VM harness. Sourced by setup.sh, run.sh, run-two.sh.
+# Host-side settings and helpers for the VM harness. Sourced by setup.sh, run.sh, run-cluster.sh.
 # Everything the harness downloads or builds lives under ONE directory, $CACHE.
 set -euo pipefail
 VMDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,21 +38,22 @@ ensure_initramfs() {
   exec 8>&-
 }
 
-# A port on 127.0.0.1 nobody listens on (the caller still checks that its own qemu got it).
-free_port() {
+# The private link of a multi-VM run (run-cluster.sh): a multicast group in 239.255.0.0/16 (IPv4
+# local scope) and a UDP port nobody on this machine has bound. qemu joins the group on the
+# loopback interface only (localaddr=127.0.0.1; TTL 1): the frames never leave this machine.
+mcast_group() { echo "239.255.$(( RANDOM % 256 )).$(( 1 + RANDOM % 254 ))"; }
+free_udp_port() {
   local p i
   for i in $(seq 1 100); do
     p=$(( 20000 + RANDOM % 40000 ))
-    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+    ss -Huan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
   done
-  die "no free TCP port found"
+  die "no free UDP port found"
 }
 
-# True once process $2 listens on TCP port $1 (and nobody else does).
-port_owned_by() {
-  local out
-  out=$(ss -Hltnp "sport = :$1" 2>/dev/null) || return 1
-  [ -n "$out" ] && ! grep -vq "pid=$2," <<<"$out"
+# The PIDs of the processes that have a socket bound to UDP port $1, sorted, one per line.
+udp_port_pids() {
+  { ss -Huanp "sport = :$1" 2>/dev/null || true; } | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -nu
 }
 
 # ---- one VM -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs INSIDE a test VM: Debian's corosync (and dlm_controld) for a test cluster of VMs whose
-# node N is 192.0.2.N (vm/run-two.sh: n1, n2). The packages come from the host's cache
+# node N is 192.0.2.N (vm/run-cluster.sh: n1..nN). The packages come from the host's cache
 # ($O2STACK_VM_CLUSTER_ROOT, filled by vm/cluster-pkgs.sh during vm/setup.sh) and are copied over
 # the guest's throwaway root. Every daemon runs in the background with its PID in
 # /run/o2stack-vm/NAME.pid and its output in /tmp/NAME.log; stop kills exactly that PID.
@@ -9,8 +9,9 @@
 #       copy corosync + dlm_controld into / (idempotent); the dirs they need; /dev/misc/* links
 #   guest-cluster.sh corosync-start CLUSTER_NAME [NODES [TOKEN_MS [WAIT_S]]]
 #       write /etc/corosync/corosync.conf (knet, no crypto, nodes 1..NODES at 192.0.2.N,
-#       votequorum; two_node for NODES=2) and start `corosync -f`; waits (at most WAIT_S, default
-#       120) until corosync reports NODES members and quorum. This node is $NODE (default 1).
+#       votequorum: two_node for NODES=2, else a majority of NODES is quorate) and start
+#       `corosync -f`; waits (at most WAIT_S, default 120) until corosync reports NODES members
+#       and quorum. This node is $NODE (default 1).
 #       Prints "corosync up: pid P, N members, quorate after T ms".
 #   guest-cluster.sh corosync-wait-members N [WAIT_S]
 #       wait until corosync reports exactly N members (e.g. after a node died)
@@ -29,7 +30,7 @@ mkdir -p "$PIDS"
 
 die() { echo "guest-cluster: $*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
-[ -f /vmrun/env ] || die "runs only inside a test VM (vm/run.sh, vm/run-two.sh)"
+[ -f /vmrun/env ] || die "runs only inside a test VM (vm/run.sh, vm/run-cluster.sh)"
 
 install() {
   [ -f /etc/.o2stack-cluster-installed ] && return 0

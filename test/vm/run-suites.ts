@@ -1,10 +1,13 @@
 // npm run test:vm [-- NAME...]
 // Runs the real-kernel suites test/vm/suites/*.vm.ts, each in its own fresh VM (Debian 12's 6.1
-// kernel under qemu, see vm/README.md): one VM per suite file, two VMs sharing a disk and a link for
-// files named *.two.vm.ts. Each suite gets a fresh blank 512 MiB disk image as /dev/vda (shared by
-// both VMs of a two-VM suite). Inside the guest, mocha runs with the project's .mocharc.json options
-// and spec = that one file; the summary reporter appends {suite,passed,failed,skipped} to
-// O2STACK_RESULTS, a host directory shared into the VM. NAME arguments keep only the suites whose
+// kernel under qemu, see vm/README.md): one VM per suite file; two VMs for files named *.two.vm.ts
+// and three for *.three.vm.ts, sharing a disk and one private link (vm/run-cluster.sh N: node k is
+// nk, 192.0.2.k, NODE=k, NODES=N). Each suite gets a fresh blank 512 MiB disk image as /dev/vda
+// (shared by all VMs of a multi-VM suite). Inside the guest, mocha runs with the project's
+// .mocharc.json options and spec = that one file; the summary reporter appends
+// {suite,passed,failed,skipped} to O2STACK_RESULTS (node k of a multi-VM suite: to
+// O2STACK_RESULTS.nk, as "<suite>[nk]"), a host directory shared into the VM; a node that writes
+// no results counts as a failed suite. NAME arguments keep only the suites whose
 // file name contains one of them. Prints every suite's console, then the total line
 // "N passed, N failed, N skipped"; exits non-zero if a test failed or a VM died (a dead VM counts
 // as one failed suite, with its console tail).
@@ -184,10 +187,11 @@ function crashWatcher(spec: CrashSpec): { watch: Watcher; result: () => { marker
 
 async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
   const name = basename(file).replace(/\.vm\.ts$/, '');
-  const two = file.endsWith('.two.vm.ts');
-  const vms = two ? 2 : 1;
+  // *.two.vm.ts / *.three.vm.ts: that many VMs (vm/run-cluster.sh), else one (vm/run.sh)
+  const vms = file.endsWith('.three.vm.ts') ? 3 : file.endsWith('.two.vm.ts') ? 2 : 1;
+  const nodes = Array.from({ length: vms }, (_, i) => i + 1);
   const crash = file.endsWith('.crash.vm.ts') ? crashWatcher(crashSpec(file)) : undefined;
-  // one results file per VM (two guests appending to one file over 9p could overwrite each other)
+  // one results file per VM (guests appending to one file over 9p could overwrite each other)
   const results = join(work, `${name}.results`);
   const cfgPath = join(work, `${name}.mocharc.json`);
   const { cfg, nodeFlags } = mochaConfig(file);
@@ -203,15 +207,15 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     VM_TIMEOUT: String(crash ? Math.min(suiteTimeout, CRASH_VM_SECONDS) : suiteTimeout),
   };
   const guest = [join(root, 'test', 'vm', 'support', 'guest-mocha.sh'), ...mocha];
-  // every suite gets a fresh blank (sparse) disk as /dev/vda; in a two-VM suite both VMs share it
+  // every suite gets a fresh blank (sparse) disk as /dev/vda; in a multi-VM suite all VMs share it
   const disk = join(work, `${name}.img`);
   closeSync(openSync(disk, 'w'));
   truncateSync(disk, DISK_BYTES);
   let cmd: string;
   let args: string[];
-  if (two) {
-    cmd = join(root, 'vm', 'run-two.sh');
-    args = [disk, ...guest]; // each node reports as <suite>[nN] (guest-mocha.sh)
+  if (vms > 1) {
+    cmd = join(root, 'vm', 'run-cluster.sh');
+    args = [String(vms), disk, ...guest]; // each node reports as <suite>[nN] (guest-mocha.sh)
   } else {
     cmd = join(root, 'vm', 'run.sh');
     args = guest;
@@ -226,15 +230,13 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     }
     env.VM_DISKS = [...disks, process.env.VM_DISKS ?? ''].join(' ').trim();
   }
-  out(`\n=== ${name} (${vms === 2 ? 'two VMs' : crash ? 'one VM, crashed on purpose' : 'one VM'}) ===`);
+  out(`\n=== ${name} (${vms > 1 ? `${['', '', 'two', 'three'][vms]} VMs` : crash ? 'one VM, crashed on purpose' : 'one VM'}) ===`);
   const t0 = Date.now();
   const { code, output } = await run(cmd, args, env, true, crash?.watch);
   const ms = Date.now() - t0;
   if (crash) return crashOutcome(name, crash.result(), crashSpec(file), code, ms, readResults(results), output);
-  const wanted = two ? [`${name}[n1]`, `${name}[n2]`] : [name];
-  const lines = (two ? [...readResults(`${results}.n1`), ...readResults(`${results}.n2`)] : readResults(results)).filter((r) =>
-    wanted.includes(r.suite),
-  );
+  const wanted = vms > 1 ? nodes.map((n) => `${name}[n${n}]`) : [name];
+  const lines = (vms > 1 ? nodes.flatMap((n) => readResults(`${results}.n${n}`)) : readResults(results)).filter((r) => wanted.includes(r.suite));
   const o: SuiteOutcome = { name, vms, exitCode: code, ms, passed: 0, failed: 0, skipped: 0 };
   for (const l of lines) {
     o.passed += l.passed;

@@ -1,10 +1,11 @@
-// corosync and Debian's dlm_controld inside a test VM, for suites of two (or more) VMs where node
-// N is 192.0.2.N and $NODE = N (vm/run-two.sh). A thin async layer over vm/guest-cluster.sh,
+// corosync and Debian's dlm_controld inside a test VM, for suites of two or three VMs where node
+// N is 192.0.2.N, $NODE = N and $NODES the number of VMs (vm/run-cluster.sh; vm/run-two.sh for
+// two). A thin async layer over vm/guest-cluster.sh,
 // which copies the packages vm/setup.sh extracted into the guest, writes the configuration,
 // starts each daemon in the background by PID and waits (bounded) for it:
 //
-//   await startCorosync({ clusterName: 'demo' });     // both VMs call it; resolves once corosync
-//                                                    // reports every node and quorum
+//   await startCorosync({ clusterName: 'demo' });     // every VM calls it; resolves once corosync
+//                                                    // reports every node ($NODES) and quorum
 //   await startDlmControld(fenceOkAgent);           // optional: the reference control daemon
 //   ...
 //   await stopDlmControld(); await stopCorosync();  // SIGTERM by PID (SIGKILL after 10 s)
@@ -61,7 +62,11 @@ const pidOf = (name: string): number | undefined => {
 export interface CorosyncOptions {
   /** totem.cluster_name: must equal the ocfs2 volume's cluster name on the user stack. */
   clusterName: string;
-  /** Nodes 1..nodes at 192.0.2.N (default 2: two_node quorum, the survivor stays quorate). */
+  /**
+   * Nodes 1..nodes at 192.0.2.N (default: $NODES, the number of VMs run-cluster.sh started, else
+   * 2). Two nodes get two_node quorum (the survivor stays quorate); more get plain votequorum (a
+   * majority is quorate).
+   */
   nodes?: number;
   /** totem.token in ms (default 3000, corosync's own default). */
   tokenMs?: number;
@@ -79,7 +84,8 @@ export interface Started {
 /** Writes corosync.conf and starts corosync; resolves once all nodes are members and quorate. */
 export async function startCorosync(o: CorosyncOptions): Promise<Started> {
   const waitS = o.waitS ?? 120;
-  const r = await must(['corosync-start', o.clusterName, String(o.nodes ?? 2), String(o.tokenMs ?? 3000), String(waitS)], (waitS + 60) * 1000);
+  const nodes = o.nodes ?? (Number(process.env.NODES) || 2);
+  const r = await must(['corosync-start', o.clusterName, String(nodes), String(o.tokenMs ?? 3000), String(waitS)], (waitS + 60) * 1000);
   const m = /quorate after (\d+) ms/.exec(r.out);
   return { pid: pidOf('corosync') ?? 0, ms: m ? Number(m[1]) : r.ms, out: r.out };
 }

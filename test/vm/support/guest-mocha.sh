@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs INSIDE a test VM (started by test/vm/run-suites.ts): mocha on one suite file.
 # usage: guest-mocha.sh NODE_BINARY [ARGS...]
-# - In a two-VM run (NODE=1|2) each node reports as "<suite>[nN]" into its own results file.
+# - In a multi-VM run (vm/run-cluster.sh: NODE=1..N) each node reports as "<suite>[nN]" into its
+#   own results file.
 # - O2STACK_VM_TSX_CACHE (a shared host directory): tsx's transform cache is copied in before and
 #   new entries back after, so each VM does not compile the same TypeScript again (under qemu TCG
 #   that is most of a suite's start-up time). The cache itself stays on the guest's tmpfs.

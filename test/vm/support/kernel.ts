@@ -23,6 +23,19 @@ function existsVmrun(): boolean {
   }
 }
 
+/**
+ * This VM's node number in a run of `nodes` VMs (vm/run-cluster.sh N, run-two.sh = 2: node k is nk
+ * at 192.0.2.k with NODE=k and NODES=N in its environment). Throws when the suite was started
+ * any other way (e.g. a three-VM suite in two VMs).
+ */
+export function vmNode(nodes: number): number {
+  const me = Number(process.env.NODE);
+  if (Number(process.env.NODES) !== nodes || !Number.isInteger(me) || me < 1 || me > nodes) {
+    throw new Error(`this suite runs on ${nodes} VMs (vm/run-cluster.sh ${nodes}: NODE=1..${nodes}, NODES=${nodes}); got NODE=${process.env.NODE} NODES=${process.env.NODES}`);
+  }
+  return me;
+}
+
 /** The backend on the running kernel; asserts it found real configfs (not a fake tree). */
 export function realBackend(): NativeBackend {
   const k = new NativeBackend({ root: '/' });
