@@ -46,50 +46,77 @@ export function plockOpName(optype: number): PlockOp | undefined {
 }
 
 const LE = endianness() === 'LE';
+// no closures in these two: they run for every POSIX lock on every volume
 
 /** Decodes the record at `offset` (native endianness, as the kernel writes it). */
 export function decodePlockInfo(b: Buffer, offset = 0): PlockInfo {
   if (b.length < offset + PLOCK_RECORD_BYTES) throw new RangeError(`a plock record is ${PLOCK_RECORD_BYTES} bytes; ${b.length - offset} left at offset ${offset}`);
-  const u32 = (o: number) => (LE ? b.readUInt32LE(offset + o) : b.readUInt32BE(offset + o));
-  const s32 = (o: number) => (LE ? b.readInt32LE(offset + o) : b.readInt32BE(offset + o));
-  const u64 = (o: number) => (LE ? b.readBigUInt64LE(offset + o) : b.readBigUInt64BE(offset + o));
+  const o = offset;
+  if (LE) {
+    return {
+      version: [b.readUInt32LE(o), b.readUInt32LE(o + 4), b.readUInt32LE(o + 8)],
+      optype: b[o + 12]!,
+      ex: b[o + 13]! !== 0,
+      wait: b[o + 14]! !== 0,
+      flags: b[o + 15]!,
+      pid: b.readUInt32LE(o + 16),
+      nodeid: b.readInt32LE(o + 20),
+      rv: b.readInt32LE(o + 24),
+      fsid: b.readUInt32LE(o + 28),
+      number: b.readBigUInt64LE(o + 32),
+      start: b.readBigUInt64LE(o + 40),
+      end: b.readBigUInt64LE(o + 48),
+      owner: b.readBigUInt64LE(o + 56),
+    };
+  }
   return {
-    version: [u32(0), u32(4), u32(8)],
-    optype: b[offset + 12]!,
-    ex: b[offset + 13]! !== 0,
-    wait: b[offset + 14]! !== 0,
-    flags: b[offset + 15]!,
-    pid: u32(16),
-    nodeid: s32(20),
-    rv: s32(24),
-    fsid: u32(28),
-    number: u64(32),
-    start: u64(40),
-    end: u64(48),
-    owner: u64(56),
+    version: [b.readUInt32BE(o), b.readUInt32BE(o + 4), b.readUInt32BE(o + 8)],
+    optype: b[o + 12]!,
+    ex: b[o + 13]! !== 0,
+    wait: b[o + 14]! !== 0,
+    flags: b[o + 15]!,
+    pid: b.readUInt32BE(o + 16),
+    nodeid: b.readInt32BE(o + 20),
+    rv: b.readInt32BE(o + 24),
+    fsid: b.readUInt32BE(o + 28),
+    number: b.readBigUInt64BE(o + 32),
+    start: b.readBigUInt64BE(o + 40),
+    end: b.readBigUInt64BE(o + 48),
+    owner: b.readBigUInt64BE(o + 56),
   };
 }
 
 export function encodePlockInfo(i: PlockInfo): Buffer {
-  const b = Buffer.alloc(PLOCK_RECORD_BYTES);
-  const u32 = (o: number, v: number) => (LE ? b.writeUInt32LE(v >>> 0, o) : b.writeUInt32BE(v >>> 0, o));
-  const s32 = (o: number, v: number) => (LE ? b.writeInt32LE(v | 0, o) : b.writeInt32BE(v | 0, o));
-  const u64 = (o: number, v: bigint) => (LE ? b.writeBigUInt64LE(BigInt.asUintN(64, v), o) : b.writeBigUInt64BE(BigInt.asUintN(64, v), o));
-  u32(0, i.version[0]);
-  u32(4, i.version[1]);
-  u32(8, i.version[2]);
+  const b = Buffer.allocUnsafe(PLOCK_RECORD_BYTES);
   b[12] = i.optype;
   b[13] = i.ex ? 1 : 0;
   b[14] = i.wait ? 1 : 0;
   b[15] = i.flags;
-  u32(16, i.pid);
-  s32(20, i.nodeid);
-  s32(24, i.rv);
-  u32(28, i.fsid);
-  u64(32, i.number);
-  u64(40, i.start);
-  u64(48, i.end);
-  u64(56, i.owner);
+  if (LE) {
+    b.writeUInt32LE(i.version[0] >>> 0, 0);
+    b.writeUInt32LE(i.version[1] >>> 0, 4);
+    b.writeUInt32LE(i.version[2] >>> 0, 8);
+    b.writeUInt32LE(i.pid >>> 0, 16);
+    b.writeInt32LE(i.nodeid | 0, 20);
+    b.writeInt32LE(i.rv | 0, 24);
+    b.writeUInt32LE(i.fsid >>> 0, 28);
+    b.writeBigUInt64LE(BigInt.asUintN(64, i.number), 32);
+    b.writeBigUInt64LE(BigInt.asUintN(64, i.start), 40);
+    b.writeBigUInt64LE(BigInt.asUintN(64, i.end), 48);
+    b.writeBigUInt64LE(BigInt.asUintN(64, i.owner), 56);
+  } else {
+    b.writeUInt32BE(i.version[0] >>> 0, 0);
+    b.writeUInt32BE(i.version[1] >>> 0, 4);
+    b.writeUInt32BE(i.version[2] >>> 0, 8);
+    b.writeUInt32BE(i.pid >>> 0, 16);
+    b.writeInt32BE(i.nodeid | 0, 20);
+    b.writeInt32BE(i.rv | 0, 24);
+    b.writeUInt32BE(i.fsid >>> 0, 28);
+    b.writeBigUInt64BE(BigInt.asUintN(64, i.number), 32);
+    b.writeBigUInt64BE(BigInt.asUintN(64, i.start), 40);
+    b.writeBigUInt64BE(BigInt.asUintN(64, i.end), 48);
+    b.writeBigUInt64BE(BigInt.asUintN(64, i.owner), 56);
+  }
   return b;
 }
 
@@ -162,9 +189,11 @@ export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
   private onBatch(records: Buffer, error: (Error & { code?: string }) | null): void {
     const out: PlockRequest[] = [];
     for (let off = 0; off + PLOCK_RECORD_BYTES <= records.length; off += PLOCK_RECORD_BYTES) {
-      const info = decodePlockInfo(records, off);
-      const answerable = (info.flags & DLM_PLOCK_FL_CLOSE) === 0;
-      const req: PlockRequest = { ...info, seq: this.seq++, answerable };
+      const req = decodePlockInfo(records, off) as PlockRequest;
+      const answerable = (req.flags & DLM_PLOCK_FL_CLOSE) === 0;
+      const info = req;
+      req.seq = this.seq++;
+      req.answerable = answerable;
       this.counters.requests++;
       if (!answerable) this.counters.closeRequests++;
       if (info.version[0] !== PLOCK_VERSION_MAJOR) this.counters.badVersion++;
@@ -186,7 +215,13 @@ export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
    */
   answer(req: PlockRequest, rv: number, fields: PlockAnswerFields = {}): number {
     if (!req.answerable) return 0;
-    const rec = encodePlockInfo({ ...req, rv, ...fields, number: req.number, owner: req.owner, fsid: req.fsid, optype: req.optype, wait: req.wait });
+    // the request's own record with rv (and, for F_GETLK, the conflicting lock): number, owner,
+    // fsid, optype and wait stay the request's, which the kernel matches and checks
+    const rec = encodePlockInfo(
+      fields.nodeid === undefined
+        ? { version: req.version, optype: req.optype, ex: req.ex, wait: req.wait, flags: req.flags, pid: req.pid, nodeid: req.nodeid, rv, fsid: req.fsid, number: req.number, start: req.start, end: req.end, owner: req.owner }
+        : { version: req.version, optype: req.optype, ex: fields.ex ?? req.ex, wait: req.wait, flags: req.flags, pid: fields.pid ?? req.pid, nodeid: fields.nodeid, rv, fsid: req.fsid, number: req.number, start: fields.start ?? req.start, end: fields.end ?? req.end, owner: req.owner },
+    );
     if (req.wait) {
       this.write(rec);
       return 1;
