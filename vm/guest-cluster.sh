@@ -11,7 +11,10 @@
 #       write /etc/corosync/corosync.conf (knet, no crypto, nodes 1..NODES at 192.0.2.N,
 #       votequorum: two_node for NODES=2, else a majority of NODES is quorate) and start
 #       `corosync -f`; waits (at most WAIT_S, default 120) until corosync reports NODES members
-#       and quorum. This node is $NODE (default 1).
+#       and quorum. This node is $NODE (default 1). O2S_WAIT_MEMBERS=M waits for M members
+#       instead (a node kept out on purpose); O2S_QUORUM_EXTRA adds votequorum lines (e.g.
+#       "last_man_standing: 1", newline-separated); O2S_VOTES="3 1 1" gives node i the i-th number of
+#       votes.
 #       Prints "corosync up: pid P, N members, quorate after T ms".
 #   guest-cluster.sh corosync-wait-members N [WAIT_S]
 #       wait until corosync reports exactly N members (e.g. after a node died)
@@ -125,6 +128,7 @@ corosync_start() {
     # two nodes: the survivor of a two-node cluster stays quorate (wait_for_all comes with it:
     # quorum is first reached only once both were seen)
     [ "$nodes" = 2 ] && echo "  two_node: 1"
+    [ -n "${O2S_QUORUM_EXTRA:-}" ] && printf '%s\n' "$O2S_QUORUM_EXTRA" | sed 's/^/  /'
     echo "}"
     echo "nodelist {"
     for i in $(seq 1 "$nodes"); do
@@ -132,6 +136,8 @@ corosync_start() {
       echo "    name: n$i"
       echo "    nodeid: $i"
       echo "    ring0_addr: 192.0.2.$i"
+      # O2S_VOTES="3 1 1": node i's quorum_votes (default 1 each)
+      [ -n "${O2S_VOTES:-}" ] && echo "    quorum_votes: $(echo "$O2S_VOTES" | cut -d' ' -f"$i")"
       echo "  }"
     done
     echo "}"
@@ -139,9 +145,9 @@ corosync_start() {
   grep -q "^192\.0\.2\.1 n1$" /etc/hosts 2>/dev/null || for i in $(seq 1 "$nodes"); do echo "192.0.2.$i n$i"; done >> /etc/hosts
   local t0; t0=$(now_ms)
   start corosync corosync -f -c /etc/corosync/corosync.conf
-  wait_members "$nodes" "$wait_s"
+  wait_members "${O2S_WAIT_MEMBERS:-$nodes}" "$wait_s"
   is_daemon corosync corosync
-  echo "corosync up: pid $(cat "$PIDS/corosync.pid"), $nodes members, quorate after $(( $(now_ms) - t0 )) ms"
+  echo "corosync up: pid $(cat "$PIDS/corosync.pid"), ${O2S_WAIT_MEMBERS:-$nodes} members, quorate after $(( $(now_ms) - t0 )) ms"
 }
 
 dlm_start() {
@@ -194,5 +200,5 @@ case $cmd in
   dlm-start) dlm_start "$@" ;;
   dlm-stop) stop dlm_controld ;;
   logs) logs ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
 esac

@@ -72,6 +72,12 @@ export interface CorosyncOptions {
   tokenMs?: number;
   /** Seconds to wait for every node and quorum (default 120: the other VM may boot later). */
   waitS?: number;
+  /** Members to wait for (default: all nodes): fewer when a node is kept out on purpose. */
+  waitMembers?: number;
+  /** Extra votequorum lines (e.g. "last_man_standing: 1"), one per line. */
+  quorumExtra?: string;
+  /** quorum_votes of nodes 1..N (default one each). */
+  votes?: number[];
 }
 
 export interface Started {
@@ -85,7 +91,8 @@ export interface Started {
 export async function startCorosync(o: CorosyncOptions): Promise<Started> {
   const waitS = o.waitS ?? 120;
   const nodes = o.nodes ?? (Number(process.env.NODES) || 2);
-  const r = await must(['corosync-start', o.clusterName, String(nodes), String(o.tokenMs ?? 3000), String(waitS)], (waitS + 60) * 1000);
+  const env = { ...process.env, ...(o.waitMembers !== undefined ? { O2S_WAIT_MEMBERS: String(o.waitMembers) } : {}), ...(o.quorumExtra ? { O2S_QUORUM_EXTRA: o.quorumExtra } : {}), ...(o.votes ? { O2S_VOTES: o.votes.join(' ') } : {}) };
+  const r = await must(['corosync-start', o.clusterName, String(nodes), String(o.tokenMs ?? 3000), String(waitS)], (waitS + 60) * 1000, env);
   const m = /quorate after (\d+) ms/.exec(r.out);
   return { pid: pidOf('corosync') ?? 0, ms: m ? Number(m[1]) : r.ms, out: r.out };
 }
