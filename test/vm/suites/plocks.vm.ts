@@ -160,6 +160,9 @@ describe('POSIX locks on a user-stack volume: o2stack daemon serves /dev/dlm_plo
     figure(`plocks off: F_SETLK refused with ENOSYS in ${t.ms} ms (python3 start included)`);
     const warnings = (JSON.parse(m.out) as { warnings?: { code: string; message: string }[] }).warnings ?? [];
     assert.ok(warnings.some((x) => /PLOCK/.test(x.code)), `no POSIX-lock warning from o2stack mount: ${m.out}`);
+    // every process that had the file open is gone before the unmount (python exits slowly under TCG)
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    assert.ok(await waitFor(() => children.every((c) => c.exitCode !== null || c.signalCode !== null), 30_000, 100), 'a lock process did not exit');
     await within(nativeSystem.umount(MNT), 60_000, 'umount');
     await stopDaemon();
   });
