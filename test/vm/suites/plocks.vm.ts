@@ -147,6 +147,8 @@ describe('POSIX locks on a user-stack volume: o2stack daemon serves /dev/dlm_plo
   });
 
   it('with --no-plocks every POSIX lock is refused at once with ENOSYS (F_SETLKW too), and o2stack mount warns', async function () {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    assert.ok(await waitFor(() => children.every((c) => c.exitCode !== null || c.signalCode !== null), 30_000, 100), 'a lock process did not exit');
     await within(nativeSystem.umount(MNT), 60_000, 'umount');
     await stopDaemon();
     await startDaemon(['--no-plocks']);
