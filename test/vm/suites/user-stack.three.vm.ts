@@ -317,7 +317,8 @@ describe(`user stack in production, three VMs: startup fencing, POSIX locks, one
       const ended = await waitFor(() => w.exitCode !== null, 15_000, 200);
       assert.ok(!(ended && w.exitCode === 0), 'a write completed on a node without membership');
       flags.raise('n2-cut-off');
-      assert.ok(await flags.awaitFlag(1, 'n1-done', 240_000), 'n1 never finished');
+      // stay up (serving the flag) until n1 has seen it; n1 checks the rest without n2
+      assert.ok(await flags.awaitFlag(1, 'saw-n2-cut-off', 240_000), 'n1 never saw n2 cut off');
     });
     return;
   }
@@ -325,13 +326,13 @@ describe(`user stack in production, three VMs: startup fencing, POSIX locks, one
   it('n1 fences n2 once (corosync gone there) and keeps writing', async function () {
     this.timeout(300_000);
     assert.ok(await flags.awaitFlag(2, 'n2-cut-off', 240_000), 'n2 never cut off');
+    flags.raise('saw-n2-cut-off');
     const ok = await waitFor(() => fencesOf(2) >= 1 && (k.tryList('/sys/kernel/config/dlm/cluster/comms') ?? []).every((e) => e.name !== '2'), 120_000, 300);
     assert.ok(ok, `n2 not fenced/removed: fence log ${existsSync(FENCE_LOG) ? readFileSync(FENCE_LOG, 'utf8') : '(none)'}`);
     assert.equal(fencesOf(2), 1);
     const w = await sh(`echo after-n2 > ${MNT}/after-n2 && sync`, 120_000);
     assert.ok(w.ok, `n1's write after n2 was cut off: ${w.out}`);
     assert.ok(await waitFor(async () => JSON.stringify(await lockspaces()) === JSON.stringify([[uuid, 'running', [1]]]), 60_000, 300));
-    flags.raise('n1-done');
     // the lock holders have the file open: they go first, or the volume is busy
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     assert.ok(await waitFor(() => children.every((c) => c.exitCode !== null || c.signalCode !== null), 30_000, 100), 'a lock holder did not exit');
