@@ -51,3 +51,29 @@ export function decodeStartupFence(data: string): StartupFenceMessage | undefine
   }
   return undefined;
 }
+
+/**
+ * Startup fencing, handed to daemons that join later: when a daemon joins the daemon group, every
+ * member already in it says which configured nodes it still has not seen since the cluster formed
+ * (often none). The joiner cannot know that by itself, so it waits for the first such message and
+ * takes that set as its own.
+ */
+export interface StartupUnseenMessage {
+  type: 'startup-unseen';
+  nodes: number[];
+}
+
+export function encodeStartupUnseen(nodes: Iterable<number>): string {
+  return JSON.stringify({ type: 'startup-unseen', nodes: [...nodes].sort((a, b) => a - b) } satisfies StartupUnseenMessage);
+}
+
+export function decodeStartupUnseen(data: string): StartupUnseenMessage | undefined {
+  if (!data.startsWith('{"type":"startup-unseen"')) return undefined;
+  try {
+    const m = JSON.parse(data) as Partial<StartupUnseenMessage>;
+    if (m.type === 'startup-unseen' && Array.isArray(m.nodes) && m.nodes.every((n) => Number.isInteger(n) && n > 0)) return { type: 'startup-unseen', nodes: m.nodes };
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}

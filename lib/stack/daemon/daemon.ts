@@ -25,7 +25,7 @@ import { warmUpDaemonModel } from '../../model/daemonWarmUp.js';
 import { LatencySamples } from '../../model/latency.js';
 import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
 import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
-import { decodeFenceResult, decodeStartupFence, encodeFenceResult, encodeStartupFence } from '../../model/fenceMessage.js';
+import { decodeFenceResult, decodeStartupFence, decodeStartupUnseen, encodeFenceResult, encodeStartupFence, encodeStartupUnseen } from '../../model/fenceMessage.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { StaticMembership } from '../membership/static.js';
@@ -257,6 +257,16 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       this.o.membership.on('message', (m) => {
         if (m.group === DAEMON_GROUP) {
           const data = m.data.toString('utf8');
+          const su = decodeStartupUnseen(data);
+          if (su) {
+            if (m.nodeid !== this.model.localNodeId && this.inheritUnseen) {
+              this.inheritUnseen = false;
+              const at = Date.now();
+              this.log('info', 'startup-unseen', `startup fencing as node ${m.nodeid} sees it: ${su.nodes.length ? `node ${su.nodes.join(', ')} not seen since the cluster formed` : 'every node seen'}`, { from: m.nodeid, nodes: su.nodes });
+              this.enqueue(() => this.feed({ type: 'startup-unseen', nodes: su.nodes.filter((id) => !this.o.membership.quorum().nodes.includes(id)), at }));
+            }
+            return;
+          }
           const sf = decodeStartupFence(data);
           if (sf) {
             const at = Date.now();
@@ -494,15 +504,22 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (c.group === DAEMON_GROUP) {
       const nodes = [...new Set(c.members.map((m) => m.nodeid))];
       const at = Date.now();
-      // this node joined a group others were in: the cluster formed before, without us; the
-      // members that saw it form do the startup fencing
-      const joinedRunning = c.joined.some((m) => m.nodeid === this.model.localNodeId) && c.members.some((m) => !c.joined.some((j) => j.nodeid === m.nodeid));
+      // this node joined a group others were in: the cluster formed before, without us. The
+      // members that saw it form do the startup fencing, and each tells the joiner which nodes it
+      // has still not seen; until the first of them has, this node's own list stands (and blocks)
+      const local = this.model.localNodeId;
+      const joinedRunning = c.joined.some((m) => m.nodeid === local) && c.members.some((m) => !c.joined.some((j) => j.nodeid === m.nodeid));
+      const othersJoined = !c.joined.some((m) => m.nodeid === local) && c.joined.some((m) => m.nodeid !== local);
+      // set as delivered: the members' startup-unseen messages follow this change
+      if (joinedRunning && this.tracker) {
+        clearTimeout(this.startupTimer);
+        this.startupTimer = undefined;
+        this.inheritUnseen = true;
+      }
       this.enqueue(async () => {
         if (!this.tracker) return;
-        if (joinedRunning && this.startupTimer) {
-          clearTimeout(this.startupTimer);
-          this.startupTimer = undefined;
-          await this.feed({ type: 'startup-unseen', nodes: [], at });
+        if (othersJoined && this.o.startupFencing !== false) {
+          await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeStartupUnseen(this.model.unseen))).catch((e: unknown) => this.log('warn', 'startup-unseen', `could not tell the joiner which nodes are unseen: ${(e as Error).message}`));
         }
         // one fencer for the cluster: the lowest member of this group
         if (nodes.includes(this.model.localNodeId)) await this.feed({ type: 'daemon-members', nodes, at });
@@ -731,6 +748,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   }
 
   private startupTimer: NodeJS.Timeout | undefined;
+  /** joined a running daemon group: the first member's startup-unseen message sets the list */
+  private inheritUnseen = false;
 
   /**
    * Startup fencing: the configured nodes not in the membership now have never been seen since the
