@@ -578,6 +578,11 @@ export class DlmControlModel {
     return this.daemonMembers !== undefined;
   }
 
+  /** Nodes a daemon joining now must not trust: unseen since the cluster formed, or being fenced. */
+  untrusted(): number[] {
+    return sorted(new Set([...this.unseen, ...[...this.nodes.values()].filter((n) => n.state === 'failed').map((n) => n.nodeid)]));
+  }
+
   /** Shared fencing: the lowest daemon-group member whose node is up (this node counts: it is up). */
   private electFencer(): number | undefined {
     if (!this.daemonMembers?.includes(this.localNodeId)) return undefined;
@@ -636,6 +641,12 @@ export class DlmControlModel {
 
   private fenceResult(ev: { nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string; from?: number }): DaemonAction[] {
     const n = this.nodes.get(ev.nodeid);
+    // startup fencing decided before this daemon joined: the node was never trusted here
+    // (unseen), and is fenced now like a dead one
+    if (n && ev.ok && n.state === 'up' && this.unseen.has(n.nodeid)) {
+      n.state = 'failed';
+      n.fencing = true;
+    }
     if (!n || n.state !== 'failed') return [this.log('info', `fence result for node ${ev.nodeid} ignored: it is ${n?.state ?? 'unknown'}`)];
     const fromOther = ev.from !== undefined && ev.from !== this.localNodeId;
     // a failure counts only from the node fencing it now; a success (or a fence-ack) from anywhere
@@ -656,6 +667,7 @@ export class DlmControlModel {
       return [this.log('warn', `fencing node ${n.nodeid} failed (round ${n.fenceRounds}): retrying`, { detail: ev.detail }), ...this.maybeFence(n, this.retryDelay)];
     }
     delete n.fencer;
+    this.unseen.delete(n.nodeid);
     n.state = 'down';
     n.comm = false;
     delete n.failTime;

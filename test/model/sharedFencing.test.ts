@@ -108,4 +108,22 @@ describe('model/dlmDaemon: startup fencing', function () {
     const f = m.handle({ type: 'fence-result', nodeid: 4, ok: true, at: 7 });
     assert.ok(f.some((a) => a.type === 'ops' && a.ops.some((o) => o.path.endsWith('/A/event_done') && o.data === '0')), JSON.stringify(f));
   });
+
+  it('a daemon that joined during a startup fence: the node it was told not to trust is fenced here on the fencer\'s result', function () {
+    const m = new DlmControlModel({ localNodeId: 2, nodes, membership: 'groups' });
+    m.handle({ type: 'daemon-members', nodes: [1, 2], at: 0 });
+    // the member that answered the join: node 3 is being fenced (failed there), so not to be trusted
+    m.handle({ type: 'startup-unseen', nodes: [3], at: 1 });
+    assert.match(m.blockedBy() ?? '', /startup fencing of node 3/);
+    const r = m.handle({ type: 'fence-result', nodeid: 3, ok: true, at: 2, from: 1 });
+    assert.deepEqual(comms(r), ['3']);
+    assert.equal(m.nodes.get(3)!.state, 'down');
+    assert.equal(m.unseen.size, 0);
+    assert.equal(m.blockedBy(), undefined);
+    // what a member tells a joiner: unseen and failed nodes alike
+    const f = new DlmControlModel({ localNodeId: 1, nodes, membership: 'groups' });
+    f.handle({ type: 'startup-unseen', nodes: [4], at: 0 });
+    f.handle({ type: 'node-down', nodeid: 3, at: 1 });
+    assert.deepEqual(f.untrusted(), [3, 4]);
+  });
 });

@@ -519,7 +519,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       this.enqueue(async () => {
         if (!this.tracker) return;
         if (othersJoined && this.o.startupFencing !== false) {
-          await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeStartupUnseen(this.model.unseen))).catch((e: unknown) => this.log('warn', 'startup-unseen', `could not tell the joiner which nodes are unseen: ${(e as Error).message}`));
+          await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeStartupUnseen(this.model.untrusted()))).catch((e: unknown) => this.log('warn', 'startup-unseen', `could not tell the joiner which nodes are unseen: ${(e as Error).message}`));
         }
         // one fencer for the cluster: the lowest member of this group
         if (nodes.includes(this.model.localNodeId)) await this.feed({ type: 'daemon-members', nodes, at });
