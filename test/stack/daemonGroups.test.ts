@@ -12,17 +12,11 @@ import { DlmDaemon, type GroupEvent } from '../../lib/stack/daemon/daemon.js';
 import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../../lib/stack/membership/static.js';
 import { runCli } from '../support/runCli.js';
+import { until } from '../support/until.js';
 
 const LS = '7A1B2C3D4E5F60718293A4B5C6D7E8F9';
 const C = 'sys/kernel/config/dlm/cluster';
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('o2stack daemon with lockspace groups (three daemons, one process, fake kernel trees)', function () {
   this.timeout(20000);

@@ -13,6 +13,7 @@ import { DaemonRefusal, DlmDaemon, type DaemonOptions, type LogEntry } from '../
 import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../../lib/stack/membership/static.js';
 import { ControlKernelSim } from '../support/fakeControl.js';
+import { until as untilBounded } from '../support/until.js';
 
 const A = 'A1000000000000000000000000000001';
 const B = 'B2000000000000000000000000000002';
@@ -20,13 +21,8 @@ const C = 'C3000000000000000000000000000003';
 const CFG = 'sys/kernel/config/dlm/cluster';
 const safeKernel = { release: '6.1.0-test', readFile: (p: string) => (p === '/boot/config-6.1.0-test' ? Buffer.from('CONFIG_OCFS2_FS=m\n# CONFIG_FORTIFY_SOURCE is not set\n') : undefined) };
 
-async function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** The shared until, with a longer default: legacy runs wait for DOWN writes too. */
+const until = (cond: () => boolean, what: string, ms = 8000) => untilBounded(cond, what, ms);
 
 /** One node's kernel side: its fake tree, its control device, its mount table. */
 class Node {

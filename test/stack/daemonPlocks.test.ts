@@ -16,17 +16,11 @@ import { DlmDaemon } from '../../lib/stack/daemon/daemon.js';
 import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../../lib/stack/membership/static.js';
 import { runCli } from '../support/runCli.js';
+import { until } from '../support/until.js';
 
 const LS = '5EC0ND0C4B1E4C0FA11D0E5A7A1B2C3D';
 const EOF = 0x7fffffffffffffffn;
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** One node's kernel side of the plock device: sends requests, collects answers. */
 class FakeKernel {

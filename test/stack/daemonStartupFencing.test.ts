@@ -10,16 +10,10 @@ import { NativeBackend } from '../../lib/kernel/backend.js';
 import { DlmDaemon } from '../../lib/stack/daemon/daemon.js';
 import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../../lib/stack/membership/static.js';
+import { until } from '../support/until.js';
 
 const LS = '5747A27F5E4C4B0FA11D0E5A7A1B2C3D';
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('o2stack daemon: startup fencing (node 3 down when the cluster forms; node 1 joins late)', function () {
   this.timeout(20000);

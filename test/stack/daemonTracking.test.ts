@@ -19,6 +19,7 @@ import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
 import { TrackingDaemon } from '../../lib/stack/daemon/tracking.js';
 import { StaticCluster, StaticMembership } from '../../lib/stack/membership/static.js';
 import { runCli } from '../support/runCli.js';
+import { until } from '../support/until.js';
 
 const LS = '7A1B2C3D4E5F60718293A4B5C6D7E8F9';
 const OLD = '0123456789ABCDEF0123456789ABCDEF';
@@ -28,13 +29,6 @@ const HUNG = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const C = 'sys/kernel/config/dlm/cluster';
 const WRITERS = new Set(['write', 'mkdir', 'rmdir', 'batch', 'batchAsync']);
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('o2stack daemon beside dlm_controld (tracking mode: two tracking daemons and a standalone one, fake kernel trees)', function () {
