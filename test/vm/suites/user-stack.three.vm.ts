@@ -21,12 +21,11 @@ import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { clusterLogs, corosyncPid, FENCE_OK_AGENT, startCorosync, stopCorosync } from '../support/corosync.js';
-import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { FlagBoard } from '../support/flags.js';
 import { answersPing, realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
 import { CLI, cli, figure, readDaemonLog, root, sh, type DaemonLogLine } from '../support/run.js';
@@ -144,17 +143,8 @@ describe(`user stack in production, three VMs: startup fencing, POSIX locks, one
   it('the pcmk volume (n1 makes it) and the user stack selected', async function () {
     if (me === 1) uuid = mkfsUserStack(DISK);
     else {
-      const ok = await waitFor(() => {
-        execFileSync('blockdev', ['--flushbufs', DISK]);
-        try {
-          const v = inspectVolume(DISK);
-          if (v.superblock.stack?.name === 'pcmk') uuid = v.superblock.uuid;
-          return uuid !== '';
-        } catch {
-          return false;
-        }
-      }, 180_000, 1000);
-      assert.ok(ok, 'no pcmk volume on /dev/vda within 180 s');
+      uuid = (await awaitUserStackVolume(DISK, 180_000)) ?? '';
+      assert.ok(uuid, 'no pcmk volume on /dev/vda within 180 s');
     }
     assert.ok(await selectStack(k, nativeSystem, 'pcmk'));
   });

@@ -34,6 +34,25 @@ export function mkfsUserStack(disk: string): string {
 }
 
 /**
+ * Another VM made the pcmk volume on the shared disk: waits (bounded) until this VM sees it
+ * (flushing its buffer cache each time) and returns its UUID, or undefined.
+ */
+export async function awaitUserStackVolume(disk: string, timeoutMs: number): Promise<string | undefined> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    execFileSync('blockdev', ['--flushbufs', disk]);
+    try {
+      const v = inspectVolume(disk);
+      if (v.superblock.stack?.name === 'pcmk') return v.superblock.uuid;
+    } catch {
+      /* not made yet */
+    }
+    if (Date.now() > end) return undefined;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
  * Selects the user stack and writes the one-node dlm configuration (what a control daemon writes
  * at start), /dev/dlm-monitor opened first and kept open for the life of the process (closing it
  * stops every lockspace). cluster_name is written without a newline (stored verbatim).
