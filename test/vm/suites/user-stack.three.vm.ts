@@ -3,7 +3,7 @@
 // nodes are fenced away around it)
 // and `o2stack daemon` on every node, in this order:
 //   1. startup fencing: n1 and n2 form the cluster while n3 is "powered off" (it starts nothing
-//      yet); after the post-join delay node 3 is fenced ONCE (by n1, the lowest member) before the
+//      yet); after the post-join delay node 3 is fenced ONCE (by the lowest daemon in the group then) before the
 //      first lockspace starts: n1's mount completes only after that fence. Then n3 boots its stack
 //      and mounts.
 //   2. POSIX locks across nodes: n1 holds an exclusive fcntl lock on bytes 0-99; n2's F_SETLK on
@@ -151,7 +151,7 @@ describe(`user stack in production, three VMs: startup fencing, POSIX locks, one
 
   // 1. startup fencing
   if (me !== 3) {
-    it('n1 and n2 form the cluster without n3; node 3 is fenced once, by n1, before the first lockspace starts', async function () {
+    it('n1 and n2 form the cluster without n3; node 3 is fenced once, by one of them, before the first lockspace starts', async function () {
       this.timeout(400_000);
       const cs = await startCorosync({ clusterName: 'demo', nodes: 3, waitMembers: 2, votes: VOTES, waitS: 240 });
       figure(`n${me} corosync: 2 of 3 members quorate after ${cs.ms} ms`);
@@ -167,7 +167,9 @@ describe(`user stack in production, three VMs: startup fencing, POSIX locks, one
       const joined = log.find((l) => l.event === 'ops' && l.msg.startsWith(`join ${uuid} with members`));
       assert.ok(fenced, `node 3 was not fenced: ${JSON.stringify(log.filter((l) => /startup|fence/.test(l.event + l.msg)))}`);
       assert.ok(joined && tOf(joined)! >= tOf(fenced)!, `the lockspace started before node 3 was fenced: ${JSON.stringify([fenced, joined])}`);
-      assert.equal(fencesOf(3), me === 1 ? 1 : 0, `n${me}'s fence log: ${existsSync(FENCE_LOG) ? readFileSync(FENCE_LOG, 'utf8') : '(none)'}`);
+      // by the lowest member of the daemon group when the post-join delay ran out: n1, or n2 when
+      // its daemon was alone in the group then (n1's started later); once in all (next test)
+      assert.ok(fencesOf(3) <= 1, `n${me}'s fence log: ${existsSync(FENCE_LOG) ? readFileSync(FENCE_LOG, 'utf8') : '(none)'}`);
       flags.raise(`fences3=${fencesOf(3)}`);
       flags.raise('mounted');
     });
