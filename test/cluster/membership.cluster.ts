@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { CpgGroup } from '../../lib/kernel/corosync.js';
 import { loadNative } from '../../lib/kernel/native.js';
 import { Agent, clusterPrerequisites, NetnsCluster, now, type AgentEvent } from './netns.js';
+import { membershipContract, type ContractEvent } from '../contract/membership.contract.js';
 
 const GROUP = 'o2s:ls:test';
 const FORM_MS = 20000; // membership formation / recovery bound per wait
@@ -127,6 +128,28 @@ describe('corosync cluster in network namespaces (3 nodes, knet, aes256/sha256)'
       assert.deepEqual(q, { ...q, quorate: true, nodes: [1, 2, 3] });
     }
   });
+
+  // the MembershipSource contract, the same tests StaticCluster passes on the host
+  // (test/stack/membershipContract.test.ts), here through each node's agent and real corosync
+  membershipContract(
+    'CorosyncMembership (3 corosyncs in namespaces)',
+    () =>
+      [1, 2, 3].map((i) => ({
+        nodeid: i,
+        pid: agent(i).pid,
+        join: (g: string) => agent(i).request('join', { group: g }).then(() => undefined),
+        leave: (g: string) => agent(i).request('leave', { group: g }).then(() => undefined),
+        send: (g: string, t: string) => agent(i).request('send', { group: g, data: t }).then(() => undefined),
+        quorum: () => agent(i).request<{ nodes: number[]; quorate: boolean }>('quorum'),
+        events: (): ContractEvent[] =>
+          agent(i).events.flatMap((e): ContractEvent[] => {
+            if (e.event === 'members') return [{ kind: 'members', group: e.data.group, members: e.data.members, joined: e.data.joined, left: e.data.left }];
+            if (e.event === 'message') return [{ kind: 'message', group: e.data.group, nodeid: e.data.nodeid, pid: e.data.pid, text: e.data.text }];
+            return [];
+          }),
+      })),
+    { group: 'o2s:contract', timeoutMs: FORM_MS, inline: true },
+  );
 
   it('cmap: cluster name and nodelist (nodeid, name, ring0_addr) on every node', async function () {
     for (let i = 1; i <= 3; i++) {
