@@ -2,6 +2,7 @@
 // failed mount leaves no region running and no stale configfs entry. User-stack volumes are
 // mounted only when a control daemon will answer the lockspace join (otherwise mount(2) waits
 // for it forever) and fs/dlm runs the volume's cluster.
+import { readFileSync } from 'node:fs';
 import { dlmControldServesPlocks, plockWarning, type PlockServer, type PlockWarning } from '../model/plockWarning.js';
 import type { KernelBackend } from '../kernel/backend.js';
 import { KernelError } from '../kernel/errors.js';
@@ -76,7 +77,6 @@ export async function findController(socketPath = process.env.O2STACK_DAEMON_SOC
  * socket (its status' plocks.mode; a daemon without that field predates POSIX-lock support).
  */
 export async function findPlockServer(socketPath = process.env.O2STACK_DAEMON_SOCKET, o: { proc?: string; dlmConf?: string } = {}): Promise<PlockServer> {
-  const { readFileSync } = await import('node:fs');
   const { findDlmControld } = await import('./daemon/controld.js');
   const controld = findDlmControld(o.proc);
   if (controld) {
