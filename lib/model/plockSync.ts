@@ -106,7 +106,9 @@ function wireOp(r: PlockKernelRequest): PlockWireOp | undefined {
 }
 
 const memberKey = (m: { nodeid: number; pid: number }) => `${m.nodeid}:${m.pid}`;
-const waitKey = (number: bigint, l: { owner: bigint; pid: number; start: bigint; end: bigint; ex: boolean }) => `${number}:${l.owner}:${l.pid}:${l.start}:${l.end}:${l.ex ? 1 : 0}`;
+// a waiter's identity on this node: its lockspace (fsid), inode and lock (the same process may wait
+// on two volumes for files with the same inode number)
+const waitKey = (fsid: number, number: bigint, l: { owner: bigint; pid: number; start: bigint; end: bigint; ex: boolean }) => `${fsid}:${number}:${l.owner}:${l.pid}:${l.start}:${l.end}:${l.ex ? 1 : 0}`;
 
 type Buffered = { kind: 'op'; from: { nodeid: number; pid: number }; msg: PlockOpMessage } | { kind: 'purge'; nodeids: number[] };
 
@@ -352,7 +354,7 @@ export class PlockModel<R extends PlockKernelRequest> {
         } else {
           this.counters.waits++;
           if (own) {
-            const k = waitKey(number, lock);
+            const k = waitKey(rep.fsid, number, lock);
             const list = this.waiting.get(k) ?? [];
             list.push(own.req);
             this.waiting.set(k, list);
@@ -366,7 +368,7 @@ export class PlockModel<R extends PlockKernelRequest> {
         answer(0);
         break;
       case 'close': {
-        if (mine) this.dropWaiting(number, owner);
+        if (mine) this.dropWaiting(rep.fsid, number, owner);
         out.push(...this.grants(rep, rep.table.closeOwner(number, lock)));
         break;
       }
@@ -377,7 +379,7 @@ export class PlockModel<R extends PlockKernelRequest> {
       }
       case 'cancel': {
         const removed = rep.table.cancelWaiter(number, lock);
-        if (mine && removed) this.takeWaiting(waitKey(number, lock));
+        if (mine && removed) this.takeWaiting(waitKey(rep.fsid, number, lock));
         answer(removed ? 0 : -ENOENT);
         break;
       }
@@ -390,7 +392,7 @@ export class PlockModel<R extends PlockKernelRequest> {
     const out: PlockAction<R>[] = [];
     for (const g of granted) {
       if (g.lock.nodeid !== rep.self.nodeid) continue;
-      for (const req of this.takeWaiting(waitKey(g.number, g.lock))) {
+      for (const req of this.takeWaiting(waitKey(rep.fsid, g.number, g.lock))) {
         this.counters.answered++;
         out.push({ type: 'answer', req, rv: 0 });
       }
@@ -404,8 +406,8 @@ export class PlockModel<R extends PlockKernelRequest> {
     return l;
   }
 
-  private dropWaiting(number: bigint, owner: bigint): void {
-    const prefix = `${number}:${owner}:`;
+  private dropWaiting(fsid: number, number: bigint, owner: bigint): void {
+    const prefix = `${fsid}:${number}:${owner}:`;
     for (const k of [...this.waiting.keys()]) if (k.startsWith(prefix)) this.waiting.delete(k);
   }
 

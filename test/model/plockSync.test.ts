@@ -212,6 +212,26 @@ describe('model/plockSync: POSIX locks replicated over a process group', functio
     assert.equal(b.model(2).view(LS)[0]!.synced, true);
   });
 
+  it('two lockspaces, the same inode number and owner: a grant in one never answers a waiter of the other', function () {
+    const fsids: Record<string, number> = { A: 11, B: 22 };
+    const m = new PlockModel<Req>({ localNodeId: 1, fsidOf: (ls) => fsids[ls]! });
+    const me = { nodeid: 1, pid: 1 };
+    const answers: [number, number][] = [];
+    // one member: everything sent is delivered back at once, in order
+    const run = (acts: PlockAction<Req>[]): void => {
+      for (const a of acts) {
+        if (a.type === 'answer') answers.push([a.req.id, a.rv]);
+        else if (a.type === 'send') run(m.message(JSON.parse(a.data).ls as string, me, decodePlockMessage(a.data)!));
+      }
+    };
+    for (const ls of ['A', 'B']) run(m.groupChange(ls, { members: [me], joined: [{ ...me, reason: 'join' }], left: [] }));
+    const req = (id: number, fsid: number, owner: bigint, optype: number, wait = false): Req => ({ id, node: 1, optype, ex: true, wait, flags: 0, pid: 7, fsid, number: 5n, start: 0n, end: 9n, owner, answerable: true });
+    run(m.requests([req(1, 11, 100n, 1), req(2, 22, 100n, 1)])); // owner 100 holds 0-9 on inode 5 in both
+    run(m.requests([req(3, 11, 200n, 1, true), req(4, 22, 200n, 1, true)])); // owner 200 waits in both
+    run(m.requests([req(5, 22, 100n, 2)])); // released in B only
+    assert.deepEqual(answers, [[1, 0], [2, 0], [4, 0], [5, 0]], 'only B\'s waiter is granted');
+  });
+
   it('plocks off: every request is answered at once with -ENOSYS; an unknown lockspace gets -ENOLCK', function () {
     const b = new Bus();
     b.join(1, 'switched off with --no-plocks');
