@@ -57,6 +57,7 @@ function rehearse(legacy: boolean): WarmUpResult {
   const echo = (a: DaemonAction) => {
     if (a.type === 'group-send') for (const m of members) queue.push({ type: 'group-message', ls: a.ls, nodeid: m.nodeid, pid: m.pid, data: a.data, at: at++ });
     else if (a.type === 'fence') queue.push({ type: 'fence-result', nodeid: a.nodeid, ok: true, at: at++ });
+    else if (a.type === 'down') queue.push({ type: 'down-result', uuid: a.uuid, nodeid: a.nodeid, ok: true, at: at++ });
   };
   const change = (next: GroupMember[], joined: GroupMemberChange[], left: GroupMemberChange[]) => {
     members = next;

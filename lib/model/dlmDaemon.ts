@@ -55,6 +55,8 @@ export interface LockspaceEntry {
   foreign?: number;
   /** legacy mode: a DOWN for it could not be written, so it must never start again here (why) */
   frozen?: string;
+  /** legacy mode: dead nodes whose DOWN for it was requested and not yet answered (it does not start meanwhile) */
+  downsPending?: number[];
   /** groups mode: the nodes in the lockspace's process group now (they have it mounted) */
   groupNodes?: number[];
   /** groups mode: nodes whose start for the current change is still missing */
@@ -126,8 +128,8 @@ export type DaemonEvent =
   | { type: 'group-failed'; ls: string; errno: number; detail: string; at: number }
   /** the membership source is gone for good (corosync stopped) */
   | { type: 'membership-down'; detail: string; at: number }
-  /** legacy mode: the `down` action for uuid failed (the executor withheld its restart in that event) */
-  | { type: 'down-failed'; uuid: string; nodeid: number; detail: string; at: number };
+  /** legacy mode: the answer to a `down` request — written, or failed (detail says why) */
+  | { type: 'down-result'; uuid: string; nodeid: number; ok: boolean; detail?: string; at: number };
 
 export type DaemonAction =
   | {
@@ -148,7 +150,10 @@ export type DaemonAction =
   | { type: 'group-send'; ls: string; group: string; data: string }
   /** groups mode: the nodes that have ls changed (for the API's 'group' event) */
   | ({ type: 'group' } & GroupView)
-  /** legacy mode: write `DOWN <uuid> <nodeid>` on /dev/ocfs2_control (a failure must stop the event's later actions) */
+  /**
+   * legacy mode: write `DOWN <uuid> <nodeid>` on /dev/ocfs2_control, then feed back its
+   * `down-result` (after the rest of this event's actions). The lockspace does not start before.
+   */
   | { type: 'down'; uuid: string; nodeid: number };
 
 export interface DaemonModelConfig {
@@ -320,8 +325,8 @@ export class DlmControlModel {
         return this.groupFailed(ev.ls, ev.errno, ev.detail);
       case 'membership-down':
         return this.membershipDown(ev.detail, ev.at);
-      case 'down-failed':
-        return this.downFailed(ev);
+      case 'down-result':
+        return this.downResult(ev);
     }
   }
 
@@ -379,6 +384,7 @@ export class DlmControlModel {
     const b = this.barriers.get(ls);
     if (!e || !b || (e.state !== 'joining' && e.state !== 'stopped')) return [];
     if (e.frozen) return this.waiting(e, e.frozen);
+    if (e.downsPending?.length) return this.waiting(e, `ocfs2 to be told of node ${e.downsPending.join(', ')}'s death (DOWN)`);
     if (b.tag === undefined) return this.waiting(e, `the first change of group ${lockspaceGroupName(ls)}`);
     e.barrierMissing = b.missing();
     if (!b.complete()) return this.waiting(e, `start messages from node ${e.barrierMissing.join(', ')}`);
@@ -685,7 +691,7 @@ export class DlmControlModel {
     const withIt = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && l.members.includes(n.nodeid));
     for (const l of withIt) l.members = l.members.filter((m) => m !== n.nodeid);
     const stillFailed = (l: LockspaceEntry) => l.members.some((m) => this.nodes.get(m)?.state === 'failed');
-    const restart = this.blockedBy() === 'quorum' ? [] : [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !stillFailed(l));
+    const restart = this.blockedBy() === 'quorum' ? [] : [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !l.downsPending?.length && !stillFailed(l));
     const ops: AttrOp[] = [
       { op: 'rmdir', path: dlmPaths.comm(n.nodeid) },
       ...withIt.map((l) => ({ op: 'rmdir' as const, path: dlmPaths.spaceNode(l.name, n.nodeid) })),
@@ -711,22 +717,41 @@ export class DlmControlModel {
     if (!this.legacy || !view) return [];
     // a volume unmounted here since is no connection any more; one mounted again is still joining
     const still = Object.fromEntries(Object.entries(view).filter(([ls]) => { const st = this.lockspaces.get(ls)?.state; return st === 'running' || st === 'stopped'; }));
-    return legacyDownMessages({ dead: n.nodeid, localNodeId: this.localNodeId, view: still }).map((d) => ({ type: 'down' as const, ...d }));
+    const downs = legacyDownMessages({ dead: n.nodeid, localNodeId: this.localNodeId, view: still });
+    for (const d of downs) {
+      const e = this.lockspaces.get(d.uuid);
+      if (e) e.downsPending = [...(e.downsPending ?? []).filter((id) => id !== d.nodeid), d.nodeid];
+    }
+    return downs.map((d) => ({ type: 'down' as const, ...d }));
   }
 
   /**
-   * Legacy mode: ocfs2 was not told that a node died on this volume, so its journal is not replayed
-   * and a start would hand the node's locks to others over unrecovered metadata: it stays stopped
-   * for good (until it is unmounted, or the machine restarts).
+   * Legacy mode, the answer to a `down` request. Written: the lockspace may start once nothing
+   * else holds it. Failed: ocfs2 was not told that a node died on this volume, so its journal is
+   * not replayed and a start would hand the node's locks to others over unrecovered metadata: it
+   * stays stopped for good (until it is unmounted, or the machine restarts).
    */
-  private downFailed(ev: { uuid: string; nodeid: number; detail: string; at: number }): DaemonAction[] {
+  private downResult(ev: { uuid: string; nodeid: number; ok: boolean; detail?: string; at: number }): DaemonAction[] {
     const e = this.lockspaces.get(ev.uuid);
     if (!e) return [];
-    e.state = 'stopped';
+    const pending = (e.downsPending ?? []).filter((id) => id !== ev.nodeid);
+    if (pending.length) e.downsPending = pending;
+    else delete e.downsPending;
+    if (!ev.ok) {
+      e.state = 'stopped';
+      e.since = ev.at;
+      e.frozen = `ocfs2 to learn that node ${ev.nodeid} died (DOWN failed: ${ev.detail ?? 'unknown error'}); it never will: restart this machine`;
+      e.waitingFor = e.frozen;
+      return [this.log('error', `${ev.uuid} stays stopped: ${e.frozen}`, { ls: ev.uuid, nodeid: ev.nodeid })];
+    }
+    if (this.mode === 'groups') return this.tryStartGroup(ev.uuid, ev.at);
+    // static mode: what the fence result would have restarted, had the DOWN not been pending
+    if (e.state !== 'stopped' || e.frozen || e.downsPending?.length || this.blockedBy() === 'quorum') return [];
+    if (e.members.some((m) => this.nodes.get(m)?.state !== 'up')) return [];
+    e.state = 'running';
     e.since = ev.at;
-    e.frozen = `ocfs2 to learn that node ${ev.nodeid} died (DOWN failed: ${ev.detail}); it never will: restart this machine`;
-    e.waitingFor = e.frozen;
-    return [this.log('error', `${ev.uuid} stays stopped: ${e.frozen}`, { ls: ev.uuid, nodeid: ev.nodeid })];
+    delete e.waitingFor;
+    return [{ type: 'ops', why: `restart ${ev.uuid} (ocfs2 told of node ${ev.nodeid}'s death)`, ops: [{ op: 'write', path: dlmPaths.sysfs(ev.uuid, 'control'), data: '1' }] }];
   }
 
   private nodeUp(nodeid: number, at: number): DaemonAction[] {
@@ -756,7 +781,7 @@ export class DlmControlModel {
       return out;
     }
     // lockspaces whose dead members were fenced while inquorate
-    const startable = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !l.members.some((m) => this.nodes.get(m)?.state !== 'up'));
+    const startable = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !l.downsPending?.length && !l.members.some((m) => this.nodes.get(m)?.state !== 'up'));
     if (startable.length > 0) {
       for (const l of startable) {
         l.state = 'running';

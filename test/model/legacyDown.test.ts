@@ -111,7 +111,8 @@ describe('legacy DOWN in the daemon model', function () {
     for (const ls of [A, B]) m.handle({ type: 'online', ls, at: at(1) });
     m.handle({ type: 'node-down', nodeid: 2, at: at(2) });
     m.handle({ type: 'fence-result', nodeid: 2, ok: true, at: at(3), manual: true });
-    const f = m.handle({ type: 'down-failed', uuid: A, nodeid: 2, detail: 'EIO', at: at(4) });
+    const f = m.handle({ type: 'down-result', uuid: A, nodeid: 2, ok: false, detail: 'EIO', at: at(4) });
+    assert.ok(starts(m.handle({ type: 'down-result', uuid: B, nodeid: 2, ok: true, at: at(4) }), B));
     assert.ok(f.some((a) => a.type === 'log' && a.level === 'error' && /stays stopped: ocfs2 to learn that node 2 died \(DOWN failed: EIO\)/.test(a.msg)));
     assert.equal(m.lockspaces.get(A)?.state, 'stopped');
     // node 3 dies while inquorate and is acknowledged by hand: B restarts when quorum is back
@@ -121,6 +122,7 @@ describe('legacy DOWN in the daemon model', function () {
       ...m.handle({ type: 'fence-result', nodeid: 3, ok: true, at: at(7), manual: true }),
     ];
     assert.deepEqual(downsOf(later), [`${A} 3`, `${B} 3`]);
+    for (const uuid of [A, B]) later.push(...m.handle({ type: 'down-result', uuid, nodeid: 3, ok: true, at: at(7) }));
     const back = m.handle({ type: 'quorum', quorate: true, at: at(8) });
     assert.ok(starts(back, B) && !starts([...later, ...back], A));
     // and a node death handled while quorate (node 2 back, then dead again)
@@ -142,11 +144,46 @@ describe('legacy DOWN in the daemon model', function () {
     const gone = change([1], [2]);
     g.handle({ type: 'node-down', nodeid: 2, at: at(4) });
     assert.deepEqual(downsOf(g.handle({ type: 'fence-result', nodeid: 2, ok: true, at: at(5) })), [`${A} 2`]);
-    g.handle({ type: 'down-failed', uuid: A, nodeid: 2, detail: 'EIO', at: at(6) });
+    g.handle({ type: 'down-result', uuid: A, nodeid: 2, ok: false, detail: 'EIO', at: at(6) });
     // the barrier of the change completes, then node 3 joins the group: no start of A either way
     assert.ok(!starts(startAll(gone, [1]), A));
     assert.ok(!starts(startAll(change([1, 3]), [1, 3]), A));
     assert.equal(g.lockspaces.get(A)?.state, 'stopped');
+  });
+
+  it('a DOWN is a request: the volume starts only once its result says it was written (static and groups)', function () {
+    const starts = (acts: DaemonAction[], ls: string) => acts.some((a) => a.type === 'ops' && a.ops.some((o) => o.path === `/sys/kernel/dlm/${ls}/control` && o.data === '1'));
+    const m = modelWith();
+    for (const ls of [A, B]) m.handle({ type: 'online', ls, at: at(1) });
+    m.handle({ type: 'node-down', nodeid: 2, at: at(2) });
+    const fenced = m.handle({ type: 'fence-result', nodeid: 2, ok: true, at: at(3) });
+    assert.deepEqual(downsOf(fenced), [`${A} 2`, `${B} 2`]);
+    assert.ok(!starts(fenced, A) && !starts(fenced, B), 'started in the event that requested their DOWN');
+    assert.deepEqual(m.lockspaces.get(A)?.downsPending, [2]);
+    const a = m.handle({ type: 'down-result', uuid: A, nodeid: 2, ok: true, at: at(4) });
+    assert.ok(starts(a, A) && !starts(a, B));
+    assert.equal(m.lockspaces.get(A)?.state, 'running');
+    assert.equal(m.lockspaces.get(A)?.downsPending, undefined);
+    // the result for a volume unmounted meanwhile: nothing
+    m.handle({ type: 'offline', ls: B, at: at(5) });
+    assert.deepEqual(m.handle({ type: 'down-result', uuid: B, nodeid: 2, ok: true, at: at(6) }), []);
+
+    const g = modelWith('groups');
+    g.handle({ type: 'online', ls: A, at: at(1) });
+    const change = (ids: number[], left: number[] = []) => g.handle({ type: 'group-change', ls: A, members: ids.map((nodeid) => ({ nodeid, pid: 1 })), joined: [], left: left.map((nodeid) => ({ nodeid, pid: 1, reason: 'nodedown' as const })), at: at(2) });
+    const startAll = (acts: DaemonAction[], ids: number[]) => {
+      const send = acts.find((x): x is Extract<DaemonAction, { type: 'group-send' }> => x.type === 'group-send')!;
+      return ids.flatMap((nodeid) => g.handle({ type: 'group-message', ls: A, nodeid, pid: 1, data: send.data, at: at(3) }));
+    };
+    assert.ok(starts(startAll(change([1, 2]), [1, 2]), A));
+    const gone = change([1], [2]);
+    g.handle({ type: 'node-down', nodeid: 2, at: at(4) });
+    const gf = g.handle({ type: 'fence-result', nodeid: 2, ok: true, at: at(5) });
+    assert.deepEqual(downsOf(gf), [`${A} 2`]);
+    // the barrier completes while the DOWN is unanswered: no start, and it says what it waits for
+    assert.ok(!starts([...gf, ...startAll(gone, [1])], A));
+    assert.match(g.lockspaces.get(A)?.waitingFor ?? '', /node 2's death \(DOWN\)/);
+    assert.ok(starts(g.handle({ type: 'down-result', uuid: A, nodeid: 2, ok: true, at: at(6) }), A));
   });
 
   it('not in legacy mode: never a DOWN', function () {
@@ -175,9 +212,12 @@ describe('legacy DOWN in the daemon model', function () {
         /** per failed node: the running volumes it was a member of at its death, still owed a DOWN */
         const owed = new Map<number, Set<string>>();
         const fenced = new Set<number>();
+        /** DOWNs requested and not yet answered ("uuid nodeid") */
+        const unanswered = new Set<string>();
         let t = 0;
         const feed = (e: DaemonEvent) => {
           const acts = m.handle(e);
+          if (e.type === 'down-result') unanswered.delete(`${e.uuid} ${e.nodeid}`);
           const fencedNow = e.type === 'fence-result' && e.ok;
           if (fencedNow) fenced.add(e.nodeid);
           for (const a of acts) {
@@ -187,11 +227,13 @@ describe('legacy DOWN in the daemon model', function () {
               assert.notEqual(a.nodeid, 1, 'DOWN for the local node');
               assert.ok(fencedNow && e.nodeid === a.nodeid, `DOWN ${a.uuid} ${a.nodeid} outside its node's successful fence result (${e.type})`);
               assert.ok(owed.get(a.nodeid)?.delete(a.uuid), `DOWN ${a.uuid} ${a.nodeid} not owed (twice, or a volume it did not share)`);
+              unanswered.add(`${a.uuid} ${a.nodeid}`);
             }
             if (a.type === 'ops') {
               for (const o of a.ops) {
                 const k = /^\/sys\/kernel\/dlm\/([^/]+)\/control$/.exec(o.path);
                 if (k && o.data === '1') for (const [n, set] of owed) assert.ok(!(fenced.has(n) && set.has(k[1]!)), `${k[1]} restarted before DOWN for node ${n}`);
+                if (k && o.data === '1') for (const d of unanswered) assert.ok(!d.startsWith(`${k[1]} `), `${k[1]} restarted before the result of DOWN ${d}`);
               }
             }
           }
@@ -203,6 +245,8 @@ describe('legacy DOWN in the daemon model', function () {
             owed.delete(e.nodeid);
             fenced.delete(e.nodeid);
           }
+          // as the daemon does: each DOWN's result after the event's other actions (written)
+          for (const a of acts) if (a.type === 'down') feed({ type: 'down-result', uuid: a.uuid, nodeid: a.nodeid, ok: true, at: e.at });
         };
         for (const e of evs) {
           t += 10;

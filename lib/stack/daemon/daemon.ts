@@ -19,23 +19,24 @@ import { ControlGuardError, downHazard, openControl, userStackMounts, type Contr
 import { KernelError } from '../../kernel/errors.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
 import { UeventListener } from '../../kernel/uevent.js';
-import { DLM_CLUSTER, dlmPaths, type DlmMember } from '../../model/dlm.js';
-import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState, type GroupView } from '../../model/dlmDaemon.js';
+import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
+import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState } from '../../model/dlmDaemon.js';
 import { warmUpDaemonModel } from '../../model/daemonWarmUp.js';
 import { LatencySamples } from '../../model/latency.js';
 import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
-import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
+import { DAEMON_GROUP } from '../../model/mountTracker.js';
 import { decodeFenceResult, decodeStartupFence, decodeStartupUnseen, encodeFenceResult, encodeStartupFence, encodeStartupUnseen } from '../../model/fenceMessage.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { StaticMembership } from '../membership/static.js';
-import { ControlServer, DEFAULT_SOCKET } from './controlSocket.js';
 import { findDlmControld } from './controld.js';
 import { runFenceAgent } from './fence.js';
 import { LivenessProbe } from './liveness.js';
 import { PlockService } from './plocks.js';
-import { StructuredLog } from './log.js';
 import { sdNotify } from './notify.js';
+import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LogEntry } from './runtime.js';
+
+export type { DaemonEvents, GroupEvent, LogEntry } from './runtime.js';
 
 export interface DaemonOptions {
   backend: KernelBackend;
@@ -99,27 +100,6 @@ export interface LockspaceEventSource extends EventEmitter {
   stats?(): unknown;
 }
 
-/** The API's 'group' event: the nodes that have lockspace `uuid` (an ocfs2 volume's UUID) now. */
-export interface GroupEvent {
-  uuid: string;
-  nodes: number[];
-  joined: number[];
-  left: number[];
-}
-
-export interface DaemonEvents {
-  group: [GroupEvent];
-  log: [LogEntry];
-}
-
-export interface LogEntry {
-  t: string;
-  level: 'info' | 'warn' | 'error';
-  event: string;
-  msg: string;
-  [k: string]: unknown;
-}
-
 export class DaemonRefusal extends Error {
   readonly code = 'E_DAEMON_REFUSED';
 }
@@ -138,32 +118,25 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   /** legacy mode: the handshaken /dev/ocfs2_control, held for the daemon's life */
   private controlDevice: ControlDevice | undefined;
   private listener: LockspaceEventSource | undefined;
-  private control: ControlServer | undefined;
   private probe: LivenessProbe | undefined;
-  private readonly logBook: StructuredLog;
-  private queue: Promise<void> = Promise.resolve();
+  /** the queue, the log, timers, the ordered setup and its teardowns, the control socket */
+  private readonly rt: DaemonRuntime;
   private readonly joinTimers = new Map<string, NodeJS.Timeout>();
   /** groups mode: cluster-wide group tracking through the daemon group (lib/model/mountTracker.ts) */
-  private tracker: MountTracker | undefined;
-  private announced: string | undefined;
-  private readonly fenceTimers = new Set<NodeJS.Timeout>();
-  private stopped = false;
-  private readonly startedAt = Date.now();
+  private announcer: GroupAnnouncer | undefined;
   private readonly ownTime = new LatencySamples(1024);
   private outsideNs = 0n;
   readonly counters = { online: 0, offline: 0, joinsAnswered: 0, joinsFailed: 0, leavesAnswered: 0, deaths: 0, fences: 0, overflows: 0 };
   private closedResolve: (() => void) | undefined;
   /** POSIX locks: the device, the replicated tables (lib/stack/daemon/plocks.ts) */
   readonly plocks: PlockService;
-  /** undone in reverse at stop, or when start() fails part-way */
-  private readonly teardowns: (() => void)[] = [];
   /** resolves when stop() ran */
   readonly closed: Promise<void>;
 
   constructor(o: DaemonOptions) {
     super();
     this.o = o;
-    this.logBook = new StructuredLog((e) => this.emit('log', e), o.log);
+    this.rt = new DaemonRuntime(this, o.log);
     const local = o.membership.localNodeId();
     this.model = new DlmControlModel({
       localNodeId: local,
@@ -192,48 +165,119 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   }
 
   log(level: LogEntry['level'], event: string, msg: string, data: Record<string, unknown> = {}): void {
-    this.logBook.write(level, event, msg, data);
+    this.rt.log(level, event, msg, data);
   }
 
-  /** Checks, then: monitor open, configfs filled, uevents answered, READY=1. What was set up is undone if a step fails. */
+  /**
+   * Checks, then the ordered setup (each step's teardown undone in reverse if a later one throws,
+   * and at stop): the legacy control device, the dlm monitor, uevents, membership, the plock
+   * device, the daemon group, fs/dlm's configfs, the lockspaces found, the control socket, the
+   * liveness probe; then READY=1.
+   */
   async start(): Promise<void> {
-    try {
-      await this.setUp();
-    } catch (e) {
-      for (const t of this.teardowns.splice(0).reverse()) {
-        try {
-          t();
-        } catch (te) {
-          this.log('error', 'teardown', `undoing a start step failed: ${(te as Error).message}`);
-        }
-      }
-      throw e;
-    }
+    const k = this.o.backend;
+    const m = this.o.membership;
+    await this.rt.setUp([
+      { name: 'checks', run: () => this.checkStart() },
+      // before any uevent is answered: a legacy mount whose join completes with no VALID handle fails -ESRCH
+      { name: 'control device', run: () => this.openControlDevice() },
+      // the monitor before the local comm: the kernel treats "nodeid set, monitor never opened" as
+      // an old daemon, and closing it (our exit) stops every lockspace. Closed last at stop.
+      { name: 'dlm monitor', run: () => this.openMonitor() },
+      // uevents before the rescan in 'configfs': nothing sent in between can be lost
+      { name: 'uevents', run: () => this.listenUevents() },
+      {
+        name: 'membership',
+        run: async () => {
+          await m.start();
+          m.on('quorum', (q) => this.onQuorum(q));
+          m.on('down', (e) => this.membershipLost(e));
+          if (this.model.mode === 'groups') {
+            m.on('members', (c) => this.onGroupChange(c));
+            m.on('message', (msg) => this.onMessage(msg));
+          }
+          return () => m.close();
+        },
+      },
+      // before any lockspace can start: a mounted volume's POSIX locks must never find nobody
+      // reading the device. Undone before membership goes: pending requests answered -ENOLCK.
+      { name: 'plock device', run: () => this.plocks.start() },
+      { name: 'startup fencing', run: () => this.armStartupFencing() },
+      {
+        name: 'daemon group',
+        run: async () => {
+          if (this.model.mode !== 'groups') return;
+          const announcer = new GroupAnnouncer(this.rt, this, this.model.localNodeId, (data) => this.outside(() => m.send(DAEMON_GROUP, data)));
+          if (await announcer.join((g) => m.joinGroup(g))) this.announcer = announcer;
+        },
+      },
+      {
+        name: 'configfs',
+        run: async () => {
+          const state = this.readConfigState();
+          const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes, recoverCallbacks: !this.o.legacy }, state);
+          const existingName = k.tryRead(`${DLM_CLUSTER}/cluster_name`)?.replace(/\n$/, '');
+          if (state.clusterDir && existingName && existingName !== this.o.clusterName && state.sysfs.length > 0) {
+            throw new DaemonRefusal(`fs/dlm runs cluster '${existingName}' with ${state.sysfs.length} lockspace(s); refusing to switch to '${this.o.clusterName}'`);
+          }
+          await k.batchAsync(plan.ops);
+          this.log('info', 'configured', `fs/dlm configured: cluster ${this.o.clusterName}, local node ${this.model.localNodeId}, ${this.o.nodes.length} comm(s)`, {
+            ops: plan.ops.length,
+            nodes: this.o.nodes.map((n) => `${n.nodeid}@${n.addresses.join(',')}`),
+          });
+          for (const a of plan.adopt) {
+            this.log('info', 'adopt', `lockspace ${a.ls} already running with members ${a.members.join(',')}`);
+            const acts = this.model.adopt(a.ls, a.members, Date.now());
+            this.enqueue(async () => {
+              for (const x of acts) await this.execute(x);
+            });
+          }
+          for (const ls of plan.pending) {
+            // a join found waiting at start is bounded like one seen live
+            this.armJoinTimer(ls);
+            this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
+          }
+          if (this.fencingMode === 'manual') this.log('warn', 'fencing', 'manual fencing (no agent): a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
+          if (this.fencingMode === 'unsafe-off') this.log('warn', 'fencing', 'fencing is OFF (--unsafe-skip-fencing): a node that stops answering is taken as dead at once and its locks handed out; if it was only cut off and still writes, the volumes get corrupted');
+        },
+      },
+      {
+        name: 'control socket',
+        run: () =>
+          this.rt.serve(this.o.socketPath, {
+            status: () => this.status(),
+            lockspaces: () => this.model.snapshot().lockspaces,
+            groups: () => this.groups(),
+            plocks: (args) => this.plocks.model.view(args[0]),
+            'node-down': (args) => this.declare('down', args),
+            'node-up': (args) => this.declare('up', args),
+            'fence-ack': (args) => this.fenceAck(args),
+          }),
+      },
+      { name: 'liveness probe', run: () => this.startProbe() },
+    ]);
+    await this.rt.idle();
+    this.warmUp();
+    const notified = sdNotify(`READY=1\nSTATUS=fs/dlm configured for cluster ${this.o.clusterName}; node ${this.model.localNodeId}\nMAINPID=${process.pid}`);
+    this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
   }
 
-  private async setUp(): Promise<void> {
-    const k = this.o.backend;
+  /** What must hold before anything is touched: no dlm_controld, a safe kernel for legacy mode, fs/dlm's configfs. */
+  private checkStart(): void {
     const controld = findDlmControld();
     if (controld) throw new DaemonRefusal(`dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): fs/dlm is left to it; the o2stack daemon does not start`);
-    let hazard: DownHazard | undefined;
     if (this.o.legacy) {
-      hazard = downHazard(this.o.downHazard);
+      const hazard = downHazard(this.o.downHazard);
       if (hazard.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${hazard.reason}. Use the dlm recovery callbacks instead: run \`o2stack daemon\` without --legacy (it writes recover_callbacks 1 before any lockspace exists; ocfs2 then learns of node deaths from the dlm, no DOWN needed)`);
+      this.hazard = hazard;
     }
-    if (!k.exists('/sys/kernel/config/dlm')) throw new DaemonRefusal('/sys/kernel/config/dlm is missing: load the dlm module (modprobe dlm) and mount configfs');
-    // before any uevent is answered: a legacy mount whose join completes with no VALID handle fails -ESRCH
-    if (hazard) this.openControlDevice(hazard);
-    // uevents first: nothing sent between the rescan below and the listener can be lost
-    this.listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
-    this.listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
-    this.listener.on('overflow', () => {
-      this.counters.overflows++;
-      this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
-      this.enqueue(() => this.feed({ type: 'rescan', ...this.readState(), at: Date.now() }));
-    });
-    this.listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}`));
-    // the monitor before the local comm: the kernel treats "nodeid set, monitor never opened" as
-    // an old daemon, and closing it (our exit) stops every lockspace
+    if (!this.o.backend.exists('/sys/kernel/config/dlm')) throw new DaemonRefusal('/sys/kernel/config/dlm is missing: load the dlm module (modprobe dlm) and mount configfs');
+  }
+
+  /** legacy mode: the kernel's DOWN hazard as checked at start */
+  private hazard: DownHazard | undefined;
+
+  private openMonitor(): () => void {
     const dev = this.o.monitorPath === null ? 'no monitor (fake kernel tree)' : [...(this.o.monitorPath ? [this.o.monitorPath] : DLM_MONITOR)].find((p) => {
       try {
         this.monitorFd = openSync(p, 'r');
@@ -244,133 +288,99 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     });
     if (!dev) throw new DaemonRefusal(`cannot open ${this.o.monitorPath ?? DLM_MONITOR.join(' or ')}: is the dlm module loaded? (modprobe dlm)`);
     this.log('info', 'monitor', `${dev} open (kept open for the daemon's life)`);
-    // the plock device before any lockspace can start: a mounted volume's POSIX locks must never
-    // find nobody reading it
-    this.teardowns.push(this.plocks.start());
+    return () => {
+      const running = this.model.snapshot().lockspaces.length;
+      if (running > 0) this.log('warn', 'stop', `stopping with ${running} lockspace(s) still running: the kernel stops them when the monitor closes`);
+      if (this.monitorFd !== undefined) closeSync(this.monitorFd);
+      this.monitorFd = undefined;
+    };
+  }
 
-    await this.o.membership.start();
-    this.o.membership.on('quorum', (q) => this.onQuorum(q));
-    this.armStartupFencing();
-    this.o.membership.on('down', (e) => this.membershipLost(e));
-    if (this.model.mode === 'groups') {
-      this.o.membership.on('members', (c) => this.onGroupChange(c));
-      this.o.membership.on('message', (m) => {
-        if (m.group === DAEMON_GROUP) {
-          const data = m.data.toString('utf8');
-          const su = decodeStartupUnseen(data);
-          if (su) {
-            if (m.nodeid !== this.model.localNodeId && this.inheritUnseen) {
-              this.inheritUnseen = false;
-              const at = Date.now();
-              this.log('info', 'startup-unseen', `startup fencing as node ${m.nodeid} sees it: ${su.nodes.length ? `node ${su.nodes.join(', ')} not seen since the cluster formed` : 'every node seen'}`, { from: m.nodeid, nodes: su.nodes });
-              this.enqueue(() => this.feed({ type: 'startup-unseen', nodes: su.nodes.filter((id) => !this.o.membership.quorum().nodes.includes(id)), at }));
-            }
-            return;
-          }
-          const sf = decodeStartupFence(data);
-          if (sf) {
-            const at = Date.now();
-            this.enqueue(() => this.startupFence(sf.nodes, m.nodeid, at));
-            return;
-          }
-          const fr = decodeFenceResult(data);
-          if (fr) {
-            const at = Date.now();
-            this.enqueue(() => this.fenceResultEvent({ nodeid: fr.nodeid, ok: fr.ok, at, from: m.nodeid, ...(fr.manual ? { manual: true } : {}), ...(fr.detail ? { detail: fr.detail } : {}) }));
-            return;
-          }
-          this.enqueue(() => {
-            if (this.tracker?.message(m.nodeid, data)) return this.refreshGroups(false);
-          });
-          return;
-        }
-        const ls = lockspaceOfGroup(m.group);
-        if (ls === undefined) return;
-        const data = m.data.toString('utf8');
-        // plock messages are applied as delivered (their order against member changes matters)
-        if (this.plocks.message(ls, { nodeid: m.nodeid, pid: m.pid }, data)) return;
-        this.enqueue(() => this.feed({ type: 'group-message', ls, nodeid: m.nodeid, pid: m.pid, data, at: Date.now() }));
-      });
-      try {
-        this.tracker = new MountTracker(this.model.localNodeId);
-        await this.o.membership.joinGroup(DAEMON_GROUP);
-      } catch (e) {
-        this.tracker = undefined;
-        this.log('warn', 'group-join-failed', `cannot join the daemon group ${DAEMON_GROUP} (${(e as Error).message}): groups show only the volumes mounted here`);
-      }
-    }
-
-    const state = this.readConfigState();
-    const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes, recoverCallbacks: !this.o.legacy }, state);
-    const existingName = k.tryRead(`${DLM_CLUSTER}/cluster_name`)?.replace(/\n$/, '');
-    if (state.clusterDir && existingName && existingName !== this.o.clusterName && state.sysfs.length > 0) {
-      throw new DaemonRefusal(`fs/dlm runs cluster '${existingName}' with ${state.sysfs.length} lockspace(s); refusing to switch to '${this.o.clusterName}'`);
-    }
-    await k.batchAsync(plan.ops);
-    this.log('info', 'configured', `fs/dlm configured: cluster ${this.o.clusterName}, local node ${this.model.localNodeId}, ${this.o.nodes.length} comm(s)`, {
-      ops: plan.ops.length,
-      nodes: this.o.nodes.map((n) => `${n.nodeid}@${n.addresses.join(',')}`),
+  private listenUevents(): () => void {
+    const listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
+    this.listener = listener;
+    listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
+    listener.on('overflow', () => {
+      this.counters.overflows++;
+      this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
+      this.enqueue(() => this.feed({ type: 'rescan', ...this.readState(), at: Date.now() }));
     });
-    for (const a of plan.adopt) {
-      this.log('info', 'adopt', `lockspace ${a.ls} already running with members ${a.members.join(',')}`);
-      const acts = this.model.adopt(a.ls, a.members, Date.now());
-      this.enqueue(async () => {
-        for (const x of acts) await this.execute(x);
-      });
-    }
-    for (const ls of plan.pending) {
-      // a join found waiting at start is bounded like one seen live
-      this.armJoinTimer(ls);
-      this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
-    }
-    if (this.fencingMode === 'manual') this.log('warn', 'fencing', 'manual fencing (no agent): a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
-    if (this.fencingMode === 'unsafe-off') this.log('warn', 'fencing', 'fencing is OFF (--unsafe-skip-fencing): a node that stops answering is taken as dead at once and its locks handed out; if it was only cut off and still writes, the volumes get corrupted');
+    listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}`));
+    return () => listener.close();
+  }
 
-    if (this.o.socketPath !== null) {
-      this.control = new ControlServer(this.o.socketPath ?? DEFAULT_SOCKET, {
-        status: () => this.status(),
-        lockspaces: () => this.model.snapshot().lockspaces,
-        groups: () => this.groups(),
-        plocks: (args) => this.plocks.model.view(args[0]),
-        dump: (args) => this.logBook.recent(Number(args[0] ?? 200)),
-        'node-down': (args) => this.declare('down', args),
-        'node-up': (args) => this.declare('up', args),
-        'fence-ack': async (args) => {
-          const id = nodeArg(args);
-          if (this.model.sharedFencing) {
-            // cluster-wide: every daemon acts on it when it is delivered in the daemon group
-            await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeFenceResult({ nodeid: id, ok: true, manual: true })));
-            return `fence of node ${id} acknowledged on every node of the daemon group`;
-          }
-          this.enqueue(() => this.feed({ type: 'fence-result', nodeid: id, ok: true, manual: true, at: Date.now() }));
-          return `fence of node ${id} acknowledged`;
-        },
+  /** A message delivered in the daemon group or a lockspace group. */
+  private onMessage(m: { group: string; nodeid: number; pid: number; data: Buffer }): void {
+    if (m.group === DAEMON_GROUP) {
+      const data = m.data.toString('utf8');
+      const su = decodeStartupUnseen(data);
+      if (su) {
+        if (m.nodeid !== this.model.localNodeId && this.inheritUnseen) {
+          this.inheritUnseen = false;
+          const at = Date.now();
+          this.log('info', 'startup-unseen', `startup fencing as node ${m.nodeid} sees it: ${su.nodes.length ? `node ${su.nodes.join(', ')} not seen since the cluster formed` : 'every node seen'}`, { from: m.nodeid, nodes: su.nodes });
+          this.enqueue(() => this.feed({ type: 'startup-unseen', nodes: su.nodes.filter((id) => !this.o.membership.quorum().nodes.includes(id)), at }));
+        }
+        return;
+      }
+      const sf = decodeStartupFence(data);
+      if (sf) {
+        const at = Date.now();
+        this.enqueue(() => this.startupFence(sf.nodes, m.nodeid, at));
+        return;
+      }
+      const fr = decodeFenceResult(data);
+      if (fr) {
+        const at = Date.now();
+        this.enqueue(() => this.fenceResultEvent({ nodeid: fr.nodeid, ok: fr.ok, at, from: m.nodeid, ...(fr.manual ? { manual: true } : {}), ...(fr.detail ? { detail: fr.detail } : {}) }));
+        return;
+      }
+      this.enqueue(() => {
+        if (this.announcer?.message(m.nodeid, data)) return this.refreshGroups(false);
       });
-      await this.control.listen();
+      return;
     }
-    if (this.o.liveness && this.o.membership instanceof StaticMembership) {
-      const me = this.o.nodes.find((n) => n.nodeid === this.model.localNodeId)!;
-      this.probe = new LivenessProbe({
-        localNodeId: me.nodeid,
-        bind: me.addresses[0]!,
-        peers: this.o.nodes.filter((n) => n.nodeid !== me.nodeid).map((n) => ({ nodeid: n.nodeid, address: n.addresses[0]! })),
-        ...this.o.liveness,
-        onDead: (id, silent) => {
-          this.log('warn', 'probe-dead', `node ${id} has not answered the liveness probe for ${silent} ms`, { nodeid: id });
-          void (this.o.membership as StaticMembership).cluster.nodeDown(id);
-        },
-        onBack: (id) => {
-          this.log('info', 'probe-back', `node ${id} answers the liveness probe again`, { nodeid: id });
-          void (this.o.membership as StaticMembership).cluster.nodeUp(id);
-        },
-      });
-      await this.probe.start();
-      this.log('info', 'liveness', `TCP liveness probe on ${me.addresses[0]}:${this.probe.port}`);
+    const ls = lockspaceOfGroup(m.group);
+    if (ls === undefined) return;
+    const data = m.data.toString('utf8');
+    // plock messages are applied as delivered (their order against member changes matters)
+    if (this.plocks.message(ls, { nodeid: m.nodeid, pid: m.pid }, data)) return;
+    this.enqueue(() => this.feed({ type: 'group-message', ls, nodeid: m.nodeid, pid: m.pid, data, at: Date.now() }));
+  }
+
+  private async fenceAck(args: string[]): Promise<string> {
+    const id = nodeArg(args);
+    if (this.model.sharedFencing) {
+      // cluster-wide: every daemon acts on it when it is delivered in the daemon group
+      await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeFenceResult({ nodeid: id, ok: true, manual: true })));
+      return `fence of node ${id} acknowledged on every node of the daemon group`;
     }
-    await this.queue;
-    this.warmUp();
-    const notified = sdNotify(`READY=1\nSTATUS=fs/dlm configured for cluster ${this.o.clusterName}; node ${this.model.localNodeId}\nMAINPID=${process.pid}`);
-    this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
+    this.enqueue(() => this.feed({ type: 'fence-result', nodeid: id, ok: true, manual: true, at: Date.now() }));
+    return `fence of node ${id} acknowledged`;
+  }
+
+  private async startProbe(): Promise<(() => void) | void> {
+    if (!this.o.liveness || !(this.o.membership instanceof StaticMembership)) return;
+    const cluster = this.o.membership.cluster;
+    const me = this.o.nodes.find((n) => n.nodeid === this.model.localNodeId)!;
+    const probe = new LivenessProbe({
+      localNodeId: me.nodeid,
+      bind: me.addresses[0]!,
+      peers: this.o.nodes.filter((n) => n.nodeid !== me.nodeid).map((n) => ({ nodeid: n.nodeid, address: n.addresses[0]! })),
+      ...this.o.liveness,
+      onDead: (id, silent) => {
+        this.log('warn', 'probe-dead', `node ${id} has not answered the liveness probe for ${silent} ms`, { nodeid: id });
+        void cluster.nodeDown(id);
+      },
+      onBack: (id) => {
+        this.log('info', 'probe-back', `node ${id} answers the liveness probe again`, { nodeid: id });
+        void cluster.nodeUp(id);
+      },
+    });
+    this.probe = probe;
+    await probe.start();
+    this.log('info', 'liveness', `TCP liveness probe on ${me.addresses[0]}:${probe.port}`);
+    return () => probe.close();
   }
 
   /** Rehearses recovery on a scratch model (lib/model/daemonWarmUp.ts): the first death then runs compiled code. */
@@ -389,7 +399,9 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
    * volumes are mounted already: the handle could then never be closed until they are unmounted,
    * and a start that failed after it would end this process, close it and restart the machine.
    */
-  private openControlDevice(hazard: DownHazard): void {
+  private openControlDevice(): (() => void) | void {
+    const hazard = this.hazard;
+    if (!hazard) return;
     const mounts = this.o.control?.mounts ?? (() => readFileSync('/proc/mounts', 'utf8'));
     let mounted;
     try {
@@ -406,7 +418,13 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       const x = e as Error & { code?: string; hint?: string };
       throw new DaemonRefusal(`legacy mode: the /dev/ocfs2_control handshake for node ${this.model.localNodeId} failed: ${x.message}${x.hint ? ` (${x.hint})` : ''}`, { cause: e });
     }
-    this.log('info', 'control-device', `${this.controlDevice.path} handshaken (T01, node ${this.model.localNodeId}, protocol 1.0): held for the daemon's life; node deaths go to ocfs2 as DOWN after fencing`, { path: this.controlDevice.path, fd: this.controlDevice.fd });
+    const dev = this.controlDevice;
+    this.log('info', 'control-device', `${dev.path} handshaken (T01, node ${this.model.localNodeId}, protocol 1.0): held for the daemon's life; node deaths go to ocfs2 as DOWN after fencing`, { path: dev.path, fd: dev.fd });
+    // a start that failed later: no volume was mounted at the handshake, so closing it is safe
+    // (the guard still refuses if one is now). stop() closes it itself, and never after a fatal stop.
+    return () => {
+      if (dev.state !== 'closed' && !this.exitError) dev.close();
+    };
   }
 
   /**
@@ -441,7 +459,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const s = this.model.snapshot();
     return {
       pid: process.pid,
-      uptimeMs: Date.now() - this.startedAt,
+      uptimeMs: Date.now() - this.rt.startedAt,
       cluster: this.o.clusterName,
       membership: this.o.membership.kind,
       fenceAgent: this.o.fenceAgent ?? null,
@@ -478,26 +496,13 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   groups(): { uuid: string; nodes: number[]; state: string }[] {
     const here = this.model.snapshot().lockspaces.filter((l) => l.groupNodes);
     const local = here.map((l) => ({ ls: l.name, nodes: l.groupNodes! }));
-    const view = this.tracker ? this.tracker.view(local) : new Map(local.map((l) => [l.ls, l.nodes]));
+    const view = this.announcer ? this.announcer.view(local) : new Map(local.map((l) => [l.ls, l.nodes]));
     return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: here.find((l) => l.name === uuid)?.state ?? 'not mounted here' }));
   }
 
-  /** Announces this node's lockspaces when they changed (or always), and reports view changes. */
   /** Announces this node's volumes when they changed (a promise then), and reports group changes. */
   private refreshGroups(announce: boolean): Promise<void> | void {
-    const tracker = this.tracker;
-    if (!tracker) return;
-    const local = this.model.groups().map((g) => ({ ls: g.ls, nodes: g.nodes }));
-    const report = () => {
-      for (const g of tracker.changes(tracker.view(local))) this.groupEvent(g);
-    };
-    const mine = encodeMounts(local.map((l) => l.ls));
-    if (!announce && mine === this.announced) return report();
-    this.announced = mine;
-    return this.outside(() => this.o.membership.send(DAEMON_GROUP, mine)).then(report, (e: unknown) => {
-      this.log('warn', 'announce-failed', `could not announce this node's volumes in ${DAEMON_GROUP}: ${(e as Error).message}`);
-      report();
-    });
+    return this.announcer?.refresh(this.model.groups().map((g) => ({ ls: g.ls, nodes: g.nodes })), announce);
   }
 
   private onGroupChange(c: MembersChangedEvent): void {
@@ -511,19 +516,19 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       const joinedRunning = c.joined.some((m) => m.nodeid === local) && c.members.some((m) => !c.joined.some((j) => j.nodeid === m.nodeid));
       const othersJoined = !c.joined.some((m) => m.nodeid === local) && c.joined.some((m) => m.nodeid !== local);
       // set as delivered: the members' startup-unseen messages follow this change
-      if (joinedRunning && this.tracker) {
-        clearTimeout(this.startupTimer);
+      if (joinedRunning && this.announcer) {
+        this.rt.cancel(this.startupTimer);
         this.startupTimer = undefined;
         this.inheritUnseen = true;
       }
       this.enqueue(async () => {
-        if (!this.tracker) return;
+        if (!this.announcer) return;
         if (othersJoined && this.o.startupFencing !== false) {
           await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeStartupUnseen(this.model.untrusted()))).catch((e: unknown) => this.log('warn', 'startup-unseen', `could not tell the joiner which nodes are unseen: ${(e as Error).message}`));
         }
         // one fencer for the cluster: the lowest member of this group
         if (nodes.includes(this.model.localNodeId)) await this.feed({ type: 'daemon-members', nodes, at });
-        const someoneJoined = this.tracker.daemonGroupChange(nodes);
+        const someoneJoined = this.announcer.membersChanged(nodes);
         return this.refreshGroups(someoneJoined);
       });
       return;
@@ -546,46 +551,40 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   }
 
   private armJoinTimer(ls: string): void {
-    clearTimeout(this.joinTimers.get(ls));
-    const t = setTimeout(() => {
+    this.rt.cancel(this.joinTimers.get(ls));
+    const t = this.rt.after(this.o.joinTimeoutMs ?? 120_000, () => {
       this.joinTimers.delete(ls);
       this.enqueue(() => this.feed({ type: 'join-timeout', ls, at: Date.now() }));
-    }, this.o.joinTimeoutMs ?? 120_000);
-    t.unref();
+    });
     this.joinTimers.set(ls, t);
   }
 
   private enqueue(fn: () => Promise<void> | void): void {
-    this.queue = this.queue.then(fn).catch((e: unknown) => this.log('error', 'internal', `event handling failed: ${(e as Error).stack ?? String(e)}`));
+    this.rt.enqueue(fn);
   }
 
   /** Runs one event through the model and executes its actions in order. */
   private async feed(ev: DaemonEvent): Promise<void> {
-    if (this.stopped) return;
+    if (this.rt.stopped) return;
     if (ev.type === 'node-down') this.counters.deaths++;
     const t0 = process.hrtime.bigint();
     const outside0 = this.outsideNs;
     const actions = this.model.handle(ev);
     // only real work is awaited: an await of a synchronous action would let other pending
     // continuations run inside this event's handling (and its measured time)
-    // legacy: volumes whose DOWN failed. The model learns it at once, before anything is awaited
-    // (a status request in between would show the volume restarting), and their starts later in
-    // this event are withheld.
-    const withheld = new Set<string>();
+    const results: DaemonEvent[] = [];
     for (const a of actions) {
+      // legacy: DOWN is a request; its result is fed back once this event's actions ran (the
+      // model holds the volume's start until then, and freezes it for good if it failed)
       if (a.type === 'down') {
         const failed = this.sendDown(a);
-        if (failed === undefined) continue;
-        withheld.add(a.uuid);
-        for (const b of this.model.handle({ type: 'down-failed', uuid: a.uuid, nodeid: a.nodeid, detail: failed, at: Date.now() })) {
-          const pending = this.execute(b);
-          if (pending) await pending;
-        }
+        results.push({ type: 'down-result', uuid: a.uuid, nodeid: a.nodeid, ok: failed === undefined, ...(failed !== undefined ? { detail: failed } : {}), at: Date.now() });
         continue;
       }
-      const pending = this.execute(withheld.size > 0 && a.type === 'ops' ? withholdStarts(a, withheld) : a);
+      const pending = this.execute(a);
       if (pending) await pending;
     }
+    for (const r of results) await this.feed(r);
     const refreshing = this.refreshGroups(false);
     if (refreshing) await refreshing;
     // every join waiting for an answer has a timer, however it began (a rescan after an overflow too)
@@ -607,7 +606,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (a.type === 'log') return this.log(a.level, 'model', a.msg, a.data ?? {});
     if (a.type === 'fence') return this.fence(a.nodeid, a.failTime, a.round, a.delayMs);
     if (a.type === 'group') return; // reported by refreshGroups, with the whole view
-    if (a.type === 'down') return void this.sendDown(a);
+    if (a.type === 'down') throw new Error('a down action is handled by feed(), which returns its result to the model');
     if (a.type === 'group-join' || a.type === 'group-leave' || a.type === 'group-send') return this.groupAction(a);
     return this.executeOps(a);
   }
@@ -639,18 +638,12 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       }
     }
     if (a.ls && a.answers === 'join') {
-      clearTimeout(this.joinTimers.get(a.ls));
+      this.rt.cancel(this.joinTimers.get(a.ls));
       this.joinTimers.delete(a.ls);
       if (a.ops.some((o) => o.path.endsWith('/event_done') && o.data === '0')) this.counters.joinsAnswered++;
       else this.counters.joinsFailed++;
     }
     if (a.ls && a.answers === 'leave') this.counters.leavesAnswered++;
-  }
-
-  private groupEvent(g: GroupView): void {
-    const e: GroupEvent = { uuid: g.ls, nodes: g.nodes, joined: g.joined, left: g.left };
-    this.log('info', 'group', `${g.ls}: ${g.nodes.length ? `mounted on node ${g.nodes.join(',')}` : 'mounted on no node'}${g.joined.length ? ` (joined ${g.joined.join(',')})` : ''}${g.left.length ? ` (left ${g.left.join(',')})` : ''}`, { ...e });
-    this.emit('group', e);
   }
 
   private async groupAction(a: Extract<DaemonAction, { type: 'group-join' | 'group-leave' | 'group-send' }>): Promise<void> {
@@ -677,7 +670,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
 
   private fence(nodeid: number, failTime: number, round: number, delayMs: number): void {
     const run = async () => {
-      if (this.stopped) return;
+      if (this.rt.stopped) return;
       if (!this.o.fenceAgent) {
         if (this.fencingMode === 'manual') {
           // no result comes until someone acknowledges: the fence round stays open
@@ -713,13 +706,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     // started on the next turn, not inside the event's handling: spawning the agent is the
     // system's work, and the fence result comes back as an event of its own
     if (delayMs <= 0) setImmediate(() => void run());
-    else {
-      const t = setTimeout(() => {
-        this.fenceTimers.delete(t);
-        void run();
-      }, delayMs);
-      this.fenceTimers.add(t);
-    }
+    else this.rt.after(delayMs, () => void run());
   }
 
   private async fenceResultEvent(ev: { nodeid: number; ok: boolean; at: number; detail?: string; manual?: boolean; from?: number }): Promise<void> {
@@ -763,11 +750,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (unseen.length === 0) return;
     const delay = this.o.postJoinDelayMs ?? 30_000;
     this.enqueue(() => this.feed({ type: 'startup-unseen', nodes: unseen, at: Date.now() }));
-    this.startupTimer = setTimeout(() => {
+    this.startupTimer = this.rt.after(delay, () => {
       this.startupTimer = undefined;
       this.enqueue(async () => {
         const still = [...this.model.unseen].sort((a, b) => a - b);
-        if (still.length === 0 || this.stopped) return;
+        if (still.length === 0) return;
         this.log('warn', 'startup-fence', `post-join delay (${delay} ms) over: node ${still.join(', ')} never joined since the cluster formed; fencing`, { nodes: still });
         if (this.model.sharedFencing) {
           try {
@@ -779,9 +766,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         }
         await this.startupFence(still, this.model.localNodeId, Date.now());
       });
-    }, delay);
-    this.startupTimer.unref();
-    this.teardowns.push(() => clearTimeout(this.startupTimer));
+    });
   }
 
   /** Startup fencing decided (here, or by a daemon that saw the cluster form): those not members now are dead. */
@@ -825,7 +810,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
    * handle and goes on serving, since its exit would close the handle and restart the machine.
    */
   async stop(o: { fatal?: boolean } = {}): Promise<boolean> {
-    if (this.stopped) return true;
+    if (this.rt.stopped) return true;
     if (o.fatal && this.controlDevice && this.controlDevice.state !== 'closed') {
       this.log('error', 'control-device', `exiting with ${this.controlDevice.path} held: the kernel restarts this machine if user-stack volumes are still mounted (self-fence; membership is lost)`);
     } else if (this.controlDevice && this.controlDevice.state !== 'closed') {
@@ -838,30 +823,16 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         return false;
       }
     }
-    this.stopped = true;
-    for (const t of this.joinTimers.values()) clearTimeout(t);
-    for (const t of this.fenceTimers) clearTimeout(t);
-    this.probe?.close();
-    this.control?.close();
-    this.listener?.close();
-    await this.queue;
-    // pending POSIX locks answered (-ENOLCK) and the device closed before membership goes
-    for (const t of this.teardowns.splice(0).reverse()) t();
-    await this.o.membership.close();
-    const running = this.model.snapshot().lockspaces.length;
-    if (running > 0) this.log('warn', 'stop', `stopping with ${running} lockspace(s) still running: the kernel stops them when the monitor closes`);
-    if (this.monitorFd !== undefined) closeSync(this.monitorFd);
-    this.monitorFd = undefined;
+    this.rt.closeControl();
+    // the event being handled ends; nothing queued after it runs, timers are cleared
+    await this.rt.halt();
+    // the setup undone in reverse: probe, socket, plock device (pending POSIX locks answered
+    // -ENOLCK) before membership goes, then uevents, and the monitor last
+    await this.rt.tearDown();
     this.log('info', 'stop', 'daemon stopped');
     this.closedResolve?.();
     return true;
   }
-}
-
-/** The ops without the starts (control 1) of the lockspaces in `withheld`. */
-function withholdStarts(a: Extract<DaemonAction, { type: 'ops' }>, withheld: ReadonlySet<string>): DaemonAction {
-  const ops = a.ops.filter((o) => !(o.data === '1' && [...withheld].some((ls) => o.path === dlmPaths.sysfs(ls, 'control'))));
-  return ops.length === a.ops.length ? a : { ...a, ops, why: `${a.why} (without the start of ${[...withheld].join(', ')}: its DOWN failed)` };
 }
 
 function nodeArg(args: string[]): number {

@@ -1,6 +1,6 @@
 // The daemons' structured log: one JSON line per entry to a sink (stderr by default), the last
 // entries kept for the control socket's `dump`, each entry handed to the daemon's 'log' event.
-import type { LogEntry } from './daemon.js';
+import type { LogEntry } from './runtime.js';
 
 export class StructuredLog {
   private readonly entries: LogEntry[] = [];

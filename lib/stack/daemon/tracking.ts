@@ -18,14 +18,13 @@ import type { KernelBackend } from '../../kernel/backend.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
 import { UeventListener } from '../../kernel/uevent.js';
 import { DLM_CLUSTER } from '../../model/dlm.js';
-import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
+import { DAEMON_GROUP } from '../../model/mountTracker.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
-import { ControlServer, DEFAULT_SOCKET } from './controlSocket.js';
 import { findDlmControld } from './controld.js';
-import { DaemonRefusal, type DaemonEvents, type GroupEvent, type LockspaceEventSource, type LogEntry } from './daemon.js';
-import { StructuredLog } from './log.js';
+import { DaemonRefusal, type LockspaceEventSource } from './daemon.js';
 import { sdNotify } from './notify.js';
+import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LogEntry } from './runtime.js';
 
 /** The kernel as the tracking daemon may use it: reads only (no write, mkdir, rmdir or batch). */
 export type KernelReader = Pick<KernelBackend, 'tryList' | 'tryRead'>;
@@ -76,22 +75,15 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   readonly mode = 'beside-dlm_controld';
   private readonly o: TrackingDaemonOptions;
   private readonly lockspaces = new Map<string, TrackedLockspace>();
+  private readonly rt: DaemonRuntime;
   /** made at start, with this node's id */
-  private tracker: MountTracker | undefined;
-  private inDaemonGroup = false;
+  private announcer: GroupAnnouncer | undefined;
   private daemonGroupMembers: number[] = [];
-  private announced: string | undefined;
   private controld: ControldProcess & { running: boolean; since: number };
   private listener: LockspaceEventSource | undefined;
-  private control: ControlServer | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly slowWarned = new Set<string>();
-  private queue: Promise<void> = Promise.resolve();
-  private readonly logBook: StructuredLog;
-  private readonly startedAt = Date.now();
   private localNodeId = 0;
   private started = false;
-  private stopped = false;
   readonly counters = { online: 0, offline: 0, joined: 0, left: 0, overflows: 0, controldLost: 0 };
   private closedResolve: (() => void) | undefined;
   /** resolves when stop() ran */
@@ -100,107 +92,105 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   constructor(o: TrackingDaemonOptions) {
     super();
     this.o = o;
-    this.logBook = new StructuredLog((e) => this.emit('log', e), o.log);
+    this.rt = new DaemonRuntime(this, o.log);
     this.controld = { pid: 0, how: '', running: false, since: Date.now() };
     this.closed = new Promise((r) => (this.closedResolve = r));
   }
 
   log(level: LogEntry['level'], event: string, msg: string, data: Record<string, unknown> = {}): void {
-    this.logBook.write(level, event, msg, data);
+    this.rt.log(level, event, msg, data);
   }
 
-  /** dlm_controld found; membership and the daemon group; uevents, then the rescan; the socket; READY=1. */
+  /** dlm_controld found; membership and the daemon group; uevents, then the rescan; the socket; READY=1. Undone in reverse if a step fails. */
   async start(): Promise<void> {
-    const found = this.findControld();
-    if (!found) throw new DaemonRefusal('dlm_controld is not running: the tracking mode runs only beside it (run `o2stack daemon` without it for the standalone daemon, which configures fs/dlm itself)');
-    this.controld = { ...found, running: true, since: Date.now() };
-
     const m = this.o.membership;
-    await m.start();
-    this.localNodeId = m.localNodeId();
-    const tracker = new MountTracker(this.localNodeId);
-    this.tracker = tracker;
-    this.checkLocalComm();
-    m.on('quorum', (q) => this.onQuorum(q));
-    m.on('members', (c) => this.onMembers(c));
-    m.on('message', (msg) => {
-      if (msg.group !== DAEMON_GROUP) return;
-      const data = msg.data.toString('utf8');
-      this.enqueue(() => {
-        if (tracker.message(msg.nodeid, data)) return this.refreshGroups(false);
-      });
-    });
-    m.on('down', (e) => {
-      this.log('error', 'membership-down', `membership source lost: ${e.message}; groups show only the volumes mounted here`);
-      this.inDaemonGroup = false;
-      this.enqueue(() => {
-        tracker.daemonGroupChange([]);
-        return this.refreshGroups(false);
-      });
-    });
-    try {
-      await m.joinGroup(DAEMON_GROUP);
-      this.inDaemonGroup = true;
-    } catch (e) {
-      this.log('warn', 'group-join-failed', `cannot join the daemon group ${DAEMON_GROUP} (${(e as Error).message}): groups show only the volumes mounted here`);
-    }
-
-    // uevents before the scan: a lockspace made in between is seen by one or the other
-    this.listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
-    this.listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
-    this.listener.on('overflow', () => {
-      this.counters.overflows++;
-      this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
-      this.enqueue(() => this.rescan());
-    });
-    this.listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}; lockspaces are still re-read every ${this.pollMs} ms, new ones are not seen`));
-
-    this.enqueue(() => this.rescan());
-
-    if (this.o.socketPath !== null) {
-      this.control = new ControlServer(this.o.socketPath ?? DEFAULT_SOCKET, {
-        status: () => this.status(),
-        lockspaces: () => this.lockspaceList(),
-        groups: () => this.groups(),
-        dump: (args) => this.logBook.recent(Number(args[0] ?? 200)),
-        'node-down': () => this.refuseRecovery('node-down'),
-        'node-up': () => this.refuseRecovery('node-up'),
-        'fence-ack': (args) => this.refuseRecovery('fence-ack', args[0]),
-      });
-      await this.control.listen();
-    }
-    this.every(this.pollMs, () => this.enqueue(() => this.poll()));
-    this.every(this.o.controldCheckMs ?? 2000, () => this.checkControld());
+    let found: ControldProcess | undefined;
+    await this.rt.setUp([
+      {
+        name: 'dlm_controld',
+        run: () => {
+          found = this.findControld();
+          if (!found) throw new DaemonRefusal('dlm_controld is not running: the tracking mode runs only beside it (run `o2stack daemon` without it for the standalone daemon, which configures fs/dlm itself)');
+          this.controld = { ...found, running: true, since: Date.now() };
+        },
+      },
+      {
+        name: 'membership',
+        run: async () => {
+          await m.start();
+          this.localNodeId = m.localNodeId();
+          this.checkLocalComm();
+          m.on('quorum', (q) => this.onQuorum(q));
+          m.on('members', (c) => this.onMembers(c));
+          m.on('message', (msg) => {
+            if (msg.group !== DAEMON_GROUP) return;
+            const data = msg.data.toString('utf8');
+            this.enqueue(() => {
+              if (this.announcer?.message(msg.nodeid, data)) return this.refreshGroups(false);
+            });
+          });
+          m.on('down', (e) => {
+            this.log('error', 'membership-down', `membership source lost: ${e.message}; groups show only the volumes mounted here`);
+            this.announcer?.lost();
+            this.enqueue(() => this.refreshGroups(false));
+          });
+          return () => m.close();
+        },
+      },
+      {
+        name: 'daemon group',
+        run: async () => {
+          const announcer = new GroupAnnouncer(this.rt, this, this.localNodeId, (data) => m.send(DAEMON_GROUP, data));
+          this.announcer = announcer;
+          await announcer.join((g) => m.joinGroup(g));
+          return async () => void (await announcer.leave((g) => m.leaveGroup(g)));
+        },
+      },
+      {
+        // uevents before the scan: a lockspace made in between is seen by one or the other
+        name: 'uevents',
+        run: () => {
+          const listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
+          this.listener = listener;
+          listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
+          listener.on('overflow', () => {
+            this.counters.overflows++;
+            this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
+            this.enqueue(() => this.rescan());
+          });
+          listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}; lockspaces are still re-read every ${this.pollMs} ms, new ones are not seen`));
+          this.enqueue(() => this.rescan());
+          return () => listener.close();
+        },
+      },
+      {
+        name: 'control socket',
+        run: () =>
+          this.rt.serve(this.o.socketPath, {
+            status: () => this.status(),
+            lockspaces: () => this.lockspaceList(),
+            groups: () => this.groups(),
+            'node-down': () => this.refuseRecovery('node-down'),
+            'node-up': () => this.refuseRecovery('node-up'),
+            'fence-ack': (args) => this.refuseRecovery('fence-ack', args[0]),
+          }),
+      },
+    ]);
+    this.rt.every(this.pollMs, () => this.enqueue(() => this.poll()));
+    this.rt.every(this.o.controldCheckMs ?? 2000, () => this.checkControld());
     this.started = true;
-    await this.queue;
+    await this.rt.idle();
     let notified = false;
     try {
-      notified = sdNotify(`READY=1\nSTATUS=beside dlm_controld (pid ${found.pid}): tracking volumes; node ${this.localNodeId}\nMAINPID=${process.pid}`);
+      notified = sdNotify(`READY=1\nSTATUS=beside dlm_controld (pid ${found!.pid}): tracking volumes; node ${this.localNodeId}\nMAINPID=${process.pid}`);
     } catch (e) {
       this.log('warn', 'notify', `sd_notify failed: ${(e as Error).message}`);
     }
-    this.log('info', 'ready', `ready beside dlm_controld (pid ${found.pid}, seen in ${found.how}): tracking only, fs/dlm is left to it${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: m.isQuorate(), lockspaces: this.lockspaceList().length, dlmControldPid: found.pid });
+    this.log('info', 'ready', `ready beside dlm_controld (pid ${found!.pid}, seen in ${found!.how}): tracking only, fs/dlm is left to it${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: m.isQuorate(), lockspaces: this.lockspaceList().length, dlmControldPid: found!.pid });
   }
 
   private get pollMs(): number {
     return this.o.membersPollMs ?? 1000;
-  }
-
-  private every(ms: number, fn: () => void): void {
-    const t = setInterval(() => {
-      if (!this.stopped) fn();
-    }, ms);
-    t.unref();
-    this.timers.add(t);
-  }
-
-  private after(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.stopped) fn();
-    }, ms);
-    t.unref();
-    this.timers.add(t);
   }
 
   private refuseRecovery(cmd: 'node-down' | 'node-up' | 'fence-ack', id?: string): never {
@@ -243,7 +233,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
       let at = 0;
       for (const step of CONFIRM_STEPS_MS) {
         at += step;
-        this.after(at, () => this.enqueue(() => (this.lockspaces.get(ls)?.state === 'joining' ? this.check(ls) : undefined)));
+        this.rt.after(at, () => this.enqueue(() => (this.lockspaces.get(ls)?.state === 'joining' ? this.check(ls) : undefined)));
       }
       return;
     }
@@ -360,7 +350,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
     this.daemonGroupMembers = sortedIds(nodes);
     if (c.left.length) this.log('info', 'daemon-group', `daemon group: ${c.left.map((l) => `node ${l.nodeid} left (${l.reason})`).join(', ')}; members ${this.daemonGroupMembers.join(',')}`, { members: this.daemonGroupMembers });
     this.enqueue(() => {
-      const someoneJoined = this.tracker?.daemonGroupChange(nodes) ?? false;
+      const someoneJoined = this.announcer?.membersChanged(nodes) ?? false;
       return this.refreshGroups(someoneJoined);
     });
   }
@@ -372,33 +362,17 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
 
   /** Announces this node's volumes when they changed (or when asked), and reports group changes. */
   private refreshGroups(announce: boolean): Promise<void> | void {
-    const tracker = this.tracker;
-    if (!tracker) return;
-    const local = this.localView();
-    const report = () => {
-      for (const g of tracker.changes(tracker.view(local))) {
-        const e: GroupEvent = { uuid: g.ls, nodes: g.nodes, joined: g.joined, left: g.left };
-        this.log('info', 'group', `${g.ls}: ${g.nodes.length ? `mounted on node ${g.nodes.join(',')}` : 'mounted on no node'}${g.joined.length ? ` (joined ${g.joined.join(',')})` : ''}${g.left.length ? ` (left ${g.left.join(',')})` : ''}`, { ...e });
-        this.emit('group', e);
-      }
-    };
-    const mine = encodeMounts(local.map((l) => l.ls));
-    if (!this.inDaemonGroup || (!announce && mine === this.announced)) return report();
-    this.announced = mine;
-    return this.o.membership.send(DAEMON_GROUP, mine).then(report, (e: unknown) => {
-      this.log('warn', 'announce-failed', `could not announce this node's volumes in ${DAEMON_GROUP}: ${(e as Error).message}`);
-      report();
-    });
+    return this.announcer?.refresh(this.localView(), announce);
   }
 
   private enqueue(fn: () => Promise<void> | void): void {
-    this.queue = this.queue.then(() => (this.stopped ? undefined : fn())).catch((e: unknown) => this.log('error', 'internal', `event handling failed: ${(e as Error).stack ?? String(e)}`));
+    this.rt.enqueue(fn);
   }
 
   /** Each volume (lockspace UUID) with the nodes that have it, cluster-wide; state: this node's. */
   groups(): { uuid: string; nodes: number[]; state: string }[] {
     const local = this.localView();
-    const view = this.tracker?.view(local) ?? new Map(local.map((l) => [l.ls, l.nodes]));
+    const view = this.announcer?.view(local) ?? new Map(local.map((l) => [l.ls, l.nodes]));
     return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: this.lockspaces.get(uuid)?.state ?? 'not mounted here' }));
   }
 
@@ -412,14 +386,14 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
     return {
       mode: this.mode,
       pid: process.pid,
-      uptimeMs: Date.now() - this.startedAt,
+      uptimeMs: Date.now() - this.rt.startedAt,
       cluster: this.o.backend.tryRead(`${DLM_CLUSTER}/cluster_name`)?.trim() || this.o.clusterName || null,
       dlmControld: { pid: this.controld.pid, how: this.controld.how, running: this.controld.running, since: this.controld.since },
       membership: m.kind,
       localNodeId: this.localNodeId,
       quorate: q?.quorate ?? false,
       nodes: q?.nodes ?? [],
-      daemonGroup: { joined: this.inDaemonGroup, members: this.daemonGroupMembers },
+      daemonGroup: { joined: this.announcer?.joined ?? false, members: this.daemonGroupMembers },
       lockspaces: this.lockspaceList(),
       groups: this.groups(),
       counters: { ...this.counters },
@@ -429,27 +403,10 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
 
   /** Stops watching, leaves the daemon group (the others drop this node's volumes), disconnects. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    this.control?.close();
-    this.listener?.close();
-    await this.queue;
-    const m = this.o.membership;
-    if (this.inDaemonGroup) {
-      this.inDaemonGroup = false;
-      let bound: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([m.leaveGroup(DAEMON_GROUP), new Promise((_, reject) => (bound = setTimeout(() => reject(new Error('no answer within 5 s')), 5000)))]);
-        this.log('info', 'group-leave', `left the daemon group ${DAEMON_GROUP}`);
-      } catch (e) {
-        this.log('warn', 'group-leave-failed', `leaving ${DAEMON_GROUP}: ${(e as Error).message} (closing the connection instead: the others see this daemon end)`);
-      } finally {
-        clearTimeout(bound);
-      }
-    }
-    await m.close();
+    if (this.rt.stopped) return;
+    this.rt.closeControl();
+    await this.rt.halt();
+    await this.rt.tearDown();
     this.log('info', 'stop', 'daemon stopped');
     this.closedResolve?.();
   }
