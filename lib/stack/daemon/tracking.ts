@@ -18,6 +18,7 @@ import type { KernelBackend } from '../../kernel/backend.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
 import { UeventListener } from '../../kernel/uevent.js';
 import { DLM_CLUSTER } from '../../model/dlm.js';
+import { TrackingModel, type TrackedLockspace, type TrackingNote } from '../../model/trackingModel.js';
 import { DAEMON_GROUP } from '../../model/mountTracker.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
@@ -25,6 +26,8 @@ import { findDlmControld } from './controld.js';
 import { DaemonRefusal, type LockspaceEventSource } from './daemon.js';
 import { sdNotify } from './notify.js';
 import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LogEntry } from './runtime.js';
+
+export type { TrackedLockspace } from '../../model/trackingModel.js';
 
 /** The kernel as the tracking daemon may use it: reads only (no write, mkdir, rmdir or batch). */
 export type KernelReader = Pick<KernelBackend, 'tryList' | 'tryRead'>;
@@ -55,16 +58,6 @@ export interface TrackingDaemonOptions {
   joinWarnMs?: number;
 }
 
-export interface TrackedLockspace {
-  name: string;
-  /** joining: `online` seen, dlm_controld has not written this node into its members yet */
-  state: 'joining' | 'running';
-  /** from configfs spaces/<name>/nodes (dlm_controld's writing) */
-  members: number[];
-  /** when it entered this state (ms since the epoch) */
-  since: number;
-}
-
 // quick re-reads after an `online`: dlm_controld's join takes 0.1–2 s (more while it waits for
 // quorum or fencing, then the regular poll takes over)
 const CONFIRM_STEPS_MS = [50, 150, 300, 600, 1200];
@@ -74,14 +67,14 @@ const sortedIds = (ids: number[]) => [...new Set(ids)].sort((a, b) => a - b);
 export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   readonly mode = 'beside-dlm_controld';
   private readonly o: TrackingDaemonOptions;
-  private readonly lockspaces = new Map<string, TrackedLockspace>();
+  /** this node's lockspaces (lib/model/trackingModel.ts); made at start, with this node's id */
+  private lockspaces = new TrackingModel(0);
   private readonly rt: DaemonRuntime;
   /** made at start, with this node's id */
   private announcer: GroupAnnouncer | undefined;
   private daemonGroupMembers: number[] = [];
   private controld: ControldProcess & { running: boolean; since: number };
   private listener: LockspaceEventSource | undefined;
-  private readonly slowWarned = new Set<string>();
   private localNodeId = 0;
   private started = false;
   readonly counters = { online: 0, offline: 0, joined: 0, left: 0, overflows: 0, controldLost: 0 };
@@ -119,6 +112,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
         run: async () => {
           await m.start();
           this.localNodeId = m.localNodeId();
+          this.lockspaces = new TrackingModel(this.localNodeId, this.o.joinWarnMs ?? 60_000);
           this.checkLocalComm();
           m.on('quorum', (q) => this.onQuorum(q));
           m.on('members', (c) => this.onMembers(c));
@@ -226,14 +220,13 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
       this.counters.online++;
       this.log('info', 'uevent-online', `online ${ls} (observed: dlm_controld answers it)`, { ls, seqnum: d.seqnum ?? null });
       this.enqueue(() => {
-        this.lockspaces.set(ls, { name: ls, state: 'joining', members: [], since: Date.now() });
-        this.slowWarned.delete(ls);
+        this.lockspaces.online(ls, Date.now());
         return this.check(ls);
       });
       let at = 0;
       for (const step of CONFIRM_STEPS_MS) {
         at += step;
-        this.rt.after(at, () => this.enqueue(() => (this.lockspaces.get(ls)?.state === 'joining' ? this.check(ls) : undefined)));
+        this.rt.after(at, () => this.enqueue(() => (this.lockspaces.state(ls) === 'joining' ? this.check(ls) : undefined)));
       }
       return;
     }
@@ -243,7 +236,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
     }
     // offline: this node leaves it now; remove: it is gone (a failed join sends no offline)
     this.enqueue(() => {
-      if (this.lockspaces.has(ls)) this.drop(ls, d.action === 'offline' ? 'offline' : 'removed');
+      this.note(this.lockspaces.drop(ls, d.action === 'offline' ? 'offline' : 'removed'));
       return this.refreshGroups(false);
     });
   }
@@ -255,41 +248,31 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   }
 
   private update(ls: string, sysfs: Set<string>): void {
-    const l = this.lockspaces.get(ls);
-    if (!l) return;
-    if (!sysfs.has(ls)) return this.drop(ls, l.state === 'joining' ? 'gone from /sys/kernel/dlm before dlm_controld joined it (the join failed)' : 'gone from /sys/kernel/dlm (its offline was not seen)');
-    const members = this.readMembers(ls);
-    if (l.state === 'joining') {
-      if (members.includes(this.localNodeId)) {
-        const ms = Date.now() - l.since;
-        Object.assign(l, { state: 'running', members, since: Date.now() });
-        this.counters.joined++;
-        this.log('info', 'joined', `${ls}: dlm_controld joined it with members ${members.join(',')} (${ms} ms after online)`, { ls, members, ms });
-      } else if (Date.now() - l.since > (this.o.joinWarnMs ?? 60_000) && !this.slowWarned.has(ls)) {
-        this.slowWarned.add(ls);
-        this.log('warn', 'join-slow', `${ls}: dlm_controld has not joined it ${Math.round((Date.now() - l.since) / 1000)} s after online (quorum? fencing?): see dlm_tool status, dlm_tool ls`, { ls });
-      }
-      return;
-    }
-    if (members.join() !== l.members.join()) {
-      this.log('info', 'members', `${ls}: members ${members.join(',') || 'none'} (were ${l.members.join(',')}), from dlm_controld's configfs`, { ls, members, was: l.members });
-      Object.assign(l, { members });
-    }
+    this.note(this.lockspaces.observe(ls, sysfs.has(ls), () => this.readMembers(ls), Date.now()));
   }
 
-  private drop(ls: string, why: string): void {
-    const l = this.lockspaces.get(ls);
-    this.lockspaces.delete(ls);
-    this.slowWarned.delete(ls);
-    if (l?.state === 'running') this.counters.left++;
-    this.log('info', 'left', `${ls}: no longer mounted here (${why})`, { ls });
+  /** The model's notes, logged and counted. */
+  private note(notes: TrackingNote[]): void {
+    for (const n of notes) {
+      if (n.kind === 'joined') {
+        this.counters.joined++;
+        this.log('info', 'joined', `${n.ls}: dlm_controld joined it with members ${n.members.join(',')} (${n.ms} ms after online)`, { ls: n.ls, members: n.members, ms: n.ms });
+      } else if (n.kind === 'join-slow') {
+        this.log('warn', 'join-slow', `${n.ls}: dlm_controld has not joined it ${Math.round(n.waitedMs / 1000)} s after online (quorum? fencing?): see dlm_tool status, dlm_tool ls`, { ls: n.ls });
+      } else if (n.kind === 'members') {
+        this.log('info', 'members', `${n.ls}: members ${n.members.join(',') || 'none'} (were ${n.was.join(',')}), from dlm_controld's configfs`, { ls: n.ls, members: n.members, was: n.was });
+      } else {
+        if (n.wasRunning) this.counters.left++;
+        this.log('info', 'left', `${n.ls}: no longer mounted here (${n.why})`, { ls: n.ls });
+      }
+    }
   }
 
   /** At start and after an overflow: every lockspace in /sys/kernel/dlm, then each one checked. */
   private rescan(): Promise<void> | void {
     const sysfs = this.sysfsLockspaces();
-    for (const ls of sysfs) if (!this.lockspaces.has(ls)) this.lockspaces.set(ls, { name: ls, state: 'joining', members: [], since: Date.now() });
-    for (const ls of [...this.lockspaces.keys()]) this.update(ls, sysfs);
+    this.lockspaces.found(sysfs, Date.now());
+    for (const ls of this.lockspaces.names()) this.update(ls, sysfs);
     this.log('info', 'rescan', `/sys/kernel/dlm: ${sysfs.size} lockspace(s)${sysfs.size ? ` (${[...sysfs].sort().join(', ')})` : ''}`, { lockspaces: [...sysfs].sort() });
     return this.refreshGroups(false);
   }
@@ -298,7 +281,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   private poll(): Promise<void> | void {
     if (this.lockspaces.size === 0) return;
     const sysfs = this.sysfsLockspaces();
-    for (const ls of [...this.lockspaces.keys()]) this.update(ls, sysfs);
+    for (const ls of this.lockspaces.names()) this.update(ls, sysfs);
     return this.refreshGroups(false);
   }
 
@@ -357,7 +340,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
 
   /** This node's lockspaces that count (dlm_controld joined them), with their configfs members. */
   private localView(): { ls: string; nodes: number[] }[] {
-    return [...this.lockspaces.values()].filter((l) => l.state === 'running').map((l) => ({ ls: l.name, nodes: l.members.length ? l.members : [this.localNodeId] }));
+    return this.lockspaces.localView();
   }
 
   /** Announces this node's volumes when they changed (or when asked), and reports group changes. */
@@ -373,11 +356,11 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
   groups(): { uuid: string; nodes: number[]; state: string }[] {
     const local = this.localView();
     const view = this.announcer?.view(local) ?? new Map(local.map((l) => [l.ls, l.nodes]));
-    return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: this.lockspaces.get(uuid)?.state ?? 'not mounted here' }));
+    return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: this.lockspaces.state(uuid) ?? 'not mounted here' }));
   }
 
   lockspaceList(): TrackedLockspace[] {
-    return [...this.lockspaces.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((l) => ({ ...l, members: [...l.members] }));
+    return this.lockspaces.list();
   }
 
   status(): Record<string, unknown> {
