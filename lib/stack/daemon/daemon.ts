@@ -18,7 +18,6 @@ import { BatchError, type KernelBackend } from '../../kernel/backend.js';
 import { ControlGuardError, downHazard, openControl, userStackMounts, type ControlDevice, type ControlOpenOptions, type DownHazard, type DownHazardOptions } from '../../kernel/control.js';
 import { KernelError } from '../../kernel/errors.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
-import { UeventListener } from '../../kernel/uevent.js';
 import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
 import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState } from '../../model/dlmDaemon.js';
 import { warmUpDaemonModel } from '../../model/daemonWarmUp.js';
@@ -34,9 +33,9 @@ import { runFenceAgent } from './fence.js';
 import { LivenessProbe } from './liveness.js';
 import { PlockService } from './plocks.js';
 import { sdNotify } from './notify.js';
-import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LogEntry } from './runtime.js';
+import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry, type Teardown } from './runtime.js';
 
-export type { DaemonEvents, GroupEvent, LogEntry } from './runtime.js';
+export type { DaemonEvents, GroupEvent, LockspaceEventSource, LogEntry } from './runtime.js';
 
 export interface DaemonOptions {
   backend: KernelBackend;
@@ -92,12 +91,6 @@ export interface DaemonOptions {
   startupFencing?: boolean;
   /** dlm_controld's post_join_delay; default 30000 ms */
   postJoinDelayMs?: number;
-}
-
-/** What the daemon needs of a uevent listener (UeventListener, or a test's injector). */
-export interface LockspaceEventSource extends EventEmitter {
-  close(): void;
-  stats?(): unknown;
 }
 
 export class DaemonRefusal extends Error {
@@ -296,17 +289,16 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     };
   }
 
-  private listenUevents(): () => void {
-    const listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
-    this.listener = listener;
-    listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
-    listener.on('overflow', () => {
-      this.counters.overflows++;
-      this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
-      this.enqueue(() => this.feed({ type: 'rescan', ...this.readState(), at: Date.now() }));
+  private listenUevents(): Teardown {
+    const { listener, teardown } = this.rt.listenLockspaceUevents(this.o.uevents, {
+      onEvent: (ev) => this.onUevent(ev),
+      onOverflow: () => {
+        this.counters.overflows++;
+        this.enqueue(() => this.feed({ type: 'rescan', ...this.readState(), at: Date.now() }));
+      },
     });
-    listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}`));
-    return () => listener.close();
+    this.listener = listener;
+    return teardown;
   }
 
   /** A message delivered in the daemon group or a lockspace group. */

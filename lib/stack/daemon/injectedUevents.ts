@@ -3,7 +3,7 @@
 // exactly like the kernel's fs/dlm uevents (devpath /kernel/dlm/<ls>, subsystem dlm).
 import { EventEmitter } from 'node:events';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
-import type { LockspaceEventSource } from './daemon.js';
+import type { LockspaceEventSource } from './runtime.js';
 
 export class InjectedUevents extends EventEmitter implements LockspaceEventSource {
   private seq = 0;

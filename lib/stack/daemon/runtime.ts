@@ -10,6 +10,7 @@
 //   - the group announcements in the daemon group (lib/model/mountTracker.ts): which volumes each
 //     node has mounted, reported as 'group' events.
 import type { EventEmitter } from 'node:events';
+import { UeventListener, type ReceivedUevent } from '../../kernel/uevent.js';
 import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
 import { ControlServer, DEFAULT_SOCKET, type CommandHandler } from './controlSocket.js';
 import { StructuredLog } from './log.js';
@@ -33,6 +34,12 @@ export interface GroupEvent {
 export interface DaemonEvents {
   group: [GroupEvent];
   log: [LogEntry];
+}
+
+/** What the daemons need of a uevent listener (UeventListener, or a test's injector). */
+export interface LockspaceEventSource extends EventEmitter {
+  close(): void;
+  stats?(): unknown;
 }
 
 /** Undoes one setup step. */
@@ -151,6 +158,25 @@ export class DaemonRuntime {
     await control.listen();
     this.control = control;
     return () => this.closeControl();
+  }
+
+  /**
+   * fs/dlm's lockspace uevents (the kernel's netlink socket, or the source given): each event to
+   * onEvent; lost ones (overflow) counted by onOverflow after a warning, which must rescan
+   * /sys/kernel/dlm. Returns the listener and its teardown.
+   */
+  listenLockspaceUevents(
+    source: LockspaceEventSource | undefined,
+    h: { onEvent: (ev: ReceivedUevent) => void; onOverflow: () => void; errorConsequence?: string },
+  ): { listener: LockspaceEventSource; teardown: Teardown } {
+    const listener = source ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
+    listener.on('event', h.onEvent);
+    listener.on('overflow', () => {
+      this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
+      h.onOverflow();
+    });
+    listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}${h.errorConsequence ? `; ${h.errorConsequence}` : ''}`));
+    return { listener, teardown: () => listener.close() };
   }
 
   /** Stops answering requests (the first thing a stop does). */

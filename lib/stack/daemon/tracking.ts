@@ -16,16 +16,15 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { KernelBackend } from '../../kernel/backend.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
-import { UeventListener } from '../../kernel/uevent.js';
 import { DLM_CLUSTER } from '../../model/dlm.js';
 import { TrackingModel, type TrackedLockspace, type TrackingNote } from '../../model/trackingModel.js';
 import { DAEMON_GROUP } from '../../model/mountTracker.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { findDlmControld } from './controld.js';
-import { DaemonRefusal, type LockspaceEventSource } from './daemon.js';
+import { DaemonRefusal } from './daemon.js';
 import { sdNotify } from './notify.js';
-import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LogEntry } from './runtime.js';
+import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry } from './runtime.js';
 
 export type { TrackedLockspace } from '../../model/trackingModel.js';
 
@@ -144,17 +143,17 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
         // uevents before the scan: a lockspace made in between is seen by one or the other
         name: 'uevents',
         run: () => {
-          const listener = this.o.uevents ?? new UeventListener({ kernel: true, filter: { devpathPrefix: '/kernel/dlm/' }, ref: true });
-          this.listener = listener;
-          listener.on('event', (ev: ReceivedUevent) => this.onUevent(ev));
-          listener.on('overflow', () => {
-            this.counters.overflows++;
-            this.log('warn', 'overflow', 'uevents were lost: rescanning /sys/kernel/dlm');
-            this.enqueue(() => this.rescan());
+          const { listener, teardown } = this.rt.listenLockspaceUevents(this.o.uevents, {
+            onEvent: (ev) => this.onUevent(ev),
+            onOverflow: () => {
+              this.counters.overflows++;
+              this.enqueue(() => this.rescan());
+            },
+            errorConsequence: `lockspaces are still re-read every ${this.pollMs} ms, new ones are not seen`,
           });
-          listener.on('error', (e: Error) => this.log('error', 'uevent-error', `uevent socket failed: ${e.message}; lockspaces are still re-read every ${this.pollMs} ms, new ones are not seen`));
+          this.listener = listener;
           this.enqueue(() => this.rescan());
-          return () => listener.close();
+          return teardown;
         },
       },
       {
