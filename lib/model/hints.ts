@@ -43,7 +43,7 @@ export function hintFor({ op, path, code }: HintContext): string | undefined {
     case 'local':
       if (code === 'EINVAL') return 'set ipv4_port, ipv4_address and num before local';
       if (code === 'EBUSY')
-        return "another node is the local node (o2stack apply moves it by removing that node and adding it again), or a local node was cleared by writing 0 to its 'local', after which this kernel takes no local node until the cluster is removed: o2stack stop, then o2stack start";
+        return "another node is the local node (o2stack apply moves it by removing that node and adding it again), or a local node was cleared by writing 0 to its 'local', after which some kernels (Debian's 6.1.0-50) take no local node until the cluster is removed: o2stack stop, then o2stack start";
       if (code === 'EADDRNOTAVAIL') return "the node's IPv4 address is not configured on this host: check `ip -4 addr` and the node's ip_address";
       if (code === 'EADDRINUSE') return "the node's port is already in use on this host: check `ss -ltnp` for the port";
       break;

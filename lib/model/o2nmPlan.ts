@@ -119,7 +119,7 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
     } else if (n.local && n.name !== localName) {
       // not `local` = 0: the kernel (Debian's 6.1.0-50) then keeps counting a local node and
       // refuses every later `local` = 1 with EBUSY until the cluster is removed
-      why = `node '${n.name}' is the local node and ${localName ? `'${localName}'` : 'no node'} is to be: it is removed and added again (clearing 'local' by writing 0 would leave the kernel refusing any local node until the cluster is removed)`;
+      why = `node '${n.name}' is the local node and ${localName ? `'${localName}'` : 'no node'} is to be: it is removed and added again (clearing 'local' by writing 0 leaves some kernels, Debian's 6.1.0-50 among them, refusing any local node until the cluster is removed)`;
     }
     if (!why) continue;
     if (n.local && hbActive) {

@@ -102,7 +102,7 @@ describe('o2nm planner', function () {
         'mkdir node/a', 'write node/a/ipv4_port 7777', 'write node/a/ipv4_address 192.0.2.1', 'write node/a/num 1',
         ...(to ? [`write node/${to}/local 1`] : []),
       ]);
-      assert.match(plan.steps[0]!.why, /writing 0 would leave the kernel refusing any local node/);
+      assert.match(plan.steps[0]!.why, /writing 0 leaves some kernels, Debian's 6.1.0-50 among them, refusing any local node/);
       applyO2nmPlan(b, plan); // the simulator refuses a local node after one was cleared by writing 0
       assert.deepEqual(readO2nmState(b).clusters[0]!.nodes.filter((n) => n.local).map((n) => n.name), to ? [to] : []);
       assert.ok(isNoop(planO2nm(cfg, readO2nmState(b), { localNode: to })));
