@@ -32,6 +32,7 @@ import { findDlmControld } from './controld.js';
 import { runFenceAgent } from './fence.js';
 import { LivenessProbe } from './liveness.js';
 import { PlockService } from './plocks.js';
+import { checkSocketPath, DEFAULT_SOCKET, SocketInUseError } from './controlSocket.js';
 import { sdNotify } from './notify.js';
 import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry, type Teardown } from './runtime.js';
 
@@ -255,10 +256,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
   }
 
-  /** What must hold before anything is touched: no dlm_controld, a safe kernel for legacy mode, fs/dlm's configfs. */
-  private checkStart(): void {
+  /** What must hold before anything is touched: no dlm_controld, a free socket path, a safe kernel for legacy mode, fs/dlm's configfs. */
+  private async checkStart(): Promise<void> {
     const controld = findDlmControld();
     if (controld) throw new DaemonRefusal(`dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): fs/dlm is left to it; the o2stack daemon does not start`);
+    await checkSocket(this.o.socketPath);
     if (this.o.legacy) {
       const hazard = downHazard(this.o.downHazard);
       if (hazard.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${hazard.reason}. Use the dlm recovery callbacks instead: run \`o2stack daemon\` without --legacy (it writes recover_callbacks 1 before any lockspace exists; ocfs2 then learns of node deaths from the dlm, no DOWN needed)`);
@@ -342,6 +344,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
 
   private async fenceAck(args: string[]): Promise<string> {
     const id = nodeArg(args);
+    if (!this.model.nodes.has(id)) throw new Error(`node ${id} is not a node of cluster ${this.o.clusterName} (its nodes: ${[...this.model.nodes.keys()].join(', ')}): nothing acknowledged`);
+    if (id === this.model.localNodeId) throw new Error(`node ${id} is this node: nothing acknowledged`);
     if (this.model.sharedFencing) {
       // cluster-wide: every daemon acts on it when it is delivered in the daemon group
       await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeFenceResult({ nodeid: id, ok: true, manual: true })));
@@ -824,6 +828,17 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.log('info', 'stop', 'daemon stopped');
     this.closedResolve?.();
     return true;
+  }
+}
+
+/** Refuses (DaemonRefusal) when the control socket's path is taken: checked before anything is touched. */
+export async function checkSocket(path: string | null | undefined): Promise<void> {
+  if (path === null) return;
+  try {
+    await checkSocketPath(path ?? DEFAULT_SOCKET);
+  } catch (e) {
+    if (e instanceof SocketInUseError) throw new DaemonRefusal(e.message);
+    throw e;
   }
 }
 
