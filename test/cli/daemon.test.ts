@@ -2,12 +2,19 @@ import assert from 'node:assert/strict';
 import { runCli } from '../support/runCli.js';
 
 describe('o2stack daemon: membership flags', function () {
-  it('usage errors (exit 2): unknown --membership, --members with corosync, static without --members, bad --node-id', async function () {
+  it('usage errors (exit 2): unknown --membership, --members with corosync, static without --members, bad numbers', async function () {
     const cases: [string[], RegExp][] = [
       [['daemon', '--membership', 'pacemaker'], /--membership pacemaker: corosync or static/],
       [['daemon', '--membership', 'corosync', '--members', '/nonexistent'], /--members is for --membership static/],
       [['daemon', '--membership', 'static'], /needs --members FILE/],
-      [['daemon', '--node-id', 'x'], /--node-id x: a positive integer/],
+      [['daemon', '--node-id', 'x'], /--node-id "x": a whole number from 1 to 4294967295/],
+      [['daemon', '--node-id', '0'], /--node-id "0": a whole number from 1/],
+      // numbers: checked before anything else (a NaN fence timeout never ended a fence)
+      [['daemon', '--fence-timeout', 'abc', '--unsafe-skip-fencing'], /--fence-timeout "abc": milliseconds, a whole number from 1 to 86400000/],
+      [['daemon', '--join-timeout', '-5', '--unsafe-skip-fencing'], /--join-timeout "-5": milliseconds/],
+      [['daemon', '--probe-dead', 'abc', '--unsafe-skip-fencing'], /--probe-dead "abc"/],
+      [['daemon', '--probe-port', '70000', '--unsafe-skip-fencing'], /--probe-port "70000": a whole number from 1 to 65535/],
+      [['daemon', '--post-join-delay', '1e3', '--unsafe-skip-fencing'], /--post-join-delay "1e3"/],
       [['daemon', '--members', '/nonexistent', '--fence-manual'], /--cluster NAME is needed/],
       [['daemon', '--fence-manual', '--unsafe-skip-fencing'], /--fence-manual and --unsafe-skip-fencing: give one fence method/],
     ];
