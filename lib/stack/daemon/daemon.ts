@@ -209,7 +209,13 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         name: 'configfs',
         run: async () => {
           const state = this.readConfigState();
-          const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes, recoverCallbacks: !this.o.legacy }, state);
+          let plan;
+          try {
+            plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes, recoverCallbacks: !this.o.legacy }, state);
+          } catch (e) {
+            const x = e as Error & { hint?: string };
+            throw new DaemonRefusal(`${x.message}${x.hint ? `: ${x.hint}` : ''}`, { cause: e });
+          }
           const existingName = k.tryRead(`${DLM_CLUSTER}/cluster_name`)?.replace(/\n$/, '');
           if (state.clusterDir && existingName && existingName !== this.o.clusterName && state.sysfs.length > 0) {
             throw new DaemonRefusal(`fs/dlm runs cluster '${existingName}' with ${state.sysfs.length} lockspace(s); refusing to switch to '${this.o.clusterName}'`);
@@ -716,7 +722,13 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const k = this.o.backend;
     const clusterDir = k.tryList(DLM_CLUSTER) !== undefined;
     const comms = (k.tryList(`${DLM_CLUSTER}/comms`) ?? []).filter((e) => e.type === 'dir').map((e) => Number(e.name)).filter(Number.isInteger);
-    return { clusterDir, comms, ...this.readState() };
+    // addr_list: one "AF_INET<TAB>ip" line per address (unreadable: not compared)
+    const commAddrs: Record<number, string[]> = {};
+    for (const id of comms) {
+      const list = k.tryRead(`${DLM_CLUSTER}/comms/${id}/addr_list`);
+      if (list !== undefined) commAddrs[id] = list.split('\n').map((l) => l.split('\t')[1]?.trim() ?? '').filter(Boolean);
+    }
+    return { clusterDir, comms, commAddrs, ...this.readState() };
   }
 
   private readState(): { sysfs: string[]; spaces: Record<string, number[]> } {
