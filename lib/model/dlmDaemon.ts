@@ -241,6 +241,8 @@ export function daemonStartPlan(
 /** Members file: one node a line, `NAME=ID@ADDR[,ADDR...]` (or `ID@ADDR`), '#' comments. */
 export function parseMembersFile(text: string): (DlmMember & { name?: string })[] {
   const out: (DlmMember & { name?: string })[] = [];
+  const ids = new Set<number>();
+  const names = new Set<string>();
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
     if (line === '') return;
@@ -252,8 +254,10 @@ export function parseMembersFile(text: string): (DlmMember & { name?: string })[
     if (addresses.length === 0 || addresses.length > 3) throw new Error(`members file line ${i + 1}: 1 to 3 addresses`);
     const bad = addresses.find((a) => isIP(a) === 0);
     if (bad !== undefined) throw new Error(`members file line ${i + 1}: '${bad}' is not an IPv4 or IPv6 address`);
-    if (out.some((n) => n.nodeid === nodeid)) throw new Error(`members file line ${i + 1}: node id ${nodeid} is listed twice`);
-    if (m[1] && out.some((n) => n.name === m[1])) throw new Error(`members file line ${i + 1}: name ${m[1]} is listed twice`);
+    if (ids.has(nodeid)) throw new Error(`members file line ${i + 1}: node id ${nodeid} is listed twice`);
+    if (m[1] && names.has(m[1])) throw new Error(`members file line ${i + 1}: name ${m[1]} is listed twice`);
+    ids.add(nodeid);
+    if (m[1]) names.add(m[1]);
     out.push({ ...(m[1] ? { name: m[1] } : {}), nodeid, addresses });
   });
   if (out.length === 0) throw new Error('members file: no nodes');
