@@ -2,10 +2,11 @@
 // (lib/config/ is pure). Writes are atomic (temp sibling, fsync, rename, fsync of the directory)
 // and serialized between o2stack processes by a PID lock file next to the target.
 import { randomBytes } from 'node:crypto';
-import { constants as FS, promises as fsp, readFileSync } from 'node:fs';
+import { constants as FS, promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseAny, type ParseAnyOptions, type ParseAnyResult } from '../config/detect.js';
 import { ConfigError } from '../model/errors.js';
+import { InputFileError, readInputFile } from './inputFile.js';
 
 export interface LoadedConfig extends ParseAnyResult {
   path: string;
@@ -17,8 +18,9 @@ export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, '
   try {
     // sync: a small file, and fs.promises costs a CLI run start-up time (it loads streams and
     // readline) on a slow machine
-    text = readFileSync(path, 'utf8');
+    text = readInputFile(path);
   } catch (e) {
+    if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new ConfigError([

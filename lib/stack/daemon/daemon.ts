@@ -33,6 +33,7 @@ import { runFenceAgent } from './fence.js';
 import { LivenessProbe } from './liveness.js';
 import { PlockService } from './plocks.js';
 import { checkSocketPath, DEFAULT_SOCKET, SocketInUseError } from './controlSocket.js';
+import { readInputFile } from '../inputFile.js';
 import { sdNotify } from './notify.js';
 import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry, type Teardown } from './runtime.js';
 
@@ -878,5 +879,5 @@ export function pickLocalNode(nodes: { nodeid: number; name?: string }[], nodeId
 
 /** Reads a members file (lib/model/dlmDaemon.ts parseMembersFile). */
 export function readMembers(path: string): string {
-  return readFileSync(path, 'utf8');
+  return readInputFile(path);
 }
