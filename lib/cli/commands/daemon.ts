@@ -96,8 +96,11 @@ export function register(program: Command): void {
       const { NativeBackend } = await import('../../kernel/backend.js');
       const m = kind === 'static' ? await staticMembership(o, nodeId) : await corosyncMembership(o, nodeId);
       const { membership, nodes, clusterName } = m;
+      // --root: a fake kernel tree (a directory): no dlm monitor or plock device to open there
+      const fakeRoot = o.root !== undefined && o.root !== '/';
       const d = new DlmDaemon({
         backend: new NativeBackend({ root: o.root ?? '/' }),
+        ...(fakeRoot ? { monitorPath: null, plockDevice: null } : {}),
         clusterName,
         nodes,
         membership,
