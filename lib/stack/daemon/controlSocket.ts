@@ -15,6 +15,19 @@ const MAX_REQUEST = 4096;
 
 export type CommandHandler = (args: string[]) => unknown | Promise<unknown>;
 
+/**
+ * One request line out of what a connection sent so far: `more` while there is no newline yet
+ * (and the request is within MAX_REQUEST), the command and its arguments when it is one of
+ * `commands` (own names only), or the error to answer.
+ */
+export function parseControlRequest(buf: string, commands: readonly string[]): { more: true } | { cmd: string; args: string[] } | { error: string } {
+  const nl = buf.indexOf('\n');
+  if (nl < 0 || nl > MAX_REQUEST) return buf.length > MAX_REQUEST || nl > MAX_REQUEST ? { error: `request too long (more than ${MAX_REQUEST} bytes without a newline)` } : { more: true };
+  const [cmd = '', ...args] = buf.slice(0, nl).trim().split(/\s+/);
+  if (!commands.includes(cmd)) return { error: `unknown command '${cmd.slice(0, 64)}' (${commands.join(', ')})` };
+  return { cmd, args };
+}
+
 /** The socket path cannot be used: another daemon answers there, or it is not a socket. */
 export class SocketInUseError extends Error {
   readonly code = 'EADDRINUSE';
@@ -74,20 +87,17 @@ export class ControlServer {
       }
       // one request per connection: whatever comes after its line is ignored
       let taken = false;
+      // own commands only (never the object's prototype: constructor, toString, __proto__)
+      const commands = Object.keys(this.handlers);
       sock.on('data', (d: string) => {
         if (taken) return;
         buf += d;
-        if (buf.length > MAX_REQUEST) {
-          taken = true;
-          return void sock.end(JSON.stringify({ ok: false, error: `request too long (more than ${MAX_REQUEST} bytes without a newline)` }) + '\n');
-        }
-        const nl = buf.indexOf('\n');
-        if (nl < 0) return;
+        const req = parseControlRequest(buf, commands);
+        if ('more' in req) return;
         taken = true;
-        const [cmd = '', ...args] = buf.slice(0, nl).trim().split(/\s+/);
-        // own commands only (never the object's prototype: constructor, toString, __proto__)
-        const h = Object.hasOwn(this.handlers, cmd) ? this.handlers[cmd] : undefined;
-        if (!h) return void sock.end(JSON.stringify({ ok: false, error: `unknown command '${cmd.slice(0, 64)}' (${Object.keys(this.handlers).join(', ')})` }) + '\n');
+        if ('error' in req) return void sock.end(JSON.stringify({ ok: false, error: req.error }) + '\n');
+        const { cmd, args } = req;
+        const h = this.handlers[cmd]!;
         // a handler may answer later (a promise): a cluster-wide fence-ack is sent first
         Promise.resolve()
           .then(() => h(args))

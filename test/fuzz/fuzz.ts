@@ -1,0 +1,211 @@
+// npm run fuzz [-- --inputs N] [--only NAME] [--seed S]: every parser and decoder the project has
+// takes N inputs (default 1,000,000 each): half generated, half mutations of real samples (byte
+// flips, splices, and slices repeated until the input is large or deeply nested — size, depth and
+// count are what small fuzzers never reach). Each must return or throw one of the project's typed
+// errors, within a time bound per input; the heap must not keep growing. Prints one line per
+// target and ends "N passed, N failed". Not part of `npm test` (it takes minutes); what it finds
+// becomes a regression test there.
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { parseClusterConf } from '../../lib/config/clusterConf.js';
+import { parseCmanXml } from '../../lib/config/cmanXml.js';
+import { parseCorosyncConfCluster } from '../../lib/config/corosyncConf.js';
+import { parseAny } from '../../lib/config/detect.js';
+import { parseJsonConfig } from '../../lib/config/json.js';
+import { parseO2cbDefaults } from '../../lib/config/o2cbDefaults.js';
+import { decodePlockInfo, PLOCK_RECORD_BYTES } from '../../lib/kernel/plock.js';
+import { ConfigError } from '../../lib/model/errors.js';
+import { decodeFenceResult, decodeStartupFence, decodeStartupUnseen } from '../../lib/model/fenceMessage.js';
+import { readHeartbeatRegion } from '../../lib/model/heartbeatFile.js';
+import { decodeStart } from '../../lib/model/lockspaceGroup.js';
+import { decodeMounts } from '../../lib/model/mountTracker.js';
+import { decodePlockMessage } from '../../lib/model/plockSync.js';
+import { bufferReader, readSuperblock, VolumeFormatError } from '../../lib/model/superblock.js';
+import { parseUevent } from '../../lib/model/uevent.js';
+import { parseControlRequest } from '../../lib/stack/daemon/controlSocket.js';
+import { benchArgs } from '../../bench/args.js';
+
+const args = benchArgs(import.meta.url, { inputs: { default: '1000000', int: true }, only: {}, seed: { default: '1', int: true }, 'max-ms': { default: '2000', int: true } });
+
+interface Target {
+  name: string;
+  /** generated inputs */
+  gen: fc.Arbitrary<Buffer>;
+  /** real samples to mutate */
+  samples: Buffer[];
+  /** larger inputs cost more: the biggest a mutation may grow to */
+  maxBytes: number;
+  run(input: Buffer): unknown;
+  /** a thrown error this target may give (anything else is a finding) */
+  typed(e: unknown): boolean;
+}
+
+const fixture = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url));
+const text = (b: Buffer) => b.toString('utf8');
+const isConfigError = (e: unknown) => e instanceof ConfigError;
+const never = () => false;
+
+// small deterministic PRNG (xorshift32) for the mutations, seeded per target
+function rng(seed: number) {
+  let x = seed >>> 0 || 1;
+  return (n: number) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return n <= 0 ? 0 : x % n;
+  };
+}
+
+/** One mutation of a sample: flips, inserts, deletes, splices with another sample, or a slice repeated (size and depth). */
+function mutate(r: (n: number) => number, samples: Buffer[], maxBytes: number): Buffer {
+  let b = Buffer.from(samples[r(samples.length)]!);
+  const rounds = 1 + r(4);
+  for (let k = 0; k < rounds; k++) {
+    const len = b.length;
+    switch (r(7)) {
+      case 0: // flip bytes
+        for (let i = 0, n = 1 + r(8); i < n && len; i++) b[r(len)] = r(256);
+        break;
+      case 1: // insert interesting bytes
+        b = Buffer.concat([b.subarray(0, r(len + 1)), Buffer.from([[0], [0xff], [0x0a], [0x22], [0x7b], [0x5b], [0x3c], [0x3d], [0x5c], [0x80]][r(10)]!), b.subarray(r(len + 1))]);
+        break;
+      case 2: {
+        // delete a range
+        const at = r(len + 1);
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at + r(64))]);
+        break;
+      }
+      case 3: {
+        // splice with another sample
+        const o = samples[r(samples.length)]!;
+        b = Buffer.concat([b.subarray(0, r(len + 1)), o.subarray(r(o.length + 1))]);
+        break;
+      }
+      case 4: {
+        // repeat a slice many times: large inputs, many nodes, deep nesting
+        const at = r(len + 1);
+        const piece = b.subarray(at, at + 1 + r(80));
+        const times = Math.min(Math.floor(maxBytes / Math.max(1, piece.length)), [2, 10, 100, 1000, 10000, 100000][r(6)]!);
+        b = Buffer.concat([b.subarray(0, at), ...Array<Buffer>(times).fill(piece), b.subarray(at)]);
+        break;
+      }
+      case 5: // truncate
+        b = b.subarray(0, r(len + 1));
+        break;
+      default: {
+        // overwrite a 32-bit field with an edge value
+        if (len >= 4) {
+          const v = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 255, 256, 4096][r(8)]!;
+          b.writeUInt32LE(v >>> 0, r(len - 3));
+        }
+      }
+    }
+    if (b.length > maxBytes) b = b.subarray(0, maxBytes);
+  }
+  return b;
+}
+
+const configText = fc.oneof(
+  fc.string({ maxLength: 400 }),
+  fc.string({ maxLength: 2000, unit: 'binary' }),
+  fc.array(fc.constantFrom('cluster:', 'node:', '\tname = n1', '\tnumber = 0', '\tip_address = 10.0.0.1', '\tip_port = 7777', '\tcluster = c', '\tnode_count = 1', '{', '}', '[', ']', '"', ':', ',', '<cluster name="c">', '<clusternode name="n" nodeid="1"/>', '</cluster>', 'O2CB_ENABLED=true', "O2CB_BOOTCLUSTER='c'", 'totem {', 'nodelist {', 'ring0_addr: 10.0.0.1', 'nodeid: 1', '\n', '\\', '$(', '`', '#'), { maxLength: 3000 }).map((a) => a.join('\n')),
+).map((s) => Buffer.from(s));
+const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
+
+const sbSamples = ['o2cb', 'pcmk', 'global', 'local', 'classic', 'hbdev', 'b512'].map((n) => gunzipSync(fixture(`superblock/${n}.head.gz`)));
+const daemonMessages = ['{"t":"plock","op":"lock","fsid":1,"number":"42","start":"0","end":"9","ex":true,"wait":false,"owner":"0x1","pid":7,"nodeid":1}', '{"t":"fence-result","nodeid":2,"ok":true}', '{"t":"startup-fence","nodes":[3]}', '{"t":"startup-unseen","nodes":[]}', '{"t":"mounts","ls":["ABC"]}', 'o2s-start 1 2 3'].map((s) => Buffer.from(s));
+const decoders = [decodePlockMessage, decodeFenceResult, decodeStartupFence, decodeStartupUnseen, decodeStart, decodeMounts];
+
+const targets: Target[] = [
+  { name: 'cluster.conf', gen: configText, samples: ['docs-cluster.conf', 'messy-cluster.conf', 'invalid-cluster.conf'].map((f) => fixture(`config/${f}`)), maxBytes: 4 << 20, run: (b) => parseClusterConf(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'cman XML', gen: configText, samples: [fixture('config/cman-cluster.conf')], maxBytes: 4 << 20, run: (b) => parseCmanXml(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'corosync.conf', gen: configText, samples: [fixture('config/corosync.conf')], maxBytes: 4 << 20, run: (b) => parseCorosyncConfCluster(text(b), { file: 'f' }), typed: isConfigError },
+  { name: '/etc/default/o2cb', gen: configText, samples: [fixture('config/default-o2cb')], maxBytes: 4 << 20, run: (b) => parseO2cbDefaults(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'JSON config', gen: configText, samples: [fixture('config/cluster.json')], maxBytes: 4 << 20, run: (b) => parseJsonConfig(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'any format (detect)', gen: configText, samples: ['cluster.json', 'cman-cluster.conf', 'corosync.conf', 'default-o2cb', 'docs-cluster.conf'].map((f) => fixture(`config/${f}`)), maxBytes: 4 << 20, run: (b) => parseAny(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'superblock', gen: bytes(16384), samples: sbSamples, maxBytes: 1 << 20, run: (b) => readSuperblock(bufferReader(b)), typed: (e) => e instanceof VolumeFormatError },
+  {
+    name: 'heartbeat file',
+    gen: bytes(16384),
+    samples: sbSamples,
+    maxBytes: 1 << 20,
+    run: (b) => {
+      const sb = readSuperblock(bufferReader(b));
+      return readHeartbeatRegion(bufferReader(b), sb);
+    },
+    typed: (e) => e instanceof VolumeFormatError,
+  },
+  {
+    name: 'uevent datagram',
+    gen: bytes(2048),
+    samples: [Buffer.from('online@/kernel/dlm/ABC\0ACTION=online\0DEVPATH=/kernel/dlm/ABC\0SUBSYSTEM=dlm\0LOCKSPACE=ABC\0SEQNUM=12\0'), Buffer.concat([Buffer.from('libudev\0'), Buffer.from([0xfe, 0xed, 0xca, 0xfe, 40, 0, 0, 0, 40, 0, 0, 0, 20, 0, 0, 0]), Buffer.alloc(16), Buffer.from('ACTION=add\0DEVPATH=/x\0')])],
+    maxBytes: 16384,
+    run: (b) => parseUevent(b),
+    typed: never,
+  },
+  { name: 'daemon group messages', gen: configText, samples: daemonMessages, maxBytes: 1 << 20, run: (b) => decoders.map((d) => d(text(b))), typed: never },
+  {
+    name: 'control-socket request',
+    gen: configText,
+    samples: ['status\n', 'fence-ack 2\n', 'plocks ABC\n', 'dump 50\n', 'constructor\n'].map((s) => Buffer.from(s)),
+    maxBytes: 64 << 10,
+    run: (b) => parseControlRequest(text(b), ['status', 'plocks', 'dump', 'fence-ack', 'node-down']),
+    typed: never,
+  },
+  {
+    name: 'plock request (dlm_plock_info)',
+    gen: fc.uint8Array({ minLength: PLOCK_RECORD_BYTES, maxLength: PLOCK_RECORD_BYTES }).map((a) => Buffer.from(a)),
+    samples: [Buffer.alloc(PLOCK_RECORD_BYTES)],
+    maxBytes: PLOCK_RECORD_BYTES,
+    run: (b) => (b.length === PLOCK_RECORD_BYTES ? decodePlockInfo(b) : undefined),
+    typed: never,
+  },
+];
+
+let passed = 0;
+let failed = 0;
+const N = args.inputs;
+for (const [ti, t] of targets.entries()) {
+  if (args.only && !t.name.toLowerCase().includes(args.only.toLowerCase())) continue;
+  const r = rng(args.seed * 7919 + ti);
+  const findings: string[] = [];
+  let slowest = 0;
+  let biggest = 0;
+  const heap0 = process.memoryUsage().heapUsed;
+  const t0 = Date.now();
+  const genBatch = 1000;
+  let generated: Buffer[] = [];
+  for (let i = 0; i < N && findings.length < 5; i++) {
+    let input: Buffer;
+    if (i % 2 === 0) {
+      if (generated.length === 0) generated = fc.sample(t.gen, { numRuns: genBatch, seed: args.seed + ti * 1_000_003 + i });
+      input = generated.pop()!;
+    } else input = mutate(r, t.samples, t.maxBytes);
+    biggest = Math.max(biggest, input.length);
+    const s = process.hrtime.bigint();
+    try {
+      t.run(input);
+    } catch (e) {
+      if (!t.typed(e)) findings.push(`input ${i} (${input.length} bytes, starts ${JSON.stringify(input.subarray(0, 60).toString('latin1'))}): ${(e as Error)?.constructor?.name}: ${(e as Error)?.message?.slice(0, 200)}`);
+    }
+    const ms = Number(process.hrtime.bigint() - s) / 1e6;
+    slowest = Math.max(slowest, ms);
+    if (ms > args['max-ms']) findings.push(`input ${i} (${input.length} bytes) took ${ms.toFixed(0)} ms (bound ${args['max-ms']} ms)`);
+  }
+  globalThis.gc?.();
+  const heapMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
+  if (heapMb > 200) findings.push(`the heap grew by ${heapMb.toFixed(0)} MB`);
+  const line = `${t.name}: ${N} inputs (largest ${biggest} bytes) in ${((Date.now() - t0) / 1000).toFixed(1)} s, slowest ${slowest.toFixed(1)} ms, heap ${heapMb >= 0 ? '+' : ''}${heapMb.toFixed(1)} MB`;
+  if (findings.length) {
+    failed++;
+    console.log(`FAIL ${line}\n  ${findings.join('\n  ')}`);
+  } else {
+    passed++;
+    console.log(`ok   ${line}`);
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed ? 1 : 0;
