@@ -1,7 +1,8 @@
 // Read-only access to block devices and image files, and OCFS2 volume discovery over every block
 // device the kernel lists in /sys/class/block. No name allowlist: NVMe, virtio, md, dm, loop,
-// partitions and anything newer are all probed (ocfs2-tools' scandisk allowlist, ocfs2-tools.md
-// §4.3.1, is the mistake not to repeat). Roots are parameters so tests can use fake trees.
+// partitions and anything newer are all probed (ocfs2-tools' scandisk allowlist,
+// docs/o2cb.md#device-discovery, is the mistake not to repeat). Roots are parameters so tests can
+// use fake trees.
 import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync, realpathSync, constants as C } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KernelError, toKernelError } from './errors.js';

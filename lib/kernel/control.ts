@@ -1,4 +1,5 @@
-// The user-stack control device, /dev/ocfs2_control (kernel-interfaces.md §1), T01 protocol.
+// The user-stack control device, /dev/ocfs2_control (docs/kernel-interfaces.md#dev-ocfs2_control),
+// T01 protocol.
 //
 //   read the offered protocols (exactly "T01\n"; read ONCE, never after the handshake: a re-read
 //   moves even a VALID handle back to READ and leaks the kernel's open counter)

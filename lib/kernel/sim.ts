@@ -1,7 +1,8 @@
-// An in-memory simulation of the o2nm/o2hb configfs, with the kernel's refusals (kernel-interfaces.md
-// §3–§4, Debian 6.1). It implements KernelBackend so plans and applies can be tested without a
-// kernel. Its rules are checked against the real kernel by the contract suite that runs on both
-// (test/contract/o2nm.contract.ts, test/vm/suites/o2nm-contract.vm.ts).
+// An in-memory simulation of the o2nm/o2hb configfs, with the kernel's refusals
+// (docs/kernel-interfaces.md#o2nm, #o2hb; Debian 6.1). It implements KernelBackend so plans and
+// applies can be tested without a kernel. Its rules are checked against the real kernel by the
+// contract suite that runs on both (test/contract/o2nm.contract.ts,
+// test/vm/suites/o2nm-contract.vm.ts).
 import { KernelError } from './errors.js';
 import type { AttrOp, BatchResult, DirEntry, KernelBackend } from './backend.js';
 import { BatchError } from './backend.js';

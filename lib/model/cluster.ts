@@ -1,5 +1,5 @@
 // The o2cb cluster model and its validation (pure; no I/O).
-// Limits from the kernel's o2nm/o2hb (kernel-interfaces.md §3, §4) and ocfs2-tools' rules.
+// Limits from the kernel's o2nm/o2hb (docs/kernel-interfaces.md#o2nm, #o2hb) and ocfs2-tools' rules.
 import { isIPv4 } from './ip.js';
 import { ConfigError, type ConfigIssue, type SourceLoc } from './errors.js';
 

@@ -1,7 +1,7 @@
-// What the o2stack daemon takes from a running corosync (dlm-corosync.md §2.3, as dlm_controld
-// does): the cluster name (totem.cluster_name: fs/dlm's cluster_name must equal it, and the
-// volumes' too) and every node's id and addresses from the nodelist (the dlm comms). Pure: the
-// cmap read and any host name lookups are done by the caller.
+// What the o2stack daemon takes from a running corosync (docs/user-stack-daemon.md#corosync, as
+// dlm_controld does): the cluster name (totem.cluster_name: fs/dlm's cluster_name must equal it,
+// and the volumes' too) and every node's id and addresses from the nodelist (the dlm comms). Pure:
+// the cmap read and any host name lookups are done by the caller.
 import { isIP } from 'node:net';
 import type { CorosyncConfig } from '../kernel/corosync.js';
 import type { DlmMember } from './dlm.js';

@@ -1,5 +1,6 @@
-// The fs/dlm control plane as plans (kernel-interfaces.md §5, dlm-corosync.md §2.4–2.7): what a
-// control daemon writes at start, to answer a lockspace join or leave, and when a member dies.
+// The fs/dlm control plane as plans (docs/kernel-interfaces.md#fs-dlm-configfs,
+// docs/user-stack-daemon.md#lockspace-sequence): what a control daemon writes at start, to answer
+// a lockspace join or leave, and when a member dies.
 // Pure: returns AttrOps for the executor (the daemon, or a test answering joins by hand).
 import { isIPv4, isIPv6 } from 'node:net';
 import type { AttrOp } from '../kernel/backend.js';

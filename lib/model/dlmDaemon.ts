@@ -1,7 +1,8 @@
-// The fs/dlm control daemon as a pure state machine (kernel-interfaces.md §5, dlm-corosync.md
-// §2.4–2.8): events in (lockspace uevents, membership changes, fencing results, quorum, timers),
-// actions out (configfs/sysfs operation lists from lib/model/dlm.ts, fence requests). No I/O and no
-// clock: the executor (lib/stack/daemon/daemon.ts) runs the actions and feeds results back.
+// The fs/dlm control daemon as a pure state machine (docs/kernel-interfaces.md#fs-dlm-configfs,
+// docs/user-stack-daemon.md#lockspace-sequence and #node-death): events in (lockspace uevents,
+// membership changes, fencing results, quorum, timers), actions out (configfs/sysfs operation
+// lists from lib/model/dlm.ts, fence requests). No I/O and no clock: the executor
+// (lib/stack/daemon/daemon.ts) runs the actions and feeds results back.
 //
 // Membership rule, one of two:
 //   static  (like a dlm_controld without CPG) every lockspace gets every configured node that is

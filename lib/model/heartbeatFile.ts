@@ -1,6 +1,7 @@
 // Where the o2hb region of a volume lives: the `heartbeat` system file, found through the system
 // directory (//heartbeat), must be one extent of at least 255 fs blocks. The region is then
-// 255 sector-sized blocks starting at that extent (ocfs2-tools' rules; kernel-interfaces.md §4.3).
+// 255 sector-sized blocks starting at that extent (ocfs2-tools' rules;
+// docs/kernel-interfaces.md#heartbeat-file).
 // Pure: all reads go through the reader, as in superblock.ts.
 import {
   type AsyncBlockReader,

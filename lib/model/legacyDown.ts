@@ -1,6 +1,7 @@
-// The legacy node-death path (kernel-interfaces.md §1.2, §1.6; dlm-corosync.md §7.4): with dlm
-// recover_callbacks = 0 every user-stack volume is a WITH_CONTROLD connection, and ocfs2 learns
-// that a node died only from `DOWN <UUID> <node>` on /dev/ocfs2_control, once per volume. Pure.
+// The legacy node-death path (docs/kernel-interfaces.md#ocfs2_control-modes, #ocfs2_control-down;
+// docs/user-stack-daemon.md#legacy-mode): with dlm recover_callbacks = 0 every user-stack volume
+// is a WITH_CONTROLD connection, and ocfs2 learns that a node died only from `DOWN <UUID> <node>`
+// on /dev/ocfs2_control, once per volume. Pure.
 //
 // Which volumes: those the dead node had mounted (it holds a slot and maybe a dirty journal there)
 // that this node has mounted too. The kernel ignores a DOWN whose UUID matches no connection here

@@ -1,8 +1,9 @@
-// One CPG process group per lockspace, as dlm_controld runs them (dlm-corosync.md §2.5–2.6): the
-// group's members are the lockspace's members. On every member change each member stops the
-// lockspace and multicasts a "start" message tagged with that change; only when every current
-// member's start for the same change has been delivered (the barrier) does a member write the
-// member list to configfs and start the lockspace again. Pure: no I/O, no clock.
+// One CPG process group per lockspace, as dlm_controld runs them
+// (docs/user-stack-daemon.md#lockspace-groups): the group's members are the lockspace's members.
+// On every member change each member stops the lockspace and multicasts a "start" message tagged
+// with that change; only when every current member's start for the same change has been delivered
+// (the barrier) does a member write the member list to configfs and start the lockspace again.
+// Pure: no I/O, no clock.
 //
 // The tag is the change itself (members with pids, joined, left, reasons): CPG delivers the same
 // confchg to every member, so every member computes the same tag for it without a shared counter —

@@ -1,6 +1,7 @@
 // MembershipSource: where the user stack learns who is in the cluster and in each group.
 //
-// The user stack needs three things from a cluster membership service (dlm-corosync.md §1, §5):
+// The user stack needs three things from a cluster membership service
+// (docs/user-stack-daemon.md#membership):
 //   1. the cluster's node membership and whether it is quorate (gates recovery and fencing);
 //   2. process groups (one per lockspace, plus a daemon group) whose member changes are seen in
 //      the same order on every member, with why each member joined or left;

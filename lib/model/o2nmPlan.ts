@@ -2,7 +2,7 @@
 // Pure: takes the desired cluster and the state read from configfs, returns ordered steps and
 // the changes the kernel cannot make live (with the reason and what to do instead).
 //
-// Kernel rules honoured (kernel-interfaces.md §3, §4.1):
+// Kernel rules honoured (docs/kernel-interfaces.md#o2nm, #o2hb):
 // - one cluster per kernel; node attributes in the order port, address, num, then `local`;
 // - ipv4_port, ipv4_address and num are write-once: a changed node is removed and re-added;
 // - the local node is pinned while heartbeat runs, so it cannot be removed or un-localed then;

@@ -1,4 +1,4 @@
-// Kernel paths of the cluster stack (kernel-interfaces.md §2–§5). Pure string helpers.
+// Kernel paths of the cluster stack (docs/kernel-interfaces.md). Pure string helpers.
 
 export const CONFIGFS = '/sys/kernel/config';
 export const O2NM_ROOT = `${CONFIGFS}/cluster`;

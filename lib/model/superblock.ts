@@ -1,6 +1,7 @@
 // The OCFS2 superblock, read the way the kernel reads it (fs/ocfs2/super.c: ocfs2_sb_probe,
 // ocfs2_verify_volume, ocfs2_initialize_super), over a reader so that this module does no I/O.
-// Layout facts: kernel-interfaces.md §6; offsets are from the start of the superblock's block.
+// Layout facts: docs/kernel-interfaces.md#superblock; offsets are from the start of the
+// superblock's block.
 //
 // Parsing is written once as generators that yield read requests; runSync/runAsync drive them
 // against a synchronous or an asynchronous reader.

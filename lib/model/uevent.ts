@@ -1,5 +1,5 @@
 // Kernel uevent datagrams (NETLINK_KOBJECT_UEVENT) as typed events. Pure: no I/O, never throws on
-// input bytes. Two wire forms (kernel-interfaces.md §5.6):
+// input bytes. Two wire forms (docs/kernel-interfaces.md#uevent-socket):
 //   kernel:  "ACTION@DEVPATH\0" then "KEY=VALUE\0" pairs (ACTION, DEVPATH, SUBSYSTEM, ..., SEQNUM)
 //   libudev: a 40-byte header ("libudev\0", magic 0xfeedcafe big-endian, header_size,
 //            properties_off, properties_len in host order, four filter words), then the
@@ -186,7 +186,7 @@ const DLM_PREFIX = '/kernel/dlm/';
 
 /**
  * A dlm lockspace uevent (DEVPATH /kernel/dlm/<name>, SUBSYSTEM dlm, LOCKSPACE=<name>), or
- * undefined. The daemon must answer `online` and `offline` (kernel-interfaces.md §5.4–5.5).
+ * undefined. The daemon must answer `online` and `offline` (docs/kernel-interfaces.md#lockspace-uevents).
  */
 export function dlmLockspaceEvent(ev: Uevent): DlmLockspaceEvent | undefined {
   if (!ev.devpath.startsWith(DLM_PREFIX)) return undefined;

@@ -265,7 +265,7 @@ describe('corosync cluster in network namespaces (3 nodes, knet, aes256/sha256)'
       seen.push(e.t - t0);
       const q = await agent(i).waitFor(quorumIs(true, [1, 2]), FORM_MS, 'quorum without n3', marks[k]);
       assert.deepEqual(q.data.left, [3]);
-      assert.ok(q.t >= e.t, 'the group change comes first, then quorum (as observed in dlm-corosync.md §6.3)');
+      assert.ok(q.t >= e.t, 'the group change comes first, then quorum (as observed: docs/user-stack-daemon.md#corosync-event-order)');
     }
     const down = await agent(3).waitFor((e) => e.event === 'down', FORM_MS, "n3's own 'down'", marks[2]);
     assert.equal(down.data.code, 'CS_ERR_LIBRARY');

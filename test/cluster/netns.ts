@@ -1,4 +1,4 @@
-// A corosync cluster in network namespaces on this host (dlm-corosync.md §6.2):
+// A corosync cluster in network namespaces on this host (docs/user-stack-daemon.md#netns-test-cluster):
 //   <p>-sw          a namespace holding the bridge br0
 //   <p>-n1..n3      one namespace per node, eth0 = 192.0.2.<i>/24 (TEST-NET-1, never routed),
 //                   its veth peer on the bridge
@@ -179,7 +179,7 @@ export class Agent {
 }
 
 export interface NetnsClusterOptions {
-  /** Namespace name prefix: <prefix>-sw, <prefix>-n1 … (default 'cs', as in dlm-corosync.md). */
+  /** Namespace name prefix: <prefix>-sw, <prefix>-n1 … (default 'cs', as in docs/user-stack-daemon.md#netns-test-cluster). */
   prefix?: string;
   nodes?: number;
   clusterName?: string;

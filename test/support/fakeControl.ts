@@ -1,7 +1,8 @@
 // Stand-ins for /dev/ocfs2_control in tests.
 //
 // 1. ControlKernelSim: the kernel's per-handle state machine and global state from
-//    kernel-interfaces.md §1.3–1.5, as a ControlIo that throws errno errors like the device.
+//    docs/kernel-interfaces.md#ocfs2_control-handshake, as a ControlIo that throws errno errors
+//    like the device.
 // 2. FIFO helpers: a named pipe opened by the real native surface, so the exact bytes written
 //    can be read back. In pipe "packet mode" (O_DIRECT on the writer's open file description,
 //    set through fcntl by a helper process sharing that description) every write(2) is one

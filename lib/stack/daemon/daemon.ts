@@ -10,8 +10,9 @@
 // which nodes have which lockspace (ocfs2: volume UUID) mounted.
 // Legacy mode (recover_callbacks 0, kernels whose DOWN is safe): /dev/ocfs2_control is handshaken
 // at start and held for the daemon's life; the model's `down` actions are written on it. Closing
-// that handle while user-stack volumes are mounted restarts the machine (kernel-interfaces.md
-// §1.7), and so does this process's exit, which closes it: stop() then refuses and keeps running.
+// that handle while user-stack volumes are mounted restarts the machine
+// (docs/kernel-interfaces.md#ocfs2_control-close), and so does this process's exit, which closes
+// it: stop() then refuses and keeps running.
 import { EventEmitter } from 'node:events';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { BatchError, type KernelBackend } from '../../kernel/backend.js';

@@ -1,8 +1,8 @@
-// The fence hook: runs an agent the way dlm_controld does (dlm-corosync.md §2.7.3): stdin gets
-// key=value lines (the configured extra arguments, then `node=<id>` and `fail_time=<unix seconds>`),
-// exit status 0 = the node is fenced, anything else (or a signal, or the time limit) = failure.
-// One attempt per call, bounded by timeoutMs (the agent is SIGKILLed by its pid then); the daemon's
-// model decides about further rounds.
+// The fence hook: runs an agent the way dlm_controld does (docs/user-stack-daemon.md#fence-agents):
+// stdin gets key=value lines (the configured extra arguments, then `node=<id>` and
+// `fail_time=<unix seconds>`), exit status 0 = the node is fenced, anything else (or a signal, or
+// the time limit) = failure. One attempt per call, bounded by timeoutMs (the agent is SIGKILLed by
+// its pid then); the daemon's model decides about further rounds.
 import { spawn } from 'node:child_process';
 
 export interface FenceRequest {

@@ -2,13 +2,13 @@
 // host decides the outcome from the serial console.
 //
 // Why ControlDevice.notifyNodeDown refuses by default on this kernel (E_CONTROL_FORTIFY,
-// kernel-interfaces.md §1.6): a well-formed DOWN on /dev/ocfs2_control makes Debian's 6.1 kernel
-// (CONFIG_FORTIFY_SOURCE=y) BUG in ocfs2_control_write. Here, in legacy WITH_CONTROLD mode with a
-// user-stack volume mounted (a live connection, the situation DOWN exists for), the guest prints
-// the marker line and then writes DOWN for another node with {kernelFixed: true}. The writer hangs
-// in the dead kernel; the host sees the expected lines after the marker and kills the VM.
-// If the write returns instead, the guest unmounts, closes the handle and fails the test, and the
-// host fails the suite: the kernel no longer crashes, and the guard could be relaxed for it.
+// docs/kernel-interfaces.md#down-hazard): a well-formed DOWN on /dev/ocfs2_control makes Debian's
+// 6.1 kernel (CONFIG_FORTIFY_SOURCE=y) BUG in ocfs2_control_write. Here, in legacy WITH_CONTROLD
+// mode with a user-stack volume mounted (a live connection, the situation DOWN exists for), the
+// guest prints the marker line and then writes DOWN for another node with {kernelFixed: true}. The
+// writer hangs in the dead kernel; the host sees the expected lines after the marker and kills the
+// VM. If the write returns instead, the guest unmounts, closes the handle and fails the test, and
+// the host fails the suite: the kernel no longer crashes, and the guard could be relaxed for it.
 //
 // @crash-marker o2stack-crash: writing a well-formed DOWN to /dev/ocfs2_control now
 // @crash-expect detected buffer overflow in __fortify_strlen

@@ -1,5 +1,5 @@
 // o2nm configfs on the real 6.1 kernel: the attribute write semantics the addon and the o2nm
-// planner rely on (kernel-interfaces.md §3–§4), exercised through NativeBackend.
+// planner rely on (docs/kernel-interfaces.md#o2nm, #o2hb), exercised through NativeBackend.
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { BatchError, type AttrOp } from '../../../lib/kernel/backend.js';

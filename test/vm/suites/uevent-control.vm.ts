@@ -1,7 +1,8 @@
 // Issue 7 on the real kernel (Debian 6.1, one VM, a user-stack volume on /dev/vda): the dlm
 // lockspace uevents as UeventListener delivers them, the lockspace join and leave answered through
-// NativeBackend (kernel-interfaces.md §5.2/§5.5, what dlm_controld would do for one node), and
-// /dev/ocfs2_control through ControlDevice in legacy WITH_CONTROLD mode (§1): the handshake that a
+// NativeBackend (docs/kernel-interfaces.md#fs-dlm-configfs, docs/user-stack-daemon.md#lockspace-sequence:
+// what dlm_controld would do for one node), and /dev/ocfs2_control through ControlDevice in legacy
+// WITH_CONTROLD mode (docs/kernel-interfaces.md#dev-ocfs2_control): the handshake that a
 // recover_callbacks=0 mount needs, the ESRCH without it, and the guards (local-node DOWN,
 // malformed UUID, the FORTIFY DOWN hazard, close while mounted).
 //

@@ -1,6 +1,7 @@
 // fs/dlm by hand for one-node user-stack suites inside a test VM: the configuration a control
 // daemon writes at start, and the answers to the lockspace `online`/`offline` uevents
-// (kernel-interfaces.md §5.2, §5.5), all through NativeBackend; plus a log of the dlm uevents
+// (docs/kernel-interfaces.md#fs-dlm-configfs, docs/user-stack-daemon.md#lockspace-sequence), all
+// through NativeBackend; plus a log of the dlm uevents
 // UeventListener delivers, which can answer them from the event handler.
 import { execFileSync } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
