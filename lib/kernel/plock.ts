@@ -313,14 +313,3 @@ export function plockSocketpairForTest(): [number, number] {
   if (!n) throw new Error('the native addon has no plock surface: rebuild it (npm run build:native)');
   return n.socketpairForTest();
 }
-
-/** Decodes and answers a synthetic record `n` times (pure): part of the daemon's start-up warm-up of the per-request path. */
-export function warmUpPlockCodec(n: number): number {
-  const rec = encodePlockInfo({ version: [1, 2, 0], optype: 1, ex: true, wait: true, flags: 0, pid: 1, nodeid: 0, rv: 0, fsid: 1, number: 7n, start: 0n, end: 0n, owner: 9n });
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const r = decodePlockInfo(rec);
-    sum += patchPlockAnswer(rec, i & 1 ? 0 : -11, i % 5 === 0 ? { ex: false, pid: 3, nodeid: 2, start: r.start, end: r.end } : undefined)[24]!;
-  }
-  return sum;
-}

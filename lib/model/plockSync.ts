@@ -490,39 +490,3 @@ export interface PlockView {
 export function plockView(l: Plock): PlockView {
   return { nodeid: l.nodeid, pid: l.pid, owner: `0x${l.owner.toString(16)}`, start: l.start.toString(), end: l.end === 0x7fffffffffffffffn ? 'EOF' : l.end.toString(), mode: l.ex ? 'ex' : 'sh' };
 }
-
-/**
- * A rehearsal of the per-request path on a scratch model (as daemonWarmUp.ts does for recovery):
- * a one-member group, then `pairs` lock+unlock pairs of this node and of a peer, each encoded,
- * decoded and applied as a delivery would. Run at daemon start, it lets V8 compile and optimize
- * that code before the first real POSIX lock instead of on it (under emulation the cold path
- * costs several times the warm one). Pure; returns the answers it saw (pairs * 2 when all went well).
- */
-export function warmUpPlockModel(pairs: number): number {
-  type Req = PlockKernelRequest & { n: number };
-  const ls = 'FEDCBA9876543210FEDCBA9876543210';
-  const me = { nodeid: 1, pid: 100 };
-  const peer = { nodeid: 2, pid: 200 };
-  const model = new PlockModel<Req>({ localNodeId: 1, fsidOf: () => 1 });
-  let answers = 0;
-  const deliver = (acts: PlockAction<Req>[], from: { nodeid: number; pid: number }) => {
-    for (const a of acts) {
-      if (a.type === 'answer') answers++;
-      else if (a.type === 'send') {
-        const m = decodePlockMessage(a.data);
-        if (m) deliver(model.message(ls, from, m), from);
-      }
-    }
-  };
-  deliver(model.groupChange(ls, { members: [me], joined: [{ ...me, reason: 'join' }], left: [] }), me);
-  for (let i = 0; i < pairs; i++) {
-    const base = { ex: true, wait: true, flags: 0, pid: 4242, fsid: 1, number: BigInt(1000 + (i % 7)), start: BigInt(i % 3), end: BigInt((i % 3) + 1), owner: 0x1234n, answerable: true, n: i };
-    deliver(model.requests([{ ...base, optype: 1 }]), me);
-    deliver(model.requests([{ ...base, optype: 2, wait: false }]), me);
-    // a peer's request, as delivered from the group (applied, not answered here)
-    const peerMsg: PlockOpMessage = { type: 'plock', ls, op: i % 2 ? 'lock' : 'unlock', rid: i, ex: false, wait: false, pid: 7, number: '99', start: '0', end: '0', owner: '5' };
-    const m = decodePlockMessage(JSON.stringify(peerMsg));
-    if (m) deliver(model.message(ls, peer, m), peer);
-  }
-  return answers;
-}
