@@ -41,6 +41,13 @@ function pairs(file: string): string {
   return execFileSync(BIN, [file, '0', String(secs)], { encoding: 'utf8', timeout: (secs + 120) * 1000 }).trim();
 }
 
+/** CPU ms (utime+stime) of a process, all threads. */
+function cpuMs(pid: number): number {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
 /** Per thread: name and CPU ms (utime+stime) since it started. */
 function threads(pid: number): string {
   const hz = 100;
@@ -108,9 +115,12 @@ for (const phase of modes) {
   if (me === 1) {
     writeFileSync(file, 'x');
     const st = [strace(dpid, `${phase}-solo`), strace(corosyncPid()!, `${phase}-solo-corosync`)];
+    const c0 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
     const r = pairs(file);
+    const c1 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
     for (const s of st) await stopStrace(s);
-    say(`${phase} uncontended: ${r}`);
+    const n = Number(/^pairs (\d+)/.exec(r)?.[1] ?? 0);
+    say(`${phase} uncontended: ${r}; CPU per request (ms, 2 requests a pair): daemon ${((c1[0]! - c0[0]!) / (2 * n)).toFixed(2)}, corosync ${((c1[1]! - c0[1]!) / (2 * n)).toFixed(2)}`);
   }
   if (daemon && mode !== 'base') {
     process.kill(dpid, 'SIGUSR2');
