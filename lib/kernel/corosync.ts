@@ -203,6 +203,8 @@ export class CpgGroup extends EventEmitter<CpgGroupEvents> {
   private handle: NativeCsHandle | undefined;
   private current: CpgMember[] = [];
   private sendChain: Promise<void> = Promise.resolve();
+  /** sends waiting in sendChain (flow control): a new send goes behind them */
+  private queued = 0;
   private leaving: (() => void) | undefined;
   private isDown = false;
 
@@ -256,8 +258,23 @@ export class CpgGroup extends EventEmitter<CpgGroupEvents> {
    * Sends are queued, so they leave in call order even when flow control makes one wait.
    */
   send(data: Buffer | string, options: RetryOptions = {}): Promise<void> {
+    // nothing queued: multicast now (one library call, no promise hops: every POSIX lock comes
+    // through here); CS_ERR_TRY_AGAIN (flow control) falls back to the retrying queue below
+    if (this.queued === 0 && this.handle) {
+      try {
+        this.cs.cpgSend(this.handle, data);
+        return Promise.resolve();
+      } catch (e) {
+        const x = toCorosyncError(e);
+        if (!(x instanceof CorosyncError) || x.code !== 'CS_ERR_TRY_AGAIN') return Promise.reject(x);
+      }
+    }
+    this.queued++;
     const p = this.sendChain.then(() => retryTryAgain(() => this.cs.cpgSend(this.open(), data), { attempts: 200, delayMs: 20, ...options }));
-    this.sendChain = p.catch(() => undefined);
+    this.sendChain = p.then(
+      () => void this.queued--,
+      () => void this.queued--,
+    );
     return p;
   }
 
@@ -322,7 +339,8 @@ export class CpgGroup extends EventEmitter<CpgGroupEvents> {
           break;
         }
         case 'message':
-          this.emit('message', { group: e.group, nodeid: e.nodeid, pid: e.pid, data: e.data });
+          // the native event as it is (it has group, nodeid, pid, data): one object per message
+          this.emit('message', e);
           break;
         case 'totem':
           this.emit('totem', { ringId: e.ringId, members: e.members });

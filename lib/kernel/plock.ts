@@ -120,11 +120,46 @@ export function encodePlockInfo(i: PlockInfo): Buffer {
   return b;
 }
 
+/** The answer record as encodePlockInfo would make it from the request: the request's fields with rv and, for F_GETLK, the conflicting lock. */
+export function answerInfo(req: PlockInfo, rv: number, fields: PlockAnswerFields = {}): PlockInfo {
+  // number, owner, fsid, optype and wait stay the request's, which the kernel matches and checks
+  return fields.nodeid === undefined
+    ? { version: req.version, optype: req.optype, ex: req.ex, wait: req.wait, flags: req.flags, pid: req.pid, nodeid: req.nodeid, rv, fsid: req.fsid, number: req.number, start: req.start, end: req.end, owner: req.owner }
+    : { version: req.version, optype: req.optype, ex: fields.ex ?? req.ex, wait: req.wait, flags: req.flags, pid: fields.pid ?? req.pid, nodeid: fields.nodeid, rv, fsid: req.fsid, number: req.number, start: fields.start ?? req.start, end: fields.end ?? req.end, owner: req.owner };
+}
+
+/**
+ * The answer written over the request's own 64 bytes (as read, so version, optype, wait, fsid,
+ * number and owner are exactly the kernel's): rv, and for F_GETLK's conflict ex, pid, nodeid, start
+ * and end. Same bytes as encodePlockInfo(answerInfo(...)) but no decode/encode round trip.
+ */
+export function patchPlockAnswer(raw: Buffer, rv: number, fields: PlockAnswerFields = {}): Buffer {
+  const b = raw;
+  if (LE) b.writeInt32LE(rv | 0, 24);
+  else b.writeInt32BE(rv | 0, 24);
+  if (fields.nodeid === undefined) return b;
+  if (fields.ex !== undefined) b[13] = fields.ex ? 1 : 0;
+  if (LE) {
+    if (fields.pid !== undefined) b.writeUInt32LE(fields.pid >>> 0, 16);
+    b.writeInt32LE(fields.nodeid | 0, 20);
+    if (fields.start !== undefined) b.writeBigUInt64LE(BigInt.asUintN(64, fields.start), 40);
+    if (fields.end !== undefined) b.writeBigUInt64LE(BigInt.asUintN(64, fields.end), 48);
+  } else {
+    if (fields.pid !== undefined) b.writeUInt32BE(fields.pid >>> 0, 16);
+    b.writeInt32BE(fields.nodeid | 0, 20);
+    if (fields.start !== undefined) b.writeBigUInt64BE(BigInt.asUintN(64, fields.start), 40);
+    if (fields.end !== undefined) b.writeBigUInt64BE(BigInt.asUintN(64, fields.end), 48);
+  }
+  return b;
+}
+
 /** A request read from the device. `answerable` is false for CLOSE requests (no answer expected). */
 export interface PlockRequest extends PlockInfo {
   /** read order on this device: answers without `wait` go back in this order per fsid */
   seq: number;
   answerable: boolean;
+  /** the 64 bytes as read: the answer is this record with rv (and F_GETLK's fields) patched in */
+  raw?: Buffer;
 }
 
 /** What an answer may carry besides rv: F_GETLK's conflicting lock (owner and number stay the request's). */
@@ -194,6 +229,8 @@ export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
       const info = req;
       req.seq = this.seq++;
       req.answerable = answerable;
+      // the batch buffer is this callback's own copy: each request keeps its bytes for its answer
+      req.raw = records.subarray(off, off + PLOCK_RECORD_BYTES);
       this.counters.requests++;
       if (!answerable) this.counters.closeRequests++;
       if (info.version[0] !== PLOCK_VERSION_MAJOR) this.counters.badVersion++;
@@ -215,22 +252,16 @@ export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
    */
   answer(req: PlockRequest, rv: number, fields: PlockAnswerFields = {}): number {
     if (!req.answerable) return 0;
-    // the request's own record with rv (and, for F_GETLK, the conflicting lock): number, owner,
-    // fsid, optype and wait stay the request's, which the kernel matches and checks
-    const rec = encodePlockInfo(
-      fields.nodeid === undefined
-        ? { version: req.version, optype: req.optype, ex: req.ex, wait: req.wait, flags: req.flags, pid: req.pid, nodeid: req.nodeid, rv, fsid: req.fsid, number: req.number, start: req.start, end: req.end, owner: req.owner }
-        : { version: req.version, optype: req.optype, ex: fields.ex ?? req.ex, wait: req.wait, flags: req.flags, pid: fields.pid ?? req.pid, nodeid: fields.nodeid, rv, fsid: req.fsid, number: req.number, start: fields.start ?? req.start, end: fields.end ?? req.end, owner: req.owner },
-    );
+    // the request's own record with rv (and, for F_GETLK, the conflicting lock)
     if (req.wait) {
-      this.write(rec);
+      this.write(this.answerRecord(req, rv, fields));
       return 1;
     }
     const q = this.ordered.get(req.fsid);
     const slot = q?.find((s) => s.req.seq === req.seq);
     if (!q || !slot) throw new Error(`plock request ${req.seq} (fsid ${req.fsid}) has no pending answer slot: answered twice?`);
     if (slot.answer) throw new Error(`plock request ${req.seq} (fsid ${req.fsid}) answered twice`);
-    slot.answer = rec;
+    slot.answer = this.answerRecord(req, rv, fields);
     let written = 0;
     while (q.length > 0 && q[0]!.answer) {
       this.write(q.shift()!.answer!);
@@ -238,6 +269,10 @@ export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
     }
     if (q.length === 0) this.ordered.delete(req.fsid);
     return written;
+  }
+
+  private answerRecord(req: PlockRequest, rv: number, fields: PlockAnswerFields): Buffer {
+    return req.raw && req.raw.length === PLOCK_RECORD_BYTES ? patchPlockAnswer(req.raw, rv, fields) : encodePlockInfo(answerInfo(req, rv, fields));
   }
 
   /** Non-waiting requests read but not yet written back (held or undecided). */

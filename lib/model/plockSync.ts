@@ -336,21 +336,17 @@ export class PlockModel<R extends PlockKernelRequest> {
     const owner = BigInt(m.owner);
     const lock: Plock = { nodeid: from.nodeid, owner, pid: m.pid, start: BigInt(m.start), end: BigInt(m.end), ex: m.ex };
     const out: PlockAction<R>[] = [];
-    const answer = (rv: number, fields?: Extract<PlockAction<R>, { type: 'answer' }>['fields']) => {
-      if (own && own.req.answerable) {
-        this.counters.answered++;
-        out.push({ type: 'answer', req: own.req, rv, ...(fields ? { fields } : {}) });
-      }
-    };
+    // own answerable request: answered below (no closure here: this runs for every POSIX lock)
+    const req = own && own.req.answerable ? own.req : undefined;
     switch (m.op) {
       case 'lock': {
         const r = rep.table.lock(number, lock, m.wait);
         if (r.result === 'granted') {
           this.counters.granted++;
-          answer(0);
+          if (req) this.answerOwn(out, req, 0);
         } else if (r.result === 'conflict') {
           this.counters.conflicts++;
-          answer(-EAGAIN);
+          if (req) this.answerOwn(out, req, -EAGAIN);
         } else {
           this.counters.waits++;
           if (own) {
@@ -360,13 +356,15 @@ export class PlockModel<R extends PlockKernelRequest> {
             this.waiting.set(k, list);
           }
         }
-        out.push(...this.grants(rep, r.granted));
+        if (r.granted.length) out.push(...this.grants(rep, r.granted));
         break;
       }
-      case 'unlock':
-        out.push(...this.grants(rep, rep.table.unlock(number, lock, lock.start, lock.end)));
-        answer(0);
+      case 'unlock': {
+        const granted = rep.table.unlock(number, lock, lock.start, lock.end);
+        if (granted.length) out.push(...this.grants(rep, granted));
+        if (req) this.answerOwn(out, req, 0);
         break;
+      }
       case 'close': {
         if (mine) this.dropWaiting(rep.fsid, number, owner);
         out.push(...this.grants(rep, rep.table.closeOwner(number, lock)));
@@ -374,17 +372,22 @@ export class PlockModel<R extends PlockKernelRequest> {
       }
       case 'get': {
         const c = rep.table.get(number, lock);
-        answer(c ? 1 : 0, c ? { ex: c.ex, pid: c.pid, nodeid: c.nodeid, start: c.start, end: c.end } : undefined);
+        if (req) this.answerOwn(out, req, c ? 1 : 0, c ? { ex: c.ex, pid: c.pid, nodeid: c.nodeid, start: c.start, end: c.end } : undefined);
         break;
       }
       case 'cancel': {
         const removed = rep.table.cancelWaiter(number, lock);
         if (mine && removed) this.takeWaiting(waitKey(rep.fsid, number, lock));
-        answer(removed ? 0 : -ENOENT);
+        if (req) this.answerOwn(out, req, removed ? 0 : -ENOENT);
         break;
       }
     }
     return out;
+  }
+
+  private answerOwn(out: PlockAction<R>[], req: R, rv: number, fields?: Extract<PlockAction<R>, { type: 'answer' }>['fields']): void {
+    this.counters.answered++;
+    out.push(fields ? { type: 'answer', req, rv, fields } : { type: 'answer', req, rv });
   }
 
   /** Waiters granted: this node answers its own. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { closeSync } from 'node:fs';
 import { loadNative, type NativePlockHandle } from '../../lib/kernel/native.js';
-import { decodePlockInfo, DLM_PLOCK_FL_CLOSE, encodePlockInfo, PLOCK_RECORD_BYTES, PlockDevice, plockSocketpairForTest, type PlockInfo, type PlockRequest } from '../../lib/kernel/plock.js';
+import { answerInfo, decodePlockInfo, DLM_PLOCK_FL_CLOSE, encodePlockInfo, patchPlockAnswer, PLOCK_RECORD_BYTES, PlockDevice, plockSocketpairForTest, type PlockInfo, type PlockRequest } from '../../lib/kernel/plock.js';
 
 const base: PlockInfo = {
   version: [1, 2, 0],
@@ -66,6 +66,14 @@ describe('kernel/plock: the dlm_plock record and device', function () {
     assert.equal(b.readBigUInt64LE(32), base.number);
     assert.equal(b.readBigUInt64LE(56), base.owner);
     assert.throws(() => decodePlockInfo(Buffer.alloc(63)), RangeError);
+  });
+
+  it('an answer patched into the request\'s own bytes equals the answer encoded from its fields (rv; F_GETLK\'s conflict)', function () {
+    const req: PlockInfo = { ...base, optype: 3, ex: false, pid: 77, nodeid: 5, fsid: 0xdeadbeef, number: 0xfedcba9876543210n, start: 12n, end: 0x7fffffffffffffffn, owner: 0x8000000000000001n };
+    for (const [rv, fields] of [[0, undefined], [-11, undefined], [1, { ex: true, pid: -3, nodeid: 2, start: 5n, end: 9n }]] as const) {
+      const want = encodePlockInfo(answerInfo(req, rv, fields));
+      assert.deepEqual(patchPlockAnswer(encodePlockInfo(req), rv, fields), want);
+    }
   });
 
   it('reads the kernel\'s requests in order and writes answers the other side reads whole', async function () {

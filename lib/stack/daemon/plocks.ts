@@ -13,6 +13,7 @@ import { lockspaceId } from '../../model/dlm.js';
 import { lockspaceGroupName } from '../../model/lockspaceGroup.js';
 import type { GroupMemberChange, GroupMember, MembershipSource } from '../../model/membership.js';
 import { decodePlockMessage, ENOLCK, PlockModel, type PlockAction } from '../../model/plockSync.js';
+import { PlockTrace } from './plockTrace.js';
 
 export interface PlockServiceOptions {
   localNodeId: number;
@@ -28,6 +29,9 @@ export class PlockService {
   readonly model: PlockModel<PlockRequest>;
   private device: PlockDevice | undefined;
   private readonly o: PlockServiceOptions;
+  readonly trace = new PlockTrace();
+  private tDeliv = 0;
+  private tReadOf: number | undefined;
 
   constructor(o: PlockServiceOptions) {
     this.o = o;
@@ -50,7 +54,14 @@ export class PlockService {
       return () => undefined;
     }
     const dev = this.device;
-    dev.on('requests', (reqs) => this.run(this.model.requests(reqs)));
+    dev.on('requests', (reqs) => {
+      if (!this.trace.on) return this.run(this.model.requests(reqs));
+      const t = this.trace.now();
+      for (const r of reqs) this.trace.read(r, t);
+      this.trace.add('batchSize', reqs.length);
+      this.run(this.model.requests(reqs));
+      this.trace.add('batchJs', this.trace.now() - t);
+    });
     dev.on('error', (e) => this.o.log('error', 'plock-device', `${dev.path}: reading stopped (${e.message}): POSIX locks on user-stack volumes will hang until the daemon restarts`, { code: e.code ?? null }));
     dev.ref();
     this.o.log('info', 'plocks', this.model.mode === 'cluster' ? `${dev.path} open: POSIX locks served cluster-wide through the lockspaces' process groups` : `${dev.path} open: POSIX locks are OFF (${this.model.offReason}); every request is answered at once with ENOSYS`, { mode: this.model.mode, device: dev.path });
@@ -69,9 +80,23 @@ export class PlockService {
 
   /** A message in a lockspace group, as delivered: true if it was plock's. */
   message(ls: string, from: { nodeid: number; pid: number }, data: string): boolean {
+    const t = this.trace.on ? this.trace.now() : 0;
     const m = decodePlockMessage(data);
     if (!m) return false;
-    if (m.ls === ls && this.device) this.run(this.model.message(ls, from, m));
+    if (this.trace.on && m.type === 'plock' && from.nodeid === this.o.localNodeId) {
+      const e = this.trace.delivered(m.rid, t);
+      this.tDeliv = t;
+      this.tReadOf = e?.read;
+    } else this.tReadOf = undefined;
+    const t1 = this.trace.on ? this.trace.now() : 0;
+    if (this.trace.on) this.trace.add('deliverDecode', t1 - t);
+    if (m.ls === ls && this.device) {
+      const acts = this.model.message(ls, from, m);
+      if (this.trace.on) this.trace.add('deliverModel', this.trace.now() - t1);
+      this.run(acts);
+    }
+    this.tReadOf = undefined;
+    if (this.trace.on) this.trace.add('deliverJs', this.trace.now() - t);
     return true;
   }
 
@@ -86,7 +111,7 @@ export class PlockService {
   }
 
   status(): Record<string, unknown> {
-    return { ...this.model.summary(), device: this.device?.stats() ?? null };
+    return { ...this.model.summary(), device: this.device?.stats() ?? null, ...(this.trace.on ? { trace: this.trace.summary() } : {}) };
   }
 
   private run(actions: PlockAction<PlockRequest>[]): void {
@@ -100,14 +125,25 @@ export class PlockService {
   private answer(req: PlockRequest, rv: number, fields?: Extract<PlockAction<PlockRequest>, { type: 'answer' }>['fields']): void {
     if (!this.device) return;
     try {
+      const ta = this.trace.on ? this.trace.now() : 0;
       this.device.answer(req, rv, fields);
+      if (this.trace.on) this.trace.add('answerCall', this.trace.now() - ta);
+      if (this.trace.on && this.tReadOf !== undefined) this.trace.answered(this.tDeliv, this.tReadOf);
     } catch (e) {
       this.o.log('error', 'plock-answer', `answer to plock request ${req.seq} (pid ${req.pid}) not written: ${(e as Error).message}`, { code: (e as Error & { code?: string }).code ?? null });
     }
   }
 
   private send(ls: string, data: string): void {
-    this.o.membership.send(lockspaceGroupName(ls), data).catch((e: unknown) => {
+    let rid = -1;
+    if (this.trace.on && data.startsWith('{"type":"plock",')) {
+      rid = (JSON.parse(data) as { rid: number }).rid;
+      const f = (this.model as unknown as { inFlight: Map<number, { req: object }> }).inFlight.get(rid);
+      this.trace.sent(f?.req, rid, this.trace.now());
+    }
+    const p = this.o.membership.send(lockspaceGroupName(ls), data);
+    if (rid >= 0) void p.then(() => this.trace.resolved(rid), () => undefined);
+    p.catch((e: unknown) => {
       this.o.log('error', 'plock-send', `multicast in ${lockspaceGroupName(ls)} failed: ${(e as Error).message}`);
       // an own request that never left is answered now, not left to hang
       const m = decodePlockMessage(data);

@@ -117,7 +117,8 @@ export class CorosyncMembership extends EventEmitter<MembershipEvents> implement
     }
     this.groups.set(group, g);
     g.on('confchg', (c) => this.emit('members', this.change(c)));
-    g.on('message', (m) => this.emit('message', { group, nodeid: m.nodeid, pid: m.pid, data: m.data }));
+    // the group's message object itself (group, nodeid, pid, data): one object per message
+    g.on('message', (m) => this.emit('message', m));
     g.on('down', (e) => this.goDown(e));
   }
 

@@ -1,0 +1,157 @@
+// In two VMs (bench/vm-plock.sh runs it through vm/run-two.sh): POSIX lock+unlock pairs on a
+// user-stack volume, served by dlm_controld and/or the o2stack daemon in the same boot, with the
+// per-stage trace of ours (O2STACK_PLOCK_TRACE) and optional strace -c / --cpu-prof.
+//   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_OUT=dir
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { selectStack } from '../lib/stack/select.js';
+import { nativeSystem } from '../lib/kernel/system.js';
+import { request } from '../lib/stack/daemon/controlSocket.js';
+import { awaitUserStackVolume, mkfsUserStack, within } from '../test/vm/support/dlm.js';
+import { corosyncPid, dlmControldPid, startCorosync, startDlmControld, stopDlmControld, stopCorosync } from '../test/vm/support/corosync.js';
+import { realBackend, requireTestVm, vmNode, waitFor } from '../test/vm/support/kernel.js';
+import { FlagBoard } from '../test/vm/support/flags.js';
+import { CLI, root } from '../test/vm/support/run.js';
+
+requireTestVm();
+const me = vmNode(2);
+const peer = 3 - me;
+const DISK = '/dev/vda';
+const MNT = '/mnt/shared';
+const SOCK = '/run/o2stack-bench.sock';
+const modes = (process.env.PLOCK_MODES ?? 'dlm,ours').split(',');
+const secs = Number(process.env.PLOCK_SECONDS ?? 5);
+const out = process.env.PLOCK_OUT ?? join(root, 'build', 'vm-plock');
+mkdirSync(out, { recursive: true });
+const say = (s: string) => {
+  console.log(`vm-plock n${me}: ${s}`);
+  appendFileSync(join(out, `n${me}.txt`), `${s}\n`);
+};
+const BIN = '/tmp/plock-pairs';
+execFileSync('gcc', ['-O2', '-o', BIN, join(root, 'bench/plock-pairs.c')]);
+const flags = new FlagBoard(me);
+await flags.serve();
+const barrier = async (name: string) => {
+  flags.raise(name);
+  if (!(await flags.awaitFlag(peer, name, 300_000))) throw new Error(`n${peer} never reached ${name}`);
+};
+
+function pairs(file: string): string {
+  return execFileSync(BIN, [file, '0', String(secs)], { encoding: 'utf8', timeout: (secs + 120) * 1000 }).trim();
+}
+
+/** CPU ms (utime+stime) of a process, all threads. */
+function cpuMs(pid: number): number {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+/** Per thread: name and CPU ms (utime+stime) since it started. */
+function threads(pid: number): string {
+  const hz = 100;
+  const out: string[] = [];
+  for (const t of execFileSync('ls', [`/proc/${pid}/task`], { encoding: 'utf8' }).trim().split('\n')) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / hz;
+      if (ms > 0) out.push(`${name}=${ms}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out.join(',');
+}
+
+function strace(pid: number, label: string): ChildProcess | undefined {
+  if (process.env.PLOCK_STRACE !== '1') return undefined;
+  return spawn('strace', ['-c', '-f', '-p', String(pid), '-o', join(out, `n${me}-${label}-strace-${pid}.txt`)], { stdio: 'ignore' });
+}
+const stopStrace = async (c: ChildProcess | undefined) => {
+  if (!c) return;
+  c.kill('SIGINT');
+  await new Promise((r) => c.once('exit', r));
+};
+
+const k = realBackend();
+writeFileSync('/proc/sys/fs/ocfs2/nm/hb_ctl_path', '/bin/true');
+if (me === 1) mkfsUserStack(DISK);
+else if (!(await awaitUserStackVolume(DISK, 240_000))) throw new Error('no volume');
+if (!(await selectStack(k, nativeSystem, 'pcmk'))) throw new Error('selectStack');
+await startCorosync({ clusterName: 'demo' });
+mkdirSync(MNT, { recursive: true });
+
+for (const phase of modes) {
+  // dlm | ours | base (the daemon of PLOCK_BASE, another checkout, without the trace); a digit may follow (dlm,ours1,base1,ours2)
+  const flavour = phase.replace(/\d+$/, '');
+  // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads)
+  const mode = flavour.replace(/-st$/, '');
+  const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : [];
+  const cli = mode === 'base' ? join(process.env.PLOCK_BASE ?? '/work/wt-plock-base', 'lib/cli/main.ts') : CLI;
+  await barrier(`start-${phase}`);
+  let daemon: ChildProcess | undefined;
+  let dpid: number;
+  const dlog = `/tmp/o2stack-bench-${phase}.log`;
+  if (mode === 'dlm') {
+    await startDlmControld('none');
+    dpid = dlmControldPid()!;
+  } else {
+    const fd = openSync(dlog, 'w');
+    const args = [...v8flags, '--import', 'tsx'];
+    if (process.env.PLOCK_PROF === '1') args.push('--cpu-prof', '--cpu-prof-interval=4000', `--cpu-prof-dir=${join(out, `prof-n${me}`)}`);
+    daemon = spawn(process.execPath, [...args, cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: '1' } });
+    closeSync(fd);
+    dpid = daemon.pid!;
+    if (!(await waitFor(() => readFileSync(dlog, 'utf8').includes('"ready"'), 180_000))) throw new Error(`daemon not ready: ${readFileSync(dlog, 'utf8')}`);
+  }
+  await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 180_000, 'mount');
+  const dir = `${MNT}/${phase}`;
+  if (me === 1) mkdirSync(dir, { recursive: true });
+  await barrier(`mounted-${phase}`);
+  const file = `${dir}/bench.dat`;
+  if (me === 1) {
+    writeFileSync(file, 'x');
+    const st = [strace(dpid, `${phase}-solo`), strace(corosyncPid()!, `${phase}-solo-corosync`)];
+    const c0 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
+    const r = pairs(file);
+    const c1 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
+    for (const s of st) await stopStrace(s);
+    const n = Number(/^pairs (\d+)/.exec(r)?.[1] ?? 0);
+    say(`${phase} uncontended: ${r}; CPU per request (ms, 2 requests a pair): daemon ${((c1[0]! - c0[0]!) / (2 * n)).toFixed(2)}, corosync ${((c1[1]! - c0[1]!) / (2 * n)).toFixed(2)}`);
+  }
+  if (daemon && mode !== 'base') {
+    process.kill(dpid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  await barrier(`solo-done-${phase}`);
+  const r2 = pairs(file);
+  say(`${phase} contended n${me}: ${r2}`);
+  if (daemon && mode !== 'base') {
+    process.kill(dpid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 2000));
+    say(`${phase} device stats: ${JSON.stringify(((await request(SOCK, 'status')) as { plocks: { device: unknown; counters: unknown } }).plocks.device)}`);
+  }
+  say(`${phase} threads: ${threads(dpid)}; corosync: ${threads(corosyncPid()!)} ${execFileSync('chrt', ['-p', String(corosyncPid())], { encoding: 'utf8' }).trim()}`);
+  await barrier(`contended-done-${phase}`);
+  await within(nativeSystem.umount(MNT), 60_000, 'umount');
+  await barrier(`unmounted-${phase}`);
+  if (daemon) {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon!.once('exit', r));
+    if (existsSync('/tmp/plock-trace.json')) execFileSync('mv', ['/tmp/plock-trace.json', `/tmp/plock-trace-${phase}.json`]);
+    if (existsSync(`/tmp/plock-trace-${phase}.json`)) say(`${phase} trace:\n${readFileSync(`/tmp/plock-trace-${phase}.json`, 'utf8')}`);
+  } else await stopDlmControld();
+  await barrier(`stopped-${phase}`);
+}
+await barrier('end');
+await stopCorosync();
+if (me === 1 && process.env.PLOCK_HOSTBENCH !== '0') {
+  // the daemon's whole path without corosync (a one-node static cluster, a socketpair for the device), under TCG
+  for (const n of ['300', '3000']) say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+}
+flags.close();
+say('done');
+process.exit(0);
