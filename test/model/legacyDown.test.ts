@@ -63,6 +63,21 @@ describe('legacy DOWN in the daemon model', function () {
     return m;
   }
 
+  /** whether these actions start lockspace ls (control 1) */
+  const starts = (acts: DaemonAction[], ls: string) => acts.some((a) => a.type === 'ops' && a.ops.some((o) => o.path === `/sys/kernel/dlm/${ls}/control` && o.data === '1'));
+
+  /** groups mode with volume A joining: its group's changes, and every listed node's start message delivered */
+  function groupsWithA() {
+    const g = modelWith('groups');
+    g.handle({ type: 'online', ls: A, at: at(1) });
+    const change = (ids: number[], left: number[] = []) => g.handle({ type: 'group-change', ls: A, members: ids.map((nodeid) => ({ nodeid, pid: 1 })), joined: [], left: left.map((nodeid) => ({ nodeid, pid: 1, reason: 'nodedown' as const })), at: at(2) });
+    const startAll = (acts: DaemonAction[], ids: number[]) => {
+      const send = acts.find((a): a is Extract<DaemonAction, { type: 'group-send' }> => a.type === 'group-send')!;
+      return ids.flatMap((nodeid) => g.handle({ type: 'group-message', ls: A, nodeid, pid: 1, data: send.data, at: at(3) }));
+    };
+    return { g, change, startAll };
+  }
+
   it('static: nothing at the death or on a failed fence; after the fence succeeded, DOWN in UUID order before the restart', function () {
     const m = modelWith();
     for (const ls of [C, 'clvmd', A]) m.handle({ type: 'online', ls, at: at(1) });
@@ -106,7 +121,6 @@ describe('legacy DOWN in the daemon model', function () {
   });
 
   it('a DOWN that failed: the volume stays stopped through later recoveries (static and groups)', function () {
-    const starts = (acts: DaemonAction[], ls: string) => acts.some((a) => a.type === 'ops' && a.ops.some((o) => o.path === `/sys/kernel/dlm/${ls}/control` && o.data === '1'));
     const m = modelWith();
     for (const ls of [A, B]) m.handle({ type: 'online', ls, at: at(1) });
     m.handle({ type: 'node-down', nodeid: 2, at: at(2) });
@@ -133,13 +147,7 @@ describe('legacy DOWN in the daemon model', function () {
     m.handle({ type: 'offline', ls: A, at: at(9) });
     assert.ok(starts(m.handle({ type: 'online', ls: A, at: at(10) }), A));
 
-    const g = modelWith('groups');
-    g.handle({ type: 'online', ls: A, at: at(1) });
-    const change = (ids: number[], left: number[] = []) => g.handle({ type: 'group-change', ls: A, members: ids.map((nodeid) => ({ nodeid, pid: 1 })), joined: [], left: left.map((nodeid) => ({ nodeid, pid: 1, reason: 'nodedown' as const })), at: at(2) });
-    const startAll = (acts: DaemonAction[], ids: number[]) => {
-      const send = acts.find((a): a is Extract<DaemonAction, { type: 'group-send' }> => a.type === 'group-send')!;
-      return ids.flatMap((nodeid) => g.handle({ type: 'group-message', ls: A, nodeid, pid: 1, data: send.data, at: at(3) }));
-    };
+    const { g, change, startAll } = groupsWithA();
     assert.ok(starts(startAll(change([1, 2]), [1, 2]), A));
     const gone = change([1], [2]);
     g.handle({ type: 'node-down', nodeid: 2, at: at(4) });
@@ -152,7 +160,6 @@ describe('legacy DOWN in the daemon model', function () {
   });
 
   it('a DOWN is a request: the volume starts only once its result says it was written (static and groups)', function () {
-    const starts = (acts: DaemonAction[], ls: string) => acts.some((a) => a.type === 'ops' && a.ops.some((o) => o.path === `/sys/kernel/dlm/${ls}/control` && o.data === '1'));
     const m = modelWith();
     for (const ls of [A, B]) m.handle({ type: 'online', ls, at: at(1) });
     m.handle({ type: 'node-down', nodeid: 2, at: at(2) });
@@ -168,13 +175,7 @@ describe('legacy DOWN in the daemon model', function () {
     m.handle({ type: 'offline', ls: B, at: at(5) });
     assert.deepEqual(m.handle({ type: 'down-result', uuid: B, nodeid: 2, ok: true, at: at(6) }), []);
 
-    const g = modelWith('groups');
-    g.handle({ type: 'online', ls: A, at: at(1) });
-    const change = (ids: number[], left: number[] = []) => g.handle({ type: 'group-change', ls: A, members: ids.map((nodeid) => ({ nodeid, pid: 1 })), joined: [], left: left.map((nodeid) => ({ nodeid, pid: 1, reason: 'nodedown' as const })), at: at(2) });
-    const startAll = (acts: DaemonAction[], ids: number[]) => {
-      const send = acts.find((x): x is Extract<DaemonAction, { type: 'group-send' }> => x.type === 'group-send')!;
-      return ids.flatMap((nodeid) => g.handle({ type: 'group-message', ls: A, nodeid, pid: 1, data: send.data, at: at(3) }));
-    };
+    const { g, change, startAll } = groupsWithA();
     assert.ok(starts(startAll(change([1, 2]), [1, 2]), A));
     const gone = change([1], [2]);
     g.handle({ type: 'node-down', nodeid: 2, at: at(4) });
