@@ -795,12 +795,16 @@ export class DlmControlModel {
     }
     if (this.mode === 'groups') return this.tryStartGroup(ev.uuid, ev.at);
     // static mode: what the fence result would have restarted, had the DOWN not been pending
-    if (e.state !== 'stopped' || e.frozen || e.downsPending?.length || this.blockedBy() === 'quorum') return [];
-    if (e.members.some((m) => this.nodes.get(m)?.state !== 'up')) return [];
+    if (this.blockedBy() === 'quorum' || !this.restartableStatic(e)) return [];
     e.state = 'running';
     e.since = ev.at;
     delete e.waitingFor;
     return [{ type: 'ops', why: `restart ${ev.uuid} (ocfs2 told of node ${ev.nodeid}'s death)`, ops: [{ op: 'write', path: dlmPaths.sysfs(ev.uuid, 'control'), data: '1' }] }];
+  }
+
+  /** static mode: a stopped lockspace nothing holds any more (not frozen, no DOWN unanswered, every member up) */
+  private restartableStatic(l: LockspaceEntry): boolean {
+    return l.state === 'stopped' && !l.frozen && !l.downsPending?.length && l.members.every((m) => this.nodes.get(m)?.state === 'up');
   }
 
   private nodeUp(nodeid: number, at: number): DaemonAction[] {
@@ -830,7 +834,7 @@ export class DlmControlModel {
       return out;
     }
     // lockspaces whose dead members were fenced while inquorate
-    const startable = [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !l.downsPending?.length && !l.members.some((m) => this.nodes.get(m)?.state !== 'up'));
+    const startable = [...this.lockspaces.values()].filter((l) => this.restartableStatic(l));
     if (startable.length > 0) {
       for (const l of startable) {
         l.state = 'running';
