@@ -36,7 +36,7 @@ import { PlockService } from './plocks.js';
 import { checkSocketPath, DEFAULT_SOCKET, SocketInUseError } from './controlSocket.js';
 import { readInputFile } from '../inputFile.js';
 import { sdNotify } from './notify.js';
-import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry, type Teardown } from './runtime.js';
+import { DaemonRuntime, GroupAnnouncer, groupRows, type DaemonEvents, type LockspaceEventSource, type LogEntry, type Teardown } from './runtime.js';
 
 export type { DaemonEvents, GroupEvent, LockspaceEventSource, LogEntry } from './runtime.js';
 
@@ -499,9 +499,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
    */
   groups(): { uuid: string; nodes: number[]; state: string }[] {
     const here = this.model.snapshot().lockspaces.filter((l) => l.groupNodes);
-    const local = here.map((l) => ({ ls: l.name, nodes: l.groupNodes! }));
-    const view = this.announcer ? this.announcer.view(local) : new Map(local.map((l) => [l.ls, l.nodes]));
-    return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: here.find((l) => l.name === uuid)?.state ?? 'not mounted here' }));
+    return groupRows(
+      this.announcer,
+      here.map((l) => ({ ls: l.name, nodes: l.groupNodes! })),
+      (uuid) => here.find((l) => l.name === uuid)?.state,
+    );
   }
 
   /** Announces this node's volumes when they changed (a promise then), and reports group changes. */

@@ -194,6 +194,12 @@ export class DaemonRuntime {
   }
 }
 
+/** One row per volume: the nodes that have it (cluster-wide with an announcer in the daemon group, else this node's), sorted by UUID; state: this node's. */
+export function groupRows(announcer: GroupAnnouncer | undefined, local: LocalGroups, stateHere: (uuid: string) => string | undefined): { uuid: string; nodes: number[]; state: string }[] {
+  const view = announcer?.view(local) ?? new Map(local.map((l) => [l.ls, l.nodes]));
+  return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: stateHere(uuid) ?? 'not mounted here' }));
+}
+
 /**
  * The daemon group's volume announcements: each daemon multicasts the lockspaces (volumes) it has
  * when they change and when another daemon joins; everyone merges them into one cluster-wide view

@@ -24,7 +24,7 @@ import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { findDlmControld } from './controld.js';
 import { checkSocket, DaemonRefusal } from './daemon.js';
 import { sdNotify } from './notify.js';
-import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry } from './runtime.js';
+import { DaemonRuntime, GroupAnnouncer, groupRows, type DaemonEvents, type LockspaceEventSource, type LogEntry } from './runtime.js';
 
 export type { TrackedLockspace } from '../../model/trackingModel.js';
 
@@ -354,9 +354,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
 
   /** Each volume (lockspace UUID) with the nodes that have it, cluster-wide; state: this node's. */
   groups(): { uuid: string; nodes: number[]; state: string }[] {
-    const local = this.localView();
-    const view = this.announcer?.view(local) ?? new Map(local.map((l) => [l.ls, l.nodes]));
-    return [...view].sort(([a], [b]) => (a < b ? -1 : 1)).map(([uuid, nodes]) => ({ uuid, nodes, state: this.lockspaces.state(uuid) ?? 'not mounted here' }));
+    return groupRows(this.announcer, this.localView(), (uuid) => this.lockspaces.state(uuid));
   }
 
   lockspaceList(): TrackedLockspace[] {
