@@ -291,6 +291,32 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
   return { clusters, warnings: issues.warnings };
 }
 
+/** Where each cluster stanza and its attributes are in a cluster.conf text (1-based lines). */
+export interface ClusterStanzaLines {
+  name: string;
+  line: number;
+  /** attribute key → its value as written and its line (the last one when a key is repeated) */
+  attrs: Record<string, { value: string; line: number }>;
+}
+
+/**
+ * The cluster stanzas of a cluster.conf text with the line of each attribute, in file order: what
+ * error messages name ("cluster.conf:12") and what o2cb's listings print as written (node_count).
+ * Lexical problems are ignored here; parseClusterConf reports them.
+ */
+export function clusterStanzaLines(text: string): ClusterStanzaLines[] {
+  const out: ClusterStanzaLines[] = [];
+  for (const s of lex(text, new IssueList())) {
+    if (s.type !== 'cluster') continue;
+    const name = s.attrs.get('name')?.value;
+    if (!name) continue;
+    const attrs: ClusterStanzaLines['attrs'] = {};
+    for (const [k, a] of s.attrs) attrs[k] = { value: a.value, line: a.line };
+    out.push({ name, line: s.line, attrs });
+  }
+  return out;
+}
+
 /** A value the strict ocfs2-tools reader would read back unchanged. */
 function checkValue(value: string, key: string, where: string, issues: ConfigIssue[]): string {
   if (value === '' || /[\x00-\x1f\x7f]/.test(value) || value !== value.trim() || value.endsWith('\\')) {

@@ -70,6 +70,42 @@ function describeCluster(c: ClusterConfig): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * `config check` of an o2cb defaults file: true when the file is one (and was reported), false
+ * when it is something else (a cluster configuration, or unreadable: the normal path reports it).
+ */
+async function checkO2cbDefaults(path: string, json: boolean): Promise<boolean> {
+  const [{ readTextIfAny }, { detectFileKind }, { parseO2cbDefaults, O2CB_VARIABLES }, { ConfigError, formatIssue }] = await Promise.all([
+    import('../../stack/configFile.js'),
+    import('../../config/detect.js'),
+    import('../../config/o2cbDefaults.js'),
+    import('../../model/errors.js'),
+  ]);
+  const text = readTextIfAny(path);
+  if (text === undefined || detectFileKind(text, path) !== 'o2cb-defaults') return false;
+  let parsed;
+  try {
+    parsed = parseO2cbDefaults(text, { file: path });
+  } catch (e) {
+    if (!(e instanceof ConfigError) || !json) throw e;
+    printJson({ format: 'o2cb-defaults', errors: e.issues.map(issueJson) });
+    process.exitCode = EXIT.FAILED;
+    return true;
+  }
+  if (json) {
+    printJson({ format: 'o2cb-defaults', values: parsed.values, variables: parsed.variables, warnings: parsed.warnings.map(issueJson) });
+    return true;
+  }
+  for (const w of parsed.warnings) writeErr(`warning: ${formatIssue(w)}\n`);
+  const lines = Object.entries(O2CB_VARIABLES).map(([name, d]) => {
+    const v = parsed.values[d.field];
+    const shown = v === undefined ? (name in parsed.variables ? `(empty: ${name === 'O2CB_BOOTCLUSTER' ? 'no boot cluster' : name === 'O2CB_ENABLED' || name === 'O2CB_STACK' ? `default ${d.default}` : 'kernel default'})` : '(not set)') : String(v);
+    return `  ${name.padEnd(25)} ${shown}`;
+  });
+  writeOut(`${path}: valid o2cb defaults file\n${lines.join('\n')}\n`);
+  return true;
+}
+
 export function register(program: Command): void {
   const config = program.command('config').description('check and convert cluster configuration files (ocfs2 cluster.conf, cman XML, corosync.conf, JSON)');
 
@@ -82,6 +118,7 @@ export function register(program: Command): void {
     const o = cmd.optsWithGlobals<GlobalOptions & ImportFlags>();
     const path = file ?? o.config ?? '/etc/ocfs2/cluster.conf';
     const [{ ConfigError, formatIssue }, { clusterToJson }] = await Promise.all([import('../../model/errors.js'), import('../../config/json.js')]);
+    if (!o.from && (await checkO2cbDefaults(path, o.json === true))) return;
     let r;
     try {
       r = await load(path, o);
