@@ -138,6 +138,29 @@ export function register(program: Command): void {
     writeOut(`${path}: valid ${r.format} configuration\n${r.clusters.map(describeCluster).join('')}`);
   });
 
+  config
+    .command('enabled')
+    .description('exit 0 if the o2cb defaults file says O2CB_ENABLED=true (or there is none), 1 if not: the systemd unit’s ExecCondition')
+    .option('--defaults <file>', 'the o2cb defaults file (default: /etc/sysconfig/o2cb, else /etc/default/o2cb)')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions & { defaults?: string }>();
+      const [{ defaultsPathFor, loadO2cbDefaultsFile, SYSTEM_CLUSTER_CONF }] = await Promise.all([import('../../stack/configFile.js')]);
+      const where = defaultsPathFor(o.defaults, SYSTEM_CLUSTER_CONF);
+      let parsed;
+      try {
+        parsed = where ? loadO2cbDefaultsFile(where.path, where.explicit) : undefined;
+      } catch (e) {
+        // systemd's ExecCondition skips the unit on 1–254: a broken file must fail it instead (255)
+        throw Object.assign(e as Error, { exitCode: 255 });
+      }
+      const line = parsed ? [...parsed.assignments].reverse().find((a) => a.name === 'O2CB_ENABLED')?.line : undefined;
+      const enabled = parsed === undefined || parsed.values.enabled === true;
+      const why = parsed === undefined ? 'no o2cb defaults file: enabled' : `O2CB_ENABLED=${parsed.variables.O2CB_ENABLED ?? '(not set)'} in ${where!.path}${line ? `:${line}` : ''}${enabled ? '' : ': not enabled (o2stack configure --enabled true)'}`;
+      if (o.json) printJson({ enabled, file: where?.path ?? null, reason: why });
+      else writeOut(`${why}\n`);
+      if (!enabled) process.exitCode = EXIT.FAILED;
+    });
+
   importOptions(
     config
       .command('convert')
