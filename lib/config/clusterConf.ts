@@ -277,6 +277,14 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
   }
 
   for (const c of clusters) {
+    if (c.heartbeatMode === 'local' && c.heartbeatRegions.length > 0) {
+      issues.warn(c.loc?.line, {
+        code: 'W_CONF_REGION_LOCAL',
+        key: 'heartbeat.region',
+        message: `cluster '${c.name}' lists ${c.heartbeatRegions.length} heartbeat region(s) but heartbeat_mode is local: they are not used`,
+        hint: `set heartbeat_mode = global (o2stack o2cb heartbeat-mode ${c.name} global), or remove the heartbeat stanzas`,
+      });
+    }
     const d = declaredCount.get(c);
     if (d && d.count !== c.nodes.length) {
       issues.warn(d.line, {

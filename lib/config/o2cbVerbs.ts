@@ -8,8 +8,8 @@ import { clusterStanzaLines, parseClusterConf } from './clusterConf.js';
 import { stripLoc } from './common.js';
 import { addNode as addNodeTo, removeNode as removeNodeFrom } from './edit.js';
 
-/** Problems validateCluster reports that o2cb's own files may have between two verbs. */
-const TOLERATED = new Set(['E_CONF_NO_NODES', 'E_CONF_REGION_LOCAL']);
+/** Problems validateCluster reports that o2cb's own files may have between two verbs (a cluster just added). */
+const TOLERATED = new Set(['E_CONF_NO_NODES']);
 
 export interface O2cbConf {
   clusters: ClusterConfig[];

@@ -97,11 +97,16 @@ export function stopHeartbeat(b: KernelBackend, name: string, regions?: string[]
   return { cluster: name, mode: cluster.heartbeat.mode, stopped, notRunning };
 }
 
-/** cluster-status: online when registered with a local node, and in global mode with a region heartbeating. */
+/**
+ * cluster-status: online when registered with a local node, and in global mode with a region
+ * heartbeating. `cluster` is what o2cb names in its line: null when no cluster is registered at all.
+ */
 export function clusterStatus(b: KernelBackend, name?: string): { cluster: string | null; online: boolean; registered: boolean; localNode: string | null; mode: string | null; regionsActive: number } {
   const state = readO2nmState(b);
   const c = name !== undefined ? state.clusters.find((x) => x.name === name) : state.clusters[0];
-  if (!c) return { cluster: name ?? null, online: false, registered: false, localNode: null, mode: null, regionsActive: 0 };
+  // o2cb names the cluster only when the kernel has one registered ("Cluster 'db' is offline" beside
+  // a registered 'web'); with none registered it says just "offline"
+  if (!c) return { cluster: state.clusters.length ? (name ?? null) : null, online: false, registered: false, localNode: null, mode: null, regionsActive: 0 };
   const local = c.nodes.find((n) => n.local)?.name ?? null;
   const active = c.heartbeat.regions.filter((r) => r.dev !== '').length;
   const online = local !== null && (c.heartbeat.mode !== 'global' || heartbeatActive(c));

@@ -121,11 +121,16 @@ describe('o2stack configure / o2cb verbs / defaults in plan and apply', function
     const a = await runCli(['apply', '--config', conf, '--defaults', 'none', '--root', root, '--node', 'n1']);
     assert.equal(a.code, 0, a.err);
     assert.ok(existsSync(join(root, 'sys/kernel/config/cluster/web')));
+    // cluster-status in o2cb's words (as Debian's o2cb prints them on the 6.1 kernel: the VM suite compares)
+    const st = async (...a: string[]) => runCli(['o2cb', '--root', root, 'cluster-status', ...a]);
+    assert.deepEqual(await st(), { code: 0, out: "Cluster 'web' is online\n", err: '' });
+    assert.deepEqual(await st('db'), { code: 1, out: "Cluster 'db' is offline\n", err: '' });
     const other = await runCli(['stop', 'db', '--root', root]);
     assert.equal(other.code, 1);
     assert.match(other.err, /cluster 'db' is not registered \(the kernel has: web\)/);
     const s = await runCli(['stop', 'web', '--root', root]);
     assert.equal(s.code, 0, s.err);
     assert.ok(!existsSync(join(root, 'sys/kernel/config/cluster/web')));
+    assert.deepEqual(await st('web'), { code: 1, out: 'offline\n', err: '' });
   });
 });
