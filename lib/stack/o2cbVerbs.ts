@@ -1,6 +1,7 @@
 // The kernel side of o2cb(8)'s verbs: register-cluster, unregister-cluster, start-heartbeat,
 // stop-heartbeat, cluster-status. Each reads configfs, refuses what o2cb refuses (with the fix),
 // and undoes its own work when the kernel refuses a step.
+import { lookup } from 'node:dns/promises';
 import type { KernelBackend } from '../kernel/backend.js';
 import { readO2nmState } from '../kernel/o2nm.js';
 import type { ClusterConfig } from '../model/cluster.js';
@@ -111,4 +112,9 @@ export function clusterStatus(b: KernelBackend, name?: string): { cluster: strin
   const active = c.heartbeat.regions.filter((r) => r.dev !== '').length;
   const online = local !== null && (c.heartbeat.mode !== 'global' || heartbeatActive(c));
   return { cluster: c.name, online, registered: true, localNode: local, mode: c.heartbeat.mode, regionsActive: active };
+}
+
+/** add-node without --ip: the node name's first IPv4 address, as o2cb does (getaddrinfo, AF_INET). */
+export async function lookupIPv4(name: string): Promise<string> {
+  return (await lookup(name, { family: 4 })).address;
 }

@@ -2,6 +2,8 @@
 // atomically under a lock, the kernel where o2cb touches it, list-* in o2cb's exact formats), and
 // o2stack configure: the o2cb defaults file written non-interactively, as `o2cb.init configure`
 // and `dpkg-reconfigure ocfs2-tools` do.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { ClusterConfig } from '../../model/cluster.js';
 import { CliError, EXIT, type GlobalOptions, printJson, writeErr, writeOut } from '../output.js';
@@ -25,13 +27,9 @@ async function readConf(file: string) {
 
 /** Read-modify-write of cluster.conf under its lock; returns the clusters written. */
 async function editConf(o: O2cbOptions, change: (conf: import('../../config/o2cbVerbs.js').O2cbConf, file: string) => ClusterConfig[]): Promise<ClusterConfig[]> {
-  const [{ updateFileAtomic }, { readO2cbConf }, { formatClusterConf }, { mkdirSync }, { dirname }] = await Promise.all([
-    import('../../stack/configFile.js'),
-    import('../../config/o2cbVerbs.js'),
-    import('../../config/clusterConf.js'),
-    import('node:fs'),
-    import('node:path'),
-  ]);
+  // node built-ins are imported statically: the bundled CLI runs from a V8 code cache, where a
+  // dynamic import() of a built-in has no loader ("A dynamic import callback was not specified")
+  const [{ updateFileAtomic }, { readO2cbConf }, { formatClusterConf }] = await Promise.all([import('../../stack/configFile.js'), import('../../config/o2cbVerbs.js'), import('../../config/clusterConf.js')]);
   const file = confPath(o);
   mkdirSync(dirname(file), { recursive: true }); // o2cb makes /etc/ocfs2 too
   let out: ClusterConfig[] = [];
@@ -69,9 +67,9 @@ async function regionOf(arg: string): Promise<string> {
 }
 
 async function resolveIPv4(name: string): Promise<string> {
-  const { lookup } = await import('node:dns/promises');
+  const { lookupIPv4 } = await import('../../stack/o2cbVerbs.js');
   try {
-    return (await lookup(name, { family: 4 })).address;
+    return await lookupIPv4(name);
   } catch (e) {
     throw new CliError(`cannot find an IPv4 address for host '${name}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, EXIT.FAILED, `pass it: o2stack o2cb add-node --ip ADDRESS CLUSTER ${name}`);
   }
@@ -233,11 +231,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'print the new file; write nothing')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & Record<string, string | boolean | undefined>>();
-      const [{ updateFileAtomic, O2CB_DEFAULTS_PATHS, readTextIfAny }, { updateO2cbDefaults, formatO2cbDefaults, parseO2cbDefaults }, { existsSync }] = await Promise.all([
-        import('../../stack/configFile.js'),
-        import('../../config/o2cbDefaults.js'),
-        import('node:fs'),
-      ]);
+      const [{ updateFileAtomic, O2CB_DEFAULTS_PATHS, readTextIfAny }, { updateO2cbDefaults, formatO2cbDefaults, parseO2cbDefaults }] = await Promise.all([import('../../stack/configFile.js'), import('../../config/o2cbDefaults.js')]);
       const file = (o.defaults as string | undefined) ?? O2CB_DEFAULTS_PATHS.find((p) => existsSync(p)) ?? O2CB_DEFAULTS_PATHS[1];
       const update: Record<string, unknown> = {};
       if (o.enabled !== undefined) {
