@@ -30,6 +30,8 @@ export interface DoctorFacts {
   registered: { name: string; localNode: string | null; deadThreshold: number; mode: string; regionsRunning: number } | null;
   /** plan of the configured cluster against the kernel (when both exist) */
   plan: O2nmPlan | null;
+  /** the o2cb defaults file start reads with this configuration: absent when there is none, issues when start would refuse it */
+  defaults?: { file: string; issues: ConfigIssue[] };
   /** the local node's address against this host's addresses: null when it is one of them, absent when not checked */
   localAddress?: { node: string; address: string; problem: LocalAddressProblem | null };
   hbCtlPath: string | null;
@@ -59,6 +61,10 @@ export function runChecks(f: DoctorFacts): Check[] {
     add('config', 'ok', `${f.configFile}: ${f.config.clusters.map((c) => `cluster '${c.name}' with ${c.nodes.length} nodes`).join(', ')}`);
   }
 
+  if (f.defaults) {
+    const bad = f.defaults.issues;
+    add('o2cb-defaults', bad.length ? 'fail' : 'ok', bad.length ? `o2stack start would refuse ${f.defaults.file} with ${f.configFile}: ${bad.map((i) => `${i.line ? `line ${i.line}: ` : ''}${i.message}`).join('; ')}` : `${f.defaults.file} agrees with ${f.configFile}`, bad.length ? bad.map((i) => i.hint).filter(Boolean).join('; ') || `o2stack config check ${f.defaults.file}` : undefined);
+  }
   const label = f.clusterStack;
   if (f.localAddress && (label === 'o2cb' || label === null)) {
     const p = f.localAddress.problem;

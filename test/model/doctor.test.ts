@@ -42,6 +42,15 @@ describe('doctor checks', function () {
     assert.equal(byId(f)['o2cb-local-address'], undefined, 'not checked: no check');
   });
 
+  it('an /etc/default/o2cb that start would refuse fails with its line and fix; one that agrees is ok', function () {
+    const issue = { file: '/etc/default/o2cb', line: 11, code: 'E_O2CB_BOOTCLUSTER', message: 'O2CB_BOOTCLUSTER=ocfs2 names a cluster that /etc/ocfs2/cluster.conf does not describe (it has: demo)', hint: 'o2stack configure --boot-cluster demo --defaults /etc/default/o2cb, or pass --cluster demo' };
+    const bad = byId({ ...base(), defaults: { file: '/etc/default/o2cb', issues: [issue] } })['o2cb-defaults']!;
+    assert.equal(bad.status, 'fail');
+    assert.match(bad.message, /o2stack start would refuse \/etc\/default\/o2cb with \/etc\/ocfs2\/cluster\.conf: line 11: O2CB_BOOTCLUSTER=ocfs2/);
+    assert.equal(bad.fix, issue.hint);
+    assert.equal(byId({ ...base(), defaults: { file: '/etc/default/o2cb', issues: [] } })['o2cb-defaults']!.status, 'ok');
+  });
+
   it('a cloud kernel without OCFS2 fails with the package to install', function () {
     const c = byId({ ...base(), kernelHasOcfs2: false }).kernel!;
     assert.equal(c.status, 'fail');
