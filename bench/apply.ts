@@ -5,16 +5,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { NativeBackend } from '../lib/kernel/backend.js';
 import { makeFakeKernelTree } from '../lib/kernel/fakeTree.js';
 import { readO2nmState } from '../lib/kernel/o2nm.js';
 import type { ClusterConfig } from '../lib/model/cluster.js';
 import { planO2nm } from '../lib/model/o2nmPlan.js';
 import { applyO2nmPlan } from '../lib/stack/o2nmApply.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, dir: { type: 'string', default: '/dev/shm' } } });
-const runs = Number(values.runs);
+const values = benchArgs(import.meta.url, { runs: { default: '20', int: true }, dir: { default: '/dev/shm' } });
+const runs = values.runs;
 
 function cluster255(): ClusterConfig {
   const nodes = Array.from({ length: 255 }, (_, i) => ({ name: `node${i}`, number: i, ipAddress: `10.${i >> 8}.${i & 255}.1`, port: 7777 }));

@@ -4,12 +4,11 @@
 // lookup itself still runs (it is cached after the first call, as in production).
 // Target: p99 < 1 ms.
 //   npx tsx bench/control.ts [--count N]
-import { parseArgs } from 'node:util';
 import { ControlDevice, downHazard } from '../lib/kernel/control.js';
 import { makeFifoDevice } from '../test/support/fakeControl.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '100000' } } });
-const count = Number(values.count);
+const { count } = benchArgs(import.meta.url, { count: { default: '100000', int: true } });
 
 const fifo = makeFifoDevice();
 const dev = ControlDevice.open({ path: fifo.path, mounts: () => '' });

@@ -8,15 +8,15 @@
 //   npx tsx bench/daemon-membership.ts [--rounds 20] [--lockspaces 16]
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { NativeBackend } from '../lib/kernel/backend.js';
 import { DlmDaemon } from '../lib/stack/daemon/daemon.js';
 import { InjectedUevents } from '../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../lib/stack/membership/static.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, lockspaces: { type: 'string', default: '16' } } });
-const rounds = Number(values.rounds);
-const lockspaces = Array.from({ length: Number(values.lockspaces) }, (_, i) => `${(0xa0000000 + i).toString(16).toUpperCase()}0000000000000000000000000`.slice(0, 32));
+const values = benchArgs(import.meta.url, { rounds: { default: '20', int: true }, lockspaces: { default: '16', int: true } });
+const rounds = values.rounds;
+const lockspaces = Array.from({ length: values.lockspaces }, (_, i) => `${(0xa0000000 + i).toString(16).toUpperCase()}0000000000000000000000000`.slice(0, 32));
 const base = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
 const dir = mkdtempSync(join(base, 'o2s-bench-membership-'));
 const C = 'sys/kernel/config/dlm/cluster';

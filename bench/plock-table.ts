@@ -6,12 +6,12 @@
 //       with waiters (wait=true) and unlocks — what a busy database file sees.
 // Median of --runs runs each (target: >= 1,000,000 ops/s for (a) and (b)). Prints numbers only.
 //   npx tsx bench/plock-table.ts [--runs 7] [--locks 10000]
-import { parseArgs } from 'node:util';
 import { OFFSET_MAX, PlockTable, type Plock } from '../lib/model/plockTable.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, locks: { type: 'string', default: '10000' } } });
-const runs = Number(values.runs);
-const N = Number(values.locks);
+const values = benchArgs(import.meta.url, { runs: { default: '7', int: true }, locks: { default: '10000', int: true } });
+const runs = values.runs;
+const N = values.locks;
 const ROUNDS = 3;
 
 function opsPerSecond(work: () => number): number {

@@ -7,17 +7,11 @@
 //   sysfs:  real kernel uevents from writes to /sys/devices/virtual/mem/null/uevent, unpaced
 //   npx tsx bench/uevent.ts [--count N] [--rate R] [--sysfs-count N]
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { UeventListener, type ReceivedUevent } from '../lib/kernel/uevent.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({
-  options: {
-    count: { type: 'string', default: '200000' },
-    rate: { type: 'string', default: '50000' },
-    'sysfs-count': { type: 'string', default: '50000' },
-  },
-});
+const values = benchArgs(import.meta.url, { count: { default: '200000', int: true }, rate: { default: '50000', int: true }, 'sysfs-count': { default: '50000', int: true } });
 const addon = new URL('../build/Release/ocfs2_stack.node', import.meta.url).pathname;
 
 // The sender runs in a Worker (its own thread and loop) and loads the addon directly.
@@ -126,13 +120,13 @@ async function runOnce(mode: 'inject' | 'sysfs', count: number, rate: number): P
   };
 }
 
-const count = Number(values.count);
-const rate = Number(values.rate);
+const count = values.count;
+const rate = values.rate;
 const results: Result[] = [];
 await runOnce('inject', 50000, 0); // warm-up (JIT), not reported
 results.push(await runOnce('inject', count, rate));
 results.push(await runOnce('inject', count, 0));
-if (process.getuid?.() === 0) results.push(await runOnce('sysfs', Number(values['sysfs-count']), 0));
+if (process.getuid?.() === 0) results.push(await runOnce('sysfs', values["sysfs-count"], 0));
 else console.log('sysfs mode skipped: needs root to write /sys/devices/virtual/mem/null/uevent');
 
 console.table(results);

@@ -5,7 +5,6 @@
 // Prints min/median/max and the ratios against the targets. Run from the host: bash bench/vm-apply.sh
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { formatClusterConf } from '../lib/config/clusterConf.js';
 import { NativeBackend } from '../lib/kernel/backend.js';
 import { readO2nmState } from '../lib/kernel/o2nm.js';
@@ -13,9 +12,10 @@ import type { ClusterConfig } from '../lib/model/cluster.js';
 import { planO2nm } from '../lib/model/o2nmPlan.js';
 import { applyO2nmPlan } from '../lib/stack/o2nmApply.js';
 import { resetO2nm } from '../test/contract/o2nm.contract.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, floor: { type: 'string' }, cli: { type: 'string', default: 'dist/o2stack.cjs' } } });
-const runs = Number(values.runs);
+const values = benchArgs(import.meta.url, { runs: { default: '5', int: true }, floor: {}, cli: { default: 'dist/o2stack.cjs' } });
+const runs = values.runs;
 const backend = new NativeBackend({ root: '/' });
 if (backend.fakeTree) throw new Error('run this in the VM: /sys/kernel/config is not configfs here');
 

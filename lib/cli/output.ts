@@ -61,14 +61,27 @@ function writeFd(fd: 1 | 2, s: string): void {
   (fd === 1 ? process.stdout : process.stderr).write(s);
 }
 
-/** Writes to stdout. */
-export function writeOut(s: string): void {
-  writeFd(1, s);
+/**
+ * Control characters other than newline and tab, shown as \xNN: names and labels come from disks,
+ * configfs and config files, and an ESC or a C1 control in one must not drive the terminal.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** Writes to stderr. */
+/** One field on one line: printable, and newline and tab escaped too (a label must not make a line of its own). */
+export function field(s: string): string {
+  return printable(s).replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+}
+
+/** Writes to stdout (control characters escaped, see printable). */
+export function writeOut(s: string): void {
+  writeFd(1, printable(s));
+}
+
+/** Writes to stderr (control characters escaped, see printable). */
 export function writeErr(s: string): void {
-  writeFd(2, s);
+  writeFd(2, printable(s));
 }
 
 export function printJson(value: unknown): void {

@@ -12,29 +12,39 @@ import { IssueList, makeLoc, stripLoc, type ParseOptions, type ParseResult } fro
 
 type Pos = { line: number; column: number };
 
-/** 1-based line:column of an offset. */
-function posOf(text: string, offset: number): Pos {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text[i] === '\n') {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
+/** Where each line starts: made once per text, so that a position costs a binary search (one scan per node was quadratic). */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
 }
+
+/** 1-based line:column of an offset. */
+function posOf(starts: number[], offset: number): Pos {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, column: offset - starts[lo]! + 1 };
+}
+
+/** Deeper than any document of this format can be (it has 4 levels): refused, not recursed into. */
+export const MAX_JSON_DEPTH = 64;
 
 /**
  * Walks JSON text recording where each value starts, by path ('' is the root, then ".key" and
  * "[i]"), and where duplicate keys occur. Returns the offset of the first syntax error instead
  * when the text is not JSON (JSON.parse does not always say where).
  */
-function locate(text: string): { locs: Map<string, number>; dupes: { path: string; offset: number }[] } | { errorAt: number } {
+function locate(text: string): { locs: Map<string, number>; dupes: { path: string; offset: number }[] } | { errorAt: number; tooDeep?: true } {
   const locs = new Map<string, number>();
   const dupes: { path: string; offset: number }[] = [];
   let i = 0;
   class Bad extends Error {}
+  class TooDeep extends Bad {}
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
   };
@@ -59,8 +69,9 @@ function locate(text: string): { locs: Map<string, number>; dupes: { path: strin
     i++;
     return JSON.parse(text.slice(start, i)) as string;
   };
-  const value = (path: string): void => {
+  const value = (path: string, depth = 0): void => {
     ws();
+    if (depth > MAX_JSON_DEPTH) throw new TooDeep();
     locs.set(path, i);
     const c = text[i];
     if (c === '{') {
@@ -80,7 +91,7 @@ function locate(text: string): { locs: Map<string, number>; dupes: { path: strin
         seen.add(k);
         ws();
         if (text[i++] !== ':') fail();
-        value(p);
+        value(p, depth + 1);
         ws();
         if (text[i] === ',') i++;
         else if (text[i] === '}') {
@@ -96,7 +107,7 @@ function locate(text: string): { locs: Map<string, number>; dupes: { path: strin
         return;
       }
       for (let n = 0; ; n++) {
-        value(`${path}[${n}]`);
+        value(`${path}[${n}]`, depth + 1);
         ws();
         if (text[i] === ',') i++;
         else if (text[i] === ']') {
@@ -116,6 +127,7 @@ function locate(text: string): { locs: Map<string, number>; dupes: { path: strin
     ws();
     if (i < text.length) fail();
   } catch (e) {
+    if (e instanceof TooDeep) return { errorAt: i, tooDeep: true };
     if (e instanceof Bad) return { errorAt: i };
     throw e;
   }
@@ -132,23 +144,29 @@ const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an a
 export function parseJsonConfig(text: string, opts: ParseOptions = {}): ParseResult {
   const issues = new IssueList(opts.file);
   const body = text.replace(/^\uFEFF/, '');
+  const starts = lineStarts(body);
+  // the structure first: a document nested deeper than the format allows is refused before any
+  // recursion (JSON.parse's or ours) could exhaust the stack
+  const found = locate(body);
+  if ('tooDeep' in found) {
+    issues.error(posOf(starts, found.errorAt), { code: 'E_JSON_DEPTH', message: `nested more than ${MAX_JSON_DEPTH} levels deep (this format has 4)`, hint: 'give the cluster configuration, not another JSON document' });
+    issues.throwIfErrors();
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(body);
   } catch (e) {
     const msg = (e as Error).message;
     const at = /at position (\d+)/.exec(msg);
-    const where = locate(body);
-    const offset = at ? Number(at[1]) : 'errorAt' in where ? where.errorAt : body.length;
+    const offset = at ? Number(at[1]) : 'errorAt' in found ? found.errorAt : body.length;
     const clean = msg.replace(/ in JSON at position \d+.*$/, '').replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
-    issues.error(posOf(body, offset), { code: 'E_JSON_SYNTAX', message: `not valid JSON: ${clean}`, hint: 'fix the JSON syntax (no comments or trailing commas; keys in double quotes)' });
+    issues.error(posOf(starts, offset), { code: 'E_JSON_SYNTAX', message: `not valid JSON: ${clean}`, hint: 'fix the JSON syntax (no comments or trailing commas; keys in double quotes)' });
     issues.throwIfErrors();
   }
-  const found = locate(body);
   const locs = 'locs' in found ? found.locs : new Map<string, number>();
   const at = (path: string): Pos | undefined => {
     const o = locs.get(path);
-    return o === undefined ? undefined : posOf(body, o);
+    return o === undefined ? undefined : posOf(starts, o);
   };
   const loc = (path: string): SourceLoc => {
     const p = at(path) ?? { line: 1, column: 1 };
@@ -156,7 +174,7 @@ export function parseJsonConfig(text: string, opts: ParseOptions = {}): ParseRes
   };
   if ('dupes' in found) {
     for (const d of found.dupes) {
-      issues.warn(posOf(body, d.offset), { code: 'W_JSON_DUP_KEY', key: d.path, message: `${d.path}: the key appears twice in its object; the last value is used`, hint: 'remove one of them' });
+      issues.warn(posOf(starts, d.offset), { code: 'W_JSON_DUP_KEY', key: d.path, message: `${d.path}: the key appears twice in its object; the last value is used`, hint: 'remove one of them' });
     }
   }
   const err = (path: string, message: string, hint?: string) => issues.error(at(path), { code: 'E_JSON_SCHEMA', key: path || '(root)', message: `${path || '(root)'}: ${message}`, ...(hint ? { hint } : {}) });

@@ -98,6 +98,8 @@ export class NativeBackend implements KernelBackend {
 
   /** Host path of a kernel path. */
   hostPath(kernelPath: string): string {
+    // the syscall would see the path up to the NUL: another path than the one planned and shown
+    if (kernelPath.includes('\0')) throw new KernelError({ code: 'EINVAL', errno: -22, syscall: 'path', path: JSON.stringify(kernelPath).slice(1, -1), hint: 'a name in the plan holds a NUL byte: fix the configuration (o2stack config check FILE)' });
     return this.root === '/' ? kernelPath : join(this.root, kernelPath);
   }
 

@@ -83,13 +83,18 @@ interface OpenOptions {
 export function openBlockDevice(path: string, opts: OpenOptions = {}): BlockDevice {
   let fd: number;
   try {
-    fd = openSync(path, C.O_RDONLY);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
+    fd = openSync(path, C.O_RDONLY | C.O_NONBLOCK);
   } catch (e) {
     throw kernelError(e, path, 'open');
   }
   try {
     const st = fstatSync(fd, { bigint: true });
     if (st.isDirectory()) throw new KernelError({ code: 'EISDIR', errno: -21, syscall: 'open', path, hint: OPEN_HINTS.EISDIR });
+    if (!st.isBlockDevice() && !st.isFile()) {
+      const kind = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isSocket() ? 'a socket' : 'not a block device or file';
+      throw new KernelError({ code: 'ENOTBLK', errno: -15, syscall: 'open', path, hint: `${path} is ${kind}: give a block device (or an image file)` });
+    }
     let size = Number(st.size);
     let sectorSize = 512;
     let kernelName: string | null = null;

@@ -76,8 +76,9 @@ export function isValidO2cbClusterName(name: string): boolean {
 }
 
 export function isValidNodeName(name: string): boolean {
-  // configfs directory name: no '/', not '.'/'..', ≤ 64 bytes; whitespace breaks cluster.conf.
-  return name.length > 0 && Buffer.byteLength(name) <= O2NM_MAX_NODE_NAME && !/[\s/]/.test(name) && name !== '.' && name !== '..';
+  // configfs directory name: no '/', not '.'/'..', ≤ 64 bytes; whitespace breaks cluster.conf;
+  // no control byte (a NUL would cut the path the syscall sees: '..\0x' acts on '..')
+  return name.length > 0 && Buffer.byteLength(name) <= O2NM_MAX_NODE_NAME && !/[\s/\x00-\x1f\x7f]/.test(name) && name !== '.' && name !== '..';
 }
 
 /** All problems with a cluster, each with where it is and how to fix it. Empty when valid. */
@@ -108,7 +109,7 @@ export function validateCluster(c: ClusterConfig): ConfigIssue[] {
       at(n.loc, {
         code: 'E_CONF_NODE_NAME',
         key: `${key}.name`,
-        message: `node name '${n.name}' is invalid: it must be 1–64 bytes with no whitespace or '/'`,
+        message: `node name ${JSON.stringify(n.name)} is invalid: it must be 1–64 bytes with no whitespace, control character or '/'`,
         hint: "use the node's short host name (hostname -s)",
       });
     }

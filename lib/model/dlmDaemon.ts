@@ -27,6 +27,7 @@
 //   running  started (control 1) with `members`
 //   stopped  control 0 after a member died: waits for that member's fencing
 //   leaving  the kernel sent `offline`: members removed, event_done 0, then forgotten
+import { isIP } from 'node:net';
 import type { AttrOp } from '../kernel/backend.js';
 import { commOps, DLM_CLUSTER, dlmPaths, dlmStartOps, failEventOps, joinOps, memberDeathOps, type DlmMember } from './dlm.js';
 import { legacyDownMessages } from './legacyDown.js';
@@ -181,6 +182,19 @@ export interface DlmConfigState {
   spaces: Record<string, number[]>;
   /** /sys/kernel/dlm/* */
   sysfs: string[];
+  /** each existing comm's addresses (its addr_list), where readable */
+  commAddrs?: Record<number, string[]>;
+}
+
+/** The daemon's start cannot go on: fs/dlm holds something this configuration contradicts. */
+export class DaemonStartError extends Error {
+  readonly code = 'E_DAEMON_START';
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -194,8 +208,27 @@ export function daemonStartPlan(
   state: DlmConfigState,
 ): { ops: AttrOp[]; adopt: { ls: string; members: number[] }[]; pending: string[] } {
   if (c.clusterName.length === 0 || c.clusterName.length > 63 || /\s/.test(c.clusterName)) throw new Error(`cluster name '${c.clusterName}': 1 to 63 characters, no spaces`);
-  const all = dlmStartOps({ clusterName: c.clusterName, recoverCallbacks: c.recoverCallbacks ?? true, localNodeId: c.localNodeId, members: c.members }, state.comms);
-  const ops = all.filter((o) => !(o.op === 'mkdir' && o.path === DLM_CLUSTER && state.clusterDir));
+  // a comm left by an earlier run with other addresses than the members' now: made again (a
+  // restart after an address change), which drops the node's connection — refused while any
+  // lockspace runs, since it could be in use
+  const stale = c.members.filter((m) => {
+    const have = state.commAddrs?.[m.nodeid];
+    return state.comms.includes(m.nodeid) && have !== undefined && sameAddresses(have, m.addresses) === false;
+  });
+  if (stale.length > 0 && state.sysfs.length > 0) {
+    const what = stale.map((m) => `node ${m.nodeid}: ${state.commAddrs![m.nodeid]!.join(',') || 'none'} in fs/dlm, ${m.addresses.join(',')} now`).join('; ');
+    throw new DaemonStartError(`fs/dlm holds other addresses than the members' (${what}) and ${state.sysfs.length} lockspace(s) run, which may be talking to them`, 'unmount the user-stack volumes on this node (o2stack umount DIR), then start the daemon again: the comms are made afresh with the new addresses');
+  }
+  const keep = state.comms.filter((id) => !stale.some((m) => m.nodeid === id));
+  const all = dlmStartOps({ clusterName: c.clusterName, recoverCallbacks: c.recoverCallbacks ?? true, localNodeId: c.localNodeId, members: c.members }, keep);
+  const ops = [
+    ...all.filter((o) => !(o.op === 'mkdir' && o.path === DLM_CLUSTER && state.clusterDir)),
+  ];
+  if (stale.length > 0) {
+    // the removals before the comms are made again (after the cluster settings)
+    const at = ops.findIndex((o) => o.op === 'mkdir' && o.path.startsWith(`${DLM_CLUSTER}/comms/`));
+    ops.splice(at < 0 ? ops.length : at, 0, ...stale.map((m) => ({ op: 'rmdir' as const, path: dlmPaths.comm(m.nodeid) })));
+  }
   if (state.sysfs.length === 0) {
     const at = ops.findIndex((o) => o.path === `${DLM_CLUSTER}/recover_callbacks`);
     ops.splice(at + 1, 0, { op: 'write', path: `${DLM_CLUSTER}/protocol`, data: '0' });
@@ -208,6 +241,8 @@ export function daemonStartPlan(
 /** Members file: one node a line, `NAME=ID@ADDR[,ADDR...]` (or `ID@ADDR`), '#' comments. */
 export function parseMembersFile(text: string): (DlmMember & { name?: string })[] {
   const out: (DlmMember & { name?: string })[] = [];
+  const ids = new Set<number>();
+  const names = new Set<string>();
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
     if (line === '') return;
@@ -217,8 +252,12 @@ export function parseMembersFile(text: string): (DlmMember & { name?: string })[
     if (!Number.isSafeInteger(nodeid) || nodeid <= 0 || nodeid > 0x7fffffff) throw new Error(`members file line ${i + 1}: node id ${m[2]} must be 1..2147483647`);
     const addresses = m[3]!.split(',').map((s) => s.trim()).filter(Boolean);
     if (addresses.length === 0 || addresses.length > 3) throw new Error(`members file line ${i + 1}: 1 to 3 addresses`);
-    if (out.some((n) => n.nodeid === nodeid)) throw new Error(`members file line ${i + 1}: node id ${nodeid} is listed twice`);
-    if (m[1] && out.some((n) => n.name === m[1])) throw new Error(`members file line ${i + 1}: name ${m[1]} is listed twice`);
+    const bad = addresses.find((a) => isIP(a) === 0);
+    if (bad !== undefined) throw new Error(`members file line ${i + 1}: '${bad}' is not an IPv4 or IPv6 address`);
+    if (ids.has(nodeid)) throw new Error(`members file line ${i + 1}: node id ${nodeid} is listed twice`);
+    if (m[1] && names.has(m[1])) throw new Error(`members file line ${i + 1}: name ${m[1]} is listed twice`);
+    ids.add(nodeid);
+    if (m[1]) names.add(m[1]);
     out.push({ ...(m[1] ? { name: m[1] } : {}), nodeid, addresses });
   });
   if (out.length === 0) throw new Error('members file: no nodes');
@@ -226,6 +265,15 @@ export function parseMembersFile(text: string): (DlmMember & { name?: string })[
 }
 
 const sorted = (a: Iterable<number>) => [...a].sort((x, y) => x - y);
+
+/** Whether fs/dlm's addr_list entries are these addresses (same set; IPv6 compared in one spelling); undefined when one cannot be parsed. */
+function sameAddresses(have: string[], want: string[]): boolean | undefined {
+  const norm = (a: string) => (isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname : isIP(a) === 4 ? a : undefined);
+  const h = have.map(norm);
+  const w = want.map(norm);
+  if (h.includes(undefined) || w.includes(undefined)) return undefined;
+  return [...new Set(h)].sort().join() === [...new Set(w)].sort().join();
+}
 
 export class DlmControlModel {
   readonly localNodeId: number;

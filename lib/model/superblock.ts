@@ -404,10 +404,10 @@ function* verify(g: Geometry, bs: number, offset: number): Io<Superblock> {
   const systemDirBlkno = u64(b, SB.systemDirBlkno);
   if (!rootBlkno || !systemDirBlkno) throw corrupt('root or system directory block number is 0 or out of range');
   const slots = b.readUInt16LE(SB.maxSlots);
-  if (slots > MAX_SLOTS) throw corrupt(`${slots} node slots (at most ${MAX_SLOTS})`);
-
   const compat = b.readUInt32LE(SB.compat);
   const incompat = b.readUInt32LE(SB.incompat);
+  // a heartbeat device has no slots; a volume has 1 to 255
+  if (slots > MAX_SLOTS || (slots === 0 && !(incompat & INCOMPAT.HEARTBEAT_DEV))) throw corrupt(`${slots} node slots (1 to ${MAX_SLOTS}${slots === 0 ? ' on a volume; only a heartbeat device has none' : ''})`);
   const roCompat = b.readUInt32LE(SB.roCompat);
   const warnings: string[] = [];
 
@@ -431,8 +431,9 @@ function* verify(g: Geometry, bs: number, offset: number): Io<Superblock> {
     };
   }
 
-  const unsupported = incompat & ~INCOMPAT_SUPPORTED;
-  if (unsupported & ~INCOMPAT.HEARTBEAT_DEV) warnings.push(`incompat features 0x${(unsupported & ~INCOMPAT.HEARTBEAT_DEV).toString(16)} are not supported by the kernel: mount fails with EINVAL`);
+  // >>> 0: the mask as unsigned (bit 31 set made it negative: "0x-ffdb")
+  const unsupported = (incompat & ~INCOMPAT_SUPPORTED & ~INCOMPAT.HEARTBEAT_DEV) >>> 0;
+  if (unsupported) warnings.push(`incompat features 0x${unsupported.toString(16)} are not supported by the kernel: mount fails with EINVAL`);
   if (incompat & INCOMPAT.RESIZE_INPROG) warnings.push('a resize was interrupted: run tunefs.ocfs2 or fsck.ocfs2 before mounting');
   if (incompat & INCOMPAT.TUNEFS_INPROG) warnings.push('a tunefs.ocfs2 operation was interrupted: run fsck.ocfs2 before mounting');
 

@@ -2,11 +2,12 @@
 // (lib/config/ is pure). Writes are atomic (temp sibling, fsync, rename, fsync of the directory)
 // and serialized between o2stack processes by a PID lock file next to the target.
 import { randomBytes } from 'node:crypto';
-import { constants as FS, existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { constants as FS, existsSync, promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseAny, type ParseAnyOptions, type ParseAnyResult } from '../config/detect.js';
-import { ConfigError } from '../model/errors.js';
 import { type O2cbDefaultsFile, parseO2cbDefaults } from '../config/o2cbDefaults.js';
+import { ConfigError } from '../model/errors.js';
+import { InputFileError, readInputFile } from './inputFile.js';
 
 export interface LoadedConfig extends ParseAnyResult {
   path: string;
@@ -18,8 +19,9 @@ export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, '
   try {
     // sync: a small file, and fs.promises costs a CLI run start-up time (it loads streams and
     // readline) on a slow machine
-    text = readFileSync(path, 'utf8');
+    text = readInputFile(path);
   } catch (e) {
+    if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new ConfigError([
@@ -144,8 +146,9 @@ export async function updateFileAtomic(path: string, change: (current: string | 
   try {
     let current: string | undefined;
     try {
-      current = readFileSync(path, 'utf8');
+      current = readInputFile(path);
     } catch (e) {
+      if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') throw new ConfigError([{ file: path, code: code === 'EACCES' || code === 'EPERM' ? 'E_CONF_PERMISSION' : 'E_CONF_READ', message: `cannot read ${path}: ${(e as Error).message}`, hint: 'run as root, or make the file readable' }]);
     }
@@ -208,8 +211,9 @@ export function defaultsPathFor(option: string | undefined, configFile: string):
 export function loadO2cbDefaultsFile(path: string, explicit = true): O2cbDefaultsFile | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputFile(path);
   } catch (e) {
+    if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !explicit) return undefined;
     throw new ConfigError([
@@ -227,8 +231,20 @@ export function loadO2cbDefaultsFile(path: string, explicit = true): O2cbDefault
 /** The text of a configuration file (for the lines of its attributes), or undefined if it cannot be read. */
 export function readTextIfAny(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readInputFile(path);
   } catch {
     return undefined;
+  }
+}
+
+/** The text of a file, undefined when it does not exist; any other problem (not a regular file, too large, no permission) is a ConfigError. */
+export function readTextOrMissing(path: string): string | undefined {
+  try {
+    return readInputFile(path);
+  } catch (e) {
+    if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new ConfigError([{ file: path, code: code === 'EACCES' || code === 'EPERM' ? 'E_CONF_PERMISSION' : 'E_CONF_READ', message: `cannot read ${path}: ${(e as Error).message}`, hint: code === 'EACCES' || code === 'EPERM' ? 'run as root, or make the file readable' : code === 'EISDIR' ? 'give the path of a file, not a directory' : undefined }]);
   }
 }

@@ -102,6 +102,9 @@ describe('o2stack configure / o2cb verbs / defaults in plan and apply', function
     assert.match(v.err, /removed node 'n2' from cluster 'web'/);
     assert.equal((await o2cb('list-nodes', '--oneline', 'web')).out, 'node: 0 n1 10.0.0.1:7777 web\n');
     assert.ok(!existsSync(`${conf}.lock`), 'the lock is released');
+    const asDir = await runCli(['o2cb', '--config-file', dir, 'list-clusters']);
+    assert.equal(asDir.code, 1, 'a directory is not an empty configuration');
+    assert.match(asDir.err, /give the path of a file, not a directory/);
   });
 
   it('plan --defaults shows where each timeout comes from; a conflict names both files and lines; apply and stop CLUSTER', async function () {

@@ -204,6 +204,8 @@ describe('cluster.conf writer', () => {
     const samples = fc.sample(arbCluster(), 50);
     assert.ok(samples.some((c) => c.nodes.length > 2));
     assert.ok(samples.every((c) => validateCluster(c).length === 0 && c.nodes.every((n) => isValidNodeName(n.name))));
+    // control bytes: a NUL would cut the configfs path ('..\0x' acts on '..'), others garble output
+    for (const bad of ['..\0x', 'a\0b', 'n\x1b[31m', 'x\x7f']) assert.equal(isValidNodeName(bad), false, JSON.stringify(bad));
   });
 });
 

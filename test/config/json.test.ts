@@ -94,6 +94,21 @@ describe('JSON cluster format', () => {
     assert.equal(errorOf('').issues[0]!.message, 'not valid JSON: Unexpected end of JSON input');
   });
 
+  it('a document nested deeper than the format: E_JSON_DEPTH at its line (it was a RangeError from the stack); valid or not', () => {
+    for (const text of ['{"name": "a", "nodes": [\n' + '['.repeat(100_000) + ']'.repeat(100_000) + ']}', '['.repeat(100_000)]) {
+      const e = errorOf(text);
+      assert.equal(e.issues[0]!.code, 'E_JSON_DEPTH', e.message);
+    }
+    assert.equal(errorOf('{"name": "a", "nodes": [\n' + '['.repeat(100) + ']'.repeat(100) + ']}').issues[0]!.line, 2);
+  });
+
+  it('positions of late nodes in a large file are their lines (one line index, not a scan per node)', () => {
+    const nodes = Array.from({ length: 3000 }, (_, i) => `    {"name": "n${i}", "number": ${i % 255}, "ipAddress": "10.0.${i >> 8}.${i & 255}", "port": ${i === 2999 ? '"x"' : 7777}}`);
+    const e = errorOf(`{\n  "name": "big",\n  "nodes": [\n${nodes.join(',\n')}\n  ]\n}\n`);
+    const port = e.issues.find((i) => i.key === 'nodes[2999].port')!;
+    assert.equal(port.line, 3 + 3000);
+  });
+
   it('refuses non-objects and warns about duplicate keys', () => {
     assert.equal(errorOf('[1]').issues[0]!.message, '(root): expected a cluster object, got an array');
     const { warnings } = parseJsonConfig('{"name":"a","name":"b","nodes":[]}');

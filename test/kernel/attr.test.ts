@@ -1,7 +1,7 @@
 // The native attr surface on the host's filesystems: error shape, exact writes, batches, async.
 // (Its configfs behaviour is covered by the contract suite in the VM.)
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -139,5 +139,22 @@ describe('native attr surface', function () {
       w.once('error', reject);
     });
     assert.equal(ok, true);
+  });
+});
+
+describe('native attr surface: paths with a NUL byte', function () {
+  it('are refused (EINVAL) before any syscall: the kernel would act on the path cut at the NUL', function () {
+    const root = mkdtempSync(join(tmpdir(), 'o2s-nul-'));
+    try {
+      const k = new NativeBackend({ root, fakeTree: true });
+      mkdirSync(join(root, 'sys/kernel/config/cluster/demo/node'), { recursive: true });
+      for (const call of [() => k.mkdir('/sys/kernel/config/cluster/demo/node/..\0x'), () => k.write('/sys/kernel/config/cluster/demo/node/a\0b/num', '1'), () => k.batch([{ op: 'mkdir', path: '/sys/kernel/config/cluster/demo/node/..\0x' }])]) {
+        assert.throws(call, (e: unknown) => e instanceof KernelError && e.code === 'EINVAL' && /NUL byte/.test(e.hint ?? ''));
+      }
+      assert.deepEqual(readdirSync(join(root, 'sys/kernel/config/cluster/demo/node')), []);
+      assert.deepEqual(readdirSync(join(root, 'sys/kernel/config/cluster/demo')), ['node']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

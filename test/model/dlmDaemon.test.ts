@@ -22,6 +22,8 @@ describe('dlm daemon model', function () {
     assert.throws(() => parseMembersFile('n1=1@1.1.1.1\nn1=2@1.1.1.2'), /line 2: name n1 is listed twice/);
     assert.throws(() => parseMembersFile('n1=0@1.1.1.1'), /line 1: node id 0/);
     assert.throws(() => parseMembersFile('n1 1 1.1.1.1'), /line 1: .* is not NAME=ID@ADDR/);
+    assert.throws(() => parseMembersFile('n1=1@192.0.2.1\nn2=2@999.1.1.1'), /line 2: '999.1.1.1' is not an IPv4 or IPv6 address/);
+    assert.throws(() => parseMembersFile('n1=1@1.2.3'), /line 1: '1.2.3' is not an IPv4/);
     assert.throws(() => parseMembersFile('# nothing'), /no nodes/);
   });
 
@@ -243,6 +245,35 @@ describe('dlm daemon model', function () {
         }
       }),
       { numRuns: 400 },
+    );
+  });
+});
+
+describe('daemon start plan: comms left by an earlier run', function () {
+  const members = [
+    { nodeid: 1, addresses: ['192.0.2.1'] },
+    { nodeid: 2, addresses: ['2001:db8::2'] },
+  ];
+  const base = { clusterDir: true, comms: [1, 2], spaces: {}, sysfs: [] as string[] };
+  const C = '/sys/kernel/config/dlm/cluster';
+  const plan = (commAddrs: Record<number, string[]>, sysfs: string[] = []) => daemonStartPlan({ clusterName: 'demo', localNodeId: 1, members }, { ...base, sysfs, commAddrs });
+
+  it('same addresses (IPv6 spelled otherwise): kept as they are', function () {
+    const p = plan({ 1: ['192.0.2.1'], 2: ['2001:0db8:0:0::2'] });
+    assert.equal(p.ops.some((o) => o.path.startsWith(`${C}/comms/`)), false);
+  });
+
+  it('a node whose address changed, no lockspace running: its comm removed, then made again with the new address', function () {
+    const p = plan({ 1: ['192.0.2.1'], 2: ['2001:db8::9'] });
+    const paths = p.ops.map((o) => `${o.op} ${o.path.replace(C, '')}`);
+    assert.deepEqual(paths.filter((x) => x.includes('/comms/')), ['rmdir /comms/2', 'mkdir /comms/2', 'write /comms/2/nodeid', 'write /comms/2/addr']);
+    assert.ok(paths.indexOf('rmdir /comms/2') > paths.indexOf('write /cluster_name'));
+  });
+
+  it('changed while lockspaces run: refused, naming the node, both addresses and the fix; nothing planned', function () {
+    assert.throws(
+      () => plan({ 1: ['192.0.2.1'], 2: ['2001:db8::9'] }, ['A1000000000000000000000000000001']),
+      (e: Error & { hint?: string }) => /node 2: 2001:db8::9 in fs\/dlm, 2001:db8::2 now/.test(e.message) && /1 lockspace\(s\) run/.test(e.message) && /o2stack umount/.test(e.hint ?? ''),
     );
   });
 });

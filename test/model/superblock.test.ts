@@ -135,6 +135,10 @@ describe('superblock: kernel rules on edited superblocks', function () {
     const sb = readSuperblock(bufferReader(b));
     assert.ok(sb.features.includes('incompat-0x20000'));
     assert.ok(sb.warnings.some((w) => /0x20000 are not supported/.test(w)));
+    // bit 31: the mask is shown unsigned (it was "0x-...")
+    setIncompat(b, b.readUInt32LE(SBO + 0xe0) | 0x80000000);
+    const hi = readSuperblock(bufferReader(b));
+    assert.ok(hi.warnings.some((w) => /incompat features 0x80020000 are not supported/.test(w)), hi.warnings.join('; '));
   });
 
   it('checks the META_ECC crc32e when the feature is set', function () {
@@ -201,6 +205,7 @@ describe('superblock: typed errors', function () {
     ['no root directory', (b) => b.writeBigUInt64LE(0n, SBO + 0xe8), 'E_SB_CORRUPT', /root or system directory/],
     ['no system directory', (b) => b.writeBigUInt64LE(0n, SBO + 0xf0), 'E_SB_CORRUPT', /root or system directory/],
     ['too many slots', (b) => b.writeUInt16LE(256, SBO + 0x100), 'E_SB_CORRUPT', /256 node slots/],
+    ['no slots', (b) => b.writeUInt16LE(0, SBO + 0x100), 'E_SB_CORRUPT', /0 node slots \(1 to 255 on a volume/],
     ['other revision', (b) => b.writeUInt16LE(91, SBO + 0xc2), 'E_SB_UNSUPPORTED', /revision 0\.91/],
     ['OCFS1 sector 0', (b) => b.writeUInt32LE(2, 4), 'E_SB_UNSUPPORTED', /OCFS \(version 1\)/],
   ];

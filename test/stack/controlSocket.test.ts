@@ -3,10 +3,11 @@
 // (so connect(2) succeeds) is still refused, and its request never reaches a handler.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlServer, request } from '../../lib/stack/daemon/controlSocket.js';
+import { ControlServer, request, SocketInUseError } from '../../lib/stack/daemon/controlSocket.js';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -88,4 +89,82 @@ describe('stack/daemon control socket: root only by peer credentials (SO_PEERCRE
       }
     },
   );
+});
+
+describe('stack/daemon control socket: bad paths and bad requests', function () {
+  this.timeout(15000);
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'o2s-sockin-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Sends these chunks on one connection (a pause between), returns everything answered. */
+  function raw(path: string, chunks: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = createConnection(path);
+      let buf = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => (buf += d));
+      s.on('error', reject);
+      s.on('close', () => resolve(buf));
+      s.on('connect', async () => {
+        for (const c of chunks) {
+          if (s.destroyed || s.writableEnded) break;
+          s.write(c);
+          await new Promise((r) => setTimeout(r, 30));
+        }
+      });
+    });
+  }
+
+  it('a path that is a regular file: refused with the reason, and the file is neither replaced nor deleted', async function () {
+    const p = join(dir, 'not-a-socket');
+    writeFileSync(p, 'precious\n');
+    const srv = new ControlServer(p, { status: () => 'ok' });
+    await assert.rejects(srv.listen(), (e: Error) => e instanceof SocketInUseError && /is not a socket \(a regular file\): it is left alone/.test(e.message));
+    srv.close();
+    assert.equal(readFileSync(p, 'utf8'), 'precious\n');
+  });
+
+  it('another server answering on the path: refused, and its socket stays (it still answers); a stale socket is replaced', async function () {
+    const p = join(dir, 'sock');
+    const first = new ControlServer(p, { status: () => 'first' });
+    await first.listen();
+    const second = new ControlServer(p, { status: () => 'second' });
+    await assert.rejects(second.listen(), /another o2stack daemon answers on/);
+    second.close();
+    assert.equal(await request(p, 'status'), 'first');
+    first.close();
+    // a socket file nobody listens on (a SIGKILLed daemon's) is taken over
+    const child = spawn(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.stdout.write('up'))", join(dir, 'stale')], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => child.stdout.once('data', r));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    assert.ok(statSync(join(dir, 'stale')).isSocket());
+    const third = new ControlServer(join(dir, 'stale'), { status: () => 'third' });
+    await third.listen();
+    assert.equal(await request(join(dir, 'stale'), 'status'), 'third');
+    third.close();
+  });
+
+  it('one request per connection: later lines are not run; the prototype is no command; an overlong line is refused', async function () {
+    const p = join(dir, 'sock');
+    let runs = 0;
+    const srv = new ControlServer(p, { count: () => ++runs });
+    await srv.listen();
+    try {
+      const out = await raw(p, ['count\n', 'count\n', 'count\n']);
+      assert.equal(out, '{"ok":true,"result":1}\n');
+      assert.equal(runs, 1);
+      for (const cmd of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+        const r = JSON.parse(await raw(p, [`${cmd}\n`])) as { ok: boolean; error: string };
+        assert.equal(r.ok, false, cmd);
+        assert.match(r.error, new RegExp(`unknown command '${cmd}'`));
+      }
+      const long = JSON.parse(await raw(p, ['x'.repeat(5000)])) as { ok: boolean; error: string };
+      assert.match(long.error, /request too long/);
+      assert.equal(runs, 1);
+    } finally {
+      srv.close();
+    }
+  });
 });

@@ -50,7 +50,7 @@ describe('o2stack daemon pieces (host)', function () {
       await assert.rejects(request(path, 'boom'), /nope/);
       await assert.rejects(request(path, 'what'), /unknown command 'what'/);
       // a second server on a live socket is refused
-      await assert.rejects(new ControlServer(path, {}).listen(), /another daemon answers/);
+      await assert.rejects(new ControlServer(path, {}).listen(), /another o2stack daemon answers on/);
     } finally {
       s.close();
     }

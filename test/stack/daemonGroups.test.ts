@@ -3,14 +3,11 @@
 // lockspace uevents injected (InjectedUevents). The executor end to end: group joins, the start
 // barrier, configfs writes, fencing, the control socket's `groups` and the CLI `o2stack groups`.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NativeBackend } from '../../lib/kernel/backend.js';
 import { request } from '../../lib/stack/daemon/controlSocket.js';
-import { DlmDaemon, type GroupEvent } from '../../lib/stack/daemon/daemon.js';
-import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
-import { StaticCluster } from '../../lib/stack/membership/static.js';
+import type { DlmDaemon, GroupEvent } from '../../lib/stack/daemon/daemon.js';
+import { FakeDaemonCluster } from '../support/fakeDaemonCluster.js';
 import { runCli } from '../support/runCli.js';
 import { until } from '../support/until.js';
 
@@ -20,72 +17,30 @@ const C = 'sys/kernel/config/dlm/cluster';
 
 describe('o2stack daemon with lockspace groups (three daemons, one process, fake kernel trees)', function () {
   this.timeout(20000);
-  let dir: string;
-  let cluster: StaticCluster;
-  const daemons = new Map<number, DlmDaemon>();
-  const uevents = new Map<number, InjectedUevents>();
+  let f: FakeDaemonCluster;
   const groupEvents = new Map<number, GroupEvent[]>();
-  const root = (id: number) => join(dir, `n${id}`);
-  const read = (id: number, p: string) => {
-    try {
-      return readFileSync(join(root(id), p), 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-  const members = (id: number) => {
-    const p = join(root(id), C, 'spaces', LS, 'nodes');
-    return existsSync(p) ? readdirSync(p).map(Number).sort((a, b) => a - b) : [];
-  };
-  const fenceLog = () => (existsSync(join(dir, 'fence.log')) ? readFileSync(join(dir, 'fence.log'), 'utf8') : '');
-
-  async function start(id: number): Promise<void> {
-    mkdirSync(join(root(id), 'sys/kernel/config/dlm'), { recursive: true });
-    const ue = new InjectedUevents();
-    const d = new DlmDaemon({
-      backend: new NativeBackend({ root: root(id), fakeTree: true }),
-      clusterName: 'demo',
-      nodes: [1, 2, 3].map((i) => ({ name: `n${i}`, nodeid: i, addresses: [`192.0.2.${i}`] })),
-      membership: cluster.source(id),
-      groups: true,
-      monitorPath: null,
-      uevents: ue,
-      socketPath: join(dir, `n${id}.sock`),
-      fenceAgent: join(dir, 'fence.sh'),
-      fenceTimeoutMs: 5000,
-      joinTimeoutMs: 1500,
-      log: () => undefined,
-    });
-    const evs: GroupEvent[] = [];
-    d.on('group', (g) => evs.push(g));
-    groupEvents.set(id, evs);
-    await d.start();
-    daemons.set(id, d);
-    uevents.set(id, ue);
-  }
-
-  /** The kernel of node id makes the lockspace and sends `online` (or releases it: `offline`). */
-  function mount(id: number, ls = LS): void {
-    mkdirSync(join(root(id), 'sys/kernel/dlm', ls), { recursive: true });
-    rmSync(join(root(id), 'sys/kernel/dlm', ls, 'event_done'), { force: true });
-    uevents.get(id)!.lockspace('online', ls);
-  }
-  function umount(id: number): void {
-    rmSync(join(root(id), 'sys/kernel/dlm', LS, 'event_done'), { force: true });
-    uevents.get(id)!.lockspace('offline', LS);
-  }
+  const daemons = new Map<number, DlmDaemon>();
+  const root = (id: number) => f.root(id);
+  const read = (id: number, p: string) => f.read(id, p);
+  const members = (id: number) => f.members(id, LS);
+  const fenceLog = () => f.fenceLog();
+  const mount = (id: number, ls = LS) => f.mount(id, ls);
+  const umount = (id: number) => f.umount(id, LS);
+  const sock = (id: number) => f.socket(id);
 
   before(async function () {
-    dir = mkdtempSync(join(tmpdir(), 'o2d-groups-'));
-    writeFileSync(join(dir, 'fence.sh'), `#!/bin/sh\ncat >> ${join(dir, 'fence.log')}\n`);
-    chmodSync(join(dir, 'fence.sh'), 0o755);
-    cluster = new StaticCluster({ nodes: [1, 2, 3].map((i) => ({ nodeid: i, name: `n${i}`, addr: `192.0.2.${i}` })) });
-    for (const id of [1, 2, 3]) await start(id);
+    f = new FakeDaemonCluster('o2d-groups-');
+    for (const id of [1, 2, 3]) {
+      const d = await f.start(id);
+      const evs: GroupEvent[] = [];
+      d.on('group', (g) => evs.push(g));
+      groupEvents.set(id, evs);
+      daemons.set(id, d);
+    }
   });
 
   after(async function () {
-    for (const d of daemons.values()) await d.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await f.close();
   });
 
   it('two nodes mount: both join the group, pass the barrier and write the same members; the joins are answered 0', async function () {
@@ -101,20 +56,20 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     assert.deepEqual(groupEvents.get(1)!.at(-1), { uuid: LS, nodes: [1, 2], joined: [2], left: [] });
     // n3 has not mounted it, and knows from the daemon group's announcements who has
     await until(() => daemons.get(3)!.groups().some((g) => g.nodes.join() === '1,2'), "n3's view of the volume");
-    assert.deepEqual(await request(join(dir, 'n3.sock'), 'groups'), [{ uuid: LS, nodes: [1, 2], state: 'not mounted here' }]);
+    assert.deepEqual(await request(sock(3), 'groups'), [{ uuid: LS, nodes: [1, 2], state: 'not mounted here' }]);
     assert.deepEqual(groupEvents.get(3)!.at(-1), { uuid: LS, nodes: [1, 2], joined: [2], left: [] });
   });
 
   it('a third joins the running lockspace; group tracking agrees on all three (control socket and `o2stack groups`)', async function () {
     mount(3);
     await until(() => [1, 2, 3].every((id) => members(id).length === 3) && read(3, `sys/kernel/dlm/${LS}/event_done`) === '0', 'three members everywhere');
-    for (const id of [1, 2, 3]) assert.deepEqual(await request(join(dir, `n${id}.sock`), 'groups'), [{ uuid: LS, nodes: [1, 2, 3], state: 'running' }]);
-    const text = await runCli(['groups', '--socket', join(dir, 'n2.sock')]);
+    for (const id of [1, 2, 3]) assert.deepEqual(await request(sock(id), 'groups'), [{ uuid: LS, nodes: [1, 2, 3], state: 'running' }]);
+    const text = await runCli(['groups', '--socket', sock(2)]);
     assert.equal(text.code, 0, text.err);
     assert.equal(text.out, `${LS}  mounted on node 1,2,3  (this node: running)\n`);
-    const json = await runCli(['groups', '--json', '--socket', join(dir, 'n3.sock')]);
+    const json = await runCli(['groups', '--json', '--socket', sock(3)]);
     assert.deepEqual(JSON.parse(json.out), { groups: [{ uuid: LS, nodes: [1, 2, 3], state: 'running' }] });
-    const none = await runCli(['groups', '--socket', join(dir, 'none.sock')]);
+    const none = await runCli(['groups', '--socket', join(f.dir, 'none.sock')]);
     assert.equal(none.code, 3, 'daemon not running: exit 3');
     assert.match(none.err, /not running/);
   });
@@ -139,7 +94,7 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
   });
 
   it('a node dies: one of the others (the lowest) fences it, both remove its comm and restart without it', async function () {
-    await cluster.nodeDown(3);
+    await f.cluster.nodeDown(3);
     await until(() => [1, 2].every((id) => members(id).join() === '1,2' && !existsSync(join(root(id), C, 'comms/3')) && read(id, `sys/kernel/dlm/${LS}/control`) === '1'), 'n3 removed after fencing');
     // one fencer: node 1, the lowest live member of the daemon group, ran the agent, once
     assert.equal((fenceLog().match(/node=3\n/g) ?? []).length, 1, 'the fence agent ran once in the cluster for node 3');
@@ -158,14 +113,14 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
 
   it('quorum lost (n2 dies too, n1 alone of 3): no fencing, no restart; a new mount is answered -ETIMEDOUT by the join timer and leaves its group', async function () {
     const before = fenceLog();
-    await cluster.nodeDown(2);
+    await f.cluster.nodeDown(2);
     await until(() => read(1, `sys/kernel/dlm/${LS}/control`) === '0', 'n1 stopped the lockspace');
     mount(1, 'NEWVOL');
     await until(() => read(1, 'sys/kernel/dlm/NEWVOL/event_done') === '-110', 'the join answered -110', 5000);
     assert.equal(fenceLog(), before, 'fenced without quorum');
     assert.equal(read(1, `sys/kernel/dlm/${LS}/control`), '0');
     assert.deepEqual(members(1), [1, 2], 'n2 removed without quorum');
-    assert.deepEqual(cluster.groupMembers('dlm:ls:NEWVOL'), [], 'the failed join left its group');
+    assert.deepEqual(f.cluster.groupMembers('dlm:ls:NEWVOL'), [], 'the failed join left its group');
     // counted once the write has returned to the daemon (the file shows it a moment earlier)
     const failed = () => (daemons.get(1)!.status() as { counters: { joinsFailed: number } }).counters.joinsFailed;
     await until(() => failed() >= 1, 'the failed join counted');

@@ -4,7 +4,7 @@
 // answers out, 64-byte records as on /dev/dlm_plock). End to end: the native device, the daemon's
 // routing, the replicated tables, the control socket and `o2stack plocks`.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeBackend } from '../../lib/kernel/backend.js';
@@ -15,6 +15,7 @@ import { request } from '../../lib/stack/daemon/controlSocket.js';
 import { DlmDaemon } from '../../lib/stack/daemon/daemon.js';
 import { InjectedUevents } from '../../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../../lib/stack/membership/static.js';
+import { FakeDaemonCluster } from '../support/fakeDaemonCluster.js';
 import { runCli } from '../support/runCli.js';
 import { until } from '../support/until.js';
 
@@ -40,59 +41,29 @@ class FakeKernel {
 
 describe('o2stack daemon: cluster-wide POSIX locks (three daemons, one process, socketpair plock devices)', function () {
   this.timeout(20000);
-  let dir: string;
-  let cluster: StaticCluster;
+  let f: FakeDaemonCluster;
   const daemons = new Map<number, DlmDaemon>();
-  const uevents = new Map<number, InjectedUevents>();
   const kernels = new Map<number, FakeKernel>();
-  const root = (id: number) => join(dir, `n${id}`);
+  const sock = (id: number) => f.socket(id);
 
   async function start(id: number): Promise<void> {
-    mkdirSync(join(root(id), 'sys/kernel/config/dlm'), { recursive: true });
-    const ue = new InjectedUevents();
     const [daemonSide, kernelSide] = plockSocketpairForTest();
-    const d = new DlmDaemon({
-      backend: new NativeBackend({ root: root(id), fakeTree: true }),
-      clusterName: 'demo',
-      nodes: [1, 2, 3].map((i) => ({ name: `n${i}`, nodeid: i, addresses: [`192.0.2.${i}`] })),
-      membership: cluster.source(id),
-      groups: true,
-      monitorPath: null,
-      plockDevice: { fd: daemonSide },
-      uevents: ue,
-      socketPath: join(dir, `n${id}.sock`),
-      fenceAgent: join(dir, 'fence.sh'),
-      fenceTimeoutMs: 5000,
-      joinTimeoutMs: 1500,
-      log: process.env.DEBUG_PLOCKS ? (l) => console.log(`n${id} ${l}`) : () => undefined,
-    });
-    await d.start();
-    daemons.set(id, d);
-    uevents.set(id, ue);
+    daemons.set(id, await f.start(id, { plockDevice: { fd: daemonSide }, ...(process.env.DEBUG_PLOCKS ? { log: (l: string) => console.log(`n${id} ${l}`) } : {}) }));
     kernels.set(id, new FakeKernel(new PlockDevice({ fd: kernelSide })));
   }
 
-  function mount(id: number): void {
-    mkdirSync(join(root(id), 'sys/kernel/dlm', LS), { recursive: true });
-    uevents.get(id)!.lockspace('online', LS);
-  }
-
-  const tables = async () => Promise.all([1, 2, 3].filter((id) => daemons.has(id)).map(async (id) => JSON.stringify(await request(join(dir, `n${id}.sock`), `plocks ${LS}`))));
+  const tables = async () => Promise.all([1, 2, 3].filter((id) => daemons.has(id)).map(async (id) => JSON.stringify(await request(sock(id), `plocks ${LS}`))));
 
   before(async function () {
-    dir = mkdtempSync(join(tmpdir(), 'o2d-plocks-'));
-    writeFileSync(join(dir, 'fence.sh'), `#!/bin/sh\ncat >> ${join(dir, 'fence.log')}\n`);
-    chmodSync(join(dir, 'fence.sh'), 0o755);
-    cluster = new StaticCluster({ nodes: [1, 2, 3].map((i) => ({ nodeid: i, name: `n${i}`, addr: `192.0.2.${i}` })) });
+    f = new FakeDaemonCluster('o2d-plocks-');
     for (const id of [1, 2, 3]) await start(id);
-    for (const id of [1, 2, 3]) mount(id);
+    for (const id of [1, 2, 3]) f.mount(id, LS);
     await until(() => [1, 2, 3].every((id) => daemons.get(id)!.plocks.model.view(LS)[0]?.synced === true && daemons.get(id)!.plocks.model.view(LS)[0]!.members.length === 3), 'the lockspace group on all three, tables synced');
   });
 
   after(async function () {
-    for (const d of daemons.values()) await d.stop();
+    await f.close();
     for (const k of kernels.values()) k.dev.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('n1 locks; n2 gets EAGAIN and F_GETLK names n1; n3 waits and is granted at n1\'s unlock; disjoint ranges never conflict', async function () {
@@ -122,13 +93,13 @@ describe('o2stack daemon: cluster-wide POSIX locks (three daemons, one process, 
     await until(() => k3.answer(31) !== undefined, "n3's waiter answered");
     assert.equal(k3.answer(31)!.rv, 0);
     assert.equal(k3.answer(31)!.wait, true);
-    const text = await runCli(['plocks', LS, '--socket', join(dir, 'n1.sock')]);
+    const text = await runCli(['plocks', LS, '--socket', sock(1)]);
     assert.equal(text.code, 0, text.err);
     assert.match(text.out, /^  42 EX 120-130 nodeid 3 pid 31 owner 0x3001$/m);
     assert.match(text.out, /^  42 EX 300-399 nodeid 2 pid 23 owner 0x2002$/m);
-    const json = await runCli(['plocks', LS, '--json', '--socket', join(dir, 'n2.sock')]);
+    const json = await runCli(['plocks', LS, '--json', '--socket', sock(2)]);
     assert.equal((JSON.parse(json.out) as { plocks: { locks: unknown[] }[] }).plocks[0]!.locks.length, 2);
-    const missing = await runCli(['plocks', 'NOSUCHVOLUME', '--socket', join(dir, 'n2.sock')]);
+    const missing = await runCli(['plocks', 'NOSUCHVOLUME', '--socket', sock(2)]);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /no lockspace NOSUCHVOLUME/);
   });
@@ -139,7 +110,7 @@ describe('o2stack daemon: cluster-wide POSIX locks (three daemons, one process, 
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(k1.answer(13), undefined);
     void k3;
-    await cluster.nodeDown(3);
+    await f.cluster.nodeDown(3);
     daemons.get(3)!.stop().catch(() => undefined);
     daemons.delete(3);
     await until(() => k1.answer(13) !== undefined, "n1's waiter granted after n3's death");

@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { DAEMON_GROUP } from '../../model/mountTracker.js';
+import { intOption } from '../numericOption.js';
 import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
 
 interface DaemonCliOptions extends GlobalOptions {
@@ -78,36 +79,43 @@ export function register(program: Command): void {
       if (kind === 'static' && !o.members) throw new CliError('--membership static needs --members FILE (one node a line, NAME=ID@ADDR)', EXIT.USAGE);
       if (kind === 'corosync' && o.members) throw new CliError('--members is for --membership static; with corosync the nodes come from its nodelist', EXIT.USAGE);
       if (o.liveness !== 'tcp' && o.liveness !== 'none') throw new CliError(`--liveness ${o.liveness}: tcp or none`, EXIT.USAGE);
-      const nodeId = o.nodeId === undefined ? undefined : Number(o.nodeId);
-      if (nodeId !== undefined && (!Number.isInteger(nodeId) || nodeId <= 0)) throw new CliError(`--node-id ${o.nodeId}: a positive integer`, EXIT.USAGE);
+      const nodeId = o.nodeId === undefined ? undefined : intOption('--node-id', o.nodeId, { min: 1, max: 0xffffffff });
+      // every number checked before anything is looked at or touched
+      const DAY = 86_400_000;
+      const fenceTimeoutMs = intOption('--fence-timeout', o.fenceTimeout, { min: 1, max: DAY, unit: 'milliseconds' });
+      const joinTimeoutMs = intOption('--join-timeout', o.joinTimeout, { min: 1, max: DAY, unit: 'milliseconds' });
+      const postJoinDelayMs = intOption('--post-join-delay', o.postJoinDelay, { min: 0, max: DAY, unit: 'milliseconds' });
+      const probePort = intOption('--probe-port', o.probePort, { min: 1, max: 65535 });
+      const probeDeadMs = intOption('--probe-dead', o.probeDead, { min: 1, max: DAY, unit: 'milliseconds' });
       const { findDlmControld } = await import('../../stack/daemon/controld.js');
       const controld = findDlmControld();
       const mode = daemonMode({ controld, standalone: o.standalone === true, membership: kind, legacy: o.legacy === true });
       if (mode === 'beside-dlm_controld') return besideDlmControld(o, cmd, controld!, nodeId);
       const fencing = fenceMethod(o);
-      const postJoinDelay = Number(o.postJoinDelay);
-      if (!Number.isInteger(postJoinDelay) || postJoinDelay < 0) throw new CliError(`--post-join-delay ${o.postJoinDelay}: milliseconds, a whole number >= 0`, EXIT.USAGE);
       const { DlmDaemon } = await import('../../stack/daemon/daemon.js');
       const { NativeBackend } = await import('../../kernel/backend.js');
       const m = kind === 'static' ? await staticMembership(o, nodeId) : await corosyncMembership(o, nodeId);
       const { membership, nodes, clusterName } = m;
+      // --root: a fake kernel tree (a directory): no dlm monitor or plock device to open there
+      const fakeRoot = o.root !== undefined && o.root !== '/';
       const d = new DlmDaemon({
         backend: new NativeBackend({ root: o.root ?? '/' }),
+        ...(fakeRoot ? { monitorPath: null, plockDevice: null } : {}),
         clusterName,
         nodes,
         membership,
         ...(fencing === 'agent' ? { fenceAgent: o.fenceAgent! } : { fencing }),
-        fenceTimeoutMs: Number(o.fenceTimeout),
-        joinTimeoutMs: Number(o.joinTimeout),
+        fenceTimeoutMs,
+        joinTimeoutMs,
         socketPath: o.socket,
-        ...(o.liveness === 'tcp' && kind === 'static' ? { liveness: { port: Number(o.probePort), deadMs: Number(o.probeDead) } } : {}),
+        ...(o.liveness === 'tcp' && kind === 'static' ? { liveness: { port: probePort, deadMs: probeDeadMs } } : {}),
         legacy: o.legacy === true,
         plocks: o.plocks !== false,
         // a static cluster of one node has its process groups in this process: lockspace groups and
         // POSIX locks work as on corosync; with more nodes static members cannot share groups
         ...(kind === 'static' && nodes.length === 1 ? { groups: true } : {}),
         startupFencing: o.startupFencing !== false,
-        postJoinDelayMs: Number(o.postJoinDelay),
+        postJoinDelayMs,
       });
       await runUntilStopped(d);
     });

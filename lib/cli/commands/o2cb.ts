@@ -21,8 +21,8 @@ interface O2cbOptions extends GlobalOptions {
 const confPath = (o: O2cbOptions) => o.configFile ?? o.config ?? '/etc/ocfs2/cluster.conf';
 
 async function readConf(file: string) {
-  const [{ readTextIfAny }, { readO2cbConf }] = await Promise.all([import('../../stack/configFile.js'), import('../../config/o2cbVerbs.js')]);
-  return readO2cbConf(readTextIfAny(file), file);
+  const [{ readTextOrMissing }, { readO2cbConf }] = await Promise.all([import('../../stack/configFile.js'), import('../../config/o2cbVerbs.js')]);
+  return readO2cbConf(readTextOrMissing(file), file); // missing: no clusters, as in o2cb
 }
 
 /** Read-modify-write of cluster.conf under its lock; returns the clusters written. */

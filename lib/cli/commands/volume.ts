@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { ScanResult, VolumeInspection } from '../../kernel/blockdev.js';
-import { CliError, type GlobalOptions, printJson, writeOut } from '../output.js';
+import { CliError, field, type GlobalOptions, printJson, writeOut } from '../output.js';
 
 /** --root prefixes /sys and /dev; other paths (image files) are taken as given. */
 function rooted(root: string | undefined, path: string): string {
@@ -14,8 +14,8 @@ function stackText(v: { stack: VolumeInspection['superblock']['stack']; localMou
   if (v.localMount) return 'none: a local (non-clustered) volume';
   if (!v.stack) return 'none recorded: classic o2cb with local heartbeat, any cluster name';
   const s = v.stack;
-  if (s.name === 'o2cb') return `o2cb, cluster ${s.clusterName}, ${s.globalHeartbeat ? 'global' : 'local'} heartbeat`;
-  return `${s.name} (user stack), cluster ${s.clusterName}`;
+  if (s.name === 'o2cb') return `o2cb, cluster ${field(s.clusterName)}, ${s.globalHeartbeat ? 'global' : 'local'} heartbeat`;
+  return `${field(s.name)} (user stack), cluster ${field(s.clusterName)}`;
 }
 
 function inspectionJson(v: VolumeInspection) {
@@ -49,7 +49,7 @@ function printInspection(v: VolumeInspection): void {
   const sb = v.superblock;
   const hb = v.heartbeat;
   const lines = [
-    `${v.device}: OCFS2 ${sb.heartbeatDevice ? 'heartbeat device' : 'volume'}${sb.label ? ` "${sb.label}"` : ''}`,
+    `${v.device}: OCFS2 ${sb.heartbeatDevice ? 'heartbeat device' : 'volume'}${sb.label ? ` "${field(sb.label)}"` : ''}`,
     `  uuid        ${sb.uuid}`,
     `  stack       ${stackText(sb)}`,
     `  geometry    block ${sb.blockSize}, cluster ${sb.clusterSize}, ${sb.slots} slot${sb.slots === 1 ? '' : 's'}, ${sb.fsBytes} bytes on a ${v.size}-byte ${v.isBlockDevice ? 'device' : 'file'} (sector ${v.sectorSize})`,
@@ -66,10 +66,10 @@ function printList(s: ScanResult): void {
   const rows = s.volumes.map((v) => [
     v.device,
     v.localMount ? 'None' : (v.stack?.name ?? 'o2cb'),
-    v.stack?.clusterName ?? '',
+    field(v.stack?.clusterName ?? ''),
     [v.stack?.globalHeartbeat ? 'G' : '', v.heartbeatDevice ? 'H' : '', v.holders.length ? 'h' : ''].join(''),
     v.uuid,
-    v.label,
+    field(v.label),
   ]);
   const head = ['DEVICE', 'STACK', 'CLUSTER', 'F', 'UUID', 'LABEL'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -15,6 +15,40 @@ const MAX_REQUEST = 4096;
 
 export type CommandHandler = (args: string[]) => unknown | Promise<unknown>;
 
+/** The socket path cannot be used: another daemon answers there, or it is not a socket. */
+export class SocketInUseError extends Error {
+  readonly code = 'EADDRINUSE';
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Whether a control socket can be made at `path`: nothing there, or a stale socket nobody answers
+ * on (true then: it is to be removed). Throws SocketInUseError when a daemon answers on it or the
+ * path is something else (a file, a directory): never removed. Read-only, so a daemon can ask it
+ * before it touches anything.
+ */
+export async function checkSocketPath(path: string): Promise<boolean> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  if (!st.isSocket()) throw new SocketInUseError(`${path} exists and is not a socket (a ${st.isDirectory() ? 'directory' : st.isFile() ? 'regular file' : 'special file'}): it is left alone; pick another path with --socket, or remove it`, path);
+  const alive = await request(path, 'status', 1000).then(
+    () => true,
+    (e: unknown) => e instanceof ControlRequestError && !('errno' in e),
+  );
+  if (alive) throw new SocketInUseError(`another o2stack daemon answers on ${path}: stop it first (systemctl stop o2stack-daemon), or give this one another --socket`, path);
+  return true;
+}
+
 export class ControlServer {
   private server: Server | undefined;
   constructor(
@@ -23,19 +57,9 @@ export class ControlServer {
   ) {}
 
   async listen(): Promise<void> {
-    // a stale socket from a previous run: remove it only if nobody answers on it
-    try {
-      if (lstatSync(this.path).isSocket()) {
-        const alive = await request(this.path, 'status', 1000).then(
-          () => true,
-          () => false,
-        );
-        if (alive) throw new Error(`another daemon answers on ${this.path}`);
-        unlinkSync(this.path);
-      }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
+    // a stale socket from a previous run is removed only if nobody answers on it; anything else
+    // at the path is refused and left alone
+    if (await checkSocketPath(this.path)) unlinkSync(this.path);
     const server = createServer((sock) => {
       let buf = '';
       sock.setEncoding('utf8');
@@ -48,14 +72,22 @@ export class ControlServer {
         sock.end(JSON.stringify({ ok: false, error: refusal }) + '\n');
         return;
       }
+      // one request per connection: whatever comes after its line is ignored
+      let taken = false;
       sock.on('data', (d: string) => {
+        if (taken) return;
         buf += d;
-        if (buf.length > MAX_REQUEST) return sock.end(JSON.stringify({ ok: false, error: 'request too long' }) + '\n');
+        if (buf.length > MAX_REQUEST) {
+          taken = true;
+          return void sock.end(JSON.stringify({ ok: false, error: `request too long (more than ${MAX_REQUEST} bytes without a newline)` }) + '\n');
+        }
         const nl = buf.indexOf('\n');
         if (nl < 0) return;
+        taken = true;
         const [cmd = '', ...args] = buf.slice(0, nl).trim().split(/\s+/);
-        const h = this.handlers[cmd];
-        if (!h) return void sock.end(JSON.stringify({ ok: false, error: `unknown command '${cmd}' (${Object.keys(this.handlers).join(', ')})` }) + '\n');
+        // own commands only (never the object's prototype: constructor, toString, __proto__)
+        const h = Object.hasOwn(this.handlers, cmd) ? this.handlers[cmd] : undefined;
+        if (!h) return void sock.end(JSON.stringify({ ok: false, error: `unknown command '${cmd.slice(0, 64)}' (${Object.keys(this.handlers).join(', ')})` }) + '\n');
         // a handler may answer later (a promise): a cluster-wide fence-ack is sent first
         Promise.resolve()
           .then(() => h(args))
@@ -75,13 +107,15 @@ export class ControlServer {
     } finally {
       process.umask(old);
     }
+    this.server = server;
     chmodSync(this.path, 0o600);
     server.unref();
-    this.server = server;
   }
 
+  /** Stops listening and removes the socket — only one this server bound. */
   close(): void {
-    this.server?.close();
+    if (!this.server) return;
+    this.server.close();
     this.server = undefined;
     try {
       unlinkSync(this.path);

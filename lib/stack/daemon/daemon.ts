@@ -32,6 +32,8 @@ import { findDlmControld } from './controld.js';
 import { runFenceAgent } from './fence.js';
 import { LivenessProbe } from './liveness.js';
 import { PlockService } from './plocks.js';
+import { checkSocketPath, DEFAULT_SOCKET, SocketInUseError } from './controlSocket.js';
+import { readInputFile } from '../inputFile.js';
 import { sdNotify } from './notify.js';
 import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry, type Teardown } from './runtime.js';
 
@@ -208,7 +210,13 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         name: 'configfs',
         run: async () => {
           const state = this.readConfigState();
-          const plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes, recoverCallbacks: !this.o.legacy }, state);
+          let plan;
+          try {
+            plan = daemonStartPlan({ clusterName: this.o.clusterName, localNodeId: this.model.localNodeId, members: this.o.nodes, recoverCallbacks: !this.o.legacy }, state);
+          } catch (e) {
+            const x = e as Error & { hint?: string };
+            throw new DaemonRefusal(`${x.message}${x.hint ? `: ${x.hint}` : ''}`, { cause: e });
+          }
           const existingName = k.tryRead(`${DLM_CLUSTER}/cluster_name`)?.replace(/\n$/, '');
           if (state.clusterDir && existingName && existingName !== this.o.clusterName && state.sysfs.length > 0) {
             throw new DaemonRefusal(`fs/dlm runs cluster '${existingName}' with ${state.sysfs.length} lockspace(s); refusing to switch to '${this.o.clusterName}'`);
@@ -255,10 +263,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
   }
 
-  /** What must hold before anything is touched: no dlm_controld, a safe kernel for legacy mode, fs/dlm's configfs. */
-  private checkStart(): void {
+  /** What must hold before anything is touched: no dlm_controld, a free socket path, a safe kernel for legacy mode, fs/dlm's configfs. */
+  private async checkStart(): Promise<void> {
     const controld = findDlmControld();
     if (controld) throw new DaemonRefusal(`dlm_controld is running (pid ${controld.pid}, seen in ${controld.how}): fs/dlm is left to it; the o2stack daemon does not start`);
+    await checkSocket(this.o.socketPath);
     if (this.o.legacy) {
       const hazard = downHazard(this.o.downHazard);
       if (hazard.hazardous) throw new DaemonRefusal(`legacy mode (recover_callbacks 0) refused on this kernel: node death would have to be sent as DOWN on /dev/ocfs2_control, and ${hazard.reason}. Use the dlm recovery callbacks instead: run \`o2stack daemon\` without --legacy (it writes recover_callbacks 1 before any lockspace exists; ocfs2 then learns of node deaths from the dlm, no DOWN needed)`);
@@ -342,6 +351,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
 
   private async fenceAck(args: string[]): Promise<string> {
     const id = nodeArg(args);
+    if (!this.model.nodes.has(id)) throw new Error(`node ${id} is not a node of cluster ${this.o.clusterName} (its nodes: ${[...this.model.nodes.keys()].join(', ')}): nothing acknowledged`);
+    if (id === this.model.localNodeId) throw new Error(`node ${id} is this node: nothing acknowledged`);
     if (this.model.sharedFencing) {
       // cluster-wide: every daemon acts on it when it is delivered in the daemon group
       await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeFenceResult({ nodeid: id, ok: true, manual: true })));
@@ -712,7 +723,13 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const k = this.o.backend;
     const clusterDir = k.tryList(DLM_CLUSTER) !== undefined;
     const comms = (k.tryList(`${DLM_CLUSTER}/comms`) ?? []).filter((e) => e.type === 'dir').map((e) => Number(e.name)).filter(Number.isInteger);
-    return { clusterDir, comms, ...this.readState() };
+    // addr_list: one "AF_INET<TAB>ip" line per address (unreadable: not compared)
+    const commAddrs: Record<number, string[]> = {};
+    for (const id of comms) {
+      const list = k.tryRead(`${DLM_CLUSTER}/comms/${id}/addr_list`);
+      if (list !== undefined) commAddrs[id] = list.split('\n').map((l) => l.split('\t')[1]?.trim() ?? '').filter(Boolean);
+    }
+    return { clusterDir, comms, commAddrs, ...this.readState() };
   }
 
   private readState(): { sysfs: string[]; spaces: Record<string, number[]> } {
@@ -827,6 +844,17 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
   }
 }
 
+/** Refuses (DaemonRefusal) when the control socket's path is taken: checked before anything is touched. */
+export async function checkSocket(path: string | null | undefined): Promise<void> {
+  if (path === null) return;
+  try {
+    await checkSocketPath(path ?? DEFAULT_SOCKET);
+  } catch (e) {
+    if (e instanceof SocketInUseError) throw new DaemonRefusal(e.message);
+    throw e;
+  }
+}
+
 function nodeArg(args: string[]): number {
   const id = Number(args[0]);
   if (!Number.isInteger(id) || id <= 0) throw new Error(`a node id is needed, not '${args[0] ?? ''}'`);
@@ -851,5 +879,5 @@ export function pickLocalNode(nodes: { nodeid: number; name?: string }[], nodeId
 
 /** Reads a members file (lib/model/dlmDaemon.ts parseMembersFile). */
 export function readMembers(path: string): string {
-  return readFileSync(path, 'utf8');
+  return readInputFile(path);
 }

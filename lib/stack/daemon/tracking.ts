@@ -22,7 +22,7 @@ import { DAEMON_GROUP } from '../../model/mountTracker.js';
 import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '../../model/membership.js';
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { findDlmControld } from './controld.js';
-import { DaemonRefusal } from './daemon.js';
+import { checkSocket, DaemonRefusal } from './daemon.js';
 import { sdNotify } from './notify.js';
 import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type LockspaceEventSource, type LogEntry } from './runtime.js';
 
@@ -106,6 +106,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
           this.controld = { ...found, running: true, since: Date.now() };
         },
       },
+      { name: 'socket path', run: () => checkSocket(this.o.socketPath) },
       {
         name: 'membership',
         run: async () => {

@@ -168,4 +168,25 @@ describe('POSIX locks on a user-stack volume: o2stack daemon serves /dev/dlm_plo
     await within(nativeSystem.umount(MNT), 60_000, 'umount');
     await stopDaemon();
   });
+
+  it("a restart with the node's address changed: its comm is made again with the new address (addr_list); unchanged, it is kept", async function () {
+    const addrList = () => readFileSync('/sys/kernel/config/dlm/cluster/comms/1/addr_list', 'utf8');
+    assert.match(addrList(), /^AF_INET\t192\.0\.2\.1\n?$/, 'the kernel\'s addr_list format');
+    execFileSync('ip', ['addr', 'add', '192.0.2.11/32', 'dev', 'lo']);
+    writeFileSync('/tmp/members', 'n1=1@192.0.2.11\n');
+    const configuredOps = () => Number(readDaemonLog(DLOG).find((l) => l.event === 'configured')?.ops);
+    await startDaemon([]);
+    const changedOps = configuredOps();
+    try {
+      assert.match(addrList(), /^AF_INET\t192\.0\.2\.11\n?$/, `the old address stayed: ${addrList()}`);
+    } finally {
+      await stopDaemon();
+    }
+    await startDaemon([]);
+    const keptOps = configuredOps();
+    await stopDaemon();
+    assert.match(addrList(), /^AF_INET\t192\.0\.2\.11\n?$/);
+    // the comm's removal and remaking (rmdir, mkdir, nodeid, local, addr) only when it changed
+    assert.equal(changedOps - keptOps, 5, `configfs ops: ${changedOps} with the address changed, ${keptOps} unchanged`);
+  });
 });
