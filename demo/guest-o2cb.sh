@@ -30,6 +30,12 @@ node:
 	ip_port = 7777
 CONF
 
+# o2stack start reads the o2cb defaults file beside the system cluster.conf, as o2cb's init does;
+# the guest's /etc/default/o2cb is the host's (Debian ships O2CB_BOOTCLUSTER=ocfs2 and the kernel
+# default timeouts), so say what this cluster uses (the guest's root is a throw-away overlay)
+run configure --enabled true --boot-cluster demo --heartbeat-threshold 7 --idle-timeout-ms 10000 \
+  --keepalive-delay-ms 2000 --reconnect-delay-ms 2000 >/dev/null || { echo "CHECK fail o2stack configure"; exit 1; }
+
 step "start o2cb"
 run start || { echo "CHECK fail o2stack start"; exit 1; }
 step "o2cb started"

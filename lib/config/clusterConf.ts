@@ -277,6 +277,14 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
   }
 
   for (const c of clusters) {
+    if (c.heartbeatMode === 'local' && c.heartbeatRegions.length > 0) {
+      issues.warn(c.loc?.line, {
+        code: 'W_CONF_REGION_LOCAL',
+        key: 'heartbeat.region',
+        message: `cluster '${c.name}' lists ${c.heartbeatRegions.length} heartbeat region(s) but heartbeat_mode is local: they are not used`,
+        hint: `set heartbeat_mode = global (o2stack o2cb heartbeat-mode ${c.name} global), or remove the heartbeat stanzas`,
+      });
+    }
     const d = declaredCount.get(c);
     if (d && d.count !== c.nodes.length) {
       issues.warn(d.line, {
@@ -289,6 +297,32 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
   }
   issues.throwIfErrors();
   return { clusters, warnings: issues.warnings };
+}
+
+/** Where each cluster stanza and its attributes are in a cluster.conf text (1-based lines). */
+export interface ClusterStanzaLines {
+  name: string;
+  line: number;
+  /** attribute key → its value as written and its line (the last one when a key is repeated) */
+  attrs: Record<string, { value: string; line: number }>;
+}
+
+/**
+ * The cluster stanzas of a cluster.conf text with the line of each attribute, in file order: what
+ * error messages name ("cluster.conf:12") and what o2cb's listings print as written (node_count).
+ * Lexical problems are ignored here; parseClusterConf reports them.
+ */
+export function clusterStanzaLines(text: string): ClusterStanzaLines[] {
+  const out: ClusterStanzaLines[] = [];
+  for (const s of lex(text, new IssueList())) {
+    if (s.type !== 'cluster') continue;
+    const name = s.attrs.get('name')?.value;
+    if (!name) continue;
+    const attrs: ClusterStanzaLines['attrs'] = {};
+    for (const [k, a] of s.attrs) attrs[k] = { value: a.value, line: a.line };
+    out.push({ name, line: s.line, attrs });
+  }
+  return out;
 }
 
 /** A value the strict ocfs2-tools reader would read back unchanged. */

@@ -38,6 +38,21 @@ export function detectFormat(text: string, fileName?: string): ConfigFormat {
   ]);
 }
 
+/** Every kind of file `o2stack config check` reads: the cluster configurations, and o2cb's defaults file. */
+export type FileKind = ConfigFormat | 'o2cb-defaults';
+
+/**
+ * Like detectFormat, and also recognises the o2cb defaults file (/etc/default/o2cb,
+ * /etc/sysconfig/o2cb): shell assignments (`O2CB_ENABLED=true`, `export NAME=value`) from the first
+ * significant line, or, when the file has none, its name `o2cb`.
+ */
+export function detectFileKind(text: string, fileName?: string): FileKind {
+  const first = firstSignificantLine(text);
+  if (first !== undefined && /^(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_]*=/.test(first)) return 'o2cb-defaults';
+  if (first === undefined && (fileName ?? '').split('/').pop() === 'o2cb') return 'o2cb-defaults';
+  return detectFormat(text, fileName);
+}
+
 /** The first line that is neither blank nor a comment, trimmed; only that much of the text is looked at. */
 function firstSignificantLine(text: string): string | undefined {
   const re = /[^\r\n]*(?:\r\n|\n|\r|$)/y;
@@ -66,6 +81,16 @@ export interface ParseAnyResult extends ParseResult {
  * syntax and model — are thrown together as one ConfigError with file:line.
  */
 export function parseAny(text: string, opts: ParseAnyOptions = {}): ParseAnyResult {
+  if (opts.format === undefined && detectFileKind(text, opts.file) === 'o2cb-defaults') {
+    throw new ConfigError([
+      {
+        ...(opts.file !== undefined ? { file: opts.file } : {}),
+        code: 'E_CONF_IS_O2CB_DEFAULTS',
+        message: `${opts.file ?? 'the file'} is an o2cb defaults file (O2CB_* shell variables), not a cluster configuration`,
+        hint: 'pass the cluster configuration with --config (default /etc/ocfs2/cluster.conf); the defaults file is read by o2stack start --defaults FILE and checked with o2stack config check FILE',
+      },
+    ]);
+  }
   const format = opts.format ?? detectFormat(text, opts.file);
   let parsed: ParseResult;
   switch (format) {

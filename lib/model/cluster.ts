@@ -155,9 +155,9 @@ export function validateCluster(c: ClusterConfig): ConfigIssue[] {
     if (seenRegion.has(r)) at(c.loc, { code: 'E_CONF_DUP_REGION', key: 'heartbeat.region', message: `heartbeat region ${r} is listed twice` });
     seenRegion.add(r);
   }
-  if (c.heartbeatMode === 'local' && c.heartbeatRegions.length > 0) {
-    at(c.loc, { code: 'E_CONF_REGION_LOCAL', key: 'heartbeat.region', message: 'heartbeat regions are listed but heartbeat_mode is local (regions are only used in global mode)', hint: 'set heartbeat_mode = global, or remove the heartbeat stanzas' });
-  }
+  // Regions listed in local mode are not an error: o2cb's own workflow adds them before switching
+  // the mode (add-heartbeat, then heartbeat-mode global), and local mode ignores them. The
+  // cluster.conf reader warns (W_CONF_REGION_LOCAL).
 
   const t = c.timeouts;
   const posInt = (v: number | undefined, key: string, min: number, max: number, hint: string) => {

@@ -2,6 +2,7 @@
 // judges facts gathered by lib/stack/doctor.ts.
 import type { ClusterConfig } from './cluster.js';
 import type { ConfigIssue } from './errors.js';
+import type { LocalAddressProblem } from './localAddress.js';
 import type { O2nmPlan } from './o2nmPlan.js';
 import { plockWarning, type PlockServer } from './plockWarning.js';
 import type { ClusterStack } from './superblock.js';
@@ -29,6 +30,10 @@ export interface DoctorFacts {
   registered: { name: string; localNode: string | null; deadThreshold: number; mode: string; regionsRunning: number } | null;
   /** plan of the configured cluster against the kernel (when both exist) */
   plan: O2nmPlan | null;
+  /** the o2cb defaults file start reads with this configuration: absent when there is none, issues when start would refuse it */
+  defaults?: { file: string; issues: ConfigIssue[] };
+  /** the local node's address against this host's addresses: null when it is one of them, absent when not checked */
+  localAddress?: { node: string; address: string; problem: LocalAddressProblem | null };
   hbCtlPath: string | null;
   hbCtlExecutable: boolean;
   downHazard: { hazardous: boolean; reason: string };
@@ -56,7 +61,15 @@ export function runChecks(f: DoctorFacts): Check[] {
     add('config', 'ok', `${f.configFile}: ${f.config.clusters.map((c) => `cluster '${c.name}' with ${c.nodes.length} nodes`).join(', ')}`);
   }
 
+  if (f.defaults) {
+    const bad = f.defaults.issues;
+    add('o2cb-defaults', bad.length ? 'fail' : 'ok', bad.length ? `o2stack start would refuse ${f.defaults.file} with ${f.configFile}: ${bad.map((i) => `${i.line ? `line ${i.line}: ` : ''}${i.message}`).join('; ')}` : `${f.defaults.file} agrees with ${f.configFile}`, bad.length ? bad.map((i) => i.hint).filter(Boolean).join('; ') || `o2stack config check ${f.defaults.file}` : undefined);
+  }
   const label = f.clusterStack;
+  if (f.localAddress && (label === 'o2cb' || label === null)) {
+    const p = f.localAddress.problem;
+    add('o2cb-local-address', p ? 'fail' : 'ok', p ? p.message : `the local node '${f.localAddress.node}' has address ${f.localAddress.address}, an address of this host`, p?.fix);
+  }
   if (label === 'o2cb' || label === null) {
     if (!f.registered) {
       add('o2cb-cluster', cluster ? 'fail' : 'skip', cluster ? `cluster '${cluster.name}' is not registered in the kernel` : 'no cluster registered', cluster ? 'o2stack start' : undefined);

@@ -11,7 +11,8 @@
 // - keepalive < idle at every step, so the order of those two writes depends on the direction;
 // - heartbeat/dead_threshold and heartbeat/mode writes are silently ignored while any region exists;
 // - timeouts are written before `local` (o2net starts listening when `local` is set).
-import { type ClusterConfig, type NodeConfig, KERNEL_DEFAULT_TIMEOUTS } from './cluster.js';
+import { type ClusterConfig, type NodeConfig, type Timeouts, KERNEL_DEFAULT_TIMEOUTS } from './cluster.js';
+import { localAddressProblem } from './localAddress.js';
 import { type O2nmClusterState, type O2nmNodeState, type O2nmState, heartbeatActive } from './o2nmState.js';
 import { O2NM_ROOT, o2nm } from './paths.js';
 
@@ -28,6 +29,8 @@ export interface PlanStep {
   createsNode?: boolean;
   /** a condition under which the kernel may still refuse the step */
   caveat?: string;
+  /** write steps on cluster and heartbeat attributes: the value the kernel held before (what a rollback writes back) */
+  previous?: string;
 }
 
 export interface PlanBlocker {
@@ -50,6 +53,12 @@ export interface PlanOptions {
   localNode?: string;
   /** keep nodes that are in the kernel but not in the configuration (default: remove them) */
   keepUnknownNodes?: boolean;
+  /** where each timeout comes from ("O2CB_IDLE_TIMEOUT_MS, /etc/default/o2cb:14"), said in the step's why */
+  timeoutSources?: Partial<Record<keyof Timeouts, string>>;
+  /** the IPv4 addresses of this host: a local node with another address is warned about (the kernel refuses it) */
+  hostAddresses?: string[];
+  /** the configuration file, named in that warning's fix */
+  configFile?: string;
 }
 
 const nl = (v: string | number) => `${v}\n`;
@@ -74,6 +83,11 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
   if (!options.localNode) {
     warnings.push(`no node of cluster '${name}' is this host: nodes are registered without a local node (o2net will not listen and heartbeat cannot start); pass --node NAME`);
   }
+  if (localName && options.hostAddresses) {
+    const p = localAddressProblem(desired, localName, options.hostAddresses, options.configFile);
+    if (p) warnings.push(`${p.message}; fix: ${p.fix}`);
+  }
+  const src = (k: keyof Timeouts) => (options.timeoutSources?.[k] ? ` (${options.timeoutSources[k]})` : '');
 
   if (!current.available) {
     blocked.push({
@@ -140,26 +154,26 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
   const t = desired.timeouts;
   const curOr = <K extends keyof typeof KERNEL_DEFAULT_TIMEOUTS>(k: K, v: number | undefined) => (cur ? v : undefined) ?? KERNEL_DEFAULT_TIMEOUTS[k];
   if (desired.fenceMethod && (!cur || cur.fenceMethod !== desired.fenceMethod)) {
-    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'fence_method'), data: nl(desired.fenceMethod), why: `fence method ${desired.fenceMethod}` });
+    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'fence_method'), data: nl(desired.fenceMethod), why: `fence method ${desired.fenceMethod}`, ...(cur ? { previous: nl(cur.fenceMethod) } : {}) });
   }
   if (t.reconnectDelayMs !== undefined && t.reconnectDelayMs !== curOr('reconnectDelayMs', cur?.reconnectDelayMs)) {
-    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'reconnect_delay_ms'), data: nl(t.reconnectDelayMs), why: `reconnect delay ${t.reconnectDelayMs} ms` });
+    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'reconnect_delay_ms'), data: nl(t.reconnectDelayMs), why: `reconnect delay ${t.reconnectDelayMs} ms${src('reconnectDelayMs')}`, ...(cur ? { previous: nl(cur.reconnectDelayMs) } : {}) });
   }
   const curIdle = curOr('idleTimeoutMs', cur?.idleTimeoutMs);
   const curKa = curOr('keepaliveDelayMs', cur?.keepaliveDelayMs);
   const idleStep: PlanStep | undefined =
     t.idleTimeoutMs !== undefined && t.idleTimeoutMs !== curIdle
-      ? { op: 'write', path: o2nm.clusterAttr(name, 'idle_timeout_ms'), data: nl(t.idleTimeoutMs), why: `idle timeout ${curIdle} → ${t.idleTimeoutMs} ms`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected' }
+      ? { op: 'write', path: o2nm.clusterAttr(name, 'idle_timeout_ms'), data: nl(t.idleTimeoutMs), why: `idle timeout ${curIdle} → ${t.idleTimeoutMs} ms${src('idleTimeoutMs')}`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected', ...(cur ? { previous: nl(curIdle) } : {}) }
       : undefined;
   const kaStep: PlanStep | undefined =
     t.keepaliveDelayMs !== undefined && t.keepaliveDelayMs !== curKa
-      ? { op: 'write', path: o2nm.clusterAttr(name, 'keepalive_delay_ms'), data: nl(t.keepaliveDelayMs), why: `keepalive delay ${curKa} → ${t.keepaliveDelayMs} ms`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected' }
+      ? { op: 'write', path: o2nm.clusterAttr(name, 'keepalive_delay_ms'), data: nl(t.keepaliveDelayMs), why: `keepalive delay ${curKa} → ${t.keepaliveDelayMs} ms${src('keepaliveDelayMs')}`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected', ...(cur ? { previous: nl(curKa) } : {}) }
       : undefined;
   // keepalive < idle must hold after each write: lower keepalive first when it fits under the current idle.
   if (kaStep && (t.keepaliveDelayMs as number) < curIdle) steps.push(kaStep, ...(idleStep ? [idleStep] : []));
   else steps.push(...(idleStep ? [idleStep] : []), ...(kaStep ? [kaStep] : []));
 
-  const hbWrite = (attr: 'dead_threshold' | 'mode', value: string | number, curValue: string | number | undefined, what: string) => {
+  const hbWrite = (attr: 'dead_threshold' | 'mode', value: string | number, curValue: string | number | undefined, what: string, source = '') => {
     if (cur && String(curValue) === String(value)) return;
     if (regionsExist) {
       blocked.push({
@@ -170,9 +184,9 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
       });
       return;
     }
-    steps.push({ op: 'write', path: o2nm.heartbeatAttr(name, attr), data: nl(value), why: `${what} ${value}` });
+    steps.push({ op: 'write', path: o2nm.heartbeatAttr(name, attr), data: nl(value), why: `${what} ${value}${source}`, ...(cur && curValue !== undefined ? { previous: nl(curValue) } : {}) });
   };
-  if (t.heartbeatDeadThreshold !== undefined) hbWrite('dead_threshold', t.heartbeatDeadThreshold, cur?.heartbeat.deadThreshold, 'heartbeat dead threshold');
+  if (t.heartbeatDeadThreshold !== undefined) hbWrite('dead_threshold', t.heartbeatDeadThreshold, cur?.heartbeat.deadThreshold, 'heartbeat dead threshold', src('heartbeatDeadThreshold'));
   hbWrite('mode', desired.heartbeatMode, cur?.heartbeat.mode, 'heartbeat mode');
 
   // 3. New and re-created nodes, in number order: mkdir, port, address, num.
@@ -207,4 +221,30 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
 
 export function isNoop(plan: O2nmPlan): boolean {
   return plan.steps.length === 0 && plan.blocked.length === 0;
+}
+
+/**
+ * The steps that undo the first `done` steps of a plan, newest first: nodes and the cluster this
+ * plan created are removed (a node's attributes go with its directory), cluster and heartbeat
+ * attributes get their previous value back. What cannot be undone (a node the plan removed from
+ * the kernel, a `local` written on a node it did not create) is listed in `cannot`.
+ */
+export function planRollback(plan: O2nmPlan, done: number): { steps: PlanStep[]; cannot: string[] } {
+  const ran = plan.steps.slice(0, done);
+  const steps: PlanStep[] = [];
+  const cannot: string[] = [];
+  const createdDirs = new Set(ran.filter((s) => s.op === 'mkdir').map((s) => s.path));
+  const inside = (path: string) => [...createdDirs].some((d) => path.startsWith(`${d}/`));
+  for (const s of [...ran].reverse()) {
+    if (s.op === 'mkdir') {
+      steps.push({ op: 'rmdir', path: s.path, why: `undo: ${s.why}`, ...(s.node ? { node: s.node } : {}) });
+    } else if (s.op === 'write') {
+      if (inside(s.path)) continue; // removed with its directory
+      if (s.previous !== undefined) steps.push({ op: 'write', path: s.path, data: s.previous, why: `undo: ${s.why} (back to ${s.previous.trim()})` });
+      else cannot.push(`${s.why} (${s.path})`);
+    } else {
+      cannot.push(`${s.why}: it was removed from the kernel and is not added back`);
+    }
+  }
+  return { steps, cannot };
 }

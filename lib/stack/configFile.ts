@@ -2,9 +2,10 @@
 // (lib/config/ is pure). Writes are atomic (temp sibling, fsync, rename, fsync of the directory)
 // and serialized between o2stack processes by a PID lock file next to the target.
 import { randomBytes } from 'node:crypto';
-import { constants as FS, promises as fsp } from 'node:fs';
+import { constants as FS, existsSync, promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseAny, type ParseAnyOptions, type ParseAnyResult } from '../config/detect.js';
+import { type O2cbDefaultsFile, parseO2cbDefaults } from '../config/o2cbDefaults.js';
 import { ConfigError } from '../model/errors.js';
 import { InputFileError, readInputFile } from './inputFile.js';
 
@@ -127,9 +128,41 @@ export async function acquireLock(path: string, timeoutMs = 5000): Promise<() =>
  * or the new file, never a torn one.
  */
 export async function writeConfigFileAtomic(path: string, text: string, opts: WriteOptions = {}): Promise<void> {
+  const release = await acquireLock(path, opts.lockTimeoutMs);
+  try {
+    await writeLocked(path, text, opts);
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Read-modify-write under the lock: `change` gets the current text (undefined when the file does
+ * not exist) and returns the new text, or undefined to leave the file alone. Another o2stack
+ * cannot change the file between the read and the write. Returns what `change` returned.
+ */
+export async function updateFileAtomic(path: string, change: (current: string | undefined) => string | undefined, opts: WriteOptions = {}): Promise<string | undefined> {
+  const release = await acquireLock(path, opts.lockTimeoutMs);
+  try {
+    let current: string | undefined;
+    try {
+      current = readInputFile(path);
+    } catch (e) {
+      if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw new ConfigError([{ file: path, code: code === 'EACCES' || code === 'EPERM' ? 'E_CONF_PERMISSION' : 'E_CONF_READ', message: `cannot read ${path}: ${(e as Error).message}`, hint: 'run as root, or make the file readable' }]);
+    }
+    const next = change(current);
+    if (next !== undefined && next !== current) await writeLocked(path, next, opts);
+    return next;
+  } finally {
+    await release();
+  }
+}
+
+async function writeLocked(path: string, text: string, opts: WriteOptions): Promise<void> {
   const mode = opts.mode ?? 0o644;
   const dir = dirname(path);
-  const release = await acquireLock(path, opts.lockTimeoutMs);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, mode);
@@ -154,7 +187,64 @@ export async function writeConfigFileAtomic(path: string, text: string, opts: Wr
     await fsp.unlink(tmp).catch(() => undefined);
     if (e instanceof ConfigError) throw e;
     throw new ConfigError([{ file: path, code: 'E_CONF_WRITE', message: `cannot write ${path}: ${(e as Error).message}`, hint: `check that ${dir} exists and is writable (run as root for /etc)` }]);
-  } finally {
-    await release();
+  }
+}
+
+/** Where o2cb's init script looks, in its order: /etc/sysconfig/o2cb (RPM distros), then /etc/default/o2cb (Debian). */
+export const O2CB_DEFAULTS_PATHS = ['/etc/sysconfig/o2cb', '/etc/default/o2cb'] as const;
+export const SYSTEM_CLUSTER_CONF = '/etc/ocfs2/cluster.conf';
+
+/**
+ * The o2cb defaults file to use: `option` when given ('none': no file), else — for the system's
+ * /etc/ocfs2/cluster.conf only — the first of O2CB_DEFAULTS_PATHS that exists. A configuration
+ * given with --config elsewhere is self-contained unless --defaults names a file.
+ */
+export function defaultsPathFor(option: string | undefined, configFile: string): { path: string; explicit: boolean } | undefined {
+  if (option === 'none') return undefined;
+  if (option !== undefined) return { path: option, explicit: true };
+  if (configFile !== SYSTEM_CLUSTER_CONF) return undefined;
+  const found = O2CB_DEFAULTS_PATHS.find((p) => existsSync(p));
+  return found ? { path: found, explicit: false } : undefined;
+}
+
+/** Reads and parses an o2cb defaults file; a missing file is an error only when it was named explicitly (else undefined). */
+export function loadO2cbDefaultsFile(path: string, explicit = true): O2cbDefaultsFile | undefined {
+  let text: string;
+  try {
+    text = readInputFile(path);
+  } catch (e) {
+    if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return undefined;
+    throw new ConfigError([
+      {
+        file: path,
+        code: code === 'ENOENT' ? 'E_O2CB_DEFAULTS_MISSING' : code === 'EACCES' || code === 'EPERM' ? 'E_CONF_PERMISSION' : 'E_CONF_READ',
+        message: code === 'ENOENT' ? `the o2cb defaults file ${path} does not exist` : `cannot read ${path}: ${(e as Error).message}`,
+        hint: code === 'ENOENT' ? `create it: o2stack configure --defaults ${path} --enabled true --boot-cluster NAME (or pass --defaults none)` : 'run as root, or make the file readable',
+      },
+    ]);
+  }
+  return parseO2cbDefaults(text, { file: path });
+}
+
+/** The text of a configuration file (for the lines of its attributes), or undefined if it cannot be read. */
+export function readTextIfAny(path: string): string | undefined {
+  try {
+    return readInputFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The text of a file, undefined when it does not exist; any other problem (not a regular file, too large, no permission) is a ConfigError. */
+export function readTextOrMissing(path: string): string | undefined {
+  try {
+    return readInputFile(path);
+  } catch (e) {
+    if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new ConfigError([{ file: path, code: code === 'EACCES' || code === 'EPERM' ? 'E_CONF_PERMISSION' : 'E_CONF_READ', message: `cannot read ${path}: ${(e as Error).message}`, hint: code === 'EACCES' || code === 'EPERM' ? 'run as root, or make the file readable' : code === 'EISDIR' ? 'give the path of a file, not a directory' : undefined }]);
   }
 }

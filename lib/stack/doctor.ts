@@ -6,11 +6,13 @@ import { scanVolumes } from '../kernel/blockdev.js';
 import { downHazard } from '../kernel/control.js';
 import { ConfigError } from '../model/errors.js';
 import { type DoctorFacts, runChecks } from '../model/doctor.js';
-import { loadConfigFile } from './configFile.js';
+import { defaultsPathFor, loadConfigFile } from './configFile.js';
+import { loadStartup } from './startup.js';
 import { detectStack } from './detect.js';
 import { findPlockServer } from './mount.js';
 import { isUserStackMount } from '../model/mounts.js';
-import { planFromCluster, selectCluster } from './o2cbConfig.js';
+import { localAddressProblem } from '../model/localAddress.js';
+import { hostIPv4Addresses, planFromCluster, selectCluster, selectLocalNode } from './o2cbConfig.js';
 
 export async function gatherDoctorFacts(b: KernelBackend, configFile: string, options: { root?: string; node?: string } = {}): Promise<DoctorFacts> {
   const det = detectStack(b);
@@ -32,6 +34,30 @@ export async function gatherDoctorFacts(b: KernelBackend, configFile: string, op
       plan = planFromCluster(b, selectCluster(config.clusters, c.name, configFile), { node: options.node }).plan;
     } catch {
       plan = null; // the configuration has no cluster of that name: reported by the config check
+    }
+  }
+  // the o2cb defaults file, as start reads it: a conflict with cluster.conf is found before start
+  let defaults: DoctorFacts['defaults'];
+  const where = defaultsPathFor(undefined, configFile);
+  if (where && 'clusters' in config) {
+    try {
+      await loadStartup(configFile, c ? { cluster: c.name } : {});
+      defaults = { file: where.path, issues: [] };
+    } catch (e) {
+      defaults = { file: where.path, issues: e instanceof ConfigError ? e.issues : [{ code: 'E_O2CB_DEFAULTS', message: (e as Error).message }] };
+    }
+  }
+  // before anything is written: the kernel refuses a local node whose address is not this host's
+  let localAddress: DoctorFacts['localAddress'];
+  const hostAddresses = hostIPv4Addresses(root);
+  if (hostAddresses && 'clusters' in config && config.clusters.length) {
+    try {
+      const cl = selectCluster(config.clusters, c?.name ?? (config.clusters.length === 1 ? undefined : config.clusters[0]!.name), configFile);
+      const local = selectLocalNode(cl, options.node);
+      const n = local ? cl.nodes.find((x) => x.name === local) : undefined;
+      if (n) localAddress = { node: n.name, address: n.ipAddress, problem: localAddressProblem(cl, n.name, hostAddresses, configFile) ?? null };
+    } catch {
+      /* no such cluster or node: the config and local-node checks say so */
     }
   }
   let hbCtlExecutable = false;
@@ -65,6 +91,8 @@ export async function gatherDoctorFacts(b: KernelBackend, configFile: string, op
     config,
     registered: c ? { name: c.name, localNode: c.nodes.find((n) => n.local)?.name ?? null, deadThreshold: c.heartbeat.deadThreshold, mode: c.heartbeat.mode, regionsRunning: c.heartbeat.regions.filter((r) => r.dev !== '').length } : null,
     plan,
+    ...(localAddress ? { localAddress } : {}),
+    ...(defaults ? { defaults } : {}),
     hbCtlPath: det.hbCtlPath,
     hbCtlExecutable,
     downHazard: { hazardous: hz.hazardous, reason: hz.reason },

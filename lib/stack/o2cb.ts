@@ -3,17 +3,16 @@
 // mounted). Both are idempotent: a second start or stop does nothing and says so.
 import type { KernelBackend } from '../kernel/backend.js';
 import type { SystemOps } from '../kernel/system.js';
-import type { ClusterConfig } from '../model/cluster.js';
-import type { O2nmPlan } from '../model/o2nmPlan.js';
+import type { ClusterConfig, Timeouts } from '../model/cluster.js';
+import { type O2nmPlan, planRollback } from '../model/o2nmPlan.js';
 import { isUserStackMount } from '../model/mounts.js';
 import { HB_CTL_PATH_SYSCTL, O2NM_ROOT, o2nm } from '../model/paths.js';
-import { readO2nmState } from '../kernel/o2nm.js';
 import type { O2nmClusterState } from '../model/o2nmState.js';
 import { detectStack } from './detect.js';
 import { type GlobalRegion, type RegionLocator, applyGlobalRegions, locateRegionOnDisk, planGlobalRegions } from './globalHeartbeat.js';
 import { stopRegion } from './heartbeat.js';
 import { planFromCluster } from './o2cbConfig.js';
-import { applyO2nmPlan } from './o2nmApply.js';
+import { ApplyError, applyO2nmPlan, describeStep, runRollback } from './o2nmApply.js';
 import { StackError, selectStack } from './select.js';
 
 export { RegionError, type RegionLocator, locateRegionOnDisk } from './globalHeartbeat.js';
@@ -25,6 +24,11 @@ export interface StartOptions {
   locateRegion?: RegionLocator;
   /** install this path as the kernel's unmount helper (/proc/sys/fs/ocfs2/nm/hb_ctl_path) */
   hbCtlPath?: string;
+  /** where each timeout comes from (cluster.conf or the o2cb defaults file), for the plan's explanations */
+  timeoutSources?: Partial<Record<keyof Timeouts, string>>;
+  /** this host's IPv4 addresses: the plan warns when the local node's address is not one of them */
+  hostAddresses?: string[];
+  configFile?: string;
 }
 
 export interface StartResult {
@@ -45,9 +49,15 @@ export async function startO2cb(b: KernelBackend, sys: SystemOps, cluster: Clust
   const global = cluster.heartbeatMode === 'global' ? planGlobalRegions(b, cluster, options.locateRegion ?? locateRegionOnDisk) : undefined;
   const sel = await selectStack(b, sys, 'o2cb');
   const actions = [...sel.actions];
-  const { plan } = planFromCluster(b, cluster, { node: options.node });
-  const existed = readO2nmState(b).clusters.some((c) => c.name === cluster.name);
-  const applied = applyO2nmPlan(b, plan);
+  const { plan } = planFromCluster(b, cluster, { node: options.node, timeoutSources: options.timeoutSources, hostAddresses: options.hostAddresses, configFile: options.configFile });
+  let applied;
+  try {
+    // a failure undoes every step that ran: no half-started cluster is left behind
+    applied = applyO2nmPlan(b, plan, { rollback: 'all' });
+  } catch (e) {
+    if (e instanceof ApplyError) e.message = `${startFailureSummary(cluster.name, e.rolledBack.length, e.rollbackFailed.length, e.notUndone)}\n${e.message}`;
+    throw e;
+  }
   if (!applied.noop) actions.push(`registered cluster '${cluster.name}' (${applied.applied.length} configfs operations)`);
   // The liveness files o2stack status reads live in debugfs (the o2cb init script mounts it too).
   const debugfs = b.tryList('/sys/kernel/debug');
@@ -60,17 +70,14 @@ export async function startO2cb(b: KernelBackend, sys: SystemOps, cluster: Clust
     try {
       hb = await applyGlobalRegions(b, global); // heartbeat/mode was written by the plan, before any region
     } catch (e) {
-      // a cluster this start registered goes too: a failed start leaves nothing half-started
-      if (!existed) {
-        const c = readO2nmState(b).clusters.find((x) => x.name === cluster.name);
-        try {
-          if (c) {
-            removeCluster(b, c, []);
-            if (e instanceof Error) e.message += ` (unregistered cluster '${c.name}', which this start had registered)`;
-          }
-        } catch {
-          /* the original error says what failed */
-        }
+      // what this start registered goes too: a failed start leaves nothing half-started
+      const undo = planRollback(plan, plan.steps.length);
+      const r = runRollback(b, undo.steps);
+      if (e instanceof Error) {
+        const undone = r.rolledBack.length ? `undid the ${r.rolledBack.length} configfs operation(s) this start had made (${r.rolledBack.map(describeStep).join('; ')})` : 'this start had registered nothing else';
+        const failed = r.rollbackFailed.length ? `; could NOT undo: ${r.rollbackFailed.map((f) => `${describeStep(f.step)}: ${f.error.code}`).join('; ')}` : '';
+        const kept = undo.cannot.length ? `; not undone: ${undo.cannot.join('; ')}` : '';
+        e.message += ` (${undone}${failed}${kept})`;
       }
       throw e;
     }
@@ -92,7 +99,17 @@ export interface StopResult {
   alreadyStopped: boolean;
 }
 
-export function stopO2cb(b: KernelBackend): StopResult {
+/** The first line of a failed start's error: what happened to what it had registered. */
+export function startFailureSummary(cluster: string, rolledBack: number, rollbackFailed: number, notUndone: string[]): string {
+  if (rollbackFailed > 0) return `o2stack start failed for cluster '${cluster}' and could NOT undo all it had registered (${rollbackFailed} rollback step(s) failed, listed below): run o2stack stop ${cluster} once the cause is fixed`;
+  const kept = notUndone.length ? `; ${notUndone.length} earlier change(s) cannot be undone (listed below)` : '';
+  return rolledBack > 0
+    ? `o2stack start failed for cluster '${cluster}'; it undid everything it had registered in this run (${rolledBack} configfs operation(s)): the kernel is as before${kept}`
+    : `o2stack start failed for cluster '${cluster}' before it had registered anything${kept}`;
+}
+
+/** Stops the o2cb cluster: every registered cluster, or only the one named (an error if it is not registered). */
+export function stopO2cb(b: KernelBackend, only?: string): StopResult {
   const det = detectStack(b);
   const o2cbMounts = det.mounts.filter((m) => !isUserStackMount(m));
   if (o2cbMounts.length) {
@@ -103,13 +120,21 @@ export function stopO2cb(b: KernelBackend): StopResult {
     );
   }
   const actions: string[] = [];
-  const clusters = det.o2cb.state.clusters;
+  let clusters = det.o2cb.state.clusters;
+  if (only !== undefined) {
+    clusters = clusters.filter((c) => c.name === only);
+    if (clusters.length === 0) {
+      const reg = det.o2cb.state.clusters.map((c) => c.name);
+      if (reg.length === 0) return { clusters: [], actions, alreadyStopped: true };
+      throw new StackError('E_STOP_NOT_REGISTERED', `cluster '${only}' is not registered (the kernel has: ${reg.join(', ')})`, `o2stack stop ${reg[0]} to stop that one, or o2stack stop to stop every cluster`);
+    }
+  }
   for (const c of clusters) removeCluster(b, c, actions);
   return { clusters: clusters.map((c) => c.name), actions, alreadyStopped: actions.length === 0 };
 }
 
 /** Heartbeat regions (EBUSY while pinned comes back with its hint), then nodes, then the cluster. */
-function removeCluster(b: KernelBackend, c: O2nmClusterState, actions: string[]): void {
+export function removeCluster(b: KernelBackend, c: O2nmClusterState, actions: string[]): void {
   for (const r of c.heartbeat.regions) {
     stopRegion(b, c.name, r.name);
     actions.push(`stopped heartbeat region ${r.name}`);

@@ -1,10 +1,10 @@
 // From a configuration file to an o2nm plan: choose the cluster and the local node, read the
 // kernel, plan. Shared by `o2stack plan`, `apply` and `node add|remove --apply`.
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { KernelBackend } from '../kernel/backend.js';
 import { readO2nmState } from '../kernel/o2nm.js';
 import { type ClusterConfig, findLocalNode } from '../model/cluster.js';
-import { type O2nmPlan, planO2nm } from '../model/o2nmPlan.js';
+import { type O2nmPlan, type PlanOptions, planO2nm } from '../model/o2nmPlan.js';
 
 export class SelectionError extends Error {
   readonly code = 'E_SELECT';
@@ -42,8 +42,20 @@ export interface PlannedConfig {
   plan: O2nmPlan;
 }
 
-export function planFromCluster(backend: KernelBackend, cluster: ClusterConfig, options: { node?: string; keepUnknownNodes?: boolean } = {}): PlannedConfig {
+export function planFromCluster(backend: KernelBackend, cluster: ClusterConfig, options: { node?: string } & Omit<PlanOptions, 'localNode'> = {}): PlannedConfig {
   const localNode = selectLocalNode(cluster, options.node);
-  const plan = planO2nm(cluster, readO2nmState(backend), { localNode, keepUnknownNodes: options.keepUnknownNodes });
+  const { node: _node, ...rest } = options;
+  const plan = planO2nm(cluster, readO2nmState(backend), { ...rest, localNode });
   return { cluster, plan };
+}
+
+/**
+ * This host's IPv4 addresses (every interface, loopback too), for the local-address check of plan,
+ * start and doctor. With --root (another system's tree) there is nothing to compare: undefined.
+ */
+export function hostIPv4Addresses(root = '/'): string[] | undefined {
+  if (root !== '/') return undefined;
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4') out.push(a.address);
+  return out;
 }

@@ -4,7 +4,7 @@ import { type AttrOp, type KernelBackend, BatchError } from '../kernel/backend.j
 import { KernelError } from '../kernel/errors.js';
 import { rememberWrittenNodes } from '../kernel/o2nm.js';
 import { hintFor } from '../model/hints.js';
-import type { O2nmPlan, PlanBlocker, PlanStep } from '../model/o2nmPlan.js';
+import { type O2nmPlan, type PlanBlocker, type PlanStep, planRollback } from '../model/o2nmPlan.js';
 
 export interface ApplyResult {
   cluster: string;
@@ -34,6 +34,8 @@ export class ApplyError extends Error {
     readonly notRun: PlanStep[],
     readonly rolledBack: PlanStep[],
     readonly rollbackFailed: { step: PlanStep; error: KernelError }[],
+    /** what this run changed and a rollback cannot restore */
+    readonly notUndone: string[] = [],
   ) {
     const total = done.length + 1 + notRun.length;
     const lines = [
@@ -41,6 +43,7 @@ export class ApplyError extends Error {
       done.length ? `done (${done.length}):\n${done.map((s) => `  ${describeStep(s)}`).join('\n')}` : 'done: nothing',
       rolledBack.length ? `rolled back: ${rolledBack.map(describeStep).join('; ')}` : '',
       rollbackFailed.length ? `rollback FAILED: ${rollbackFailed.map((r) => `${describeStep(r.step)}: ${r.error.code}`).join('; ')}` : '',
+      notUndone.length ? `not undone: ${notUndone.join('; ')}` : '',
       notRun.length ? `not run (${notRun.length}): ${notRun.slice(0, 5).map(describeStep).join('; ')}${notRun.length > 5 ? '; …' : ''}` : '',
     ];
     super(lines.filter(Boolean).join('\n'));
@@ -59,6 +62,7 @@ export class ApplyError extends Error {
       done: this.done,
       rolledBack: this.rolledBack,
       rollbackFailed: this.rollbackFailed.map((r) => ({ ...r.step, error: r.error.toJSON() })),
+      notUndone: this.notUndone,
       notRun: this.notRun,
     };
   }
@@ -73,7 +77,36 @@ export function planToOps(steps: PlanStep[]): AttrOp[] {
   return steps.map((s) => (s.op === 'write' ? { op: 'write', path: s.path, data: s.data ?? '' } : { op: s.op, path: s.path }));
 }
 
-export function applyO2nmPlan(backend: KernelBackend, plan: O2nmPlan, options: { dryRun?: boolean } = {}): ApplyResult {
+export interface ApplyOptions {
+  dryRun?: boolean;
+  /**
+   * What a failure undoes: 'node' (default) removes the half-made node, as libo2cb does; 'all'
+   * undoes every step that ran (nodes and the cluster it created removed, attributes it changed
+   * written back), so a failed start leaves the kernel as it found it.
+   */
+  rollback?: 'node' | 'all';
+}
+
+/** Runs rollback steps one by one, so that one refusal does not stop the others. */
+export function runRollback(backend: KernelBackend, steps: PlanStep[]): { rolledBack: PlanStep[]; rollbackFailed: { step: PlanStep; error: KernelError }[] } {
+  const rolledBack: PlanStep[] = [];
+  const rollbackFailed: { step: PlanStep; error: KernelError }[] = [];
+  for (const undo of steps) {
+    try {
+      if (undo.op === 'rmdir') backend.rmdir(undo.path);
+      else if (undo.op === 'write') backend.write(undo.path, undo.data ?? '');
+      else backend.mkdir(undo.path);
+      rolledBack.push(undo);
+    } catch (re) {
+      const ke = re instanceof KernelError ? re : KernelError.fromErrno(5, undo.op, undo.path);
+      if (!ke.hint) ke.hint = hintFor({ op: undo.op, path: undo.path, code: ke.code });
+      rollbackFailed.push({ step: undo, error: ke });
+    }
+  }
+  return { rolledBack, rollbackFailed };
+}
+
+export function applyO2nmPlan(backend: KernelBackend, plan: O2nmPlan, options: ApplyOptions = {}): ApplyResult {
   if (plan.blocked.length) throw new PlanBlockedError(plan.blocked);
   const base = { cluster: plan.cluster, noop: plan.steps.length === 0, dryRun: options.dryRun === true };
   if (plan.steps.length === 0 || options.dryRun) return { ...base, applied: [] };
@@ -90,6 +123,12 @@ export function applyO2nmPlan(backend: KernelBackend, plan: O2nmPlan, options: {
     const cause = new KernelError({ code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, hint: hintFor({ op: failed.op, path: failed.path, code: e.code }) });
     // A node this plan created but could not finish is removed again, as libo2cb does: a half
     // configured node would hold its name and, once num is set, its number.
+    if (options.rollback === 'all') {
+      const undo = planRollback(plan, e.completed);
+      // the failed step's own node directory, if the failure was after its mkdir, is in `done`
+      const r = runRollback(backend, undo.steps);
+      throw new ApplyError(failed, cause, done, notRun, r.rolledBack, r.rollbackFailed, undo.cannot);
+    }
     const rolledBack: PlanStep[] = [];
     const rollbackFailed: { step: PlanStep; error: KernelError }[] = [];
     const created = done.find((s) => s.createsNode && s.node === failed.node);

@@ -34,6 +34,20 @@ describe('the built bin (dist/o2stack.cjs)', function () {
     assert.equal(run(['aply']).status, 2);
   });
 
+  it('runs the o2cb verbs, configure, config check and config enabled from the bundle (no dynamic import of a built-in)', function () {
+    const c = join(dir, 'verbs.conf');
+    const d = join(dir, 'o2cb');
+    for (const args of [['add-cluster', 'web'], ['add-node', 'web', 'n1', '--ip', '10.0.0.1'], ['add-node', 'web', 'localhost']]) {
+      const r = run(['o2cb', '--config-file', c, ...args]);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    }
+    assert.equal(run(['o2cb', '--config-file', c, 'list-nodes', '--oneline', 'web']).stdout, 'node: 0 n1 10.0.0.1:7777 web\nnode: 1 localhost 127.0.0.1:7777 web\n');
+    const w = run(['configure', '--defaults', d, '--enabled', 'false', '--idle-timeout-ms', '10000']);
+    assert.equal(w.status, 0, w.stderr);
+    assert.match(run(['config', 'check', d]).stdout, /valid o2cb defaults file/);
+    assert.equal(run(['config', 'enabled', '--defaults', d]).status, 1);
+  });
+
   it('applies a cluster to a fake tree and shows it back as JSON', function () {
     const a = run(['apply', '--root', join(dir, 'root'), '--config', join(dir, 'cluster.conf'), '--node', 'n1']);
     assert.equal(a.status, 0, a.stderr);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { detectFormat, parseAny } from '../../lib/config/detect.js';
+import { detectFileKind, detectFormat, parseAny } from '../../lib/config/detect.js';
 import { ConfigError } from '../../lib/model/errors.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/config/${name}`, import.meta.url), 'utf8');
@@ -15,6 +15,23 @@ describe('format detection and parseAny', () => {
     assert.equal(detectFormat('\r\n# c\r\n  cluster:\r\n'), 'ocfs2');
     assert.equal(detectFormat('\uFEFF\r# c\r\r  totem {\r'), 'corosync', 'BOM, CR-only line ends');
     assert.equal(detectFormat('#a\n\n   \n<cluster name="x">'), 'cman', 'the last line, without a line end');
+  });
+
+  it('recognises the o2cb defaults file (Debian, sysconfig, export, empty named o2cb); parseAny refuses it with the way out', () => {
+    const debian = readFileSync(new URL('../fixtures/config/default-o2cb', import.meta.url), 'utf8');
+    assert.equal(detectFileKind(debian, '/etc/default/o2cb'), 'o2cb-defaults');
+    assert.equal(detectFileKind('export O2CB_STACK=pcmk\n', 'x'), 'o2cb-defaults');
+    assert.equal(detectFileKind('# nothing\n', '/etc/sysconfig/o2cb'), 'o2cb-defaults');
+    assert.equal(detectFileKind('cluster:\n\tname = a\n', '/etc/default/o2cb'), 'ocfs2');
+    assert.equal(detectFileKind('totem {\n}\n'), 'corosync');
+    try {
+      parseAny(debian, { file: '/etc/default/o2cb' });
+      assert.fail('parseAny accepted a defaults file');
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.issues[0]!.code, 'E_CONF_IS_O2CB_DEFAULTS');
+      assert.match(e.issues[0]!.hint!, /o2stack start --defaults FILE/);
+    }
   });
 
   it('uses the file name only when the content cannot tell', () => {

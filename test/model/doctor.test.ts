@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { type DoctorFacts, runChecks } from '../../lib/model/doctor.js';
+import { localAddressProblem } from '../../lib/model/localAddress.js';
+import type { ClusterConfig } from '../../lib/model/cluster.js';
 
 const base = (): DoctorFacts => ({
   kernelRelease: '6.1.0-56-amd64',
@@ -26,6 +28,27 @@ describe('doctor checks', function () {
     assert.deepEqual(checks.filter((c) => c.status === 'fail'), []);
     assert.equal(byId(base())['down-hazard']!.status, 'warn');
     assert.match(byId(base())['down-hazard']!.fix!, /recover_callbacks = 1/);
+  });
+
+  it('the local node’s address not on this host fails before anything is written, with the address and the fix', function () {
+    const f = base();
+    const cl = (f.config as { clusters: ClusterConfig[] }).clusters[0]!;
+    const bad = byId({ ...f, registered: null, localAddress: { node: 'n1', address: '192.0.2.1', problem: localAddressProblem(cl, 'n1', ['127.0.0.1', '10.1.1.1']) ?? null } })['o2cb-local-address']!;
+    assert.equal(bad.status, 'fail');
+    assert.match(bad.message, /'n1' has address 192\.0\.2\.1, which is not an address of this host \(it has: 127\.0\.0\.1, 10\.1\.1\.1\)/);
+    assert.match(bad.fix!, /ip addr add 192\.0\.2\.1\/PREFIX dev IFACE/);
+    const good = byId({ ...f, localAddress: { node: 'n1', address: '192.0.2.1', problem: localAddressProblem(cl, 'n1', ['192.0.2.1']) ?? null } })['o2cb-local-address']!;
+    assert.equal(good.status, 'ok');
+    assert.equal(byId(f)['o2cb-local-address'], undefined, 'not checked: no check');
+  });
+
+  it('an /etc/default/o2cb that start would refuse fails with its line and fix; one that agrees is ok', function () {
+    const issue = { file: '/etc/default/o2cb', line: 11, code: 'E_O2CB_BOOTCLUSTER', message: 'O2CB_BOOTCLUSTER=ocfs2 names a cluster that /etc/ocfs2/cluster.conf does not describe (it has: demo)', hint: 'o2stack configure --boot-cluster demo --defaults /etc/default/o2cb, or pass --cluster demo' };
+    const bad = byId({ ...base(), defaults: { file: '/etc/default/o2cb', issues: [issue] } })['o2cb-defaults']!;
+    assert.equal(bad.status, 'fail');
+    assert.match(bad.message, /o2stack start would refuse \/etc\/default\/o2cb with \/etc\/ocfs2\/cluster\.conf: line 11: O2CB_BOOTCLUSTER=ocfs2/);
+    assert.equal(bad.fix, issue.hint);
+    assert.equal(byId({ ...base(), defaults: { file: '/etc/default/o2cb', issues: [] } })['o2cb-defaults']!.status, 'ok');
   });
 
   it('a cloud kernel without OCFS2 fails with the package to install', function () {

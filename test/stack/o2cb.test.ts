@@ -125,7 +125,7 @@ describe('select, start and stop (fake tree)', function () {
     const locate = (uuid: string) => ({ uuid, device: uuid === uuids[0] ? good : join(dir, 'gone.img'), blockBytes: 512, startBlock: 100, blocks: 255 });
     const g: ClusterConfig = { ...cluster, heartbeatMode: 'global', heartbeatRegions: uuids };
     await assert.rejects(startO2cb(b, sys, g, { node: 'n1', locateRegion: locate }), (e: unknown) =>
-      e instanceof Error && /stopped the 1 region\(s\) this start had started/.test(e.message) && /unregistered cluster 'demo', which this start had registered/.test(e.message));
+      e instanceof Error && /stopped the 1 region\(s\) this start had started/.test(e.message) && /undid the 3 configfs operation\(s\) this start had made \(rmdir \S+\/demo\/node\/n2; rmdir \S+\/demo\/node\/n1; rmdir \/sys\/kernel\/config\/cluster\/demo\)/.test(e.message));
     assert.equal(existsSync(join(root, 'sys/kernel/config/cluster/demo')), false, 'nothing left half-started');
   });
 });

@@ -70,6 +70,42 @@ function describeCluster(c: ClusterConfig): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * `config check` of an o2cb defaults file: true when the file is one (and was reported), false
+ * when it is something else (a cluster configuration, or unreadable: the normal path reports it).
+ */
+async function checkO2cbDefaults(path: string, json: boolean): Promise<boolean> {
+  const [{ readTextIfAny }, { detectFileKind }, { parseO2cbDefaults, O2CB_VARIABLES }, { ConfigError, formatIssue }] = await Promise.all([
+    import('../../stack/configFile.js'),
+    import('../../config/detect.js'),
+    import('../../config/o2cbDefaults.js'),
+    import('../../model/errors.js'),
+  ]);
+  const text = readTextIfAny(path);
+  if (text === undefined || detectFileKind(text, path) !== 'o2cb-defaults') return false;
+  let parsed;
+  try {
+    parsed = parseO2cbDefaults(text, { file: path });
+  } catch (e) {
+    if (!(e instanceof ConfigError) || !json) throw e;
+    printJson({ format: 'o2cb-defaults', errors: e.issues.map(issueJson) });
+    process.exitCode = EXIT.FAILED;
+    return true;
+  }
+  if (json) {
+    printJson({ format: 'o2cb-defaults', values: parsed.values, variables: parsed.variables, warnings: parsed.warnings.map(issueJson) });
+    return true;
+  }
+  for (const w of parsed.warnings) writeErr(`warning: ${formatIssue(w)}\n`);
+  const lines = Object.entries(O2CB_VARIABLES).map(([name, d]) => {
+    const v = parsed.values[d.field];
+    const shown = v === undefined ? (name in parsed.variables ? `(empty: ${name === 'O2CB_BOOTCLUSTER' ? 'no boot cluster' : name === 'O2CB_ENABLED' || name === 'O2CB_STACK' ? `default ${d.default}` : 'kernel default'})` : '(not set)') : String(v);
+    return `  ${name.padEnd(25)} ${shown}`;
+  });
+  writeOut(`${path}: valid o2cb defaults file\n${lines.join('\n')}\n`);
+  return true;
+}
+
 export function register(program: Command): void {
   const config = program.command('config').description('check and convert cluster configuration files (ocfs2 cluster.conf, cman XML, corosync.conf, JSON)');
 
@@ -82,6 +118,7 @@ export function register(program: Command): void {
     const o = cmd.optsWithGlobals<GlobalOptions & ImportFlags>();
     const path = file ?? o.config ?? '/etc/ocfs2/cluster.conf';
     const [{ ConfigError, formatIssue }, { clusterToJson }] = await Promise.all([import('../../model/errors.js'), import('../../config/json.js')]);
+    if (!o.from && (await checkO2cbDefaults(path, o.json === true))) return;
     let r;
     try {
       r = await load(path, o);
@@ -100,6 +137,29 @@ export function register(program: Command): void {
     for (const w of r.warnings) writeErr(`warning: ${formatIssue(w)}\n`);
     writeOut(`${path}: valid ${r.format} configuration\n${r.clusters.map(describeCluster).join('')}`);
   });
+
+  config
+    .command('enabled')
+    .description('exit 0 if the o2cb defaults file says O2CB_ENABLED=true (or there is none), 1 if not: the systemd unit’s ExecCondition')
+    .option('--defaults <file>', 'the o2cb defaults file (default: /etc/sysconfig/o2cb, else /etc/default/o2cb)')
+    .action(async (_o, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions & { defaults?: string }>();
+      const [{ defaultsPathFor, loadO2cbDefaultsFile, SYSTEM_CLUSTER_CONF }] = await Promise.all([import('../../stack/configFile.js')]);
+      const where = defaultsPathFor(o.defaults, SYSTEM_CLUSTER_CONF);
+      let parsed;
+      try {
+        parsed = where ? loadO2cbDefaultsFile(where.path, where.explicit) : undefined;
+      } catch (e) {
+        // systemd's ExecCondition skips the unit on 1–254: a broken file must fail it instead (255)
+        throw Object.assign(e as Error, { exitCode: 255 });
+      }
+      const line = parsed ? [...parsed.assignments].reverse().find((a) => a.name === 'O2CB_ENABLED')?.line : undefined;
+      const enabled = parsed === undefined || parsed.values.enabled === true;
+      const why = parsed === undefined ? 'no o2cb defaults file: enabled' : `O2CB_ENABLED=${parsed.variables.O2CB_ENABLED ?? '(not set)'} in ${where!.path}${line ? `:${line}` : ''}${enabled ? '' : ': not enabled (o2stack configure --enabled true)'}`;
+      if (o.json) printJson({ enabled, file: where?.path ?? null, reason: why });
+      else writeOut(`${why}\n`);
+      if (!enabled) process.exitCode = EXIT.FAILED;
+    });
 
   importOptions(
     config

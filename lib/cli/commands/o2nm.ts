@@ -8,6 +8,7 @@ interface PlanOptions extends GlobalOptions {
   node?: string;
   keepUnknownNodes?: boolean;
   dryRun?: boolean;
+  defaults?: string;
 }
 
 async function backendFor(root: string | undefined) {
@@ -16,12 +17,15 @@ async function backendFor(root: string | undefined) {
 }
 
 async function plannedFromOptions(o: PlanOptions) {
-  const [{ loadConfigFile }, { selectCluster, planFromCluster }] = await Promise.all([import('../../stack/configFile.js'), import('../../stack/o2cbConfig.js')]);
+  const [{ loadStartup }, { planFromCluster, hostIPv4Addresses }] = await Promise.all([import('../../stack/startup.js'), import('../../stack/o2cbConfig.js')]);
   const file = o.config ?? '/etc/ocfs2/cluster.conf';
-  const loaded = await loadConfigFile(file);
-  const cluster = selectCluster(loaded.clusters, o.cluster, file);
+  // the same cluster and settings as o2stack start: cluster.conf with the o2cb defaults file
+  const s = await loadStartup(file, { defaults: o.defaults, cluster: o.cluster });
   const backend = await backendFor(o.root);
-  return { backend, ...planFromCluster(backend, cluster, { node: o.node, keepUnknownNodes: o.keepUnknownNodes }) };
+  const hostAddresses = hostIPv4Addresses(o.root ?? '/');
+  const planned = planFromCluster(backend, s.cluster, { node: o.node, keepUnknownNodes: o.keepUnknownNodes, timeoutSources: s.sources, configFile: file, ...(hostAddresses ? { hostAddresses } : {}) });
+  planned.plan.warnings.unshift(...s.notes);
+  return { backend, ...planned };
 }
 
 export function stepJson(s: PlanStep) {
@@ -49,7 +53,8 @@ export function register(program: Command): void {
     c
       .option('--cluster <name>', 'the cluster to use when the file describes several')
       .option('--node <name>', 'this machine’s node name (default: the node named after the host name)')
-      .option('--keep-unknown-nodes', 'keep nodes that are in the kernel but not in the configuration');
+      .option('--keep-unknown-nodes', 'keep nodes that are in the kernel but not in the configuration')
+      .option('--defaults <file>', 'the o2cb defaults file, as for o2stack start ("none" to ignore it)');
 
   common(program.command('plan').description('show the configfs operations that would make the kernel match the configuration')).action(async (_o, cmd: Command) => {
     const o = cmd.optsWithGlobals<PlanOptions>();

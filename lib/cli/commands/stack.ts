@@ -92,26 +92,35 @@ export function register(program: Command): void {
     .option('--cluster <name>', 'the cluster to start when the file describes several')
     .option('--node <name>', 'this machine’s node name (default: the node named after the host name)')
     .option('--hb-ctl-path <path>', 'install this program as the kernel’s unmount helper')
+    .option('--defaults <file>', 'the o2cb defaults file (O2CB_BOOTCLUSTER, threshold, timeouts); default with the system cluster.conf: /etc/sysconfig/o2cb or /etc/default/o2cb; "none" to ignore it')
+    .option('--if-enabled', 'do nothing (exit 0) unless the defaults file says O2CB_ENABLED=true (the systemd unit uses this)')
     .action(async (_o, cmd: Command) => {
-      const o = cmd.optsWithGlobals<GlobalOptions & { cluster?: string; node?: string; hbCtlPath?: string }>();
-      const [{ loadConfigFile }, { selectCluster }, { startO2cb }] = await Promise.all([import('../../stack/configFile.js'), import('../../stack/o2cbConfig.js'), import('../../stack/o2cb.js')]);
+      const o = cmd.optsWithGlobals<GlobalOptions & { cluster?: string; node?: string; hbCtlPath?: string; defaults?: string; ifEnabled?: boolean }>();
+      const [{ loadStartup, enabledWhere }, { startO2cb }, { hostIPv4Addresses }] = await Promise.all([import('../../stack/startup.js'), import('../../stack/o2cb.js'), import('../../stack/o2cbConfig.js')]);
       const file = o.config ?? '/etc/ocfs2/cluster.conf';
-      const cluster = selectCluster((await loadConfigFile(file)).clusters, o.cluster, file);
-      const r = await startO2cb(await backend(o), await system(o), cluster, { node: o.node, hbCtlPath: o.hbCtlPath });
-      if (o.json) return printJson({ cluster: r.cluster, localNode: r.localNode, alreadyRunning: r.alreadyRunning, actions: r.actions, regions: r.regions, warnings: [...r.plan.warnings, ...r.warnings] });
+      const s = await loadStartup(file, { defaults: o.defaults, cluster: o.cluster });
+      if (o.ifEnabled && s.defaultsFile && s.enabled !== true) {
+        const msg = `O2CB_ENABLED is not true (${enabledWhere(s)}): not starting`;
+        if (o.json) return printJson({ cluster: s.cluster.name, started: false, reason: msg, fix: `o2stack configure --enabled true --defaults ${s.defaultsFile}` });
+        return void writeOut(`${msg} (to start at boot: o2stack configure --enabled true --defaults ${s.defaultsFile})\n`);
+      }
+      const hostAddresses = hostIPv4Addresses(o.root ?? '/');
+      const r = await startO2cb(await backend(o), await system(o), s.cluster, { node: o.node, hbCtlPath: o.hbCtlPath, timeoutSources: s.sources, configFile: file, ...(hostAddresses ? { hostAddresses } : {}) });
+      const warnings = [...s.notes, ...r.plan.warnings, ...r.warnings];
+      if (o.json) return printJson({ cluster: r.cluster, localNode: r.localNode, alreadyRunning: r.alreadyRunning, actions: r.actions, regions: r.regions, defaultsFile: s.defaultsFile ?? null, timeoutSources: s.sources, warnings });
       writeOut(
         (r.alreadyRunning ? `cluster '${r.cluster}' is already running: nothing to do\n` : r.actions.map((a) => `${a}\n`).join('') + `cluster '${r.cluster}' is online${r.localNode ? ` (local node '${r.localNode}')` : ''}${r.regions.length ? `; global heartbeat started on ${r.regions.length} region(s)` : ''}\n`) +
-          [...r.plan.warnings, ...r.warnings].map((w) => `warning: ${w}\n`).join(''),
+          warnings.map((w) => `warning: ${w}\n`).join(''),
       );
     });
 
   program
-    .command('stop')
-    .description('stop the o2cb cluster: unregister it from configfs (refused while volumes are mounted)')
-    .action(async (_o, cmd: Command) => {
+    .command('stop [cluster]')
+    .description('stop the o2cb cluster: unregister it (or only CLUSTER) from configfs (refused while volumes are mounted)')
+    .action(async (name: string | undefined, _o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions>();
       const { stopO2cb } = await import('../../stack/o2cb.js');
-      const r = stopO2cb(await backend(o));
+      const r = stopO2cb(await backend(o), name);
       if (o.json) return printJson(r);
       writeOut(r.alreadyStopped ? 'no o2cb cluster is registered: nothing to do\n' : r.actions.map((a) => `${a}\n`).join(''));
     });
