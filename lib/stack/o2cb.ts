@@ -6,7 +6,8 @@ import type { SystemOps } from '../kernel/system.js';
 import type { ClusterConfig } from '../model/cluster.js';
 import type { O2nmPlan } from '../model/o2nmPlan.js';
 import { isUserStackMount } from '../model/mounts.js';
-import { HB_CTL_PATH_SYSCTL, O2NM_ROOT, o2nm } from '../model/paths.js';
+import { DLMFS_DIR, DLMFS_TYPE, HB_CTL_PATH_SYSCTL, O2NM_ROOT, o2nm } from '../model/paths.js';
+import { KernelError } from '../kernel/errors.js';
 import { readO2nmState } from '../kernel/o2nm.js';
 import type { O2nmClusterState } from '../model/o2nmState.js';
 import { detectStack } from './detect.js';
@@ -76,6 +77,8 @@ export async function startO2cb(b: KernelBackend, sys: SystemOps, cluster: Clust
     }
     actions.push(...hb.actions);
   }
+  // fsck.ocfs2, tunefs.ocfs2 and debugfs.ocfs2 -w take their cluster locks through dlmfs
+  actions.push(...(await mountDlmfs(b, sys)));
   if (options.hbCtlPath) {
     const cur = b.tryRead(HB_CTL_PATH_SYSCTL)?.trim();
     if (cur !== options.hbCtlPath) {
@@ -92,7 +95,35 @@ export interface StopResult {
   alreadyStopped: boolean;
 }
 
-export function stopO2cb(b: KernelBackend): StopResult {
+/** Mounts ocfs2_dlmfs at /dlm (loading its module, making the directory) unless it is there. */
+export async function mountDlmfs(b: KernelBackend, sys: SystemOps): Promise<string[]> {
+  const det = detectStack(b);
+  if (det.dlmfs.dirs.includes(DLMFS_DIR)) return [];
+  const actions: string[] = [];
+  if (!det.modules.ocfs2_dlmfs) {
+    await sys.modprobe(DLMFS_TYPE);
+    actions.push(`modprobe ${DLMFS_TYPE}`);
+  }
+  if (b.tryList(DLMFS_DIR) === undefined) {
+    try {
+      b.mkdir(DLMFS_DIR);
+    } catch (e) {
+      if (e instanceof KernelError) e.hint = `${DLMFS_DIR} must be a directory for ocfs2_dlmfs: move what is there away`;
+      throw e;
+    }
+    actions.push(`mkdir ${DLMFS_DIR}`);
+  }
+  try {
+    await sys.mount(DLMFS_TYPE, DLMFS_DIR, DLMFS_TYPE);
+  } catch (e) {
+    if (e instanceof KernelError) e.hint = `ocfs2_dlmfs did not mount on ${DLMFS_DIR} (dmesg says why); the cluster runs, but fsck.ocfs2 and tunefs.ocfs2 cannot take cluster locks until it does: mount -t ocfs2_dlmfs ocfs2_dlmfs ${DLMFS_DIR}`;
+    throw e;
+  }
+  actions.push(`mount -t ${DLMFS_TYPE} ${DLMFS_TYPE} ${DLMFS_DIR}`);
+  return actions;
+}
+
+export async function stopO2cb(b: KernelBackend, sys: SystemOps): Promise<StopResult> {
   const det = detectStack(b);
   const o2cbMounts = det.mounts.filter((m) => !isUserStackMount(m));
   if (o2cbMounts.length) {
@@ -103,6 +134,25 @@ export function stopO2cb(b: KernelBackend): StopResult {
     );
   }
   const actions: string[] = [];
+  // dlmfs first: its domains are o2dlm domains of the cluster
+  if (det.dlmfs.mounted) {
+    if (det.dlmfs.domains.length) {
+      throw new StackError(
+        'E_STOP_DLMFS_BUSY',
+        `cannot stop the o2cb cluster: programs hold cluster locks through ${det.dlmfs.dirs.join(', ')} (dlm domains ${det.dlmfs.domains.join(', ')}: fsck.ocfs2, tunefs.ocfs2 or debugfs.ocfs2 -w running?)`,
+        `let them finish (fuser -vm ${det.dlmfs.dirs[0]} names them), then o2stack stop`,
+      );
+    }
+    for (const dir of det.dlmfs.dirs) {
+      try {
+        await sys.umount(dir);
+      } catch (e) {
+        if (e instanceof KernelError && e.code === 'EBUSY') e.hint = `a program uses ${dir} (fuser -vm ${dir} names it): let it finish, then o2stack stop`;
+        throw e;
+      }
+      actions.push(`umount ${dir} (${DLMFS_TYPE})`);
+    }
+  }
   const clusters = det.o2cb.state.clusters;
   for (const c of clusters) removeCluster(b, c, actions);
   return { clusters: clusters.map((c) => c.name), actions, alreadyStopped: actions.length === 0 };

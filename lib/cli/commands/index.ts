@@ -11,6 +11,7 @@ import { register as monitor } from './monitor.js';
 import { register as volume } from './volume.js';
 import { register as daemon } from './daemon.js';
 import { register as groups } from './groups.js';
+import { register as helpers } from './helpers.js';
 
 export interface CommandModule {
   /** the top-level commands register() adds */
@@ -28,6 +29,7 @@ export const commandModules: CommandModule[] = [
   { commands: ['volume'], register: volume },
   { commands: ['daemon', 'lockspaces', 'plocks', 'daemon-ctl'], register: daemon },
   { commands: ['groups'], register: groups },
+  { commands: ['helpers'], register: helpers },
 ];
 
 /** Registers the module that declares `command`; every module when there is none (help, typos). */
