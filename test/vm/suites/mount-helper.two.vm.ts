@@ -8,8 +8,8 @@
 //   - n1: an fstab line with _netdev, `mount -a -t ocfs2 -v`: mounted through our helper (its -v
 //     lines) with heartbeat started; `mount -o remount` goes through it without a second
 //     heartbeat; `umount` stops heartbeat (the kernel runs our hb-ctl);
-//   - n2, n1 mounted: `fsck.ocfs2 -n` refuses because the volume is in use in the cluster, which it
-//     learns through its lock on /dlm;
+//   - n2, n1 mounted: `fsck.ocfs2 -y` refuses because the volume is in use in the cluster, which it
+//     learns through its lock on /dlm (`fsck.ocfs2 -n` takes no cluster lock: it reads, exit 0);
 //   - n2, n1 online and unmounted: `tunefs.ocfs2 -L` fails to lock without /dlm, and succeeds
 //     once `o2stack start` has mounted it again; n1 reads the new label;
 //   - n1, user stack: a pcmk volume through plain `mount -t ocfs2`: refused with the fix (exit 32,
@@ -169,6 +169,7 @@ describe(`mount -t ocfs2 through o2stack's mount.ocfs2, and dlmfs (two VMs, this
       assert.ok(await flags.awaitFlag(2, 'tuned', 360_000), 'n2 did not finish tunefs');
       execFileSync('blockdev', ['--flushbufs', DISK]);
       assert.equal(inspectVolume(DISK).superblock.label, 'NEWLABEL');
+      flags.raise('label-read');
     });
 
     it('o2stack stop unmounts /dlm and unregisters the cluster', async function () {
@@ -219,16 +220,22 @@ describe(`mount -t ocfs2 through o2stack's mount.ocfs2, and dlmfs (two VMs, this
       assert.equal(existsSync('/var/lib/o2stack/helpers/mount.ocfs2.orig'), false);
     });
   } else {
-    it('n2, n1 mounted: fsck.ocfs2 -n refuses because the volume is in use in the cluster (learned through /dlm)', async function () {
+    it('n2, n1 mounted: fsck.ocfs2 -y refuses because the volume is in use in the cluster (its lock through /dlm); -n reads without locking', async function () {
       this.timeout(500_000);
       assert.ok(await flags.awaitFlag(1, 'mounted', 450_000), 'n1 did not mount');
       execFileSync('blockdev', ['--flushbufs', DISK]);
-      const r = await run('fsck.ocfs2', ['-n', DISK], 110_000);
-      console.log(`      fsck.ocfs2 -n (exit ${r.code}, ${r.ms} ms):\n${r.out.replace(/^/gm, '        | ')}`);
+      // -n opens the volume read-only, and fsck.ocfs2 takes the cluster lock only to write: it
+      // checks without asking the cluster (measured: exit 0, "is clean")
+      const ro = await run('fsck.ocfs2', ['-n', DISK], 110_000);
+      console.log(`      fsck.ocfs2 -n (exit ${ro.code}, ${ro.ms} ms): ${ro.out.split('\n').filter(Boolean).slice(-1)[0]}`);
+      const rw = await run('fsck.ocfs2', ['-y', DISK], 110_000);
+      console.log(`      fsck.ocfs2 -y (exit ${rw.code}, ${rw.ms} ms):\n${rw.out.replace(/^/gm, '        | ')}`);
       flags.raise('fsck-done');
-      assert.notEqual(r.code, 0, r.out);
-      assert.doesNotMatch(r.out, /dlmfs|Unable to access cluster service|o2dlm/i);
-      assert.match(r.out, /in use|is mounted|busy/i);
+      assert.equal(ro.code, 0, ro.out);
+      assert.notEqual(rw.code, 0, rw.out);
+      assert.match(rw.out, /while locking down the cluster/);
+      assert.doesNotMatch(rw.out, /dlmfs|Unable to access cluster service|while initializing the DLM/i);
+      assert.doesNotMatch(rw.out, /Checking OCFS2 filesystem/, 'it never started checking');
     });
 
     it('n2, n1 online and unmounted: tunefs.ocfs2 -L cannot lock without /dlm, and succeeds once o2stack start mounted it again', async function () {
@@ -248,6 +255,11 @@ describe(`mount -t ocfs2 through o2stack's mount.ocfs2, and dlmfs (two VMs, this
       assert.equal(r.code, 0, r.out);
       assert.equal(inspectVolume(DISK).superblock.label, 'NEWLABEL');
       flags.raise('tuned');
+    });
+
+    it('n2 stays up until n1 has read the label (its flags answer over the link)', async function () {
+      this.timeout(300_000);
+      assert.ok(await flags.awaitFlag(1, 'label-read', 240_000), 'n1 did not read the label');
     });
   }
 });
