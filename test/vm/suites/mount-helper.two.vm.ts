@@ -155,7 +155,7 @@ describe(`mount -t ocfs2 through o2stack's mount.ocfs2, and dlmfs (two VMs, this
       flags.raise('mounted');
     });
 
-    it('(n2 runs fsck.ocfs2 -n meanwhile) then umount stops heartbeat', async function () {
+    it('(n2 runs fsck.ocfs2 -n and -y meanwhile) then umount stops heartbeat', async function () {
       this.timeout(400_000);
       assert.ok(await flags.awaitFlag(2, 'fsck-done', 360_000), 'n2 did not finish its fsck');
       const r = await run('umount', [MNT], 120_000);
