@@ -134,27 +134,26 @@ export async function stopO2cb(b: KernelBackend, sys: SystemOps): Promise<StopRe
     );
   }
   const actions: string[] = [];
-  // dlmfs first: its domains are o2dlm domains of the cluster
-  if (det.dlmfs.mounted) {
-    if (det.dlmfs.domains.length) {
-      throw new StackError(
-        'E_STOP_DLMFS_BUSY',
-        `cannot stop the o2cb cluster: programs hold cluster locks through ${det.dlmfs.dirs.join(', ')} (dlm domains ${det.dlmfs.domains.join(', ')}: fsck.ocfs2, tunefs.ocfs2 or debugfs.ocfs2 -w running?)`,
-        `let them finish (fuser -vm ${det.dlmfs.dirs[0]} names them), then o2stack stop`,
-      );
-    }
-    for (const dir of det.dlmfs.dirs) {
-      try {
-        await sys.umount(dir);
-      } catch (e) {
-        if (e instanceof KernelError && e.code === 'EBUSY') e.hint = `a program uses ${dir} (fuser -vm ${dir} names it): let it finish, then o2stack stop`;
-        throw e;
-      }
-      actions.push(`umount ${dir} (${DLMFS_TYPE})`);
-    }
+  // a dlm domain open in dlmfs is a tool holding a cluster lock: nothing is stopped under it
+  if (det.dlmfs.domains.length) {
+    throw new StackError(
+      'E_STOP_DLMFS_BUSY',
+      `cannot stop the o2cb cluster: programs hold cluster locks through ${det.dlmfs.dirs.join(', ')} (dlm domains ${det.dlmfs.domains.join(', ')}: fsck.ocfs2, tunefs.ocfs2 or debugfs.ocfs2 -w running?)`,
+      `let them finish (fuser -vm ${det.dlmfs.dirs[0]} names them), then o2stack stop`,
+    );
   }
   const clusters = det.o2cb.state.clusters;
   for (const c of clusters) removeCluster(b, c, actions);
+  // then dlmfs, as o2cb's init script unmounts it after taking the cluster offline
+  for (const dir of det.dlmfs.dirs) {
+    try {
+      await sys.umount(dir);
+    } catch (e) {
+      if (e instanceof KernelError && e.code === 'EBUSY') e.hint = `a program uses ${dir} (fuser -vm ${dir} names it): let it finish, then o2stack stop`;
+      throw e;
+    }
+    actions.push(`umount ${dir} (${DLMFS_TYPE})`);
+  }
   return { clusters: clusters.map((c) => c.name), actions, alreadyStopped: actions.length === 0 };
 }
 
