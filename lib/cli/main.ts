@@ -2,6 +2,7 @@
 // o2stack: the CLI. Commands are declared in commands/*.ts; their work is imported lazily so that
 // start-up costs only commander and the command that runs.
 import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
@@ -20,6 +21,12 @@ function commandWord(argv: string[]): string | undefined {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // mount(8)'s helper (o2stack helpers install writes a script that runs `o2stack mount.ocfs2 ...`,
+  // the package's bin mount.ocfs2 runs this file under that name): its own arguments and exit codes
+  if (argv[0] === 'mount.ocfs2') {
+    const { runMountHelperCli } = await import('./commands/helpers.js');
+    return runMountHelperCli(argv.slice(1));
+  }
   const program = new Command('o2stack');
   program
     .description('The OCFS2 cluster stack: o2cb and user stack configuration, heartbeat, mounts and status')
@@ -57,6 +64,7 @@ function invokedDirectly(): boolean {
 /** Runs the CLI on this process's arguments and exits with its code (the bin's entry). */
 export function run(argv = process.argv.slice(2)): void {
   useDirectOutput();
+  if (basename(process.argv[1] ?? '') === 'mount.ocfs2') argv = ['mount.ocfs2', ...argv];
   main(argv).then(
     (code) => process.exit(code),
     (e) => {

@@ -36,6 +36,8 @@ export interface DoctorFacts {
   localAddress?: { node: string; address: string; problem: LocalAddressProblem | null };
   hbCtlPath: string | null;
   hbCtlExecutable: boolean;
+  /** ocfs2_dlmfs mounts and the dlm domains open in them */
+  dlmfs: { mounted: boolean; dirs: string[]; domains: string[] };
   downHazard: { hazardous: boolean; reason: string };
   dlm: { configured: boolean; recoverCallbacks: boolean | null; clusterName: string | null };
   volumes: { device: string; uuid: string; stack: ClusterStack | null; userStack: boolean; localMount: boolean; heartbeatDevice: boolean }[];
@@ -85,6 +87,15 @@ export function runChecks(f: DoctorFacts): Check[] {
       if (f.registered.mode === 'global' && f.registered.regionsRunning < 3) {
         add('o2cb-global-quorum', 'warn', `${f.registered.regionsRunning} global heartbeat region(s) running: with 3 or fewer, all are pinned while anything is mounted, and losing half of them fences the node`, 'use 3 or more heartbeat devices (heartbeat: stanzas in cluster.conf)');
       }
+    }
+    if (f.registered) {
+      const d = f.dlmfs;
+      add(
+        'dlmfs',
+        d.mounted ? 'ok' : 'warn',
+        d.mounted ? `ocfs2_dlmfs is mounted on ${d.dirs.join(', ')}${d.domains.length ? ` (${d.domains.length} dlm domain(s) open: tools holding cluster locks)` : ''}` : 'ocfs2_dlmfs is not mounted: fsck.ocfs2, tunefs.ocfs2 and debugfs.ocfs2 -w cannot take cluster locks',
+        d.mounted ? undefined : 'o2stack start (mounts it on /dlm), or mount -t ocfs2_dlmfs ocfs2_dlmfs /dlm',
+      );
     }
     add('hb-ctl-helper', f.hbCtlExecutable ? 'ok' : f.hbCtlPath ? 'warn' : 'skip', f.hbCtlExecutable ? `the kernel runs ${f.hbCtlPath} at unmount` : f.hbCtlPath ? `the kernel runs ${f.hbCtlPath} at unmount, but it is missing or not executable: heartbeat regions then stay up until o2stack umount stops them` : 'ocfs2 is not loaded: no unmount helper', f.hbCtlExecutable || !f.hbCtlPath ? undefined : 'o2stack hb-ctl --install');
   } else {

@@ -6,6 +6,9 @@ export const DLM_ROOT = `${CONFIGFS}/dlm`;
 export const SYS_FS_OCFS2 = '/sys/fs/ocfs2';
 export const SYS_FS_O2CB = '/sys/fs/o2cb';
 export const HB_CTL_PATH_SYSCTL = '/proc/sys/fs/ocfs2/nm/hb_ctl_path';
+/** where o2cb's init mounts ocfs2_dlmfs (fsck.ocfs2, tunefs.ocfs2 and debugfs.ocfs2 -w take cluster locks there) */
+export const DLMFS_DIR = '/dlm';
+export const DLMFS_TYPE = 'ocfs2_dlmfs';
 
 export const o2nm = {
   cluster: (c: string) => `${O2NM_ROOT}/${c}`,

@@ -28,6 +28,14 @@ export interface PreflightResult {
   issues: PreflightIssue[];
 }
 
+/** The heartbeat= or cluster_stack= option the kernel needs for this volume (at mount and remount alike). */
+export function clusterOptionFor(sb: Superblock): string {
+  if (sb.heartbeatDevice) return 'heartbeat=global';
+  if (sb.localMount) return 'heartbeat=none';
+  if (sb.userStack && sb.stack) return `cluster_stack=${sb.stack.name}`;
+  return sb.stack?.globalHeartbeat === true ? 'heartbeat=global' : 'heartbeat=local';
+}
+
 export function preflightMount(sb: Superblock, device: string, running: RunningStack): PreflightResult {
   const issues: PreflightIssue[] = [];
   const already = running.mounts.find((m) => m.device === device);

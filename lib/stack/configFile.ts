@@ -127,7 +127,7 @@ export async function acquireLock(path: string, timeoutMs = 5000): Promise<() =>
  * the mode, renames it over the target and fsyncs the directory, so a crash leaves either the old
  * or the new file, never a torn one.
  */
-export async function writeConfigFileAtomic(path: string, text: string, opts: WriteOptions = {}): Promise<void> {
+export async function writeConfigFileAtomic(path: string, text: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
   const release = await acquireLock(path, opts.lockTimeoutMs);
   try {
     await writeLocked(path, text, opts);
@@ -160,14 +160,14 @@ export async function updateFileAtomic(path: string, change: (current: string | 
   }
 }
 
-async function writeLocked(path: string, text: string, opts: WriteOptions): Promise<void> {
+async function writeLocked(path: string, text: string | Uint8Array, opts: WriteOptions): Promise<void> {
   const mode = opts.mode ?? 0o644;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, mode);
     try {
-      await fh.writeFile(text, 'utf8');
+      await fh.writeFile(text, typeof text === 'string' ? 'utf8' : null);
       await fh.chmod(mode); // the umask may have narrowed the create mode
       await fh.sync();
     } finally {

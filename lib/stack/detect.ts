@@ -3,9 +3,9 @@
 import { release } from 'node:os';
 import type { KernelBackend } from '../kernel/backend.js';
 import { readO2nmState } from '../kernel/o2nm.js';
-import { type Ocfs2Mount, ocfs2Mounts, parseMountTable } from '../model/mounts.js';
+import { type MountEntry, type Ocfs2Mount, ocfs2Mounts, parseMountTable } from '../model/mounts.js';
 import type { O2nmState } from '../model/o2nmState.js';
-import { CONFIGFS, DLM_ROOT, HB_CTL_PATH_SYSCTL, SYS_FS_O2CB, SYS_FS_OCFS2 } from '../model/paths.js';
+import { CONFIGFS, DLM_ROOT, DLMFS_TYPE, HB_CTL_PATH_SYSCTL, SYS_FS_O2CB, SYS_FS_OCFS2 } from '../model/paths.js';
 
 export const STACK_MODULES = ['configfs', 'ocfs2_nodemanager', 'ocfs2', 'ocfs2_stackglue', 'ocfs2_stack_o2cb', 'ocfs2_stack_user', 'ocfs2_dlm', 'ocfs2_dlmfs', 'dlm'] as const;
 export type StackModule = (typeof STACK_MODULES)[number];
@@ -35,6 +35,8 @@ export interface StackDetection {
     recoverCallbacks: boolean | null;
   };
   hbCtlPath: string | null;
+  /** ocfs2_dlmfs mounts (o2stack start mounts it at /dlm); domains: the dlm domains open there (tools holding cluster locks) */
+  dlmfs: { mounted: boolean; dirs: string[]; domains: string[] };
   mounts: Ocfs2Mount[];
   /** the stack in use: the active plugin's stack, else the configured label's, else null */
   stack: 'o2cb' | 'user' | null;
@@ -50,6 +52,12 @@ export function loadedPlugins(text: string | undefined, modules: Record<StackMod
   if (modules.ocfs2_stack_o2cb) names.add('o2cb');
   if (modules.ocfs2_stack_user) names.add('user');
   return [...names].sort();
+}
+
+function dlmfsOf(b: KernelBackend, table: MountEntry[]): StackDetection['dlmfs'] {
+  const dirs = table.filter((m) => m.fstype === DLMFS_TYPE).map((m) => m.dir);
+  const domains = dirs.length ? (b.tryList(dirs[0]!) ?? []).filter((e) => e.type === 'dir').map((e) => e.name) : [];
+  return { mounted: dirs.length > 0, dirs, domains };
 }
 
 const trimOrNull = (s: string | undefined) => (s === undefined ? null : s.trim() || null);
@@ -85,6 +93,7 @@ export function detectStack(b: KernelBackend): StackDetection {
       recoverCallbacks: rcb === null ? null : rcb === '1',
     },
     hbCtlPath: trimOrNull(b.tryRead(HB_CTL_PATH_SYSCTL)),
+    dlmfs: dlmfsOf(b, mountTable),
     mounts: ocfs2Mounts(mountTable),
     stack,
   };

@@ -95,6 +95,7 @@ export async function gatherDoctorFacts(b: KernelBackend, configFile: string, op
     ...(defaults ? { defaults } : {}),
     hbCtlPath: det.hbCtlPath,
     hbCtlExecutable,
+    dlmfs: det.dlmfs,
     downHazard: { hazardous: hz.hazardous, reason: hz.reason },
     dlm: det.dlm,
     volumes,

@@ -8,6 +8,7 @@ import type { KernelBackend } from '../kernel/backend.js';
 import { KernelError } from '../kernel/errors.js';
 import type { SystemOps } from '../kernel/system.js';
 import type { HeartbeatRegion } from '../model/heartbeatFile.js';
+import { checkClusterOption } from '../model/mountHelper.js';
 import { type PreflightIssue, preflightMount } from '../model/preflight.js';
 import type { Superblock } from '../model/superblock.js';
 import { detectStack } from './detect.js';
@@ -52,6 +53,12 @@ export interface MountRequest {
   controller?: () => Promise<string | undefined>;
   /** user stack: who serves POSIX locks (default: findPlockServer()) */
   plockServer?: () => Promise<PlockServer>;
+  /** mount(2) flags (MS_RDONLY, MS_NOATIME...: lib/model/mountHelper.ts MS) */
+  flags?: number;
+  /** heartbeat= / cluster_stack= the caller was given: refused unless they match the disk */
+  givenClusterOptions?: { heartbeat?: string; clusterStack?: string };
+  /** run the preflight only: start nothing, mount nothing (mount -f) */
+  dryRun?: boolean;
 }
 
 /** The running control daemon for the user stack, described; undefined when there is none. */
@@ -119,6 +126,8 @@ export interface MountResult {
   mountMs: number;
   /** mounted, but something the operator should know (W_PLOCK_UNSERVED: POSIX locks not served) */
   warnings?: PlockWarning[];
+  /** the preflight passed and nothing was done (MountRequest.dryRun) */
+  dryRun?: boolean;
 }
 
 function mountHint(code: string): string {
@@ -171,8 +180,12 @@ export async function mountVolume(b: KernelBackend, sys: SystemOps, readVolume: 
     const w = plockWarning({ target: req.dir, options: req.options ?? [], server: await (req.plockServer ?? (() => findPlockServer()))() });
     if (w) warnings.push(w);
   }
+  if (req.givenClusterOptions) checkClusterOption(req.givenClusterOptions, pf.clusterOption, req.device);
   const uuid = first.superblock.uuid;
   const options = [pf.clusterOption, ...(req.options ?? [])].join(',');
+  if (req.dryRun) {
+    return { device: req.device, dir: req.dir, uuid, kind: pf.kind, options, ...(pf.cluster ? { cluster: pf.cluster } : {}), mountMs: 0, ...(warnings.length ? { warnings } : {}), dryRun: true };
+  }
   const cleanup: string[] = [];
   let hb: MountResult['heartbeat'];
   if (pf.kind === 'o2cb-local') {
@@ -183,7 +196,7 @@ export async function mountVolume(b: KernelBackend, sys: SystemOps, readVolume: 
   }
   const t0 = Date.now();
   try {
-    await sys.mount(req.device, req.dir, 'ocfs2', options);
+    await sys.mount(req.device, req.dir, 'ocfs2', options, req.flags ?? 0);
   } catch (e) {
     if (hb?.started) {
       try {

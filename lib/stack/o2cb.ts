@@ -2,11 +2,12 @@
 // heartbeat mode, install the unmount helper) and stop (unregister; refused while volumes are
 // mounted). Both are idempotent: a second start or stop does nothing and says so.
 import type { KernelBackend } from '../kernel/backend.js';
-import type { SystemOps } from '../kernel/system.js';
+import { ModprobeError, type SystemOps } from '../kernel/system.js';
 import type { ClusterConfig, Timeouts } from '../model/cluster.js';
 import { type O2nmPlan, planRollback } from '../model/o2nmPlan.js';
 import { isUserStackMount } from '../model/mounts.js';
-import { HB_CTL_PATH_SYSCTL, O2NM_ROOT, o2nm } from '../model/paths.js';
+import { DLMFS_DIR, DLMFS_TYPE, HB_CTL_PATH_SYSCTL, O2NM_ROOT, o2nm } from '../model/paths.js';
+import { KernelError } from '../kernel/errors.js';
 import type { O2nmClusterState } from '../model/o2nmState.js';
 import { detectStack } from './detect.js';
 import { type GlobalRegion, type RegionLocator, applyGlobalRegions, locateRegionOnDisk, planGlobalRegions } from './globalHeartbeat.js';
@@ -83,6 +84,15 @@ export async function startO2cb(b: KernelBackend, sys: SystemOps, cluster: Clust
     }
     actions.push(...hb.actions);
   }
+  // fsck.ocfs2, tunefs.ocfs2 and debugfs.ocfs2 -w take their cluster locks through dlmfs. The
+  // cluster itself runs without it, so a dlmfs failure is a warning, not a failed start.
+  const warnings = [...(hb?.warnings ?? [])];
+  try {
+    actions.push(...(await mountDlmfs(b, sys)));
+  } catch (e) {
+    if (!(e instanceof KernelError || e instanceof ModprobeError)) throw e;
+    warnings.push(`dlmfs not mounted: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+  }
   if (options.hbCtlPath) {
     const cur = b.tryRead(HB_CTL_PATH_SYSCTL)?.trim();
     if (cur !== options.hbCtlPath) {
@@ -90,7 +100,7 @@ export async function startO2cb(b: KernelBackend, sys: SystemOps, cluster: Clust
       actions.push(`hb_ctl_path ${cur ?? '(unset)'} → ${options.hbCtlPath}`);
     }
   }
-  return { cluster: cluster.name, localNode: plan.localNode ?? null, actions, plan, alreadyRunning: actions.length === 0, regions: hb?.regions ?? [], warnings: hb?.warnings ?? [] };
+  return { cluster: cluster.name, localNode: plan.localNode ?? null, actions, plan, alreadyRunning: actions.length === 0, regions: hb?.regions ?? [], warnings };
 }
 
 export interface StopResult {
@@ -108,8 +118,36 @@ export function startFailureSummary(cluster: string, rolledBack: number, rollbac
     : `o2stack start failed for cluster '${cluster}' before it had registered anything${kept}`;
 }
 
+/** Mounts ocfs2_dlmfs at /dlm (loading its module, making the directory) unless it is there. */
+export async function mountDlmfs(b: KernelBackend, sys: SystemOps): Promise<string[]> {
+  const det = detectStack(b);
+  if (det.dlmfs.dirs.includes(DLMFS_DIR)) return [];
+  const actions: string[] = [];
+  if (!det.modules.ocfs2_dlmfs) {
+    await sys.modprobe(DLMFS_TYPE);
+    actions.push(`modprobe ${DLMFS_TYPE}`);
+  }
+  if (b.tryList(DLMFS_DIR) === undefined) {
+    try {
+      b.mkdir(DLMFS_DIR);
+    } catch (e) {
+      if (e instanceof KernelError) e.hint = `${DLMFS_DIR} must be a directory for ocfs2_dlmfs: move what is there away`;
+      throw e;
+    }
+    actions.push(`mkdir ${DLMFS_DIR}`);
+  }
+  try {
+    await sys.mount(DLMFS_TYPE, DLMFS_DIR, DLMFS_TYPE);
+  } catch (e) {
+    if (e instanceof KernelError) e.hint = `ocfs2_dlmfs did not mount on ${DLMFS_DIR} (dmesg says why); the cluster runs, but fsck.ocfs2 and tunefs.ocfs2 cannot take cluster locks until it does: mount -t ocfs2_dlmfs ocfs2_dlmfs ${DLMFS_DIR}`;
+    throw e;
+  }
+  actions.push(`mount -t ${DLMFS_TYPE} ${DLMFS_TYPE} ${DLMFS_DIR}`);
+  return actions;
+}
+
 /** Stops the o2cb cluster: every registered cluster, or only the one named (an error if it is not registered). */
-export function stopO2cb(b: KernelBackend, only?: string): StopResult {
+export async function stopO2cb(b: KernelBackend, sys: SystemOps, only?: string): Promise<StopResult> {
   const det = detectStack(b);
   const o2cbMounts = det.mounts.filter((m) => !isUserStackMount(m));
   if (o2cbMounts.length) {
@@ -120,16 +158,35 @@ export function stopO2cb(b: KernelBackend, only?: string): StopResult {
     );
   }
   const actions: string[] = [];
+  // a dlm domain open in dlmfs is a tool holding a cluster lock: nothing is stopped under it
+  if (det.dlmfs.domains.length) {
+    throw new StackError(
+      'E_STOP_DLMFS_BUSY',
+      `cannot stop the o2cb cluster: programs hold cluster locks through ${det.dlmfs.dirs.join(', ')} (dlm domains ${det.dlmfs.domains.join(', ')}: fsck.ocfs2, tunefs.ocfs2 or debugfs.ocfs2 -w running?)`,
+      `let them finish (fuser -vm ${det.dlmfs.dirs[0]} names them), then o2stack stop`,
+    );
+  }
   let clusters = det.o2cb.state.clusters;
   if (only !== undefined) {
     clusters = clusters.filter((c) => c.name === only);
     if (clusters.length === 0) {
       const reg = det.o2cb.state.clusters.map((c) => c.name);
-      if (reg.length === 0) return { clusters: [], actions, alreadyStopped: true };
-      throw new StackError('E_STOP_NOT_REGISTERED', `cluster '${only}' is not registered (the kernel has: ${reg.join(', ')})`, `o2stack stop ${reg[0]} to stop that one, or o2stack stop to stop every cluster`);
+      if (reg.length) throw new StackError('E_STOP_NOT_REGISTERED', `cluster '${only}' is not registered (the kernel has: ${reg.join(', ')})`, `o2stack stop ${reg[0]} to stop that one, or o2stack stop to stop every cluster`);
     }
   }
   for (const c of clusters) removeCluster(b, c, actions);
+  // then dlmfs, as o2cb's init script unmounts it after taking the cluster offline (not while
+  // another cluster stays registered)
+  const othersRemain = det.o2cb.state.clusters.length > clusters.length;
+  for (const dir of othersRemain ? [] : det.dlmfs.dirs) {
+    try {
+      await sys.umount(dir);
+    } catch (e) {
+      if (e instanceof KernelError && e.code === 'EBUSY') e.hint = `a program uses ${dir} (fuser -vm ${dir} names it): let it finish, then o2stack stop`;
+      throw e;
+    }
+    actions.push(`umount ${dir} (${DLMFS_TYPE})`);
+  }
   return { clusters: clusters.map((c) => c.name), actions, alreadyStopped: actions.length === 0 };
 }
 

@@ -41,6 +41,8 @@ export interface StackStatus {
   nodes: NodeStatus[];
   regions: RegionStatus[];
   mounts: { device: string; dir: string; stack: string; heartbeat: string | null }[];
+  /** ocfs2_dlmfs (o2stack start mounts it on /dlm): where, and the dlm domains open there (tools holding cluster locks) */
+  dlmfs: { mounted: boolean; dirs: string[]; domains: string[] };
   debugfs: boolean;
   notes: string[];
   /** online: a cluster with a local node is registered (and, in global mode, a region runs) */
@@ -98,6 +100,7 @@ export function readStatus(b: KernelBackend, det: StackDetection = detectStack(b
     nodes,
     regions,
     mounts: det.mounts.map((m) => ({ device: m.device, dir: m.dir, stack: m.clusterStack ?? 'o2cb', heartbeat: m.heartbeat ?? null })),
+    dlmfs: det.dlmfs,
     debugfs,
     notes,
     online,
@@ -120,6 +123,7 @@ export function formatStatus(s: StackStatus): string {
     for (const r of s.regions) out.push(`  region ${r.uuid} ${r.running ? `on ${r.device} (o2hb pid ${r.pid})` : 'not started'}${r.liveNodes ? `, live nodes ${r.liveNodes.join(' ') || 'none'}` : ''}`);
   }
   out.push(s.mounts.length ? `mounts:\n${s.mounts.map((m) => `  ${m.device} on ${m.dir} (${m.stack}${m.heartbeat ? `, heartbeat=${m.heartbeat}` : ''})`).join('\n')}` : 'mounts: none');
+  if (s.cluster || s.dlmfs.mounted) out.push(s.dlmfs.mounted ? `dlmfs: mounted on ${s.dlmfs.dirs.join(', ')}${s.dlmfs.domains.length ? `, domains ${s.dlmfs.domains.join(' ')}` : ', no domains'}` : 'dlmfs: not mounted (fsck.ocfs2 and tunefs.ocfs2 cannot take cluster locks: o2stack start mounts it on /dlm)');
   for (const n of s.notes) out.push(`note: ${n}`);
   return out.join('\n') + '\n';
 }

@@ -48,6 +48,20 @@ describe('the built bin (dist/o2stack.cjs)', function () {
     assert.equal(run(['config', 'enabled', '--defaults', d]).status, 1);
   });
 
+  it('run under the name mount.ocfs2 (the package\'s second bin), it is mount(8)\'s helper: its usage, its exit codes', function () {
+    const link = join(dir, 'mount.ocfs2');
+    if (!existsSync(link)) symlinkSync(bin, link);
+    const help = run(['-h'], link);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /usage: mount\.ocfs2 DEVICE DIR \[-sfnv\]/);
+    const bad = run(['/dev/nonexistent'], link);
+    assert.equal(bad.status, 1, 'usage error: mount(8) code 1');
+    assert.match(bad.stderr, /^mount\.ocfs2: DEVICE and DIR are both needed/);
+    const viaCli = run(['mount.ocfs2', '-x', 'a', 'b']);
+    assert.equal(viaCli.status, 1);
+    assert.match(viaCli.stderr, /unknown option -x/);
+  });
+
   it('applies a cluster to a fake tree and shows it back as JSON', function () {
     const a = run(['apply', '--root', join(dir, 'root'), '--config', join(dir, 'cluster.conf'), '--node', 'n1']);
     assert.equal(a.status, 0, a.stderr);

@@ -16,6 +16,7 @@ const base = (): DoctorFacts => ({
   plan: { cluster: 'demo', steps: [], blocked: [], warnings: [] },
   hbCtlPath: '/sbin/o2stack-hb-ctl',
   hbCtlExecutable: true,
+  dlmfs: { mounted: true, dirs: ['/dlm'], domains: [] },
   downHazard: { hazardous: true, reason: 'CONFIG_FORTIFY_SOURCE=y' },
   dlm: { configured: false, recoverCallbacks: null, clusterName: null },
   volumes: [],
@@ -70,6 +71,16 @@ describe('doctor checks', function () {
     assert.equal(c['o2cb-dead-threshold']!.status, 'warn');
     assert.equal(c['hb-ctl-helper']!.status, 'warn');
     assert.equal(c['hb-ctl-helper']!.fix, 'o2stack hb-ctl --install');
+  });
+
+  it('dlmfs: ok when mounted (with the domains open), a warning with the fix when not, nothing without a cluster', function () {
+    assert.equal(byId(base()).dlmfs!.status, 'ok');
+    assert.match(byId({ ...base(), dlmfs: { mounted: true, dirs: ['/dlm'], domains: ['A'.repeat(32)] } }).dlmfs!.message, /1 dlm domain\(s\) open/);
+    const off = byId({ ...base(), dlmfs: { mounted: false, dirs: [], domains: [] } }).dlmfs!;
+    assert.equal(off.status, 'warn');
+    assert.match(off.message, /fsck\.ocfs2, tunefs\.ocfs2 .* cannot take cluster locks/);
+    assert.match(off.fix!, /^o2stack start/);
+    assert.equal(byId({ ...base(), registered: null, dlmfs: { mounted: false, dirs: [], domains: [] } }).dlmfs, undefined);
   });
 
   it('mismatched volumes get the tunefs or select command', function () {

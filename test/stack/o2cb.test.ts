@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeBackend } from '../../lib/kernel/backend.js';
+import { KernelError } from '../../lib/kernel/errors.js';
 import { makeFakeKernelTree } from '../../lib/kernel/fakeTree.js';
 import type { SystemOps } from '../../lib/kernel/system.js';
 import type { ClusterConfig } from '../../lib/model/cluster.js';
@@ -24,6 +25,8 @@ function recordingSystem(root: string, log: string[]): SystemOps {
     },
     async umount(t) {
       log.push(`umount ${t}`);
+      const f = join(root, 'proc/self/mounts');
+      writeFileSync(f, readFileSync(f, 'utf8').split('\n').filter((l) => l.split(' ')[1] !== t).join('\n'));
     },
   };
 }
@@ -84,11 +87,53 @@ describe('select, start and stop (fake tree)', function () {
     const s2 = await startO2cb(b, sys, cluster, { node: 'n1' });
     assert.equal(s2.alreadyRunning, true, s2.actions.join('; '));
     writeFileSync(join(root, 'proc/self/mounts'), '/dev/vdb /mnt/data ocfs2 rw,heartbeat=local,cluster_stack=o2cb 0 0\n', { flag: 'a' });
-    assert.throws(() => stopO2cb(b), (e: unknown) => e instanceof StackError && e.code === 'E_STOP_MOUNTED' && /o2stack umount \/mnt\/data/.test(e.hint));
+    await assert.rejects(stopO2cb(b, sys), (e: unknown) => e instanceof StackError && e.code === 'E_STOP_MOUNTED' && /o2stack umount \/mnt\/data/.test(e.hint));
     writeFileSync(join(root, 'proc/self/mounts'), '');
-    const t1 = stopO2cb(b);
+    const t1 = await stopO2cb(b, sys);
     assert.deepEqual(t1.clusters, ['demo']);
-    assert.equal(stopO2cb(b).alreadyStopped, true);
+    assert.equal((await stopO2cb(b, sys)).alreadyStopped, true);
+  });
+
+  it('start mounts ocfs2_dlmfs at /dlm once (module, directory, mount); stop unmounts it after the volumes, refuses while a tool holds a dlm domain there', async function () {
+    const s1 = await startO2cb(b, sys, cluster, { node: 'n1' });
+    assert.deepEqual(s1.actions.slice(-3), ['modprobe ocfs2_dlmfs', 'mkdir /dlm', 'mount -t ocfs2_dlmfs ocfs2_dlmfs /dlm']);
+    assert.ok(existsSync(join(root, 'dlm')));
+    assert.match(readFileSync(join(root, 'proc/self/mounts'), 'utf8'), /^ocfs2_dlmfs \/dlm ocfs2_dlmfs /m);
+    const before = log.length;
+    const s2 = await startO2cb(b, sys, cluster, { node: 'n1' });
+    assert.equal(s2.alreadyRunning, true, s2.actions.join('; '));
+    assert.deepEqual(log.slice(before), [], 'nothing loaded or mounted again');
+    // tunefs.ocfs2 holding a lock: a domain directory under /dlm
+    mkdirSync(join(root, 'dlm/0123456789ABCDEF0123456789ABCDEF'));
+    await assert.rejects(stopO2cb(b, sys), (e: unknown) => e instanceof StackError && e.code === 'E_STOP_DLMFS_BUSY' && /fuser -vm \/dlm/.test(e.hint) && /0123456789ABCDEF0123456789ABCDEF/.test(e.message));
+    assert.ok(existsSync(join(root, 'sys/kernel/config/cluster/demo')), 'the cluster stays registered');
+    rmSync(join(root, 'dlm/0123456789ABCDEF0123456789ABCDEF'), { recursive: true });
+    const t = await stopO2cb(b, sys);
+    assert.equal(t.actions.at(-1), 'umount /dlm (ocfs2_dlmfs)', 'after the cluster is unregistered');
+    assert.ok(log.includes('umount /dlm'));
+    assert.equal(existsSync(join(root, 'sys/kernel/config/cluster/demo')), false);
+    assert.doesNotMatch(readFileSync(join(root, 'proc/self/mounts'), 'utf8'), /ocfs2_dlmfs/);
+  });
+
+  it('a dlmfs mount that fails is a warning with its fix: the cluster is registered and stays (it runs without dlmfs)', async function () {
+    const failing: SystemOps = { ...sys, async mount(src, target, type) {
+      if (type === 'ocfs2_dlmfs') throw new KernelError({ code: 'ENODEV', errno: 19, syscall: 'mount', path: target });
+      return sys.mount(src, target, type);
+    } };
+    const s = await startO2cb(b, failing, cluster, { node: 'n1' });
+    assert.equal(s.warnings.length, 1, s.warnings.join('; '));
+    assert.match(s.warnings[0], /^dlmfs not mounted: .*ENODEV.*mount -t ocfs2_dlmfs ocfs2_dlmfs \/dlm/);
+    assert.ok(existsSync(join(root, 'sys/kernel/config/cluster/demo/node/n1')), 'the cluster is registered');
+  });
+
+  it('stop CLUSTER names a registered cluster or refuses with the registered names; nothing registered is already stopped', async function () {
+    await startO2cb(b, sys, cluster, { node: 'n1' });
+    await assert.rejects(stopO2cb(b, sys, 'other'), (e: unknown) => e instanceof StackError && e.code === 'E_STOP_NOT_REGISTERED' && /the kernel has: demo/.test(e.message));
+    assert.ok(existsSync(join(root, 'sys/kernel/config/cluster/demo')), 'a refusal stops nothing');
+    const t = await stopO2cb(b, sys, 'demo');
+    assert.deepEqual(t.clusters, ['demo']);
+    assert.equal(t.actions.at(-1), 'umount /dlm (ocfs2_dlmfs)', 'the last cluster gone: dlmfs too');
+    assert.equal((await stopO2cb(b, sys, 'demo')).alreadyStopped, true);
   });
 
   it('global heartbeat: start starts every configured region once, stops unconfigured ones, and a missing device leaves nothing half-started', async function () {

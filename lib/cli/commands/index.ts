@@ -12,6 +12,7 @@ import { register as volume } from './volume.js';
 import { register as daemon } from './daemon.js';
 import { register as groups } from './groups.js';
 import { register as o2cb } from './o2cb.js';
+import { register as helpers } from './helpers.js';
 
 export interface CommandModule {
   /** the top-level commands register() adds */
@@ -30,6 +31,7 @@ export const commandModules: CommandModule[] = [
   { commands: ['daemon', 'lockspaces', 'plocks', 'daemon-ctl'], register: daemon },
   { commands: ['groups'], register: groups },
   { commands: ['o2cb', 'configure'], register: o2cb },
+  { commands: ['helpers'], register: helpers },
 ];
 
 /** Registers the module that declares `command`; every module when there is none (help, typos). */

@@ -11,11 +11,12 @@ async function deps(o: GlobalOptions) {
 }
 
 /**
- * The wrapper the kernel runs at unmount. It gets a bare environment (PATH=/sbin:/bin:/usr/sbin:
- * /usr/bin, HOME=/, cwd /), so everything in it is absolute: node, this package's CLI entry, and,
- * when running from TypeScript sources, the tsx loader.
+ * A shell script that runs this package's CLI with `args` followed by its own arguments. The kernel
+ * runs its helpers with a bare environment (PATH=/sbin:/bin:/usr/sbin:/usr/bin, HOME=/, cwd /), so
+ * everything in it is absolute: node, this package's CLI entry, and, when running from TypeScript
+ * sources, the tsx loader. `marker` is the line that says whose script it is.
  */
-export function hbCtlWrapper(): string {
+export function cliWrapper(args: string, marker: string): string {
   const self = fileURLToPath(import.meta.url);
   const ts = self.endsWith('.ts');
   // unbundled (lib/ or dist/): the CLI entry is cli/main; bundled: this file is the CLI itself
@@ -24,7 +25,17 @@ export function hbCtlWrapper(): string {
   // From TypeScript sources (development, tests): tsx's loader, resolved from the package root.
   const cd = ts ? `cd ${q(join(dirname(self), '..', '..', '..'))} && ` : '';
   const loader = ts ? '--import tsx ' : '';
-  return `#!/bin/sh\n# o2stack's heartbeat helper: the kernel runs "<this> -K -u UUID" after unmounting an o2cb volume.\n${cd}exec ${q(process.execPath)} ${loader}${q(main)} hb-ctl "$@"\n`;
+  return `#!/bin/sh\n${marker}\n${cd}exec ${q(process.execPath)} ${loader}${q(main)} ${args} "$@"\n`;
+}
+
+/** The wrapper the kernel runs at unmount ("<this> -K -u UUID" after unmounting an o2cb volume). */
+export function hbCtlWrapper(): string {
+  return cliWrapper('hb-ctl', '# o2stack\'s heartbeat helper: the kernel runs "<this> -K -u UUID" after unmounting an o2cb volume.');
+}
+
+/** /sbin/mount.ocfs2: what mount(8) runs for `mount -t ocfs2` (o2stack helpers install). */
+export function mountHelperWrapper(marker: string): string {
+  return cliWrapper('mount.ocfs2', `${marker} mount.ocfs2, run by mount(8) for mount -t ocfs2 (o2stack helpers remove puts back what was here)`);
 }
 
 export function register(program: Command): void {

@@ -120,7 +120,7 @@ export function register(program: Command): void {
     .action(async (name: string | undefined, _o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions>();
       const { stopO2cb } = await import('../../stack/o2cb.js');
-      const r = stopO2cb(await backend(o), name);
+      const r = await stopO2cb(await backend(o), await system(o), name);
       if (o.json) return printJson(r);
       writeOut(r.alreadyStopped ? 'no o2cb cluster is registered: nothing to do\n' : r.actions.map((a) => `${a}\n`).join(''));
     });
