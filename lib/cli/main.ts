@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAll } from './commands/index.js';
-import { EXIT, reportError, useDirectOutput, writeErr } from './output.js';
+import { EXIT, printJson, reportError, useDirectOutput, writeErr } from './output.js';
 
 /** The first word that is not an option or an option's value: the command to run, if any. */
 function commandWord(argv: string[]): string | undefined {
@@ -20,6 +20,22 @@ function commandWord(argv: string[]): string | undefined {
   return undefined;
 }
 
+/** The words of the (sub)command argv names, as far as they are known: ['o2stack', 'node', 'add']. */
+function commandPath(program: Command, argv: string[]): string[] {
+  const path = [program.name()];
+  let cmd = program;
+  for (const w of argv) {
+    if (w === '--' || cmd.commands.length === 0) break;
+    // words that name no subcommand here are options' values or arguments
+    const sub = w.startsWith('-') ? undefined : cmd.commands.find((c) => c.name() === w || c.aliases().includes(w));
+    if (sub) {
+      cmd = sub;
+      path.push(sub.name());
+    }
+  }
+  return path;
+}
+
 export async function main(argv: string[]): Promise<number> {
   // mount(8)'s helper (o2stack helpers install writes a script that runs `o2stack mount.ocfs2 ...`,
   // the package's bin mount.ocfs2 runs this file under that name): its own arguments and exit codes
@@ -27,8 +43,14 @@ export async function main(argv: string[]): Promise<number> {
     const { runMountHelperCli } = await import('./commands/helpers.js');
     return runMountHelperCli(argv.slice(1));
   }
+  let json = argv.includes('--json');
+  // commander's own messages (usage errors, help after an error): under --json they become the
+  // one {"error": …} document like every other failure, so they are collected, not printed
+  let usageText = '';
   const program = new Command('o2stack');
   program
+    .configureOutput({ writeErr: (s) => (json ? (usageText += s) : writeErr(s)) })
+    .configureHelp({ showGlobalOptions: true })
     .description('The OCFS2 cluster stack: o2cb and user stack configuration, heartbeat, mounts and status')
     .option('--json', 'print one JSON document on stdout (errors too)')
     .option('--root <dir>', 'kernel root to act on (a chroot, or a fake tree for tests)', '/')
@@ -37,13 +59,16 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride();
   registerAll(program, commandWord(argv));
-  let json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      if (json) {
+        const message = e.message.replace(/^error: /, '');
+        printJson({ error: { code: 'E_USAGE', commanderCode: e.code, message, hint: `${commandPath(program, argv).join(' ')} --help` } });
+      }
       return EXIT.USAGE;
     }
     json = json || program.opts().json === true;

@@ -90,11 +90,27 @@ export function printJson(value: unknown): void {
 
 // Errors are recognised by their shape, not instanceof: an error class loaded twice (ESM and CJS
 // copies under a test runner) must still be reported the same way.
+const EXIT_BY_CODE: Record<string, number> = {
+  E_NO_ADDON: EXIT.NOT_INSTALLED,
+  E_CONF_MISSING: EXIT.NOT_CONFIGURED,
+  E_O2CB_DEFAULTS_MISSING: EXIT.NOT_CONFIGURED,
+  E_CONF_PERMISSION: EXIT.NO_PERMISSION,
+  E_DAEMON_NOT_RUNNING: EXIT.NOT_RUNNING,
+  E_DAEMON_PERMISSION: EXIT.NO_PERMISSION,
+  E_USAGE: EXIT.USAGE,
+};
+
+function isPermissionErrno(x: { code?: unknown; syscall?: unknown } | undefined): boolean {
+  return typeof x?.syscall === 'string' && (x.code === 'EACCES' || x.code === 'EPERM');
+}
+
 export function errorExitCode(e: unknown): number {
-  const x = e as { exitCode?: unknown; code?: unknown; syscall?: unknown } | undefined;
+  const x = e as { exitCode?: unknown; code?: unknown; syscall?: unknown; cause?: { code?: unknown; syscall?: unknown } } | undefined;
   if (typeof x?.exitCode === 'number') return x.exitCode;
-  if (typeof x?.syscall === 'string' && (x.code === 'EACCES' || x.code === 'EPERM')) return EXIT.NO_PERMISSION;
-  if (x?.code === 'E_NO_ADDON') return EXIT.NOT_INSTALLED;
+  if (isPermissionErrno(x)) return EXIT.NO_PERMISSION;
+  if (typeof x?.code === 'string' && x.code in EXIT_BY_CODE) return EXIT_BY_CODE[x.code]!;
+  // a batch that stopped at a syscall the kernel refused for want of privilege (apply, start)
+  if (isPermissionErrno(x?.cause)) return EXIT.NO_PERMISSION;
   return EXIT.FAILED;
 }
 

@@ -148,7 +148,15 @@ function refusePeer(sock: Socket): string | undefined {
 }
 
 export class ControlRequestError extends Error {
-  readonly code = 'E_DAEMON';
+  constructor(
+    message: string,
+    /** E_DAEMON_NOT_RUNNING (nobody listens: exit 3), E_DAEMON_PERMISSION (exit 4), E_DAEMON (its answer or a broken connection) */
+    readonly code: 'E_DAEMON' | 'E_DAEMON_NOT_RUNNING' | 'E_DAEMON_PERMISSION' = 'E_DAEMON',
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ControlRequestError';
+  }
 }
 
 /** One request to a running daemon; rejects with the daemon's error or the connection's. */
@@ -165,8 +173,12 @@ export function request(path: string, line: string, timeoutMs = 5000): Promise<u
     s.on('data', (d: string) => (buf += d));
     s.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(t);
-      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'the o2stack daemon is not running' : e.code === 'EACCES' ? 'only root may talk to the daemon' : e.message;
-      reject(Object.assign(new ControlRequestError(`${why} (${path})`), { errno: e.code }));
+      const down = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
+      const denied = e.code === 'EACCES' || e.code === 'EPERM';
+      const why = down ? 'the o2stack daemon is not running' : denied ? 'only root may talk to the daemon' : e.message;
+      const code = down ? 'E_DAEMON_NOT_RUNNING' : denied ? 'E_DAEMON_PERMISSION' : 'E_DAEMON';
+      const hint = down ? 'start it: systemctl start o2stack-daemon (or o2stack daemon); --socket PATH names another daemon\'s socket' : denied ? 'run as root' : undefined;
+      reject(Object.assign(new ControlRequestError(`${why} (${path})`, code, hint), { errno: e.code }));
     });
     s.on('end', () => {
       clearTimeout(t);
