@@ -4,7 +4,7 @@
 // VM) start-up is most of a CLI run (bench/vm-apply.sh measures it). The library itself ships
 // unbundled in dist/ (tsc).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, rmSync } from 'node:fs';
+import { copyFileSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
@@ -62,3 +62,5 @@ copyFileSync('scripts/bin.cjs', 'dist/o2stack.cjs');
 chmodSync('dist/o2stack.cjs', 0o755);
 rmSync('dist/o2stack.mjs', { force: true });
 execFileSync(process.execPath, ['scripts/code-cache.cjs'], { stdio: 'inherit' });
+// o2stack(8), from the command table (package.json "man": man o2stack after a global install)
+writeFileSync('dist/o2stack.8', execFileSync(process.execPath, ['dist/o2stack.cjs', 'man'], { encoding: 'utf8' }));

@@ -36,20 +36,14 @@ function commandPath(program: Command, argv: string[]): string[] {
   return path;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  // mount(8)'s helper (o2stack helpers install writes a script that runs `o2stack mount.ocfs2 ...`,
-  // the package's bin mount.ocfs2 runs this file under that name): its own arguments and exit codes
-  if (argv[0] === 'mount.ocfs2') {
-    const { runMountHelperCli } = await import('./commands/helpers.js');
-    return runMountHelperCli(argv.slice(1));
-  }
-  let json = argv.includes('--json');
-  // commander's own messages (usage errors, help after an error): under --json they become the
-  // one {"error": …} document like every other failure, so they are collected, not printed
-  let usageText = '';
+/**
+ * The program with its global options and commands: only the module of `command` when given (a
+ * run), every command otherwise (help, the man page, shell completion).
+ */
+export function buildProgram(command?: string, output: { writeErr?: (s: string) => void } = {}): Command {
   const program = new Command('o2stack');
   program
-    .configureOutput({ writeErr: (s) => (json ? (usageText += s) : writeErr(s)) })
+    .configureOutput({ writeErr: output.writeErr ?? writeErr })
     .configureHelp({ showGlobalOptions: true })
     .description('The OCFS2 cluster stack: o2cb and user stack configuration, heartbeat, mounts and status')
     .option('--json', 'print one JSON document on stdout (errors too)')
@@ -58,7 +52,21 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
-  registerAll(program, commandWord(argv));
+  registerAll(program, command);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // mount(8)'s helper (o2stack helpers install writes a script that runs `o2stack mount.ocfs2 ...`,
+  // the package's bin mount.ocfs2 runs this file under that name): its own arguments and exit codes
+  if (argv[0] === 'mount.ocfs2') {
+    const { runMountHelperCli } = await import('./commands/helpers.js');
+    return runMountHelperCli(argv.slice(1));
+  }
+  let json = argv.includes('--json');
+  // commander's own messages (usage errors, help after an error): under --json the failure is the
+  // one {"error": …} document like every other, so they are not printed
+  const program = buildProgram(commandWord(argv), { writeErr: (t) => void (json || writeErr(t)) });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;

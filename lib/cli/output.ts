@@ -14,6 +14,17 @@ export const EXIT = {
   NOT_CONFIGURED: 6,
 } as const;
 
+/** What each exit code means: README's "Exit codes" table says the same (test/cli/exitCodes.test.ts). */
+export const EXIT_MEANINGS: Record<number, string> = {
+  [EXIT.OK]: 'success',
+  [EXIT.FAILED]: 'failed: invalid input, a refused or blocked operation (the message says what and how to fix it)',
+  [EXIT.USAGE]: 'usage error (an unknown command or option, a missing argument)',
+  [EXIT.NOT_RUNNING]: 'not running (`status`, `show`: no cluster registered / offline; `lockspaces`, `plocks`, `groups`, `daemon-ctl`: no daemon on the socket)',
+  [EXIT.NO_PERMISSION]: 'no permission (EACCES/EPERM, a configuration file or the daemon\'s socket root may read)',
+  [EXIT.NOT_INSTALLED]: 'not installed (the native addon, or kernel modules)',
+  [EXIT.NOT_CONFIGURED]: 'not configured (the configuration file, or an o2cb defaults file named with `--defaults`, does not exist)',
+};
+
 export interface GlobalOptions {
   json?: boolean;
   root?: string;

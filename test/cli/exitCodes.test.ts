@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT } from '../../lib/cli/output.js';
+import { EXIT, EXIT_MEANINGS } from '../../lib/cli/output.js';
 import { makeFakeKernelTree } from '../../lib/kernel/fakeTree.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -86,8 +86,9 @@ describe('exit codes (README "Exit codes", row by row, the built bin)', function
     [EXIT.NOT_CONFIGURED]: [{ what: 'no configuration file', args: ['--config', join(dir, 'missing.conf'), 'plan'], code: 'E_CONF_MISSING' }],
   });
 
-  it('the table lists exactly the codes the CLI defines', function () {
+  it('the table lists exactly the codes the CLI defines, with the meanings the man page gives', function () {
     assert.deepEqual([...readmeExitCodes().keys()].sort(), Object.values(EXIT).sort());
+    assert.deepEqual(Object.fromEntries(readmeExitCodes()), Object.fromEntries(Object.entries(EXIT_MEANINGS).map(([k, v]) => [Number(k), v])));
   });
 
   for (const [code, meaning] of readmeExitCodes()) {

@@ -1,7 +1,7 @@
 // o2stack groups: which nodes have each lockspace (an ocfs2 volume, named by its UUID) mounted,
 // cluster-wide, as the running daemon sees it (lockspace process groups, daemon-group announcements).
 import type { Command } from 'commander';
-import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
+import { printJson, type GlobalOptions } from '../output.js';
 
 interface GroupRow {
   uuid: string;
@@ -17,15 +17,8 @@ export function register(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & { socket: string }>();
       const { request } = await import('../../stack/daemon/controlSocket.js');
-      let rows: GroupRow[];
-      try {
-        rows = (await request(o.socket, 'groups')) as GroupRow[];
-      } catch (e) {
-        const x = e as Error & { errno?: string };
-        if (x.errno === 'ENOENT' || x.errno === 'ECONNREFUSED') throw new CliError(x.message, EXIT.NOT_RUNNING, 'start it: o2stack daemon (or systemctl start o2stack-daemon)');
-        if (x.errno === 'EACCES') throw new CliError(x.message, EXIT.NO_PERMISSION, 'run as root');
-        throw e;
-      }
+      // no daemon: exit 3, no permission: 4 (the request's error codes, lib/cli/output.ts)
+      const rows = (await request(o.socket, 'groups')) as GroupRow[];
       if (o.json) return printJson({ groups: rows });
       if (rows.length === 0) return void process.stdout.write('no volume is mounted on any node the daemon hears from\n');
       for (const g of rows) process.stdout.write(`${g.uuid}  mounted on node ${g.nodes.join(',')}  (this node: ${g.state})\n`);

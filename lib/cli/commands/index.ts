@@ -13,6 +13,7 @@ import { register as daemon } from './daemon.js';
 import { register as groups } from './groups.js';
 import { register as o2cb } from './o2cb.js';
 import { register as helpers } from './helpers.js';
+import { register as docs } from './docs.js';
 
 export interface CommandModule {
   /** the top-level commands register() adds */
@@ -32,6 +33,7 @@ export const commandModules: CommandModule[] = [
   { commands: ['groups'], register: groups },
   { commands: ['o2cb', 'configure'], register: o2cb },
   { commands: ['helpers'], register: helpers },
+  { commands: ['completion', 'man'], register: docs },
 ];
 
 /** Registers the module that declares `command`; every module when there is none (help, typos). */
