@@ -3,11 +3,13 @@
 // start-up costs only commander and the command that runs.
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
+import { isatty } from 'node:tty';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAll } from './commands/index.js';
-import { EXIT, printJson, reportError, useDirectOutput, writeErr } from './output.js';
+import { setWaitReporter } from '../stack/progress.js';
+import { EXIT, printJson, reportError, terminalWaitReporter, useDirectOutput, writeErr, writeErrRaw } from './output.js';
 
 /** The first word that is not an option or an option's value: the command to run, if any. */
 function commandWord(argv: string[]): string | undefined {
@@ -67,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   // commander's own messages (usage errors, help after an error): under --json the failure is the
   // one {"error": …} document like every other, so they are not printed
   const program = buildProgram(commandWord(argv), { writeErr: (t) => void (json || writeErr(t)) });
+  // a terminal sees long kernel waits counting (a heartbeat start takes seconds); pipes and --json do not
+  if (isatty(2) && !json) setWaitReporter(terminalWaitReporter(writeErrRaw));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;

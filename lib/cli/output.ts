@@ -95,6 +95,30 @@ export function writeErr(s: string): void {
   writeFd(2, printable(s));
 }
 
+/**
+ * A wait shown on a terminal's stderr as one line rewritten each second ("label: 3 s"), erased
+ * when it ends (a wait shorter than a second shows nothing). `write` gets raw text.
+ */
+export function terminalWaitReporter(write: (s: string) => void, timers: { every: (fn: () => void, ms: number) => () => void } = { every: (fn, ms) => { const t = setInterval(fn, ms); return () => clearInterval(t); } }) {
+  return (label: string) => {
+    const t0 = Date.now();
+    let shown = false;
+    const cancel = timers.every(() => {
+      shown = true;
+      write(`\r\x1b[K${field(label)}: ${Math.round((Date.now() - t0) / 1000)} s`);
+    }, 1000);
+    return () => {
+      cancel();
+      if (shown) write('\r\x1b[K');
+    };
+  };
+}
+
+/** Raw text to stderr (a terminal's progress line: carriage return and erase-line are meant). */
+export function writeErrRaw(s: string): void {
+  writeFd(2, s);
+}
+
 export function printJson(value: unknown): void {
   writeOut(JSON.stringify(value, null, 2) + '\n');
 }

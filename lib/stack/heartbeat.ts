@@ -1,6 +1,7 @@
 // o2hb disk heartbeat regions: start (mkdir + geometry + the device's fd written to `dev`, which
 // blocks for seconds while the kernel checks the disk, so it runs off the main thread) and stop
 // (rmdir). Idempotent: a running region is left alone; a stale, never-started one is replaced.
+import { reportedWait } from './progress.js';
 import type { AttrOp, KernelBackend } from '../kernel/backend.js';
 import { BatchError } from '../kernel/backend.js';
 import { KernelError } from '../kernel/errors.js';
@@ -46,7 +47,8 @@ export async function startRegion(b: KernelBackend, cluster: string, r: RegionSp
   if (dev) return { uuid: r.uuid, started: false, alreadyRunning: true, dev, ms: 0 };
   if (dev === '') b.rmdir(o2nm.region(cluster, r.uuid)); // left by an interrupted start: never started, not pinned
   try {
-    await b.batchAsync(regionStartOps(cluster, r));
+    // the write of the device's fd to `dev` returns once the region's heartbeat has settled (seconds)
+    await reportedWait(`starting heartbeat on ${r.device} (region ${r.uuid})`, b.batchAsync(regionStartOps(cluster, r)));
   } catch (e) {
     // Nothing half-started stays behind: a region directory without a running thread would make
     // the next start fail with EEXIST and confuse status.
