@@ -9,7 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAll } from './commands/index.js';
 import { setWaitReporter } from '../stack/progress.js';
-import { EXIT, printJson, reportError, terminalWaitReporter, useDirectOutput, writeErr, writeErrRaw } from './output.js';
+import { EXIT, UsageError, printJson, reportError, terminalWaitReporter, useDirectOutput, writeErr, writeErrRaw } from './output.js';
 
 /** The first word that is not an option or an option's value: the command to run, if any. */
 function commandWord(argv: string[]): string | undefined {
@@ -20,6 +20,22 @@ function commandWord(argv: string[]): string | undefined {
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
+}
+
+/**
+ * Commands that act on no kernel tree (files named on the command line, the daemon's socket,
+ * netlink, the CLI itself): --root given to them is refused rather than silently ignored.
+ */
+export const IGNORES_ROOT = new Set(['config', 'monitor', 'lockspaces', 'plocks', 'daemon-ctl', 'groups', 'configure', 'completion', 'man']);
+
+function refuseUnusedRoot(program: Command, action: Command): void {
+  if (program.getOptionValueSource('root') !== 'cli' || program.opts().root === '/') return;
+  let top = action;
+  while (top.parent && top.parent !== program) top = top.parent;
+  if (!IGNORES_ROOT.has(top.name())) return;
+  const words = [];
+  for (let c: Command | null = action; c && c !== program; c = c.parent) words.unshift(c.name());
+  throw new UsageError(`--root is not used by o2stack ${words.join(' ')}: it acts on the files, socket or events it names, not on a kernel tree`, `run it without --root (give paths inside ${program.opts().root} directly)`);
 }
 
 /** The words of the (sub)command argv names, as far as they are known: ['o2stack', 'node', 'add']. */
@@ -53,7 +69,8 @@ export function buildProgram(command?: string, output: { writeErr?: (s: string) 
     .option('--config <file>', 'cluster configuration file', '/etc/ocfs2/cluster.conf')
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_top, action) => refuseUnusedRoot(program, action));
   registerAll(program, command);
   return program;
 }

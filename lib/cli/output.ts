@@ -48,6 +48,15 @@ export class CliError extends Error {
   }
 }
 
+/** A usage error found after parsing (an option that does not apply, an unknown value): exit 2. */
+export class UsageError extends CliError {
+  override readonly code: string = 'E_USAGE';
+  constructor(message: string, hint?: string) {
+    super(message, EXIT.USAGE, hint);
+    this.name = 'UsageError';
+  }
+}
+
 // The bin's own process (run() in main.ts) writes straight to fds 1 and 2: creating
 // process.stdout loads Node's stream machinery (and net, for a pipe or a terminal), a visible part
 // of a short CLI run on a slow machine. In-process callers (tests) keep the streams they capture.

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { commandModules, registerAll } from '../../lib/cli/commands/index.js';
-import { main } from '../../lib/cli/main.js';
+import { IGNORES_ROOT, main } from '../../lib/cli/main.js';
 import { VERSION } from '../../lib/version.js';
 import { readFileSync } from 'node:fs';
 
@@ -58,5 +58,49 @@ describe('CLI command modules', function () {
       process.stdout.write = write;
     }
     assert.equal(out, `${VERSION}\n`);
+  });
+});
+
+describe('--root is used or refused, never ignored', function () {
+  it('a command that acts on no kernel tree refuses --root with a usage error (exit 2, E_USAGE under --json)', async function () {
+    const args: Record<string, string[]> = {
+      config: ['config', 'check', '/etc/hostname'],
+      monitor: ['monitor'],
+      lockspaces: ['lockspaces'],
+      plocks: ['plocks'],
+      'daemon-ctl': ['daemon-ctl', 'status'],
+      groups: ['groups'],
+      configure: ['configure', '--enabled', 'true'],
+      completion: ['completion', 'bash'],
+      man: ['man'],
+    };
+    assert.deepEqual(Object.keys(args).sort(), [...IGNORES_ROOT].sort());
+    const write = process.stdout.write;
+    for (const [name, a] of Object.entries(args)) {
+      let out = '';
+      process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+      let code: number;
+      try {
+        code = await main(['--json', '--root', '/tmp/o2s-no-such-root', ...a]);
+      } finally {
+        process.stdout.write = write;
+      }
+      assert.equal(code, 2, `${name}: ${out}`);
+      const e = (JSON.parse(out) as { error: { code: string; message: string } }).error;
+      assert.equal(e.code, 'E_USAGE', name);
+      assert.match(e.message, /--root is not used by o2stack/);
+    }
+  });
+
+  it('every other command module acts on --root (its source passes it on)', function () {
+    const files: Record<string, string> = { plan: 'o2nm', detect: 'stack', mount: 'mount', node: 'node', volume: 'volume', daemon: 'daemon', o2cb: 'o2cb', helpers: 'helpers' };
+    for (const m of commandModules) {
+      const honours = m.commands.filter((c) => !IGNORES_ROOT.has(c));
+      if (honours.length === 0) continue;
+      const file = files[m.commands[0]!];
+      assert.ok(file, `module of ${m.commands.join(', ')}: say whether it uses --root (IGNORES_ROOT in lib/cli/main.ts)`);
+      const src = readFileSync(new URL(`../../lib/cli/commands/${file}.ts`, import.meta.url), 'utf8');
+      assert.match(src, /o\.root/, `${file}.ts uses o.root`);
+    }
   });
 });

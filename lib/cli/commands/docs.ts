@@ -1,7 +1,7 @@
 // o2stack completion bash, o2stack man: generated from the command table (lib/cli/manPage.ts).
 import type { Command } from 'commander';
 import { VERSION } from '../../version.js';
-import { CliError, EXIT, EXIT_MEANINGS, writeOut } from '../output.js';
+import { EXIT_MEANINGS, UsageError, writeOut } from '../output.js';
 
 /** The man page's date: the build's (SOURCE_DATE_EPOCH, for reproducible packages), else today. */
 function manDate(): string {
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .description('print a shell completion script (bash) generated from the command table: o2stack completion bash > /etc/bash_completion.d/o2stack')
     .argument('<shell>', 'bash')
     .action(async (shell: string) => {
-      if (shell !== 'bash') throw new CliError(`no completion for shell '${shell}': bash is the one supported`, EXIT.USAGE, 'o2stack completion bash');
+      if (shell !== 'bash') throw new UsageError(`no completion for shell '${shell}': bash is the one supported`, 'o2stack completion bash');
       const [{ buildProgram }, { bashCompletion }] = await Promise.all([import('../main.js'), import('../manPage.js')]);
       writeOut(bashCompletion(buildProgram()));
     });

@@ -2,10 +2,10 @@
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CliError, EXIT, type GlobalOptions, printJson, writeOut } from '../output.js';
+import { CliError, EXIT, type GlobalOptions, UsageError, printJson, writeOut } from '../output.js';
 
 async function deps(o: GlobalOptions) {
-  if (o.root && o.root !== '/') throw new CliError('mount, umount and hb-ctl act on the running kernel: --root is not supported here', EXIT.USAGE);
+  if (o.root && o.root !== '/') throw new UsageError('mount, umount and hb-ctl act on the running kernel: --root is not supported here', 'run it without --root');
   const [{ NativeBackend }, { nativeSystem }, { readVolumeFromDisk }] = await Promise.all([import('../../kernel/backend.js'), import('../../kernel/system.js'), import('../../stack/volumes.js')]);
   return { b: new NativeBackend({ root: '/' }), sys: nativeSystem, read: readVolumeFromDisk };
 }

@@ -11,9 +11,9 @@ async function system(o: GlobalOptions) {
   const { nativeSystem } = await import('../../kernel/system.js');
   if (o.root && o.root !== '/') {
     // A chroot or fake tree: never load modules or mount on the host for it.
-    const { CliError, EXIT } = await import('../output.js');
+    const { UsageError } = await import('../output.js');
     const refuse = async (what: string) => {
-      throw new CliError(`--root ${o.root}: refusing to ${what} on the running system for another root`, EXIT.USAGE, 'load modules and mount configfs on the running kernel without --root');
+      throw new UsageError(`--root ${o.root}: refusing to ${what} on the running system for another root`, 'load modules and mount configfs on the running kernel without --root');
     };
     return { modprobe: (m: string) => refuse(`modprobe ${m}`), mount: (_s: string, t: string) => refuse(`mount ${t}`), umount: (t: string) => refuse(`umount ${t}`) };
   }
