@@ -14,7 +14,7 @@ const nodeRequire = createRequire(import.meta.url);
 // load in a TCG VM (child_process alone pulls in net, stream and dgram), yet most runs never
 // call them: commander requires child_process for external subcommands we do not have, and
 // apply needs no crypto. Each becomes a stand-in that loads the real module on first use.
-const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'net', 'readline', 'zlib', 'fs/promises', 'stream'];
+const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'net', 'readline', 'zlib', 'fs/promises', 'stream', 'tty'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {

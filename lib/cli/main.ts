@@ -87,7 +87,11 @@ export async function main(argv: string[]): Promise<number> {
   // one {"error": …} document like every other, so they are not printed
   const program = buildProgram(commandWord(argv), { writeErr: (t) => void (json || writeErr(t)) });
   // a terminal sees long kernel waits counting (a heartbeat start takes seconds); pipes and --json do not
-  if (isatty(2) && !json) setWaitReporter(terminalWaitReporter(writeErrRaw));
+  // (isatty at the wait, not at start-up: loading tty loads net, which a plain run never needs)
+  if (!json) {
+    const onTerminal = terminalWaitReporter(writeErrRaw);
+    setWaitReporter((label) => (isatty(2) ? onTerminal(label) : () => undefined));
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
