@@ -275,6 +275,11 @@ function findPackageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 const packageRoot = findPackageRoot();
+
+/** This package's root directory (package.json, dist/, systemd/). */
+export function packageDir(): string {
+  return packageRoot;
+}
 let cached: NativeAddon | undefined;
 
 /**

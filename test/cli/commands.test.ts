@@ -93,7 +93,7 @@ describe('--root is used or refused, never ignored', function () {
   });
 
   it('every other command module acts on --root (its source passes it on)', function () {
-    const files: Record<string, string> = { plan: 'o2nm', detect: 'stack', mount: 'mount', node: 'node', volume: 'volume', daemon: 'daemon', o2cb: 'o2cb', helpers: 'helpers' };
+    const files: Record<string, string> = { plan: 'o2nm', detect: 'stack', mount: 'mount', node: 'node', volume: 'volume', daemon: 'daemon', o2cb: 'o2cb', helpers: 'helpers', units: 'units' };
     for (const m of commandModules) {
       const honours = m.commands.filter((c) => !IGNORES_ROOT.has(c));
       if (honours.length === 0) continue;

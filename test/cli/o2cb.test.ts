@@ -79,7 +79,7 @@ describe('o2stack configure / o2cb verbs / defaults in plan and apply', function
     assert.match(broken.err, /O2CB_ENABLED="yes": must be true or false/);
     assert.equal((await runCli(['config', 'enabled', '--defaults', join(dir, 'missing')])).code, 255);
     const unit = readFileSync(new URL('../../systemd/o2stack.service', import.meta.url), 'utf8');
-    assert.match(unit, /^ExecCondition=\/usr\/bin\/env o2stack config enabled$/m);
+    assert.match(unit, /^ExecCondition=@O2STACK@ config enabled$/m);
   });
 
   it('o2cb verbs edit cluster.conf; list-* print o2cb’s formats and --json; unknown clusters are errors', async function () {

@@ -4,6 +4,8 @@ import { strict as assert } from 'node:assert';
 import { EventEmitter } from 'node:events';
 import { DaemonRuntime, GroupAnnouncer, type DaemonEvents, type GroupEvent, type LogEntry } from '../../lib/stack/daemon/runtime.js';
 import { encodeMounts } from '../../lib/model/mountTracker.js';
+import { stderrIsJournal, stderrLine } from '../../lib/stack/daemon/log.js';
+import { watchdogIntervalMs } from '../../lib/stack/daemon/notify.js';
 
 function runtime() {
   const em = new EventEmitter<DaemonEvents>();
@@ -132,5 +134,54 @@ describe('daemon runtime', function () {
     await ok.refresh([{ ls: 'A', nodes: [1] }], false);
     assert.ok(logs.some((l) => l.event === 'announce-failed' && /cpg gone/.test(l.msg)));
     assert.deepEqual(events.map((e) => e.uuid), ['A']);
+  });
+});
+
+describe('daemon under systemd: watchdog and journal priorities', function () {
+  it('the watchdog interval is half of WATCHDOG_USEC, only for this pid, none when unset or invalid', function () {
+    assert.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000' }, 7), 15000);
+    assert.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: '7' }, 7), 15000);
+    assert.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: '8' }, 7), undefined, 'meant for another process');
+    for (const bad of [undefined, '', '0', '-5', 'abc', '1e400']) assert.equal(watchdogIntervalMs({ WATCHDOG_USEC: bad }, 7), undefined, String(bad));
+  });
+
+  it('WATCHDOG=1 goes through the event queue: a stuck event handler stops the pings (systemd then restarts the daemon)', async function () {
+    const { rt } = runtime();
+    const sent: string[] = [];
+    assert.equal(rt.startWatchdog((s) => (sent.push(s), true), { WATCHDOG_USEC: '20000' }), 10);
+    // bounded waits, not fixed sleeps: a loaded machine delays timers
+    const until = async (ok: () => boolean) => {
+      for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(ok());
+    };
+    await until(() => sent.length >= 2);
+    assert.ok(sent.every((s) => s === 'WATCHDOG=1'));
+    let release!: () => void;
+    let stuck = false;
+    rt.enqueue(() => new Promise<void>((r) => ((stuck = true), (release = r))));
+    await until(() => stuck);
+    const before = sent.length;
+    await new Promise((r) => setTimeout(r, 60)); // several intervals
+    assert.equal(sent.length, before, 'no ping while an event is stuck');
+    release();
+    await until(() => sent.length > before); // the queued pings go out once it moves again
+    await rt.tearDown();
+    rt.halt();
+  });
+
+  it('no WATCHDOG_USEC: no watchdog timer', function () {
+    const { rt } = runtime();
+    assert.equal(rt.startWatchdog(() => assert.fail('no ping'), {}), undefined);
+  });
+
+  it('journal priorities: <3> error, <4> warn, <6> info, only when stderr is the journal stream (JOURNAL_STREAM = its dev:ino)', function () {
+    assert.equal(stderrLine('{"a":1}', 'warn', true), '<4>{"a":1}\n');
+    assert.equal(stderrLine('x', 'error', true), '<3>x\n');
+    assert.equal(stderrLine('x', 'info', true), '<6>x\n');
+    assert.equal(stderrLine('x', 'warn', false), 'x\n');
+    const st = () => ({ dev: 2049, ino: 77 });
+    assert.equal(stderrIsJournal({ JOURNAL_STREAM: '2049:77' }, st), true);
+    assert.equal(stderrIsJournal({ JOURNAL_STREAM: '2049:78' }, st), false, 'stderr redirected elsewhere');
+    assert.equal(stderrIsJournal({}, st), false);
   });
 });

@@ -14,6 +14,7 @@ import { register as groups } from './groups.js';
 import { register as o2cb } from './o2cb.js';
 import { register as helpers } from './helpers.js';
 import { register as docs } from './docs.js';
+import { register as units } from './units.js';
 
 export interface CommandModule {
   /** the top-level commands register() adds */
@@ -34,6 +35,7 @@ export const commandModules: CommandModule[] = [
   { commands: ['o2cb', 'configure'], register: o2cb },
   { commands: ['helpers'], register: helpers },
   { commands: ['completion', 'man'], register: docs },
+  { commands: ['units'], register: units },
 ];
 
 /** Registers the module that declares `command`; every module when there is none (help, typos). */

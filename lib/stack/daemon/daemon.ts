@@ -262,6 +262,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.warmUp();
     const notified = sdNotify(`READY=1\nSTATUS=fs/dlm configured for cluster ${this.o.clusterName}; node ${this.model.localNodeId}\nMAINPID=${process.pid}`);
     this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
+    this.rt.startWatchdog(sdNotify);
   }
 
   /** What must hold before anything is touched: no dlm_controld, a free socket path, a safe kernel for legacy mode, fs/dlm's configfs. */

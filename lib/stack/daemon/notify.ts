@@ -12,3 +12,14 @@ export function sdNotify(state: string): boolean {
   if (!n) throw new Error('the native addon has no notify surface: rebuild it (npm run build:native)');
   return n.notify(state);
 }
+
+/**
+ * How often to send WATCHDOG=1: half of systemd's WatchdogSec (WATCHDOG_USEC), when the watchdog
+ * is meant for this process (WATCHDOG_PID unset or ours); undefined: no watchdog.
+ */
+export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env, pid = process.pid): number | undefined {
+  const usec = Number(env.WATCHDOG_USEC);
+  if (!env.WATCHDOG_USEC || !Number.isSafeInteger(usec) || usec <= 0) return undefined;
+  if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== pid) return undefined;
+  return Math.max(1, Math.floor(usec / 2000));
+}

@@ -14,6 +14,7 @@ import { UeventListener, type ReceivedUevent } from '../../kernel/uevent.js';
 import { DAEMON_GROUP, encodeMounts, MountTracker } from '../../model/mountTracker.js';
 import { ControlServer, DEFAULT_SOCKET, type CommandHandler } from './controlSocket.js';
 import { StructuredLog } from './log.js';
+import { watchdogIntervalMs } from './notify.js';
 
 export interface LogEntry {
   t: string;
@@ -65,7 +66,7 @@ export class DaemonRuntime {
 
   constructor(
     private readonly emitter: EventEmitter<DaemonEvents>,
-    sink?: (line: string) => void,
+    sink?: (line: string, level: LogEntry['level']) => void,
   ) {
     this.logBook = new StructuredLog((e) => emitter.emit('log', e), sink);
   }
@@ -90,6 +91,23 @@ export class DaemonRuntime {
   /** Resolves when everything queued so far has been handled. */
   idle(): Promise<void> {
     return this.queue;
+  }
+
+  /**
+   * systemd's watchdog (WatchdogSec=): WATCHDOG=1 at half the interval, sent through the event
+   * queue, so a daemon whose event handling is stuck stops pinging and systemd restarts it.
+   * Returns the interval, or undefined when no watchdog is asked for.
+   */
+  startWatchdog(notify: (state: string) => boolean, env: NodeJS.ProcessEnv = process.env): number | undefined {
+    const ms = watchdogIntervalMs(env);
+    if (ms === undefined) return undefined;
+    this.every(ms, () =>
+      this.enqueue(() => {
+        notify('WATCHDOG=1');
+      }),
+    );
+    this.log('info', 'watchdog', `systemd watchdog: WATCHDOG=1 every ${ms} ms through the event queue`);
+    return ms;
   }
 
   /** A repeating timer, not keeping the process alive, silent once stopped. */

@@ -181,6 +181,7 @@ export class TrackingDaemon extends EventEmitter<DaemonEvents> {
       this.log('warn', 'notify', `sd_notify failed: ${(e as Error).message}`);
     }
     this.log('info', 'ready', `ready beside dlm_controld (pid ${found!.pid}, seen in ${found!.how}): tracking only, fs/dlm is left to it${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: m.isQuorate(), lockspaces: this.lockspaceList().length, dlmControldPid: found!.pid });
+    this.rt.startWatchdog(sdNotify);
   }
 
   private get pollMs(): number {
