@@ -320,9 +320,25 @@ export class DlmControlModel {
   /** Lockspaces found running at start (configfs members present); groups mode: rejoin the group. */
   adopt(ls: string, members: number[], at: number): DaemonAction[] {
     this.lockspaces.set(ls, { name: ls, state: 'running', members: sorted(members), since: at });
-    if (this.mode !== 'groups') return [];
-    this.barriers.set(ls, new GroupBarrier());
-    return [{ type: 'group-join', ls, group: lockspaceGroupName(ls) }];
+    if (this.mode === 'groups') {
+      // joining its group makes a barrier with the other members, then a restart (tryStartGroup)
+      this.barriers.set(ls, new GroupBarrier());
+      return [{ type: 'group-join', ls, group: lockspaceGroupName(ls) }];
+    }
+    // The previous daemon's exit closed /dev/dlm-monitor, and the kernel stopped every lockspace
+    // then: start it again (on a lockspace still running the kernel refuses with EINVAL, harmless,
+    // hence best effort) — at once when nothing blocks and its members are up, else where stopped
+    // lockspaces restart (after the fence, on quorum).
+    const e = this.lockspaces.get(ls)!;
+    const blocked = this.blockedBy() ?? (e.members.some((id) => this.nodes.get(id)?.state !== 'up') ? `members ${e.members.filter((id) => this.nodes.get(id)?.state !== 'up').join(', ')} to be up or fenced` : undefined);
+    if (blocked) {
+      e.state = 'stopped';
+      return this.waiting(e, blocked);
+    }
+    return [
+      this.log('info', `${ls}: adopted with members ${e.members.join(',')}; started again (the previous daemon's exit stopped it)`, { ls }),
+      { type: 'ops', why: `start adopted ${ls}`, ops: [{ op: 'write', path: dlmPaths.sysfs(ls, 'control'), data: '1' }], bestEffort: true },
+    ];
   }
 
   /** Why starts are held back now, or undefined when a lockspace may start. */

@@ -110,6 +110,21 @@ describe('dlm daemon model', function () {
     assert.ok(show(opsOf(r)).includes('write K/WAIT/event_done 0'));
   });
 
+  it('static mode: a lockspace adopted at start is started again (the previous daemon\'s exit stopped it); with a member down it waits, stopped, and restarts after the fence', function () {
+    const m = new DlmControlModel({ localNodeId: 1, nodes });
+    const a = m.adopt('A', [1, 2], 0);
+    assert.deepEqual(show(opsOf(a)), ['write K/A/control 1']);
+    assert.equal(a.find((x) => x.type === 'ops' && x.bestEffort), a.find((x) => x.type === 'ops'), 'best effort: EINVAL when it still runs');
+    assert.equal(m.lockspaces.get('A')?.state, 'running');
+    const m2 = new DlmControlModel({ localNodeId: 1, nodes });
+    m2.handle({ type: 'node-down', nodeid: 2, at: 0 });
+    const b = m2.adopt('B', [1, 2], 1);
+    assert.deepEqual(opsOf(b), [], 'not started with a dead, unfenced member');
+    assert.equal(m2.lockspaces.get('B')?.state, 'stopped');
+    const f = m2.handle({ type: 'fence-result', nodeid: 2, ok: true, at: 2 });
+    assert.ok(show(opsOf(f)).includes('write K/B/control 1'), show(opsOf(f)).join('; '));
+  });
+
   // ---- model test: random event sequences against a tiny fs/dlm configfs and kernel ----
   it('model: every join answered exactly once; no start with an unfenced dead member or while inquorate; comm gone before a dead node\'s restart; ops always valid', function () {
     const ids = [1, 2, 3];
