@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // o2stack's bin (copied to dist/o2stack.cjs by scripts/bundle.mjs). It runs the CLI bundle next to
-// it, dist/o2stack-cli.cjs, with the V8 code cache written at build time
-// (dist/o2stack-cli.cjs.cache, scripts/code-cache.cjs): start-up then skips parsing and compiling
-// most of the bundle, which is much of a CLI run on a slow machine. A missing cache, or one V8
-// rejects (another Node version), costs only that time. CommonJS, because Node's ESM loader alone
-// adds ~150 ms of start-up in a TCG VM.
+// it, dist/o2stack-cli.cjs, with a V8 code cache: start-up then skips parsing and compiling most of
+// the bundle, which is much of a CLI run on a slow machine. A cache is valid for one Node binary
+// only, so its name carries the Node version and arch (dist/o2stack-cli.cjs.v20.19.0-x64.cache);
+// the build writes one for the Node that builds (scripts/code-cache.cjs), the package does not ship
+// it, and a run without a usable one writes it at exit when dist/ is writable (atomically; any
+// failure only costs the compile next time). CommonJS, because Node's ESM loader alone adds
+// ~150 ms of start-up in a TCG VM.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -12,6 +14,7 @@ const vm = require('node:vm');
 const Module = require('node:module');
 
 const bundle = path.join(__dirname, 'o2stack-cli.cjs');
+const cacheFile = `${bundle}.${process.version}-${process.arch}.cache`;
 
 /** Compiles and runs the bundle as a CommonJS module; returns its exports and the compiled script. */
 function loadBundle(cachedData) {
@@ -31,12 +34,32 @@ function loadBundle(cachedData) {
 
 function readCache() {
   try {
-    return fs.readFileSync(bundle + '.cache');
+    return fs.readFileSync(cacheFile);
   } catch {
     return undefined;
   }
 }
 
-module.exports = { loadBundle, bundle };
+/** Writes the code cache of this run's compiled functions (temp + rename), silently giving up. */
+function writeCache(script) {
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, script.createCachedData(), { flag: 'wx' });
+    fs.renameSync(tmp, cacheFile);
+  } catch {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* not made */
+    }
+  }
+}
 
-if (require.main === module) loadBundle(readCache()).exports.run();
+module.exports = { loadBundle, bundle, cacheFile };
+
+if (require.main === module) {
+  const cached = readCache();
+  const { exports, script } = loadBundle(cached);
+  if (!cached || script.cachedDataRejected) process.once('exit', () => writeCache(script));
+  exports.run();
+}

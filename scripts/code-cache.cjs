@@ -1,4 +1,4 @@
-// Writes dist/o2stack-cli.cjs.cache: the V8 code cache of the CLI bundle after it has run the
+// Writes dist/o2stack-cli.cjs.<node version>-<arch>.cache (scripts/bin.cjs reads it): the V8 code cache of the CLI bundle after it has run the
 // commands users run most (help, plan, apply, show, status, on a throw-away fake kernel tree), so
 // their functions are in the cache too. Run by scripts/bundle.mjs; the cache is only valid for
 // this Node binary (V8 rejects it elsewhere, and the CLI then compiles as usual).
@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { loadBundle, bundle } = require(path.join(__dirname, '..', 'dist', 'o2stack.cjs'));
+const { loadBundle, bundle, cacheFile } = require(path.join(__dirname, '..', 'dist', 'o2stack.cjs'));
 
 async function main() {
   const { exports: cli, script } = loadBundle(undefined);
@@ -42,8 +42,9 @@ async function main() {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const data = script.createCachedData();
-  fs.writeFileSync(bundle + '.cache', data);
-  console.log(`code cache: ${path.relative(process.cwd(), bundle)}.cache, ${(data.length / 1024).toFixed(0)} KiB (warm-up exit codes ${codes.join(' ')})`);
+  for (const f of fs.readdirSync(path.dirname(bundle))) if (/^o2stack-cli\.cjs\..*cache$/.test(f)) fs.rmSync(path.join(path.dirname(bundle), f));
+  fs.writeFileSync(cacheFile, data);
+  console.log(`code cache: ${path.relative(process.cwd(), cacheFile)}, ${(data.length / 1024).toFixed(0)} KiB (warm-up exit codes ${codes.join(' ')})`);
 }
 
 main().then(

@@ -1,7 +1,7 @@
 // The control daemon killed (SIGKILL) with a user-stack volume mounted and written, then started
 // again as systemd's Restart= (or its watchdog) would (issue 14), one VM, Debian's 6.1 kernel:
-//   - when the daemon's /dev/dlm-monitor closes, the kernel stops every lockspace; the writer's
-//     next cluster lock waits;
+//   - when the daemon's /dev/dlm-monitor closes, the kernel stops every lockspace: a new lock (a
+//     file created) waits, while the writer may go on with the locks its node already holds;
 //   - the new daemon adopts the lockspace from configfs and sysfs and starts it again: the writer
 //     goes on, no acknowledged (fsync'd) record is lost, POSIX locks are served, the next
 //     unmount (lockspace leave) and mount (join) are answered;
@@ -15,7 +15,7 @@ import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { CLI, cli, figure, readDaemonLog, root } from '../support/run.js';
+import { CLI, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -93,15 +93,19 @@ describe('the control daemon killed with a volume mounted and written, then star
     process.kill(d.pid!, 'SIGKILL');
     assert.ok(await waitFor(() => d.exitCode !== null || d.signalCode !== null, 10_000), 'the daemon did not die');
     const ackedAtKill = acked();
-    // the kernel stopped the lockspace: the writer's progress stops (bounded look: a few seconds)
-    await new Promise((r) => setTimeout(r, 5000));
+    // the kernel stopped the lockspace: a new lock (a new file's inode locks) waits for recovery;
+    // the writer, whose locks this node already holds, may go on for a while
+    const during = await sh(`touch ${MNT}/created-while-stopped`, 8000);
+    assert.equal(during.ok, false, `a file was created with no control daemon: the lockspace was not stopped (${during.out})`);
     const stalled = acked();
-    figure(`daemon SIGKILLed: the writer acknowledged ${stalled - ackedAtKill} record(s) in the 5 s after (lockspace stopped by the kernel)`);
+    figure(`daemon SIGKILLed: a new file's lock waits (stopped lockspace); the writer, on locks it held, acknowledged ${stalled - ackedAtKill} record(s) in the 8 s after`);
     const restartAt = Date.now();
     await startDaemon();
     const adopted = readDaemonLog(DLOG).filter((l) => l.event === 'adopt' || /adopted/.test(String(l.msg)));
     assert.ok(adopted.length > 0, 'no adopt in the log');
-    assert.ok(await waitFor(() => acked() > stalled + 10, 120_000), `the writer did not go on after the restart (acked ${acked()}, ${stalled} when stalled)`);
+    const after = await sh(`touch ${MNT}/created-after-restart`, 120_000);
+    assert.ok(after.ok, `no new lock after the restart: the lockspace is still stopped (${after.out})`);
+    assert.ok(await waitFor(() => acked() > stalled + 10, 120_000), `the writer did not go on after the restart (acked ${acked()}, ${stalled} before)`);
     const ls = (await request(SOCK, 'lockspaces')) as { name: string; state: string }[];
     assert.ok(ls.some((l) => l.name === uuid && l.state === 'running'), JSON.stringify(ls));
     figure(`daemon restart: ready ${Date.now() - restartAt} ms after its start, writer going again; ${Date.now() - killedAt} ms from the kill`);
