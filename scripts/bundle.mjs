@@ -58,6 +58,20 @@ await build({
   minifySyntax: true,
   logLevel: 'warning',
 });
+// The library for require() (package.json exports "require"): one CommonJS file beside the ESM
+// build; its errors are recognised by shape, so mixing both copies in one process still works.
+await build({
+  entryPoints: ['lib/index.ts'],
+  outfile: 'dist/index.cjs',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  packages: 'external',
+  define: { 'import.meta.url': '__o2sModuleUrl' },
+  banner: { js: "const __o2sModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
 copyFileSync('scripts/bin.cjs', 'dist/o2stack.cjs');
 chmodSync('dist/o2stack.cjs', 0o755);
 rmSync('dist/o2stack.mjs', { force: true });
