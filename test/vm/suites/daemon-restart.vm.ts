@@ -5,6 +5,10 @@
 //   - the new daemon adopts the lockspace from configfs and sysfs and starts it again: the writer
 //     goes on, no acknowledged (fsync'd) record is lost, POSIX locks are served, the next
 //     unmount (lockspace leave) and mount (join) are answered;
+// The one-node static membership runs its process groups in the daemon, so the restart here is the
+// groups path (rejoin, barrier, control=1); the static path without groups (several static nodes,
+// no plocks) restarts an adopted lockspace itself, covered by test/model/dlmDaemon.test.ts.
+// Without either (the lockspace left stopped) the new file's lock below never comes.
 //   - fsck.ocfs2 -fn finds the volume clean afterwards.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
