@@ -4,7 +4,7 @@
 // answers out, 64-byte records as on /dev/dlm_plock). End to end: the native device, the daemon's
 // routing, the replicated tables, the control socket and `o2stack plocks`.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeBackend } from '../../lib/kernel/backend.js';
@@ -171,4 +171,33 @@ describe('o2stack daemon: POSIX locks off (--no-plocks, static membership): ENOS
       }
     });
   }
+});
+
+describe('o2stack daemon started beside POSIX locks it did not grant (its predecessor was killed)', function () {
+  it('says so as an error naming the pids, the mounts and the fix; nothing when there are none', async function () {
+    for (const held of [true, false]) {
+      const f = new FakeDaemonCluster('o2d-held-', [1]);
+      const proc = join(f.root(1), 'proc/self');
+      mkdirSync(proc, { recursive: true });
+      writeFileSync(join(f.root(1), 'proc/self/mountinfo'), '40 22 254:0 / /mnt/shared rw,relatime - ocfs2 /dev/vda rw,coherency=full,cluster_stack=pcmk\n');
+      writeFileSync(join(f.root(1), 'proc/locks'), held ? '1: POSIX  ADVISORY  WRITE 1187 fe:00:1318 0 EOF\n2: POSIX  ADVISORY  READ 1200 fe:00:1319 0 9\n' : '1: FLOCK  ADVISORY  WRITE 1187 fe:00:1318 0 EOF\n');
+      const lines: string[] = [];
+      const [daemonSide, kernelSide] = plockSocketpairForTest();
+      const k = new FakeKernel(new PlockDevice({ fd: kernelSide }));
+      try {
+        await f.start(1, { plockDevice: { fd: daemonSide }, log: (l: string) => lines.push(l) });
+        const err = lines.map((l) => JSON.parse(l) as { level: string; event: string; msg: string }).filter((e) => e.event === 'plocks-unknown');
+        if (!held) {
+          assert.deepEqual(err, []);
+          continue;
+        }
+        assert.equal(err.length, 1, lines.join('\n'));
+        assert.equal(err[0]!.level, 'error');
+        assert.match(err[0]!.msg, /2 POSIX lock\(s\) on \/mnt\/shared were granted before this daemon started \(held by pid 1187, 1200\).*restart those programs/);
+      } finally {
+        await f.close();
+        k.dev.close();
+      }
+    }
+  });
 });

@@ -21,6 +21,7 @@ import { KernelError } from '../../kernel/errors.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
 import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
 import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState } from '../../model/dlmDaemon.js';
+import { heldUserStackLocks } from '../../model/heldLocks.js';
 import { warmUpDaemonModel } from '../../model/daemonWarmUp.js';
 import { LatencySamples } from '../../model/latency.js';
 import { lockspaceOfGroup } from '../../model/lockspaceGroup.js';
@@ -197,7 +198,14 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       },
       // before any lockspace can start: a mounted volume's POSIX locks must never find nobody
       // reading the device. Undone before membership goes: pending requests answered -ENOLCK.
-      { name: 'plock device', run: () => this.plocks.start() },
+      {
+        name: 'plock device',
+        run: () => {
+          const undo = this.plocks.start();
+          this.warnHeldLocks();
+          return undo;
+        },
+      },
       { name: 'startup fencing', run: () => this.armStartupFencing() },
       {
         name: 'daemon group',
@@ -263,6 +271,27 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     const notified = sdNotify(`READY=1\nSTATUS=fs/dlm configured for cluster ${this.o.clusterName}; node ${this.model.localNodeId}\nMAINPID=${process.pid}`);
     this.log('info', 'ready', `ready${notified ? ' (READY=1 sent to systemd)' : ''}`, { quorate: this.model.quorate });
     this.rt.startWatchdog(sdNotify);
+  }
+
+  /**
+   * POSIX locks granted before this daemon started (its predecessor crashed or was killed with
+   * volumes mounted) are in the kernel's lists but not in this daemon's table, which cannot be
+   * rebuilt from them (the kernel does not show the lock owners it sends). Said loudly, with who
+   * holds them and the fix, instead of silently granting conflicting locks later.
+   */
+  private warnHeldLocks(): void {
+    if (this.plocks.model.mode !== 'cluster') return;
+    const k = this.o.backend;
+    const held = heldUserStackLocks(k.tryRead('/proc/locks') ?? '', k.tryRead('/proc/self/mountinfo') ?? '');
+    if (held.length === 0) return;
+    const pids = [...new Set(held.map((l) => l.pid))].sort((a, b) => a - b);
+    const dirs = [...new Set(held.map((l) => l.dir))];
+    this.log(
+      'error',
+      'plocks-unknown',
+      `${held.length} POSIX lock(s) on ${dirs.join(', ')} were granted before this daemon started (held by pid ${pids.join(', ')}): they are not in its lock table, so a conflicting lock from another process or node could be granted; restart those programs (or unmount and mount the volumes) to bring the table and the kernel back in step`,
+      { locks: held.length, pids, dirs },
+    );
   }
 
   /** What must hold before anything is touched: no dlm_controld, a free socket path, a safe kernel for legacy mode, fs/dlm's configfs. */

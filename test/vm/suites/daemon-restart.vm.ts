@@ -9,6 +9,8 @@
 // groups path (rejoin, barrier, control=1); the static path without groups (several static nodes,
 // no plocks) restarts an adopted lockspace itself, covered by test/model/dlmDaemon.test.ts.
 // Without either (the lockspace left stopped) the new file's lock below never comes.
+//   - a POSIX lock granted by the killed daemon is not in the new one's table: the new daemon says
+//     so (error plocks-unknown) with the holder's pid, read from /proc/locks and mountinfo;
 //   - fsck.ocfs2 -fn finds the volume clean afterwards.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -51,6 +53,7 @@ describe('the control daemon killed with a volume mounted and written, then star
   let uuid = '';
   let daemon: ChildProcess | undefined;
   let writer: ChildProcess | undefined;
+  let holder: ChildProcess | undefined;
 
   async function startDaemon(): Promise<ChildProcess> {
     const fd = openSync(DLOG, 'a');
@@ -77,7 +80,7 @@ describe('the control daemon killed with a volume mounted and written, then star
   });
 
   after(async function () {
-    if (writer?.pid && writer.exitCode === null) writer.kill('SIGKILL');
+    for (const c of [writer, holder]) if (c?.pid && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     if (mountLine()) await within(nativeSystem.umount(MNT), 60_000, 'cleanup umount').catch(() => undefined);
     if (daemon?.pid && daemon.exitCode === null) daemon.kill('SIGTERM');
     if (this.currentTest?.state === 'failed') console.log(readFileSync(DLOG, 'utf8').split('\n').slice(-60).join('\n'));
@@ -92,6 +95,11 @@ describe('the control daemon killed with a volume mounted and written, then star
   });
 
   it('SIGKILL: the kernel stops the lockspace; the restarted daemon adopts it, starts it again, and the writer goes on', async function () {
+    // a POSIX lock granted by the daemon about to die: the next one cannot know it
+    holder = spawn('python3', [PLOCK, 'hold', `${MNT}/held.lock`, '0', '10', 'ex'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    holder.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    assert.ok(await waitFor(() => out.includes('held'), 60_000), `the lock was not granted: ${out}`);
     const d = daemon!;
     const killedAt = Date.now();
     process.kill(d.pid!, 'SIGKILL');
@@ -110,6 +118,11 @@ describe('the control daemon killed with a volume mounted and written, then star
     const after = await sh(`touch ${MNT}/created-after-restart`, 120_000);
     assert.ok(after.ok, `no new lock after the restart: the lockspace is still stopped (${after.out})`);
     assert.ok(await waitFor(() => acked() > stalled + 10, 120_000), `the writer did not go on after the restart (acked ${acked()}, ${stalled} before)`);
+    // the lock held across the restart is named, with its pid (from the real /proc/locks and mountinfo)
+    const unknown = readDaemonLog(DLOG).filter((l) => l.event === 'plocks-unknown').pop();
+    assert.ok(unknown, 'no plocks-unknown error after the restart');
+    assert.deepEqual(unknown.pids, [holder!.pid], unknown.msg);
+    assert.deepEqual(unknown.dirs, [MNT]);
     const ls = (await request(SOCK, 'lockspaces')) as { name: string; state: string }[];
     assert.ok(ls.some((l) => l.name === uuid && l.state === 'running'), JSON.stringify(ls));
     figure(`daemon restart: ready ${Date.now() - restartAt} ms after its start, writer going again; ${Date.now() - killedAt} ms from the kill`);
@@ -118,6 +131,8 @@ describe('the control daemon killed with a volume mounted and written, then star
   it('after the restart: POSIX locks are served, the unmount (leave) and a new mount (join) are answered', async function () {
     const t = execFileSync('python3', [PLOCK, 'try', `${MNT}/p.lock`, '0', '10', 'ex'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' }).trim();
     assert.equal(t, 'granted');
+    holder!.kill('SIGKILL');
+    assert.ok(await waitFor(() => holder!.exitCode !== null || holder!.signalCode !== null, 30_000, 100), 'the lock holder did not exit');
     writer!.kill('SIGKILL');
     assert.ok(await waitFor(() => writer!.exitCode !== null || writer!.signalCode !== null, 30_000, 100), 'the writer did not exit');
     const last = acked();
