@@ -70,6 +70,8 @@ function firstSignificantLine(text: string): string | undefined {
 export interface ParseAnyOptions extends ImportOptions {
   /** Skip detection. */
   format?: ConfigFormat;
+  /** A cluster with no nodes yet is not an error (a file being edited: o2stack node add) */
+  allowNoNodes?: boolean;
 }
 
 export interface ParseAnyResult extends ParseResult {
@@ -113,7 +115,10 @@ export function parseAny(text: string, opts: ParseAnyOptions = {}): ParseAnyResu
   const seen = new Map<string, number | undefined>();
   for (const c of parsed.clusters) {
     // validateCluster takes the file from loc; make sure it is there even if a parser left it out.
-    for (const i of validateCluster(c)) issues.push(opts.file !== undefined && i.file === undefined ? { file: opts.file, ...i } : i);
+    for (const i of validateCluster(c)) {
+      if (opts.allowNoNodes && i.code === 'E_CONF_NO_NODES') continue;
+      issues.push(opts.file !== undefined && i.file === undefined ? { file: opts.file, ...i } : i);
+    }
     if (seen.has(c.name)) {
       issues.push({
         ...c.loc,

@@ -3,7 +3,7 @@
 // and serialized between o2stack processes by a PID lock file next to the target.
 import { randomBytes } from 'node:crypto';
 import { constants as FS, existsSync, promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { parseAny, type ParseAnyOptions, type ParseAnyResult } from '../config/detect.js';
 import { type O2cbDefaultsFile, parseO2cbDefaults } from '../config/o2cbDefaults.js';
 import { ConfigError } from '../model/errors.js';
@@ -51,8 +51,10 @@ export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, '
 export interface WriteOptions {
   /** How long to wait for another writer's lock, in ms (default 5000). */
   lockTimeoutMs?: number;
-  /** File mode of the result (default 0644, what ocfs2-tools uses). */
+  /** File mode of the result (default: the existing file's, else 0644, what ocfs2-tools uses). */
   mode?: number;
+  /** false: a symlink at the path is replaced itself (default: its target is written, the link stays) */
+  followSymlinks?: boolean;
 }
 
 function pidAlive(pid: number): boolean {
@@ -128,6 +130,7 @@ export async function acquireLock(path: string, timeoutMs = 5000): Promise<() =>
  * or the new file, never a torn one.
  */
 export async function writeConfigFileAtomic(path: string, text: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
+  if (opts.followSymlinks !== false) path = await writeTarget(path);
   const release = await acquireLock(path, opts.lockTimeoutMs);
   try {
     await writeLocked(path, text, opts);
@@ -142,6 +145,7 @@ export async function writeConfigFileAtomic(path: string, text: string | Uint8Ar
  * cannot change the file between the read and the write. Returns what `change` returned.
  */
 export async function updateFileAtomic(path: string, change: (current: string | undefined) => string | undefined, opts: WriteOptions = {}): Promise<string | undefined> {
+  if (opts.followSymlinks !== false) path = await writeTarget(path);
   const release = await acquireLock(path, opts.lockTimeoutMs);
   try {
     let current: string | undefined;
@@ -160,9 +164,38 @@ export async function updateFileAtomic(path: string, change: (current: string | 
   }
 }
 
-async function writeLocked(path: string, text: string | Uint8Array, opts: WriteOptions): Promise<void> {
-  const mode = opts.mode ?? 0o644;
+/**
+ * The file a write replaces: a symlink's target (followed, however many links), so the link stays
+ * a link (/etc/ocfs2/cluster.conf → a file managed elsewhere), and the lock is the target's, shared
+ * by writers that name either.
+ */
+async function writeTarget(path: string): Promise<string> {
+  for (let i = 0; i < 40; i++) {
+    const st = await fsp.lstat(path).catch(() => undefined);
+    if (!st?.isSymbolicLink()) return path;
+    const to = await fsp.readlink(path);
+    path = isAbsolute(to) ? to : join(dirname(path), to);
+  }
+  throw new ConfigError([{ file: path, code: 'E_CONF_WRITE', message: `${path}: too many levels of symbolic links`, hint: 'point the link at a file' }]);
+}
+
+/** Temp files of writers that died before their rename (their PID is gone): removed, under the lock. */
+async function removeStaleTemps(path: string): Promise<void> {
   const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.tmp')) continue;
+    const pid = Number(n.slice(prefix.length).split('.')[0]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) await fsp.unlink(join(dir, n)).catch(() => undefined);
+  }
+}
+
+async function writeLocked(path: string, text: string | Uint8Array, opts: WriteOptions): Promise<void> {
+  // an existing file keeps its mode (a 0600 file stays 0600) unless the caller sets one
+  const mode = opts.mode ?? ((await fsp.stat(path).catch(() => undefined))?.mode ?? 0o644) & 0o7777;
+  const dir = dirname(path);
+  await removeStaleTemps(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, mode);

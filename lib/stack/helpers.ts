@@ -134,10 +134,10 @@ export async function executeHelperPlan(plan: HelperPlan, newHelper: string): Pr
         break;
       case 'write-helper':
         // over a symlink too: rename replaces the link itself, never what it points to
-        await writeConfigFileAtomic(a.path, newHelper, { mode: 0o755 });
+        await writeConfigFileAtomic(a.path, newHelper, { mode: 0o755, followSymlinks: false });
         break;
       case 'restore-file':
-        await writeConfigFileAtomic(a.to, readFileSync(a.from), { mode: a.mode });
+        await writeConfigFileAtomic(a.to, readFileSync(a.from), { mode: a.mode, followSymlinks: false });
         break;
       case 'restore-symlink':
         symlinkAtomic(a.target, a.path);

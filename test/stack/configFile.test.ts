@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, loadConfigFile, writeConfigFileAtomic } from '../../lib/stack/configFile.js';
+import { acquireLock, loadConfigFile, updateFileAtomic, writeConfigFileAtomic } from '../../lib/stack/configFile.js';
 import { ConfigError } from '../../lib/model/errors.js';
 
 async function rejectsConfig(p: Promise<unknown>, code: string): Promise<ConfigError> {
@@ -46,17 +46,19 @@ describe('configuration files on disk', () => {
     assert.match(e.issues[0]!.hint!, /not a directory/);
   });
 
-  it('writes atomically with mode 0644 whatever the umask, and leaves no temp or lock file', async () => {
+  it('writes atomically: a new file 0644 whatever the umask, an existing one keeps its mode; no temp or lock file left', async () => {
     const p = join(dir, 'cluster.conf');
-    writeFileSync(p, 'old\n', { mode: 0o600 });
     const old = process.umask(0o077);
     try {
       await writeConfigFileAtomic(p, 'new\n');
+      assert.equal(statSync(p).mode & 0o777, 0o644);
+      chmodSync(p, 0o600);
+      await writeConfigFileAtomic(p, 'newer\n');
     } finally {
       process.umask(old);
     }
-    assert.equal(readFileSync(p, 'utf8'), 'new\n');
-    assert.equal(statSync(p).mode & 0o777, 0o644);
+    assert.equal(readFileSync(p, 'utf8'), 'newer\n');
+    assert.equal(statSync(p).mode & 0o777, 0o600, 'not widened');
     assert.deepEqual(readdirSync(dir), ['cluster.conf']);
   });
 
@@ -104,6 +106,63 @@ describe('configuration files on disk', () => {
     utimesSync(`${p}.lock`, past, past);
     await writeConfigFileAtomic(p, 'two\n', { lockTimeoutMs: 1000 });
     assert.equal(readFileSync(p, 'utf8'), 'two\n');
+  });
+
+  it('a symlinked file: the link stays a link, the target is written and keeps its mode (0600 stays 0600)', async () => {
+    const real = join(dir, 'real.conf');
+    const link = join(dir, 'cluster.conf');
+    writeFileSync(real, 'old\n', { mode: 0o600 });
+    chmodSync(real, 0o600);
+    symlinkSync('real.conf', link);
+    await writeConfigFileAtomic(link, 'new\n');
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.equal(readFileSync(real, 'utf8'), 'new\n');
+    assert.equal(statSync(real).mode & 0o777, 0o600);
+    const next = await updateFileAtomic(link, (t) => `${t}more\n`);
+    assert.equal(next, 'new\nmore\n');
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(statSync(real).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dir).sort(), ['cluster.conf', 'real.conf']);
+    // a link loop is an error, not a hang
+    symlinkSync('loop2', join(dir, 'loop1'));
+    symlinkSync('loop1', join(dir, 'loop2'));
+    await rejectsConfig(writeConfigFileAtomic(join(dir, 'loop1'), 'x'), 'E_CONF_WRITE');
+  });
+
+  it('a writer killed before its rename leaves a temp file: the next write removes it (its PID is dead), not a live writer\'s', async () => {
+    const p = join(dir, 'c.conf');
+    writeFileSync(p, 'a\n');
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+    writeFileSync(join(dir, `.c.conf.${dead}.0123abcd.tmp`), 'half');
+    writeFileSync(join(dir, `.c.conf.${process.ppid}.0123abcd.tmp`), 'a live writer\'s');
+    await writeConfigFileAtomic(p, 'b\n');
+    assert.deepEqual(readdirSync(dir).sort(), [`.c.conf.${process.ppid}.0123abcd.tmp`, 'c.conf']);
+  });
+
+  it('20 concurrent o2stack node add (the built bin): every node is in the file, numbers distinct, the file whole', async function () {
+    const bin = new URL('../../dist/o2stack.cjs', import.meta.url).pathname;
+    if (!existsSync(bin)) return this.skip(); // not built: `npm run build`
+    this.timeout(60000);
+    const p = join(dir, 'cluster.conf');
+    writeFileSync(p, 'cluster:\n\tnode_count = 0\n\tname = demo\n');
+    const { spawn } = await import('node:child_process');
+    const runs = Array.from({ length: 20 }, (_, i) =>
+      new Promise<{ code: number | null; err: string }>((res) => {
+        const c = spawn(process.execPath, [bin, '--config', p, 'node', 'add', `n${i}`, '--ip', `192.0.2.${i + 1}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        c.on('close', (code) => res({ code, err }));
+      }),
+    );
+    const results = await Promise.all(runs);
+    for (const r of results) assert.equal(r.code, 0, r.err);
+    const text = readFileSync(p, 'utf8');
+    const names = [...text.matchAll(/^\tname = (n\d+)$/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(names, Array.from({ length: 20 }, (_, i) => `n${i}`).sort());
+    const numbers = [...text.matchAll(/^\tnumber = (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.equal(new Set(numbers).size, 20, `numbers: ${numbers.join(',')}`);
+    assert.match(text, /node_count = 20/);
+    assert.deepEqual(readdirSync(dir), ['cluster.conf'], 'no lock or temp file left');
   });
 
   it('reports a missing directory as a clear error', async () => {

@@ -15,19 +15,29 @@ interface NodeOptions extends GlobalOptions {
 }
 
 async function edit(o: NodeOptions, change: (clusters: import('../../model/cluster.js').ClusterConfig[]) => { clusters: import('../../model/cluster.js').ClusterConfig[]; node: import('../../model/cluster.js').NodeConfig }) {
-  const [{ loadConfigFile, writeConfigFileAtomic }, { formatClusterConf }, { formatJsonConfig }] = await Promise.all([
+  const [{ loadConfigFile, updateFileAtomic }, { parseAny }, { formatClusterConf }, { formatJsonConfig }] = await Promise.all([
     import('../../stack/configFile.js'),
+    import('../../config/detect.js'),
     import('../../config/clusterConf.js'),
     import('../../config/json.js'),
   ]);
   const file = o.config ?? '/etc/ocfs2/cluster.conf';
-  const loaded = await loadConfigFile(file);
-  if (loaded.format !== 'ocfs2' && loaded.format !== 'json') {
-    throw new CliError(`${file} is a ${loaded.format} file; o2stack edits ocfs2 cluster.conf and JSON files only`, EXIT.FAILED, `convert it first: o2stack config convert --to ocfs2 ${file} > /etc/ocfs2/cluster.conf`);
-  }
-  const { clusters, node } = change(loaded.clusters);
-  const text = loaded.format === 'json' ? formatJsonConfig(clusters) : formatClusterConf(clusters);
-  if (!o.dryRun) await writeConfigFileAtomic(file, text);
+  // the file's own errors (missing, unreadable, invalid) as every command reports them
+  await loadConfigFile(file, { allowNoNodes: true });
+  // then read-modify-write under the lock: concurrent edits see each other's (each reads the file
+  // as the previous one left it), so none is lost
+  let result: { text: string; node: import('../../model/cluster.js').NodeConfig; clusters: import('../../model/cluster.js').ClusterConfig[] } | undefined;
+  await updateFileAtomic(file, (current) => {
+    const loaded = parseAny(current ?? '', { file, allowNoNodes: true });
+    if (loaded.format !== 'ocfs2' && loaded.format !== 'json') {
+      throw new CliError(`${file} is a ${loaded.format} file; o2stack edits ocfs2 cluster.conf and JSON files only`, EXIT.FAILED, `convert it first: o2stack config convert --to ocfs2 ${file} > /etc/ocfs2/cluster.conf`);
+    }
+    const { clusters, node } = change(loaded.clusters);
+    const text = loaded.format === 'json' ? formatJsonConfig(clusters) : formatClusterConf(clusters);
+    result = { text, node, clusters };
+    return o.dryRun ? undefined : text;
+  });
+  const { text, node, clusters } = result!;
   let applied: unknown = null;
   if (o.apply && !o.dryRun) {
     const [{ NativeBackend }, { selectCluster, planFromCluster }, { applyO2nmPlan }] = await Promise.all([import('../../kernel/backend.js'), import('../../stack/o2cbConfig.js'), import('../../stack/o2nmApply.js')]);

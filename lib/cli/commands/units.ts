@@ -25,7 +25,8 @@ export function register(program: Command): void {
       const dir = join(o.root ?? '/', o.dir);
       const written: string[] = [];
       for (const u of units) {
-        await writeConfigFileAtomic(join(dir, u.name), u.text, { mode: 0o644 });
+        // a unit that is a link (systemctl mask: → /dev/null) is replaced, never written through
+        await writeConfigFileAtomic(join(dir, u.name), u.text, { mode: 0o644, followSymlinks: false });
         written.push(join(dir, u.name));
       }
       if (o.json) return printJson({ paths, written });
