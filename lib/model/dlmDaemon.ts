@@ -42,6 +42,7 @@ export type NodeState = 'up' | 'failed' | 'down';
 export const ETIMEDOUT = 110;
 export const EEXIST = 17;
 export const ENOTCONN = 107;
+export const ESHUTDOWN = 108;
 export const EPROTO = 71;
 
 export interface LockspaceEntry {

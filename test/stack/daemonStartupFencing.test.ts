@@ -41,3 +41,21 @@ describe('o2stack daemon: startup fencing (node 3 down when the cluster forms; n
     assert.ok(logs2.some((l) => /post-join delay \(400 ms\) over: node 3 never joined/.test(l)));
   });
 });
+
+describe('o2stack daemon stopping with a join still waiting', function () {
+  it('answers the join -ESHUTDOWN (the mount fails at once) instead of leaving mount(2) asleep', async function () {
+    const f = new FakeDaemonCluster('o2d-stopjoin-', [1, 2], { down: [2] });
+    try {
+      // node 2 unseen since the cluster formed: no lockspace starts before its fence, an hour away
+      await f.start(1, { socketPath: null, postJoinDelayMs: 3_600_000, joinTimeoutMs: 3_600_000 });
+      const LS = 'AB'.repeat(16);
+      f.mount(1, LS);
+      await until(() => f.daemons.get(1)!.model.lockspaces.get(LS)?.state === 'joining', 'the join is seen and waits');
+      assert.equal(f.read(1, `sys/kernel/dlm/${LS}/event_done`), undefined, 'not answered while it waits');
+      await f.daemons.get(1)!.stop();
+      assert.equal(f.read(1, `sys/kernel/dlm/${LS}/event_done`)?.trim(), '-108', 'answered -ESHUTDOWN at the stop');
+    } finally {
+      await f.close();
+    }
+  });
+});

@@ -19,8 +19,8 @@ import { BatchError, type KernelBackend } from '../../kernel/backend.js';
 import { ControlGuardError, downHazard, openControl, userStackMounts, type ControlDevice, type ControlOpenOptions, type DownHazard, type DownHazardOptions } from '../../kernel/control.js';
 import { KernelError } from '../../kernel/errors.js';
 import type { ReceivedUevent } from '../../kernel/uevent.js';
-import { DLM_CLUSTER, type DlmMember } from '../../model/dlm.js';
-import { daemonStartPlan, DlmControlModel, ENOTCONN, type DaemonAction, type DaemonEvent, type DlmConfigState } from '../../model/dlmDaemon.js';
+import { DLM_CLUSTER, failEventOps, type DlmMember } from '../../model/dlm.js';
+import { daemonStartPlan, DlmControlModel, ENOTCONN, ESHUTDOWN, type DaemonAction, type DaemonEvent, type DlmConfigState } from '../../model/dlmDaemon.js';
 import { heldUserStackLocks } from '../../model/heldLocks.js';
 import { warmUpDaemonModel } from '../../model/daemonWarmUp.js';
 import { LatencySamples } from '../../model/latency.js';
@@ -581,9 +581,21 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (!d || (d.action !== 'online' && d.action !== 'offline')) return;
     this.counters[d.action]++;
     this.log('info', `uevent-${d.action}`, `${d.action} ${d.lockspace}`, { ls: d.lockspace, seqnum: d.seqnum ?? null });
+    // a join arriving while the daemon stops would wait in mount(2) forever: refused now
+    if (this.rt.stopped && d.action === 'online') return this.refuseJoinWhileStopping(d.lockspace);
     const at = Date.now();
     if (d.action === 'online') this.armJoinTimer(d.lockspace);
     this.enqueue(() => this.feed({ type: d.action as 'online' | 'offline', ls: d.lockspace, at }));
+  }
+
+  /** Answers a join -ESHUTDOWN (the mount fails at once with that errno) because this daemon is stopping. */
+  private refuseJoinWhileStopping(ls: string): void {
+    try {
+      this.o.backend.batch(failEventOps(ls, ESHUTDOWN));
+      this.log('warn', 'join-refused', `join of ${ls} refused (-ESHUTDOWN): the daemon is stopping; mount again once a control daemon runs`, { ls });
+    } catch (e) {
+      this.log('error', 'join-refused', `join of ${ls} could not be refused: ${(e as Error).message}`, { ls });
+    }
   }
 
   private armJoinTimer(ls: string): void {
@@ -868,6 +880,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     this.rt.closeControl();
     // the event being handled ends; nothing queued after it runs, timers are cleared
     await this.rt.halt();
+    // joins still waiting (for a barrier, quorum, a fence) get their answer: nothing stays asleep
+    for (const e of this.model.lockspaces.values()) if (e.state === 'joining') this.refuseJoinWhileStopping(e.name);
     // the setup undone in reverse: probe, socket, plock device (pending POSIX locks answered
     // -ENOLCK) before membership goes, then uevents, and the monitor last
     await this.rt.tearDown();
