@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, loadConfigFile, writeConfigFileAtomic } from '../../lib/stack/configFile.js';
+import { acquireLock, loadConfigFile, updateFileAtomic, writeConfigFileAtomic } from '../../lib/stack/configFile.js';
 import { ConfigError } from '../../lib/model/errors.js';
 
 async function rejectsConfig(p: Promise<unknown>, code: string): Promise<ConfigError> {
@@ -46,9 +46,8 @@ describe('configuration files on disk', () => {
     assert.match(e.issues[0]!.hint!, /not a directory/);
   });
 
-  it('writes atomically with mode 0644 whatever the umask, and leaves no temp or lock file', async () => {
+  it('writes a new file atomically with mode 0644 whatever the umask, and leaves no temp or lock file', async () => {
     const p = join(dir, 'cluster.conf');
-    writeFileSync(p, 'old\n', { mode: 0o600 });
     const old = process.umask(0o077);
     try {
       await writeConfigFileAtomic(p, 'new\n');
@@ -58,6 +57,71 @@ describe('configuration files on disk', () => {
     assert.equal(readFileSync(p, 'utf8'), 'new\n');
     assert.equal(statSync(p).mode & 0o777, 0o644);
     assert.deepEqual(readdirSync(dir), ['cluster.conf']);
+  });
+
+  it('an existing file keeps its mode (0600 stays 0600), on both write paths', async () => {
+    const p = join(dir, 'cluster.conf');
+    writeFileSync(p, 'old\n', { mode: 0o600 });
+    await writeConfigFileAtomic(p, 'new\n');
+    assert.equal(statSync(p).mode & 0o777, 0o600);
+    await updateFileAtomic(p, (t) => `${t}more\n`);
+    assert.equal(readFileSync(p, 'utf8'), 'new\nmore\n');
+    assert.equal(statSync(p).mode & 0o777, 0o600);
+  });
+
+  it('writes through a symlinked config: the link stays a link, its target gets the text and keeps its mode', async () => {
+    mkdirSync(join(dir, 'real'));
+    const target = join(dir, 'real', 'cluster.conf');
+    writeFileSync(target, 'old\n', { mode: 0o600 });
+    const link = join(dir, 'cluster.conf');
+    symlinkSync('real/cluster.conf', link); // relative, as ln -s usually makes them
+    const link2 = join(dir, 'second');
+    symlinkSync(link, link2); // a chain of links
+    await updateFileAtomic(link2, (t) => `${t}new\n`);
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link was replaced by a file');
+    assert.ok(lstatSync(link2).isSymbolicLink());
+    assert.equal(readFileSync(target, 'utf8'), 'old\nnew\n');
+    assert.equal(statSync(target).mode & 0o777, 0o600);
+    await writeConfigFileAtomic(link, 'x\n');
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(readFileSync(target, 'utf8'), 'x\n');
+    assert.deepEqual(readdirSync(dir).sort(), ['cluster.conf', 'real', 'second']);
+    assert.deepEqual(readdirSync(join(dir, 'real')), ['cluster.conf'], 'no temp or lock file left beside the target');
+  });
+
+  it('a dangling link is written at the file it names; a loop of links is a clear error', async () => {
+    const link = join(dir, 'cluster.conf');
+    symlinkSync('made.conf', link);
+    await writeConfigFileAtomic(link, 'x\n');
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(readFileSync(join(dir, 'made.conf'), 'utf8'), 'x\n');
+    symlinkSync('b', join(dir, 'a'));
+    symlinkSync('a', join(dir, 'b'));
+    const e = await rejectsConfig(writeConfigFileAtomic(join(dir, 'a'), 'x'), 'E_CONF_WRITE');
+    assert.match(e.message, /ELOOP/);
+  });
+
+  it('the same file through a link and by its own path takes one lock', async () => {
+    const target = join(dir, 'cluster.conf');
+    symlinkSync('cluster.conf', join(dir, 'link'));
+    const release = await acquireLock(target);
+    try {
+      await rejectsConfig(writeConfigFileAtomic(join(dir, 'link'), 'x', { lockTimeoutMs: 100 }), 'E_CONF_LOCKED');
+    } finally {
+      await release();
+    }
+  });
+
+  it('removes the temp files of killed writers (dead PIDs) on the next write, and leaves a live one alone', async () => {
+    const p = join(dir, 'cluster.conf');
+    writeFileSync(p, 'old\n');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = `.cluster.conf.${dead}.0badc0de.tmp`;
+    const live = `.cluster.conf.${process.ppid}.12345678.tmp`; // our parent: alive, not ours
+    const other = `.other.conf.${dead}.0badc0de.tmp`; // another file's: not this write's business
+    for (const f of [stale, live, other]) writeFileSync(join(dir, f), 'half a wri');
+    await writeConfigFileAtomic(p, 'new\n');
+    assert.deepEqual(readdirSync(dir).sort(), [live, other, 'cluster.conf'].sort());
   });
 
   it('serializes concurrent writers: every write completes and the file is one of them, whole', async () => {

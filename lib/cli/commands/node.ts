@@ -14,20 +14,33 @@ interface NodeOptions extends GlobalOptions {
   node?: string;
 }
 
-async function edit(o: NodeOptions, change: (clusters: import('../../model/cluster.js').ClusterConfig[]) => { clusters: import('../../model/cluster.js').ClusterConfig[]; node: import('../../model/cluster.js').NodeConfig }) {
-  const [{ loadConfigFile, writeConfigFileAtomic }, { formatClusterConf }, { formatJsonConfig }] = await Promise.all([
+async function editConfig(o: NodeOptions, change: (clusters: import('../../model/cluster.js').ClusterConfig[]) => { clusters: import('../../model/cluster.js').ClusterConfig[]; node: import('../../model/cluster.js').NodeConfig }) {
+  const [{ loadConfigFile, updateFileAtomic, missingConfigError }, { parseAny }, { formatClusterConf }, { formatJsonConfig }] = await Promise.all([
     import('../../stack/configFile.js'),
+    import('../../config/detect.js'),
     import('../../config/clusterConf.js'),
     import('../../config/json.js'),
   ]);
   const file = o.config ?? '/etc/ocfs2/cluster.conf';
-  const loaded = await loadConfigFile(file);
-  if (loaded.format !== 'ocfs2' && loaded.format !== 'json') {
-    throw new CliError(`${file} is a ${loaded.format} file; o2stack edits ocfs2 cluster.conf and JSON files only`, EXIT.FAILED, `convert it first: o2stack config convert --to ocfs2 ${file} > /etc/ocfs2/cluster.conf`);
+  // the read, the change and the write happen under the file's lock: concurrent edits (two
+  // `node add` choosing the lowest free number) serialize instead of overwriting each other
+  const edit = (loaded: { format: string; clusters: import('../../model/cluster.js').ClusterConfig[] }) => {
+    if (loaded.format !== 'ocfs2' && loaded.format !== 'json') {
+      throw new CliError(`${file} is a ${loaded.format} file; o2stack edits ocfs2 cluster.conf and JSON files only`, EXIT.FAILED, `convert it first: o2stack config convert --to ocfs2 ${file} > /etc/ocfs2/cluster.conf`);
+    }
+    const r = change(loaded.clusters);
+    return { ...r, text: loaded.format === 'json' ? formatJsonConfig(r.clusters) : formatClusterConf(r.clusters) };
+  };
+  let result: ReturnType<typeof edit> | undefined;
+  if (o.dryRun) result = edit(await loadConfigFile(file));
+  else {
+    await updateFileAtomic(file, (current) => {
+      if (current === undefined) throw missingConfigError(file);
+      result = edit(parseAny(current, { file }));
+      return result.text;
+    });
   }
-  const { clusters, node } = change(loaded.clusters);
-  const text = loaded.format === 'json' ? formatJsonConfig(clusters) : formatClusterConf(clusters);
-  if (!o.dryRun) await writeConfigFileAtomic(file, text);
+  const { clusters, node, text } = result!;
   let applied: unknown = null;
   if (o.apply && !o.dryRun) {
     const [{ NativeBackend }, { selectCluster, planFromCluster }, { applyO2nmPlan }] = await Promise.all([import('../../kernel/backend.js'), import('../../stack/o2cbConfig.js'), import('../../stack/o2nmApply.js')]);
@@ -55,7 +68,7 @@ export function register(program: Command): void {
       const { addNode } = await import('../../config/edit.js');
       const num = o.number === undefined ? undefined : Number(o.number);
       const port = Number(o.port);
-      const r = await edit(o, (clusters) => addNode(clusters, o.cluster, { name, ipAddress: o.ip!, port, number: num }));
+      const r = await editConfig(o, (clusters) => addNode(clusters, o.cluster, { name, ipAddress: o.ip!, port, number: num }));
       if (o.json) return printJson({ added: r.node, file: r.file, written: !o.dryRun, appliedSteps: r.applied });
       if (o.dryRun) return void writeOut(r.text);
       writeOut(`added node '${r.node.name}' (number ${r.node.number}, ${r.node.ipAddress}:${r.node.port}) to ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);
@@ -70,7 +83,7 @@ export function register(program: Command): void {
     .action(async (name: string, _o, cmd: Command) => {
       const o = cmd.optsWithGlobals<NodeOptions>();
       const { removeNode } = await import('../../config/edit.js');
-      const r = await edit(o, (clusters) => removeNode(clusters, o.cluster, name));
+      const r = await editConfig(o, (clusters) => removeNode(clusters, o.cluster, name));
       if (o.json) return printJson({ removed: r.node, file: r.file, written: !o.dryRun, appliedSteps: r.applied });
       if (o.dryRun) return void writeOut(r.text);
       writeOut(`removed node '${r.node.name}' from ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);
