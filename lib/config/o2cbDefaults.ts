@@ -74,7 +74,8 @@ export function parseShellAssignments(text: string, issues: IssueList): ShellAss
   const out: ShellAssignment[] = [];
   let i = 0;
   let line = 1;
-  const lineText = (l: number) => text.split('\n')[l - 1] ?? '';
+  let lines: string[] | undefined; // split once, when the first error needs it: a split per error was quadratic
+  const lineText = (l: number) => (lines ??= text.split('\n'))[l - 1] ?? '';
   const fail = (l: number, code: string, message: string, hint: string): never => {
     issues.error(l, { code, message: `${message}: ${quoteLine(lineText(l).replace(/\r$/, ''))}`, hint });
     throw new Stop();
