@@ -56,6 +56,11 @@ export interface WriteOptions {
   lockTimeoutMs?: number;
   /** File mode of the result (default: the existing file's mode, else 0644, what ocfs2-tools uses). */
   mode?: number;
+  /**
+   * Replace a symbolic link at `path` with the file (installed programs: the link is what is being
+   * replaced). Default: write to the file the link points to, keeping the link (configuration).
+   */
+  replaceLink?: boolean;
 }
 
 function pidAlive(pid: number): boolean {
@@ -131,7 +136,7 @@ export async function acquireLock(path: string, timeoutMs = 5000): Promise<() =>
  * or the new file, never a torn one.
  */
 export async function writeConfigFileAtomic(path: string, text: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
-  const target = await resolveTarget(path);
+  const target = opts.replaceLink ? path : await resolveTarget(path);
   const release = await acquireLock(target, opts.lockTimeoutMs);
   try {
     await writeLocked(target, text, opts);
@@ -146,7 +151,7 @@ export async function writeConfigFileAtomic(path: string, text: string | Uint8Ar
  * cannot change the file between the read and the write. Returns what `change` returned.
  */
 export async function updateFileAtomic(path: string, change: (current: string | undefined) => string | undefined, opts: WriteOptions = {}): Promise<string | undefined> {
-  const target = await resolveTarget(path);
+  const target = opts.replaceLink ? path : await resolveTarget(path);
   const release = await acquireLock(target, opts.lockTimeoutMs);
   try {
     let current: string | undefined;
@@ -198,7 +203,7 @@ async function removeStaleTemps(dir: string, name: string): Promise<void> {
 async function writeLocked(path: string, text: string | Uint8Array, opts: WriteOptions): Promise<void> {
   const dir = dirname(path);
   // an existing file keeps its mode (a 0600 file holding addresses stays 0600) and its owner
-  const old = await fsp.stat(path).catch(() => undefined);
+  const old = await fsp.lstat(path).catch(() => undefined);
   const mode = opts.mode ?? (old?.isFile() ? old.mode & 0o7777 : 0o644);
   await removeStaleTemps(dir, basename(path));
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
