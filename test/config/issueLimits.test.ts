@@ -2,6 +2,7 @@
 // parsers report the first MAX_ISSUES of each kind and count the rest, instead of building and
 // joining one issue per line; the defaults reader splits the text once, not once per error.
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { parseClusterConf } from '../../lib/config/clusterConf.js';
 import { parseCmanXml } from '../../lib/config/cmanXml.js';
 import { MAX_ISSUES } from '../../lib/config/common.js';
@@ -66,5 +67,26 @@ describe('parsers: issue counts are bounded on huge broken inputs', () => {
     assert.equal(e.issues.length, MAX_ISSUES + 1);
     assert.match(e.issues.at(-1)!.message, new RegExp(`^${N - MAX_ISSUES} more errors`));
     assert.match(e.issues[0]!.message, /"X='a' b"/, 'the line is still quoted in the message');
+  });
+
+  it('cman XML: a broken tag repeated 50,000 times stops at the eleventh XML error (saxes made an Error with a stack for every one)', () => {
+    // the shape the fuzzer found: 2.8 MB of one tag with a quote missing took 2–5 s
+    const text = '<?xml version="1.0"?>\n<cluster name="alpha" config_version="1">\n' + '  <cman two_node="1" expected_votes="1fig_version="1">\n'.repeat(50_000);
+    const proto = (createRequire(import.meta.url)('saxes') as { SaxesParser: { prototype: { makeError(m: string): Error } } }).SaxesParser.prototype;
+    const make = proto.makeError;
+    let made = 0;
+    proto.makeError = function (this: unknown, m: string) {
+      made++;
+      return make.call(this, m);
+    };
+    let e: ConfigError;
+    try {
+      e = configError(() => parseCmanXml(text, { file: 'f' }));
+    } finally {
+      proto.makeError = make;
+    }
+    assert.ok(made <= 11, `saxes made ${made} errors`);
+    assert.equal(e.issues.filter((i) => i.code === 'E_XML').length, 11);
+    assert.match(e.issues.at(-1)!.message, /more XML errors after these ten/);
   });
 });
