@@ -68,6 +68,9 @@ export interface O2cbDefaultsFile {
 }
 
 class Stop extends Error {}
+// one instance, thrown for every syntax error: a new Error per bad line captured a stack each time
+// (half the cost of a MB of broken lines)
+const STOP = new Stop();
 
 /** Reads the assignments of a shell variable file; syntax errors are collected in `issues`. */
 export function parseShellAssignments(text: string, issues: IssueList): ShellAssignment[] {
@@ -78,7 +81,7 @@ export function parseShellAssignments(text: string, issues: IssueList): ShellAss
   const lineText = (l: number) => (lines ??= text.split('\n'))[l - 1] ?? '';
   const fail = (l: number, code: string, message: string, hint: string): never => {
     issues.error(l, { code, message: `${message}: ${quoteLine(lineText(l).replace(/\r$/, ''))}`, hint });
-    throw new Stop();
+    throw STOP;
   };
   const skipLine = () => {
     while (i < text.length && text[i] !== '\n') i++;
