@@ -67,4 +67,22 @@ describe('concurrent o2stack node add (built CLI, 20 processes)', function () {
     for (const r of reported) assert.equal(nodes.find((n) => n.name === r.name)?.number, r.number, `${r.name}: printed number differs from the file`);
     assert.ok(reads > 0);
   });
+
+  it('node add and o2cb add-node mixed (10 + 10 processes), with configure on a defaults file beside: nothing lost', async () => {
+    const conf = join(dir, 'cluster.conf');
+    const defaults = join(dir, 'o2cb');
+    writeFileSync(conf, CONF);
+    const runs = await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => run(['node', 'add', `a${i}`, '--ip', `192.0.2.${i + 10}`, '--config', conf])),
+      ...Array.from({ length: 10 }, (_, i) => run(['o2cb', '--config-file', conf, 'add-node', '--ip', `192.0.2.${i + 30}`, 'demo', `b${i}`])),
+      ...Array.from({ length: 6 }, (_, i) => run(['configure', '--defaults', defaults, ...[['--enabled', 'true'], ['--boot-cluster', 'demo'], ['--heartbeat-threshold', '31'], ['--idle-timeout-ms', '30000'], ['--keepalive-delay-ms', '2000'], ['--reconnect-delay-ms', '2000']][i]!])),
+    ]);
+    for (const r of runs) assert.equal(r.code, 0, r.err);
+    const nodes = parseClusterConf(readFileSync(conf, 'utf8')).clusters[0]!.nodes;
+    assert.equal(nodes.length, 21);
+    assert.equal(new Set(nodes.map((n) => n.number)).size, 21, 'two nodes share a number');
+    // each configure set a different variable: all six are there whatever the order
+    const text = readFileSync(defaults, 'utf8');
+    for (const v of ['O2CB_ENABLED=true', 'O2CB_BOOTCLUSTER=demo', 'O2CB_HEARTBEAT_THRESHOLD=31', 'O2CB_IDLE_TIMEOUT_MS=30000', 'O2CB_KEEPALIVE_DELAY_MS=2000', 'O2CB_RECONNECT_DELAY_MS=2000']) assert.ok(text.includes(v), `${v} lost:\n${text}`);
+  });
 });
