@@ -32,6 +32,8 @@ export const MAPPING = {
   ignored: 'votes, weight, altname (o2net uses a single address), fence, unfence, fencedevices, dlm, totem, rm',
 } as const;
 
+class TooManyXmlErrors extends Error {}
+
 interface Member {
   attrs: Record<string, string>;
   line: number;
@@ -51,9 +53,12 @@ export function parseCmanXml(text: string, opts: ImportOptions = {}): ParseResul
   let tagColumn = 1;
 
   parser.on('error', (err) => {
+    // saxes goes on after an error, making an Error (with a stack) for each: a broken tag repeated
+    // over MB cost seconds. The eleventh ends the parse: nothing after it is read.
+    if (xmlErrors++ >= 10) throw new TooManyXmlErrors();
     // saxes prefixes "line:column: "; keep our own fields instead.
     const m = /^(\d+):(\d+): (.*)$/s.exec(err.message);
-    if (xmlErrors++ < 10) {
+    {
       issues.error(m ? { line: Number(m[1]), column: Number(m[2]) } : { line: parser.line, column: parser.column }, {
         code: 'E_XML',
         message: `not well-formed XML: ${m ? m[3] : err.message}`,
@@ -93,10 +98,10 @@ export function parseCmanXml(text: string, opts: ImportOptions = {}): ParseResul
   try {
     parser.write(text.replace(/^\uFEFF/, '')).close();
   } catch (e) {
+    if (e instanceof TooManyXmlErrors) issues.error(undefined, { code: 'E_XML', message: '… and more XML errors after these ten (the rest of the file was not read)', hint: 'fix the XML (xmllint --noout FILE shows the same problems)' });
     // With an error handler installed saxes reports through it; this is a safety net.
-    issues.error(undefined, { code: 'E_XML', message: `not well-formed XML: ${(e as Error).message}` });
+    else issues.error(undefined, { code: 'E_XML', message: `not well-formed XML: ${(e as Error).message}` });
   }
-  if (xmlErrors > 10) issues.error(undefined, { code: 'E_XML', message: `… and ${xmlErrors - 10} more XML errors` });
   issues.throwIfErrors();
 
   if (!cluster) {

@@ -23,11 +23,33 @@ export interface ParseResult {
   warnings: ConfigIssue[];
 }
 
-/** Collects issues with the file name filled in. */
+/**
+ * How many errors, and how many warnings, one parse reports. A file with a broken line repeated
+ * 100,000 times gives the operator nothing more than its first hundred do, and building, joining
+ * and printing them all made a few MB of garbage cost seconds.
+ */
+export const MAX_ISSUES = 100;
+
+/** Collects issues with the file name filled in; past MAX_ISSUES of a kind, only counts them. */
 export class IssueList {
-  readonly errors: ConfigIssue[] = [];
-  readonly warnings: ConfigIssue[] = [];
+  private readonly errs: ConfigIssue[] = [];
+  private readonly warns: ConfigIssue[] = [];
+  private droppedErrors = 0;
+  private droppedWarnings = 0;
   constructor(readonly file?: string) {}
+
+  get errors(): ConfigIssue[] {
+    return this.droppedErrors ? [...this.errs, this.summary('E_CONF_MORE', this.droppedErrors, 'errors')] : this.errs;
+  }
+
+  get warnings(): ConfigIssue[] {
+    return this.droppedWarnings ? [...this.warns, this.summary('W_CONF_MORE', this.droppedWarnings, 'warnings')] : this.warns;
+  }
+
+  private summary(code: string, n: number, what: string): ConfigIssue {
+    const i: ConfigIssue = { code, message: `${n} more ${what} not shown (only the first ${MAX_ISSUES} are listed)`, hint: `fix the ones above and check again: o2stack config check${this.file !== undefined ? ` ${this.file}` : ''}` };
+    return this.file !== undefined ? { file: this.file, ...i } : i;
+  }
 
   private with(loc: SourceLoc | number | undefined, i: Omit<ConfigIssue, keyof SourceLoc>): ConfigIssue {
     const l: SourceLoc = typeof loc === 'number' ? { line: loc } : (loc ?? {});
@@ -39,16 +61,18 @@ export class IssueList {
   }
 
   error(loc: SourceLoc | number | undefined, i: Omit<ConfigIssue, keyof SourceLoc>): void {
-    this.errors.push(this.with(loc, i));
+    if (this.errs.length < MAX_ISSUES) this.errs.push(this.with(loc, i));
+    else this.droppedErrors++;
   }
 
   warn(loc: SourceLoc | number | undefined, i: Omit<ConfigIssue, keyof SourceLoc>): void {
-    this.warnings.push(this.with(loc, i));
+    if (this.warns.length < MAX_ISSUES) this.warns.push(this.with(loc, i));
+    else this.droppedWarnings++;
   }
 
   /** Throws every error collected so far as one ConfigError. */
   throwIfErrors(): void {
-    if (this.errors.length) throw new ConfigError(this.errors);
+    if (this.errs.length) throw new ConfigError(this.errors);
   }
 }
 

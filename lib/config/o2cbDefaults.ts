@@ -8,7 +8,7 @@
 // The writer edits values in place, so comments, unknown variables and layout survive an update.
 import { isValidO2cbClusterName } from '../model/cluster.js';
 import type { ConfigIssue } from '../model/errors.js';
-import { IssueList, quoteLine, type ParseOptions } from './common.js';
+import { IssueList, MAX_ISSUES, quoteLine, type ParseOptions } from './common.js';
 
 export interface O2cbDefaults {
   /** O2CB_ENABLED: start the cluster at boot. */
@@ -68,16 +68,23 @@ export interface O2cbDefaultsFile {
 }
 
 class Stop extends Error {}
+// one instance, thrown for every syntax error: a new Error per bad line captured a stack each time
+// (half the cost of a MB of broken lines)
+const STOP = new Stop();
 
 /** Reads the assignments of a shell variable file; syntax errors are collected in `issues`. */
 export function parseShellAssignments(text: string, issues: IssueList): ShellAssignment[] {
   const out: ShellAssignment[] = [];
   let i = 0;
   let line = 1;
-  const lineText = (l: number) => text.split('\n')[l - 1] ?? '';
+  let lines: string[] | undefined; // split once, when the first error needs it: a split per error was quadratic
+  const lineText = (l: number) => (lines ??= text.split('\n'))[l - 1] ?? '';
+  let syntaxErrors = 0;
   const fail = (l: number, code: string, message: string, hint: string): never => {
+    // past MAX_ISSUES the parse ends (below): a throw per bad line cost seconds over MB of them
+    if (++syntaxErrors >= MAX_ISSUES) throw STOP;
     issues.error(l, { code, message: `${message}: ${quoteLine(lineText(l).replace(/\r$/, ''))}`, hint });
-    throw new Stop();
+    throw STOP;
   };
   const skipLine = () => {
     while (i < text.length && text[i] !== '\n') i++;
@@ -196,6 +203,10 @@ export function parseShellAssignments(text: string, issues: IssueList): ShellAss
       out.push({ name, value, exported, line: stmtLine, start, valueStart, valueEnd });
     } catch (e) {
       if (!(e instanceof Stop)) throw e;
+      if (syntaxErrors >= MAX_ISSUES) {
+        issues.error(stmtLine, { code: 'E_SHELL_SYNTAX', message: `… and more syntax errors from line ${stmtLine} on (the rest of the file was not read)`, hint: 'fix the ones above and check again' });
+        break;
+      }
       skipLine(); // recover at the next line and keep collecting errors
     }
   }

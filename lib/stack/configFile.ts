@@ -3,7 +3,7 @@
 // and serialized between o2stack processes by a PID lock file next to the target.
 import { randomBytes } from 'node:crypto';
 import { constants as FS, existsSync, promises as fsp } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseAny, type ParseAnyOptions, type ParseAnyResult } from '../config/detect.js';
 import { type O2cbDefaultsFile, parseO2cbDefaults } from '../config/o2cbDefaults.js';
 import { ConfigError } from '../model/errors.js';
@@ -23,19 +23,7 @@ export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, '
   } catch (e) {
     if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new ConfigError([
-        {
-          file: path,
-          code: 'E_CONF_MISSING',
-          message: `configuration file ${path} does not exist`,
-          hint:
-            `create it: write the cluster as JSON ({"name": …, "nodes": [{"name", "number", "ipAddress", "port"}]}) and run ` +
-            `"o2stack config convert --to ocfs2 FILE.json > ${path}", or import a cman/corosync file the same way; ` +
-            `check it with "o2stack config check ${path}" (or pass --config PATH to use another file)`,
-        },
-      ]);
-    }
+    if (code === 'ENOENT') throw missingConfigError(path);
     throw new ConfigError([
       {
         file: path,
@@ -48,13 +36,31 @@ export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, '
   return { path, ...parseAny(text, { ...opts, file: path }) };
 }
 
+/** The error for a configuration file that does not exist, with how to create it. */
+export function missingConfigError(path: string): ConfigError {
+  return new ConfigError([
+    {
+      file: path,
+      code: 'E_CONF_MISSING',
+      message: `configuration file ${path} does not exist`,
+      hint:
+        `create it: write the cluster as JSON ({"name": …, "nodes": [{"name", "number", "ipAddress", "port"}]}) and run ` +
+        `"o2stack config convert --to ocfs2 FILE.json > ${path}", or import a cman/corosync file the same way; ` +
+        `check it with "o2stack config check ${path}" (or pass --config PATH to use another file)`,
+    },
+  ]);
+}
+
 export interface WriteOptions {
   /** How long to wait for another writer's lock, in ms (default 5000). */
   lockTimeoutMs?: number;
-  /** File mode of the result (default: the existing file's, else 0644, what ocfs2-tools uses). */
+  /** File mode of the result (default: the existing file's mode, else 0644, what ocfs2-tools uses). */
   mode?: number;
-  /** false: a symlink at the path is replaced itself (default: its target is written, the link stays) */
-  followSymlinks?: boolean;
+  /**
+   * Replace a symbolic link at `path` with the file (installed programs: the link is what is being
+   * replaced). Default: write to the file the link points to, keeping the link (configuration).
+   */
+  replaceLink?: boolean;
 }
 
 function pidAlive(pid: number): boolean {
@@ -130,10 +136,10 @@ export async function acquireLock(path: string, timeoutMs = 5000): Promise<() =>
  * or the new file, never a torn one.
  */
 export async function writeConfigFileAtomic(path: string, text: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
-  if (opts.followSymlinks !== false) path = await writeTarget(path);
-  const release = await acquireLock(path, opts.lockTimeoutMs);
+  const target = opts.replaceLink ? path : await resolveTarget(path);
+  const release = await acquireLock(target, opts.lockTimeoutMs);
   try {
-    await writeLocked(path, text, opts);
+    await writeLocked(target, text, opts);
   } finally {
     await release();
   }
@@ -145,19 +151,19 @@ export async function writeConfigFileAtomic(path: string, text: string | Uint8Ar
  * cannot change the file between the read and the write. Returns what `change` returned.
  */
 export async function updateFileAtomic(path: string, change: (current: string | undefined) => string | undefined, opts: WriteOptions = {}): Promise<string | undefined> {
-  if (opts.followSymlinks !== false) path = await writeTarget(path);
-  const release = await acquireLock(path, opts.lockTimeoutMs);
+  const target = opts.replaceLink ? path : await resolveTarget(path);
+  const release = await acquireLock(target, opts.lockTimeoutMs);
   try {
     let current: string | undefined;
     try {
-      current = readInputFile(path);
+      current = readInputFile(target);
     } catch (e) {
       if (e instanceof InputFileError) throw new ConfigError([{ file: path, code: e.code === 'E_TOO_LARGE' ? 'E_CONF_TOO_LARGE' : 'E_CONF_NOT_FILE', message: e.message, hint: e.hint }]);
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') throw new ConfigError([{ file: path, code: code === 'EACCES' || code === 'EPERM' ? 'E_CONF_PERMISSION' : 'E_CONF_READ', message: `cannot read ${path}: ${(e as Error).message}`, hint: 'run as root, or make the file readable' }]);
     }
     const next = change(current);
-    if (next !== undefined && next !== current) await writeLocked(path, next, opts);
+    if (next !== undefined && next !== current) await writeLocked(target, next, opts);
     return next;
   } finally {
     await release();
@@ -165,43 +171,48 @@ export async function updateFileAtomic(path: string, change: (current: string | 
 }
 
 /**
- * The file a write replaces: a symlink's target (followed, however many links), so the link stays
- * a link (/etc/ocfs2/cluster.conf → a file managed elsewhere), and the lock is the target's, shared
- * by writers that name either.
+ * The file a write must replace: symbolic links followed (renaming over a link would replace the
+ * link with a file, and the real file would keep the old text), the directory's own links
+ * resolved too, so the lock of every path to one file is the same lock file. A missing file is
+ * written where the last link points.
  */
-async function writeTarget(path: string): Promise<string> {
-  for (let i = 0; i < 40; i++) {
-    const st = await fsp.lstat(path).catch(() => undefined);
-    if (!st?.isSymbolicLink()) return path;
-    const to = await fsp.readlink(path);
-    path = isAbsolute(to) ? to : join(dirname(path), to);
+export async function resolveTarget(path: string): Promise<string> {
+  let p = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    const dir = await fsp.realpath(dirname(p)).catch(() => dirname(p));
+    p = join(dir, basename(p));
+    const st = await fsp.lstat(p).catch(() => undefined);
+    if (!st?.isSymbolicLink()) return p;
+    p = resolve(dir, await fsp.readlink(p));
   }
-  throw new ConfigError([{ file: path, code: 'E_CONF_WRITE', message: `${path}: too many levels of symbolic links`, hint: 'point the link at a file' }]);
+  throw new ConfigError([{ file: path, code: 'E_CONF_WRITE', message: `cannot write ${path}: too many levels of symbolic links (ELOOP)`, hint: `fix the chain of links: ls -l ${path}` }]);
 }
 
-/** Temp files of writers that died before their rename (their PID is gone): removed, under the lock. */
-async function removeStaleTemps(path: string): Promise<void> {
-  const dir = dirname(path);
-  const prefix = `.${basename(path)}.`;
-  const names = await fsp.readdir(dir).catch(() => [] as string[]);
-  for (const n of names) {
-    if (!n.startsWith(prefix) || !n.endsWith('.tmp')) continue;
-    const pid = Number(n.slice(prefix.length).split('.')[0]);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) await fsp.unlink(join(dir, n)).catch(() => undefined);
+/** Temp files of this target whose writer died (killed between create and rename): `.NAME.PID.HEX.tmp`. */
+async function removeStaleTemps(dir: string, name: string): Promise<void> {
+  const prefix = `.${name}.`;
+  const entries = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const e of entries) {
+    if (!e.startsWith(prefix) || !e.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(e.slice(prefix.length));
+    // we hold the lock, so no live o2stack is writing one; a live PID may be a reused one: left alone
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) await fsp.unlink(join(dir, e)).catch(() => undefined);
   }
 }
 
 async function writeLocked(path: string, text: string | Uint8Array, opts: WriteOptions): Promise<void> {
-  // an existing file keeps its mode (a 0600 file stays 0600) unless the caller sets one
-  const mode = opts.mode ?? ((await fsp.stat(path).catch(() => undefined))?.mode ?? 0o644) & 0o7777;
   const dir = dirname(path);
-  await removeStaleTemps(path);
+  // an existing file keeps its mode (a 0600 file holding addresses stays 0600) and its owner
+  const old = await fsp.lstat(path).catch(() => undefined);
+  const mode = opts.mode ?? (old?.isFile() ? old.mode & 0o7777 : 0o644);
+  await removeStaleTemps(dir, basename(path));
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, mode);
+    const fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, mode & 0o777);
     try {
       await fh.writeFile(text, typeof text === 'string' ? 'utf8' : null);
-      await fh.chmod(mode); // the umask may have narrowed the create mode
+      if (old?.isFile() && (old.uid !== process.getuid?.() || old.gid !== process.getgid?.())) await fh.chown(old.uid, old.gid).catch(() => undefined);
+      await fh.chmod(mode); // the umask may have narrowed the create mode; chown clears set-id bits
       await fh.sync();
     } finally {
       await fh.close();

@@ -126,18 +126,18 @@ export async function executeHelperPlan(plan: HelperPlan, newHelper: string): Pr
     switch (a.op) {
       case 'backup':
         mkdirSync(dirname(a.to), { recursive: true, mode: 0o755 });
-        await writeConfigFileAtomic(a.to, readFileSync(a.from), { mode: a.mode });
+        await writeConfigFileAtomic(a.to, readFileSync(a.from), { mode: a.mode, replaceLink: true });
         break;
       case 'write-manifest':
         mkdirSync(dirname(a.path), { recursive: true, mode: 0o755 });
-        await writeConfigFileAtomic(a.path, JSON.stringify(a.manifest, null, 2) + '\n', { mode: 0o644 });
+        await writeConfigFileAtomic(a.path, JSON.stringify(a.manifest, null, 2) + '\n', { mode: 0o644, replaceLink: true });
         break;
       case 'write-helper':
         // over a symlink too: rename replaces the link itself, never what it points to
-        await writeConfigFileAtomic(a.path, newHelper, { mode: 0o755, followSymlinks: false });
+        await writeConfigFileAtomic(a.path, newHelper, { mode: 0o755, replaceLink: true });
         break;
       case 'restore-file':
-        await writeConfigFileAtomic(a.to, readFileSync(a.from), { mode: a.mode, followSymlinks: false });
+        await writeConfigFileAtomic(a.to, readFileSync(a.from), { mode: a.mode, replaceLink: true });
         break;
       case 'restore-symlink':
         symlinkAtomic(a.target, a.path);

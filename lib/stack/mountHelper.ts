@@ -2,14 +2,14 @@
 // same preflight and heartbeat as `o2stack mount`, mount(8)'s options and exit codes. A remount
 // passes the volume's heartbeat=/cluster_stack= option again (the kernel refuses a change of
 // heartbeat mode on remount) and starts nothing.
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import type { KernelBackend } from '../kernel/backend.js';
 import { KernelError } from '../kernel/errors.js';
 import type { SystemOps } from '../kernel/system.js';
 import { checkClusterOption, classifyOptions, flagNames, MOUNT_EXIT, MS, type MountExitCode, MountOptionError, mountExitCode, MountHelperUsageError, mtabLine, parseMountHelperArgs } from '../model/mountHelper.js';
 import type { PlockServer } from '../model/plockWarning.js';
 import { clusterOptionFor } from '../model/preflight.js';
-import { writeConfigFileAtomic } from './configFile.js';
+import { updateFileAtomic } from './configFile.js';
 import { detectStack } from './detect.js';
 import { type MountResult, mountVolume, type VolumeReader } from './mount.js';
 
@@ -78,7 +78,7 @@ async function recordMtab(path: string, line: string): Promise<boolean> {
   }
   if (!st.isFile()) return false;
   try {
-    await writeConfigFileAtomic(path, readFileSync(path, 'utf8') + line, { mode: st.mode & 0o7777 });
+    await updateFileAtomic(path, (current) => (current ?? '') + line, { mode: st.mode & 0o7777 }); // read and append under the lock
   } catch (e) {
     throw new HelperError('E_MOUNT_MTAB', `mounted, but ${path} could not be updated: ${(e as Error).message}`, `mount with -n to leave ${path} alone, or make it a link to /proc/self/mounts (ln -sf /proc/self/mounts ${path})`, MOUNT_EXIT.FILEIO);
   }

@@ -30,6 +30,16 @@ describe('o2stack node add / remove / list', function () {
     assert.deepEqual(JSON.parse(list.out).nodes.map((n: { name: string }) => n.name), ['n1', 'n2']);
   });
 
+  it('adds the first node of a cluster that has none yet (the hint of E_CONF_NO_NODES says to), with and without --dry-run', async function () {
+    writeFileSync(conf, 'cluster:\n\tnode_count = 0\n\tname = demo\n');
+    const dry = await runCli(['node', 'add', 'n1', '--ip', '192.0.2.1', '--config', conf, '--dry-run']);
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(dry.out, /name = n1/);
+    const r = await runCli(['node', 'add', 'n1', '--ip', '192.0.2.1', '--config', conf]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(parseClusterConf(readFileSync(conf, 'utf8')).clusters[0]!.nodes.map((n) => n.name), ['n1']);
+  });
+
   it('refuses duplicates with the reason and leaves the file alone', async function () {
     const before = readFileSync(conf, 'utf8');
     const r = await runCli(['node', 'add', 'n2', '--ip', '192.0.2.1', '--config', conf]);

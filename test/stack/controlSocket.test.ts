@@ -167,4 +167,72 @@ describe('stack/daemon control socket: bad paths and bad requests', function () 
       srv.close();
     }
   });
+
+  /** A client that never closes by itself (allowHalfOpen) and keeps sending `chunk` every 10 ms until the server cuts it; resolves what it was answered and how it ended. */
+  function stubborn(path: string, first: string, chunk: string, limitMs: number): Promise<{ reply: string; cut: boolean }> {
+    return new Promise((resolve) => {
+      const s = createConnection({ path, allowHalfOpen: true });
+      let reply = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => (reply += d));
+      s.on('error', () => undefined); // EPIPE / ECONNRESET: the server cut us
+      const give = setTimeout(() => {
+        s.destroy();
+        resolve({ reply, cut: false });
+      }, limitMs);
+      let iv: NodeJS.Timeout | undefined;
+      s.on('close', () => {
+        clearTimeout(give);
+        clearInterval(iv);
+        resolve({ reply, cut: true });
+      });
+      s.on('connect', () => {
+        s.write(first);
+        iv = setInterval(() => s.writable && s.write(chunk), 10);
+      });
+    });
+  }
+
+  it('a client that trickles a line forever is answered and cut; so is one that keeps sending after its answer', async function () {
+    const p = join(dir, 'sock');
+    let runs = 0;
+    const srv = new ControlServer(p, { status: () => ++runs }, { requestTimeoutMs: 300, lingerMs: 200 });
+    await srv.listen();
+    try {
+      // never a newline, a byte at a time: the 4 KiB bound alone would take minutes
+      const slow = await stubborn(p, 'sta', 'x', 8000);
+      assert.ok(slow.cut, 'the connection was never closed by the server');
+      assert.match(JSON.parse(slow.reply).error, /no complete request line within 300 ms/);
+      // a complete request, then an endless stream (and no FIN): answered once, then cut
+      const loud = await stubborn(p, 'status\n', 'y'.repeat(4096), 8000);
+      assert.ok(loud.cut, 'the connection was never closed by the server');
+      assert.equal(loud.reply, '{"ok":true,"result":1}\n');
+      // a megabyte without a newline: refused as too long, then cut
+      const big = await stubborn(p, 'z'.repeat(1 << 20), 'z'.repeat(4096), 8000);
+      assert.ok(big.cut);
+      assert.match(JSON.parse(big.reply).error, /request too long/);
+      assert.equal(runs, 1);
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('requests of any shape get one JSON answer: binary, NUL, invalid UTF-8, blank lines, a result JSON cannot carry', async function () {
+    const p = join(dir, 'sock');
+    const srv = new ControlServer(p, { status: (args) => args, big: () => 10n });
+    await srv.listen();
+    try {
+      for (const line of ['\n', '   \n', '\0\0\n', 'status \u0000 \ufffd \udc00\n', '\xff\xfe\n', 'status\r\n', `status ${'a '.repeat(2000)}\n`]) {
+        const out = await raw(p, [line]);
+        const r = JSON.parse(out) as { ok: boolean };
+        assert.equal(typeof r.ok, 'boolean', JSON.stringify(line));
+        assert.ok(out.endsWith('\n') && out.indexOf('\n') === out.length - 1, 'one line');
+      }
+      const bad = JSON.parse(await raw(p, ['big\n'])) as { ok: boolean; error: string };
+      assert.equal(bad.ok, false);
+      assert.match(bad.error, /cannot be sent as JSON/);
+    } finally {
+      srv.close();
+    }
+  });
 });

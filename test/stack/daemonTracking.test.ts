@@ -250,6 +250,9 @@ describe('o2stack daemon beside dlm_controld (tracking mode: two tracking daemon
     assert.deepEqual(ls.map((l) => [l.name, l.state, l.members]), [[LS, 'running', [1, 2]]]);
     const dump = (await request(sock(1), 'dump 500')) as LogEntry[];
     assert.ok(dump.some((l) => l.event === 'ready'));
+    assert.equal(((await request(sock(1), 'dump 2')) as LogEntry[]).length, 2);
+    // a count that is no count is refused, not taken as "everything" (NaN, -5 and 0 were)
+    for (const bad of ['abc', '-5', '0', '501', '1e3']) await assert.rejects(request(sock(1), `dump ${bad}`), /expected a count of log entries from 1 to 500/, bad);
     assertUntouched();
   });
 

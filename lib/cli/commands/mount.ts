@@ -87,7 +87,7 @@ export function register(program: Command): void {
       if (o.install) {
         const path = typeof o.install === 'string' ? o.install : '/sbin/o2stack-hb-ctl';
         const { writeConfigFileAtomic } = await import('../../stack/configFile.js');
-        await writeConfigFileAtomic(path, hbCtlWrapper(), { mode: 0o755, followSymlinks: false });
+        await writeConfigFileAtomic(path, hbCtlWrapper(), { mode: 0o755, replaceLink: true });
         b.write(HB_CTL_PATH_SYSCTL, `${path}\n`);
         if (o.json) return printJson({ installed: path, hbCtlPath: path });
         return void writeOut(`installed ${path} and set ${HB_CTL_PATH_SYSCTL} to it\n`);

@@ -14,30 +14,34 @@ interface NodeOptions extends GlobalOptions {
   node?: string;
 }
 
-async function edit(o: NodeOptions, change: (clusters: import('../../model/cluster.js').ClusterConfig[]) => { clusters: import('../../model/cluster.js').ClusterConfig[]; node: import('../../model/cluster.js').NodeConfig }) {
-  const [{ loadConfigFile, updateFileAtomic }, { parseAny }, { formatClusterConf }, { formatJsonConfig }] = await Promise.all([
+async function editConfig(o: NodeOptions, change: (clusters: import('../../model/cluster.js').ClusterConfig[]) => { clusters: import('../../model/cluster.js').ClusterConfig[]; node: import('../../model/cluster.js').NodeConfig }) {
+  const [{ loadConfigFile, updateFileAtomic, missingConfigError }, { parseAny }, { formatClusterConf }, { formatJsonConfig }] = await Promise.all([
     import('../../stack/configFile.js'),
     import('../../config/detect.js'),
     import('../../config/clusterConf.js'),
     import('../../config/json.js'),
   ]);
   const file = o.config ?? '/etc/ocfs2/cluster.conf';
-  // the file's own errors (missing, unreadable, invalid) as every command reports them
-  await loadConfigFile(file, { allowNoNodes: true });
-  // then read-modify-write under the lock: concurrent edits see each other's (each reads the file
-  // as the previous one left it), so none is lost
-  let result: { text: string; node: import('../../model/cluster.js').NodeConfig; clusters: import('../../model/cluster.js').ClusterConfig[] } | undefined;
-  await updateFileAtomic(file, (current) => {
-    const loaded = parseAny(current ?? '', { file, allowNoNodes: true });
+  // the read, the change and the write happen under the file's lock: concurrent edits (two
+  // `node add` choosing the lowest free number) serialize instead of overwriting each other
+  const edit = (loaded: { format: string; clusters: import('../../model/cluster.js').ClusterConfig[] }) => {
     if (loaded.format !== 'ocfs2' && loaded.format !== 'json') {
       throw new CliError(`${file} is a ${loaded.format} file; o2stack edits ocfs2 cluster.conf and JSON files only`, EXIT.FAILED, `convert it first: o2stack config convert --to ocfs2 ${file} > /etc/ocfs2/cluster.conf`);
     }
-    const { clusters, node } = change(loaded.clusters);
-    const text = loaded.format === 'json' ? formatJsonConfig(clusters) : formatClusterConf(clusters);
-    result = { text, node, clusters };
-    return o.dryRun ? undefined : text;
-  });
-  const { text, node, clusters } = result!;
+    const r = change(loaded.clusters);
+    return { ...r, text: loaded.format === 'json' ? formatJsonConfig(r.clusters) : formatClusterConf(r.clusters) };
+  };
+  let result: ReturnType<typeof edit> | undefined;
+  // a cluster with no nodes yet can be edited (its first node is added here)
+  if (o.dryRun) result = edit(await loadConfigFile(file, { allowNoNodes: true }));
+  else {
+    await updateFileAtomic(file, (current) => {
+      if (current === undefined) throw missingConfigError(file);
+      result = edit(parseAny(current, { file, allowNoNodes: true }));
+      return result.text;
+    });
+  }
+  const { clusters, node, text } = result!;
   let applied: unknown = null;
   if (o.apply && !o.dryRun) {
     const [{ NativeBackend }, { selectCluster, planFromCluster }, { applyO2nmPlan }] = await Promise.all([import('../../kernel/backend.js'), import('../../stack/o2cbConfig.js'), import('../../stack/o2nmApply.js')]);
@@ -65,7 +69,7 @@ export function register(program: Command): void {
       const { addNode } = await import('../../config/edit.js');
       const num = o.number === undefined ? undefined : Number(o.number);
       const port = Number(o.port);
-      const r = await edit(o, (clusters) => addNode(clusters, o.cluster, { name, ipAddress: o.ip!, port, number: num }));
+      const r = await editConfig(o, (clusters) => addNode(clusters, o.cluster, { name, ipAddress: o.ip!, port, number: num }));
       if (o.json) return printJson({ added: r.node, file: r.file, written: !o.dryRun, appliedSteps: r.applied });
       if (o.dryRun) return void writeOut(r.text);
       writeOut(`added node '${r.node.name}' (number ${r.node.number}, ${r.node.ipAddress}:${r.node.port}) to ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);
@@ -80,7 +84,7 @@ export function register(program: Command): void {
     .action(async (name: string, _o, cmd: Command) => {
       const o = cmd.optsWithGlobals<NodeOptions>();
       const { removeNode } = await import('../../config/edit.js');
-      const r = await edit(o, (clusters) => removeNode(clusters, o.cluster, name));
+      const r = await editConfig(o, (clusters) => removeNode(clusters, o.cluster, name));
       if (o.json) return printJson({ removed: r.node, file: r.file, written: !o.dryRun, appliedSteps: r.applied });
       if (o.dryRun) return void writeOut(r.text);
       writeOut(`removed node '${r.node.name}' from ${r.file}${r.applied !== null ? `; applied ${r.applied} configfs operations` : ''}\n`);

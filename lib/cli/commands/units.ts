@@ -26,7 +26,7 @@ export function register(program: Command): void {
       const written: string[] = [];
       for (const u of units) {
         // a unit that is a link (systemctl mask: → /dev/null) is replaced, never written through
-        await writeConfigFileAtomic(join(dir, u.name), u.text, { mode: 0o644, followSymlinks: false });
+        await writeConfigFileAtomic(join(dir, u.name), u.text, { mode: 0o644, replaceLink: true });
         written.push(join(dir, u.name));
       }
       if (o.json) return printJson({ paths, written });

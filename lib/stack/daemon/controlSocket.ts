@@ -62,31 +62,64 @@ export async function checkSocketPath(path: string): Promise<boolean> {
   return true;
 }
 
+export interface ControlServerOptions {
+  /** The whole request line must arrive within this, from connect (default 5000 ms): a client trickling bytes cannot hold a connection. */
+  requestTimeoutMs?: number;
+  /** After the answer, how long the peer has to close before the connection is cut (default 1000 ms). */
+  lingerMs?: number;
+  /** Connections served at once (default 64); more are closed by the kernel's listen queue and node. */
+  maxConnections?: number;
+}
+
 export class ControlServer {
   private server: Server | undefined;
   constructor(
     readonly path: string,
     private readonly handlers: Record<string, CommandHandler>,
+    private readonly opts: ControlServerOptions = {},
   ) {}
 
   async listen(): Promise<void> {
     // a stale socket from a previous run is removed only if nobody answers on it; anything else
     // at the path is refused and left alone
     if (await checkSocketPath(this.path)) unlinkSync(this.path);
+    const requestMs = this.opts.requestTimeoutMs ?? 5000;
+    const lingerMs = this.opts.lingerMs ?? 1000;
     const server = createServer((sock) => {
       let buf = '';
       sock.setEncoding('utf8');
       sock.setTimeout(5000, () => sock.destroy());
       sock.on('error', () => undefined);
+      // every connection ends within a bound: the answer, then a short linger for the peer to
+      // close; a peer that keeps sending after its answer (or trickles a line forever) is cut
+      const timers: NodeJS.Timeout[] = [];
+      sock.on('close', () => timers.forEach(clearTimeout));
+      const answer = (reply: unknown) => {
+        let line: string;
+        try {
+          line = JSON.stringify(reply);
+        } catch (e) {
+          // a result JSON cannot carry (a BigInt, a cycle) is still answered, never an unhandled rejection
+          line = JSON.stringify({ ok: false, error: `internal error: the answer cannot be sent as JSON (${(e as Error).message})` });
+        }
+        sock.end(line + '\n');
+        timers.push(setTimeout(() => sock.destroy(), lingerMs));
+      };
       const refusal = refusePeer(sock);
       if (refusal !== undefined) {
         // drain whatever the peer sends so its end arrives and the socket closes; never parse it
         sock.resume();
-        sock.end(JSON.stringify({ ok: false, error: refusal }) + '\n');
-        return;
+        return answer({ ok: false, error: refusal });
       }
       // one request per connection: whatever comes after its line is ignored
       let taken = false;
+      timers.push(
+        setTimeout(() => {
+          if (taken) return;
+          taken = true;
+          answer({ ok: false, error: `no complete request line within ${requestMs} ms (send "COMMAND [ARGS]\\n")` });
+        }, requestMs),
+      );
       // own commands only (never the object's prototype: constructor, toString, __proto__)
       const commands = Object.keys(this.handlers);
       sock.on('data', (d: string) => {
@@ -95,7 +128,7 @@ export class ControlServer {
         const req = parseControlRequest(buf, commands);
         if ('more' in req) return;
         taken = true;
-        if ('error' in req) return void sock.end(JSON.stringify({ ok: false, error: req.error }) + '\n');
+        if ('error' in req) return answer({ ok: false, error: req.error });
         const { cmd, args } = req;
         const h = this.handlers[cmd]!;
         // a handler may answer later (a promise): a cluster-wide fence-ack is sent first
@@ -105,7 +138,7 @@ export class ControlServer {
             (result: unknown) => ({ ok: true, result }),
             (e: unknown) => ({ ok: false, error: (e as Error).message }),
           )
-          .then((reply) => sock.end(JSON.stringify(reply) + '\n'));
+          .then(answer);
       });
     });
     const old = process.umask(0o077);
@@ -117,6 +150,7 @@ export class ControlServer {
     } finally {
       process.umask(old);
     }
+    server.maxConnections = this.opts.maxConnections ?? 64;
     this.server = server;
     chmodSync(this.path, 0o600);
     server.unref();

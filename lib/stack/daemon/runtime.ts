@@ -172,7 +172,7 @@ export class DaemonRuntime {
   /** The control socket with these commands and `dump` (the last log entries); null: none. Its teardown closes it. */
   async serve(path: string | null | undefined, handlers: Record<string, CommandHandler>): Promise<Teardown | void> {
     if (path === null) return;
-    const control = new ControlServer(path ?? DEFAULT_SOCKET, { ...handlers, dump: (args) => this.recentLog(Number(args[0] ?? 200)) });
+    const control = new ControlServer(path ?? DEFAULT_SOCKET, { ...handlers, dump: (args) => this.recentLog(dumpCount(args[0])) });
     await control.listen();
     this.control = control;
     return () => this.closeControl();
@@ -210,6 +210,14 @@ export class DaemonRuntime {
     this.timers.clear();
     await this.queue;
   }
+}
+
+/** `dump [N]`: N entries, 1–500 (what the log keeps), default 200. */
+function dumpCount(arg: string | undefined): number {
+  if (arg === undefined) return 200;
+  const n = /^\d{1,9}$/.test(arg) ? Number(arg) : NaN;
+  if (!(n >= 1 && n <= 500)) throw new Error(`dump ${JSON.stringify(arg.slice(0, 32))}: expected a count of log entries from 1 to 500`);
+  return n;
 }
 
 /** One row per volume: the nodes that have it (cluster-wide with an announcer in the daemon group, else this node's), sorted by UUID; state: this node's. */

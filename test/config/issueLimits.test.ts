@@ -1,0 +1,93 @@
+// Inputs with a broken line repeated many times (what the fuzzer's large mutations make): the
+// parsers report the first MAX_ISSUES of each kind and count the rest, instead of building and
+// joining one issue per line; the defaults reader splits the text once, not once per error.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { parseClusterConf } from '../../lib/config/clusterConf.js';
+import { parseCmanXml } from '../../lib/config/cmanXml.js';
+import { MAX_ISSUES } from '../../lib/config/common.js';
+import { parseCorosyncConfCluster } from '../../lib/config/corosyncConf.js';
+import { parseO2cbDefaults } from '../../lib/config/o2cbDefaults.js';
+import { ConfigError } from '../../lib/model/errors.js';
+
+function configError(f: () => unknown): ConfigError {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('parsers: issue counts are bounded on huge broken inputs', () => {
+  const N = 20_000;
+
+  it('cluster.conf: 20,000 unknown keys give MAX_ISSUES warnings and one summary with the exact rest', () => {
+    const text = 'cluster:\n\tnode_count = 0\n\tname = c\n' + '\tbogus = 1\n'.repeat(N);
+    const r = parseClusterConf(text, { file: 'f' });
+    assert.equal(r.warnings.length, MAX_ISSUES + 1);
+    const last = r.warnings.at(-1)!;
+    assert.equal(last.code, 'W_CONF_MORE');
+    assert.match(last.message, new RegExp(`^${N - MAX_ISSUES} more warnings`));
+    assert.equal(last.file, 'f');
+  });
+
+  it('cluster.conf: 20,000 bad node stanzas give one bounded ConfigError naming the first ones', () => {
+    const text = 'cluster:\n\tnode_count = 1\n\tname = c\n' + 'node:\n\tnumber = x\n\tname = n\n\tcluster = c\n'.repeat(N);
+    const e = configError(() => parseClusterConf(text, { file: 'f' }));
+    assert.ok(e.issues.length <= MAX_ISSUES + 1, `${e.issues.length} issues`);
+    assert.equal(e.issues.at(-1)!.code, 'E_CONF_MORE');
+    assert.ok(e.message.length < 100 * (MAX_ISSUES + 1) * 4, `message of ${e.message.length} characters`);
+    assert.ok(e.issues[0]!.line! < 10, 'the first problems are the ones shown');
+  });
+
+  it('cman XML and corosync.conf: 20,000 bad members give a bounded error', () => {
+    const cman = '<cluster name="c" config_version="1"><clusternodes>' + '<clusternode name="n" nodeid="x"/>\n'.repeat(N) + '</clusternodes></cluster>';
+    assert.ok(configError(() => parseCmanXml(cman, { file: 'f' })).issues.length <= MAX_ISSUES + 1);
+    const coro = 'totem {\n cluster_name: c\n}\nnodelist {\n' + ' node {\n  ring0_addr: 10.0.0.1\n  nodeid: x\n }\n'.repeat(N) + '}\n';
+    assert.ok(configError(() => parseCorosyncConfCluster(coro, { file: 'f' })).issues.length <= MAX_ISSUES + 1);
+  });
+
+  it('/etc/default/o2cb: 20,000 syntax errors split the text once (it was once per error: quadratic) and stop the parse at the cap', () => {
+    const text = 'O2CB_ENABLED=true\n' + "X='a' b\n".repeat(N);
+    const split = String.prototype.split;
+    let splits = 0;
+    String.prototype.split = function (this: string, ...a: Parameters<typeof split>) {
+      if (this.length >= text.length) splits++; // only splits of the whole text
+      return split.apply(this, a);
+    } as typeof split;
+    let e: ConfigError;
+    try {
+      e = configError(() => parseO2cbDefaults(text, { file: 'f' }));
+    } finally {
+      String.prototype.split = split;
+    }
+    assert.ok(splits <= 2, `the whole text was split ${splits} times`);
+    // the first MAX_ISSUES - 1 listed, then where the parse gave up (a throw per bad line was seconds)
+    assert.equal(e.issues.length, MAX_ISSUES);
+    assert.match(e.issues.at(-1)!.message, new RegExp(`more syntax errors from line ${MAX_ISSUES + 1} on \\(the rest of the file was not read\\)`));
+    assert.match(e.issues[0]!.message, /"X='a' b"/, 'the line is still quoted in the message');
+  });
+
+  it('cman XML: a broken tag repeated 50,000 times stops at the eleventh XML error (saxes made an Error with a stack for every one)', () => {
+    // the shape the fuzzer found: 2.8 MB of one tag with a quote missing took 2–5 s
+    const text = '<?xml version="1.0"?>\n<cluster name="alpha" config_version="1">\n' + '  <cman two_node="1" expected_votes="1fig_version="1">\n'.repeat(50_000);
+    const proto = (createRequire(import.meta.url)('saxes') as { SaxesParser: { prototype: { makeError(m: string): Error } } }).SaxesParser.prototype;
+    const make = proto.makeError;
+    let made = 0;
+    proto.makeError = function (this: unknown, m: string) {
+      made++;
+      return make.call(this, m);
+    };
+    let e: ConfigError;
+    try {
+      e = configError(() => parseCmanXml(text, { file: 'f' }));
+    } finally {
+      proto.makeError = make;
+    }
+    assert.ok(made <= 11, `saxes made ${made} errors`);
+    assert.equal(e.issues.filter((i) => i.code === 'E_XML').length, 11);
+    assert.match(e.issues.at(-1)!.message, /more XML errors after these ten/);
+  });
+});
