@@ -129,7 +129,7 @@ if (values.json) {
     bench: 'apply',
     params: { runs, nodes: 255, ops, dir: values.dir },
     figures: {
-      libraryMs: f('library plan+apply, 255 nodes (warm, median)', 'ms', m('fresh')),
+      libraryMs: f('library plan+apply, 255 nodes (warm, in-process)', 'ms', m('fresh')),
       floorMs: f('C floor process (bench/floor.c), same syscalls', 'ms', m('floor')),
       cliMs: f('`o2stack apply` as a process', 'ms', m('cli')),
       nodeMs: f('`node -e 1`', 'ms', m('node')),
