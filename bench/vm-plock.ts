@@ -13,7 +13,9 @@ import { corosyncPid, dlmControldPid, startCorosync, startDlmControld, stopDlmCo
 import { realBackend, requireTestVm, vmNode, waitFor } from '../test/vm/support/kernel.js';
 import { FlagBoard } from '../test/vm/support/flags.js';
 import { CLI, root } from '../test/vm/support/run.js';
+import { benchArgs } from './args.js';
 
+benchArgs(import.meta.url, {}); // no options (the env above): --help prints the header
 requireTestVm();
 const me = vmNode(2);
 const peer = 3 - me;
