@@ -54,6 +54,7 @@ const TARGETS: Record<string, Target> = {
   'plock-table.oneInode': { text: '≥ 1,000,000', ok: (v) => v >= 1e6, benchOnly: true },
   'plock-table.manyInodes': { text: '≥ 1,000,000', ok: (v) => v >= 1e6, benchOnly: true },
   'vm-apply.libraryOverFloor': { text: '≤ 1.5', ok: (v) => v <= 1.5, benchOnly: true },
+  'vm-apply.cliOverheadFloors': { text: '≤ 2', ok: (v) => v <= 2 },
   'vm-apply.noopOverFresh': { text: '≤ 25', ok: (v) => v <= 25 },
 };
 
@@ -128,7 +129,7 @@ for (let run = 1; run <= values.runs; run++) {
 
 // VM benches: once each, their human output parsed (they run in qemu; flock shares the VMs).
 function vm(script: string, args: string[]): string {
-  say(`flock /tmp/o2stack-vm.lock bash ${script} ${args.join(' ')} (several minutes)`);
+  say(`flock /tmp/o2stack-vm.lock bash ${[script, ...args].join(' ')} (several minutes)`);
   const r = spawnSync('flock', ['/tmp/o2stack-vm.lock', 'bash', script, ...args], { cwd: repo, encoding: 'utf8', timeout: 3_600_000, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`bash ${script} exit ${r.status ?? r.signal}: ${(r.stderr + r.stdout).trim().split('\n').slice(-5).join(' / ')}`);
   return r.stdout;
@@ -180,7 +181,7 @@ if (values.json) {
 } else {
   const out: string[] = [];
   out.push(`${started.toISOString().slice(0, 16).replace('T', ' ')} UTC — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.kernel}; load average at start ${machine.loadavg.join(' ')}`);
-  out.push(`\`${command}\`: host figures are the median of ${values.runs} runs (min–max: run-to-run spread); † target from the bench's header, not issue 14`);
+  out.push(`\`${command}\`: host figures are the median of ${values.runs} runs (min–max: run-to-run spread)${vmRows.length ? '; VM figures: one run of each VM bench (min–max: within it)' : ''}; † target from the bench's header, not issue 14`);
   out.push('');
   out.push('| bench | figure | unit | median | min–max | target | met |');
   out.push('|---|---|---|---:|---:|---|---|');

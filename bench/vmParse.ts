@@ -13,7 +13,7 @@ export function parseVmApply(out: string): Record<string, Span> {
   const keys: Record<string, string> = { '(1) library apply': 'libraryMs', '(2) o2stack apply': 'cliMs', '(3) o2cb register-cluster': 'o2cbMs', '(4) C floor': 'floorMs', '(5) no-op apply': 'noopMs', 'node -e 1': 'nodeMs' };
   for (const m of out.matchAll(/(\(\d\) [^\n]*?|node -e 1)\s+min\s+([\d.]+) ms\s+median\s+([\d.]+) ms\s+max\s+([\d.]+) ms/g)) {
     const k = keys[m[1]!.trim()];
-    if (k) res[k] = span(`VM: ${m[1]!.trim()}, 255 nodes`, 'ms', +m[3]!, +m[2]!, +m[4]!);
+    if (k) res[k] = span(`VM: ${m[1]!.trim()}${k === 'nodeMs' ? '' : ', 255 nodes'}`, 'ms', +m[3]!, +m[2]!, +m[4]!);
   }
   if (!Object.keys(res).length) return res; // nothing measured: no ratios either
   const med = (k: string) => res[k]?.median ?? NaN;
@@ -36,6 +36,11 @@ export function parseVmPlock(out: string): Record<string, Span> {
   for (const [phase, xs] of Object.entries(contended)) {
     const sum = xs.reduce((a, b) => a + b, 0);
     res[`${phase}.contended`] = span(`VM plock (${phase === 'dlm' ? 'dlm_controld' : phase === 'ours' ? 'o2stack daemon' : phase}), both nodes on one byte: pairs, summed (min–max: per node)`, 'pairs/s', sum, Math.min(...xs), Math.max(...xs));
+  }
+  for (const k of ['uncontended', 'contended']) {
+    const ours = res[`ours.${k}`]?.median;
+    const dlm = res[`dlm.${k}`]?.median;
+    if (ours !== undefined && dlm !== undefined) res[`oursOverDlm.${k}`] = span(`VM plock ${k}: o2stack daemon / dlm_controld (same boot)`, '×', ours / dlm, ours / dlm, ours / dlm);
   }
   for (const m of out.matchAll(/^plock-daemon\.ts (\d+): .*?(\d[\d.]*) us per op/gm)) {
     const v = +m[2]!;

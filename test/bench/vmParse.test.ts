@@ -42,6 +42,8 @@ describe('bench/vmParse.ts: figures from the VM benches’ output', function () 
     assert.deepEqual([r['dlm.contended']!.median, r['dlm.contended']!.min, r['dlm.contended']!.max], [500, 200, 300]);
     assert.equal(r['ours.contended']!.median, 200);
     assert.equal(r['daemonUsPerOp.300']!.median, 1350.5);
+    assert.equal(r['oursOverDlm.uncontended']!.median, 0.5);
+    assert.equal(r['oursOverDlm.contended']!.median, 0.4);
     assert.deepEqual(parseVmPlock('nothing here'), {});
   });
 });
