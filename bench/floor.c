@@ -1,6 +1,6 @@
 /* The floor for applying an o2nm cluster: the same mkdir/write(2) syscalls as o2stack's plan, from a
  * minimal C program. Reads an op list ("m PATH" = mkdir, "w PATH VALUE" = one write of VALUE + "\n")
- * from the file named by argv[1]. Built and run by bench/vm-apply.ts. */
+ * from the file named by argv[1]. Built and run by bench/vm-apply.ts (VM) and bench/apply.ts (host). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +22,9 @@ int main(int argc, char **argv) {
       if (!val) return 2;
       *val++ = 0;
       int n = snprintf(buf, sizeof buf, "%s\n", val);
-      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      /* O_CREAT: a no-op on configfs (the attribute exists); on a host fake tree it creates the file, as
+       * the fake-tree backend does */
+      int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd < 0 || write(fd, buf, (size_t)n) != n) { perror(path); return 1; }
       close(fd);
     }

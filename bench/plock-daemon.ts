@@ -3,7 +3,8 @@
 // SOCK_SEQPACKET socketpair whose other end plays the kernel: lock, wait for the answer, unlock,
 // wait — N pairs, one at a time (what bench/plock-pairs.c does against the real device in a VM).
 // Everything but corosync is on the path: device read, multicast and delivery through the group,
-// the table, the answer.   npx tsx bench/plock-daemon.ts [PAIRS]
+// the table, the answer.
+//   npx tsx bench/plock-daemon.ts [--pairs 20000] [--json]
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,9 @@ import { lockspaceId } from '../lib/model/dlm.js';
 import { DlmDaemon } from '../lib/stack/daemon/daemon.js';
 import { InjectedUevents } from '../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../lib/stack/membership/static.js';
+import { benchArgs, printJson } from './args.js';
+
+const values = benchArgs(import.meta.url, { pairs: { default: '20000', int: true }, json: { flag: true } });
 const LS = 'AB'.repeat(16);
 const dir = mkdtempSync(join(tmpdir(), "o2s-bench-plock-"));
 mkdirSync(join(dir, 'sys/kernel/config/dlm'), { recursive: true });
@@ -31,12 +35,21 @@ const n = loadNative().plock!;
 let resolve: (() => void) | undefined;
 k.on('requests', () => resolve?.());
 const ask = (optype: number) => new Promise<void>((r) => { resolve = r; n.write(h, encodePlockInfo({ version: [1, 2, 0], optype, ex: true, wait: true, flags: 0, pid: 5, nodeid: 0, rv: 0, fsid: lockspaceId(LS), number: 7n, start: 0n, end: 0n, owner: 9n })); });
-const N = Number(process.argv[2] ?? 20000);
+const N = values.pairs;
 await ask(1); await ask(2); // warm
 
 const t0 = process.hrtime.bigint();
 for (let i = 0; i < N; i++) { await ask(1); await ask(2); }
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-console.log(`${N} pairs in ${ms.toFixed(0)} ms: ${Math.round(N / ms * 1000)} pairs/s, ${(ms * 1000 / N / 2).toFixed(1)} us per op`);
+if (values.json) {
+  printJson({
+    bench: 'plock-daemon',
+    params: { pairs: N },
+    figures: {
+      usPerOp: { label: 'daemon plock request (socketpair device, one-node group): per op', unit: 'µs', value: (ms * 1000) / N / 2 },
+      pairsPerSec: { label: 'daemon plock lock+unlock pairs', unit: 'pairs/s', value: (N / ms) * 1000 },
+    },
+  });
+} else console.log(`${N} pairs in ${ms.toFixed(0)} ms: ${Math.round(N / ms * 1000)} pairs/s, ${(ms * 1000 / N / 2).toFixed(1)} us per op`);
 await d.stop(); k.close();
 rmSync(dir, { recursive: true, force: true });

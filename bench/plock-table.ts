@@ -5,11 +5,11 @@
 //   (c) mixed: one inode, 1,000 owners taking random ranges of random modes, shared and exclusive,
 //       with waiters (wait=true) and unlocks — what a busy database file sees.
 // Median of --runs runs each (target: >= 1,000,000 ops/s for (a) and (b)). Prints numbers only.
-//   npx tsx bench/plock-table.ts [--runs 7] [--locks 10000]
+//   npx tsx bench/plock-table.ts [--runs 7] [--locks 10000] [--json]
 import { OFFSET_MAX, PlockTable, type Plock } from '../lib/model/plockTable.js';
-import { benchArgs } from './args.js';
+import { benchArgs, printJson } from './args.js';
 
-const values = benchArgs(import.meta.url, { runs: { default: '7', int: true }, locks: { default: '10000', int: true } });
+const values = benchArgs(import.meta.url, { runs: { default: '7', int: true }, locks: { default: '10000', int: true }, json: { flag: true } });
 const runs = values.runs;
 const N = values.locks;
 const ROUNDS = 3;
@@ -78,6 +78,15 @@ for (let r = 0; r < runs; r++) {
   results[0]![1].push(opsPerSecond(() => disjoint('one')));
   results[1]![1].push(opsPerSecond(() => disjoint('many')));
   results[2]![1].push(opsPerSecond(mixed));
+}
+if (values.json) {
+  const keys = ['oneInode', 'manyInodes', 'mixed'];
+  printJson({
+    bench: 'plock-table',
+    params: { runs, locks: N },
+    figures: Object.fromEntries(results.map(([label, xs], i) => [keys[i]!, { label: `plock table ${label}`, unit: 'ops/s', value: median(xs) }])),
+  });
+  process.exit(0);
 }
 console.log(`plock table (host, node ${process.version}, median of ${runs} runs, first run included):`);
 for (const [name, xs] of results) console.log(`  ${name}: ${Math.round(median(xs)).toLocaleString('en-US')} ops/s (min ${Math.round(Math.min(...xs)).toLocaleString('en-US')}, max ${Math.round(Math.max(...xs)).toLocaleString('en-US')})`);

@@ -5,13 +5,13 @@
 //   inject: the addon's test-only sender (userspace netlink, listener with acceptUserspace),
 //           paced at --rate events/s (target 50k/s, 0 lost), then unpaced (as fast as possible)
 //   sysfs:  real kernel uevents from writes to /sys/devices/virtual/mem/null/uevent, unpaced
-//   npx tsx bench/uevent.ts [--count N] [--rate R] [--sysfs-count N]
+//   npx tsx bench/uevent.ts [--count N] [--rate R] [--sysfs-count N] [--json]
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { UeventListener, type ReceivedUevent } from '../lib/kernel/uevent.js';
-import { benchArgs } from './args.js';
+import { benchArgs, printJson } from './args.js';
 
-const values = benchArgs(import.meta.url, { count: { default: '200000', int: true }, rate: { default: '50000', int: true }, 'sysfs-count': { default: '50000', int: true } });
+const values = benchArgs(import.meta.url, { count: { default: '200000', int: true }, rate: { default: '50000', int: true }, 'sysfs-count': { default: '50000', int: true }, json: { flag: true } });
 const addon = new URL('../build/Release/ocfs2_stack.node', import.meta.url).pathname;
 
 // The sender runs in a Worker (its own thread and loop) and loads the addon directly.
@@ -123,14 +123,36 @@ async function runOnce(mode: 'inject' | 'sysfs', count: number, rate: number): P
 const count = values.count;
 const rate = values.rate;
 const results: Result[] = [];
-await runOnce('inject', 50000, 0); // warm-up (JIT), not reported
+const notes: string[] = [];
+await runOnce('inject', Math.min(50000, count), 0); // warm-up (JIT), not reported
 results.push(await runOnce('inject', count, rate));
 results.push(await runOnce('inject', count, 0));
-if (process.getuid?.() === 0) results.push(await runOnce('sysfs', values["sysfs-count"], 0));
-else console.log('sysfs mode skipped: needs root to write /sys/devices/virtual/mem/null/uevent');
+if (process.getuid?.() === 0) results.push(await runOnce('sysfs', values['sysfs-count'], 0));
+else notes.push('sysfs mode skipped: needs root to write /sys/devices/virtual/mem/null/uevent');
 
-console.table(results);
 const paced = results[0]!;
+const unpaced = results[1]!;
+const sysfs = results[2];
+if (values.json) {
+  const f = (label: string, unit: string, value: number) => ({ label, unit, value });
+  printJson({
+    bench: 'uevent',
+    params: { count, rate, sysfsCount: values['sysfs-count'] },
+    figures: {
+      pacedRecvRate: f(`library listener, injected at ${rate}/s: received`, 'events/s', paced.recvRate),
+      pacedLostPct: f(`library listener, injected at ${rate}/s: lost`, '%', (100 * paced.lost) / paced.sent),
+      pacedP99us: f(`library listener, injected at ${rate}/s: send→handler p99`, 'µs', paced.p99us),
+      unpacedRecvRate: f('library listener, injected unpaced: received', 'events/s', unpaced.recvRate),
+      unpacedLostPct: f('library listener, injected unpaced: lost', '%', (100 * unpaced.lost) / unpaced.sent),
+      sysfsRecvRate: f('library listener, kernel uevents (sysfs writes): received', 'events/s', sysfs?.recvRate ?? NaN),
+      sysfsLostPct: f('library listener, kernel uevents (sysfs writes): lost', '%', sysfs ? (100 * sysfs.lost) / sysfs.sent : NaN),
+    },
+    notes,
+  });
+  process.exit(0);
+}
+for (const n of notes) console.log(n);
+console.table(results);
 console.log(
   `target: ${rate} events/s with 0 lost -> ${paced.lost === 0 && paced.recvRate >= rate * 0.95 ? 'MET' : 'NOT MET'} ` +
     `(received ${paced.recvRate}/s, lost ${paced.lost}, p50 ${paced.p50us} µs, p99 ${paced.p99us} µs)`,

@@ -13,7 +13,9 @@ import { corosyncPid, dlmControldPid, startCorosync, startDlmControld, stopDlmCo
 import { realBackend, requireTestVm, vmNode, waitFor } from '../test/vm/support/kernel.js';
 import { FlagBoard } from '../test/vm/support/flags.js';
 import { CLI, root } from '../test/vm/support/run.js';
+import { benchArgs } from './args.js';
 
+benchArgs(import.meta.url, {}); // no options (the env above): --help prints the header
 requireTestVm();
 const me = vmNode(2);
 const peer = 3 - me;
@@ -150,7 +152,7 @@ await barrier('end');
 await stopCorosync();
 if (me === 1 && process.env.PLOCK_HOSTBENCH !== '0') {
   // the daemon's whole path without corosync (a one-node static cluster, a socketpair for the device), under TCG
-  for (const n of ['300', '3000']) say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+  for (const n of ['300', '3000']) say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
 }
 flags.close();
 say('done');
