@@ -27,6 +27,7 @@ export * from './model/daemonCorosync.js';
 export * from './model/mountTracker.js';
 export { DlmDaemon, DaemonRefusal, pickLocalNode, type DaemonOptions, type DaemonEvents, type GroupEvent, type LockspaceEventSource, type LogEntry as DaemonLogEntry } from './stack/daemon/daemon.js';
 export { InjectedUevents } from './stack/daemon/injectedUevents.js';
+export { corosyncAvailability, type CorosyncAvailability, CorosyncError } from './kernel/corosync.js';
 export { corosyncDaemonSetup, CorosyncUnreachable } from './stack/daemon/corosyncSetup.js';
 export { request as daemonRequest, ControlServer, ControlRequestError, DEFAULT_SOCKET as DAEMON_SOCKET } from './stack/daemon/controlSocket.js';
 export { CorosyncMembership, type CorosyncMembershipOptions } from './stack/membership/corosync.js';

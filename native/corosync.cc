@@ -1,8 +1,9 @@
 // Surface "corosync": membership from corosync's own client libraries (libcpg, libquorum, libcmap).
 //
-// Built with the libraries only when binding.gyp / CMakeLists.txt found them with pkg-config
-// (they define O2S_HAVE_COROSYNC). Without them the surface is {available: false, reason} and
-// nothing here links against corosync, so the rest of the addon builds and works.
+// The addon neither includes corosync's headers nor links its libraries: native/corosync_api.h
+// declares the ABI, and load() (called by lib/kernel/native.ts when the surface is first used)
+// dlopens libcpg.so.4, libquorum.so.5 and libcmap.so.4. Until it succeeds every other function
+// throws E_NO_COROSYNC; load() says what is missing and what to install.
 //
 // Event loop: every CPG or quorum connection is one libqb IPC connection with its own fd. The fd
 // is watched with uv_poll on the loop of the env that opened it (napi_get_uv_event_loop, never
@@ -22,6 +23,7 @@
 // An async env cleanup hook does the same at env teardown. While open, the JS handle object is
 // held by a strong reference so GC never silently disconnects; close() releases it. Handles are
 // ref'd (they keep the process alive, like a socket) until unref().
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,34 +31,86 @@
 #include <sys/uio.h>
 #include <uv.h>
 
+#include <atomic>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "addon.h"
+#include "corosync_api.h"
 
-#ifdef O2S_HAVE_COROSYNC
-#include <corosync/cmap.h>
-#include <corosync/corotypes.h>
-#include <corosync/cpg.h>
-#include <corosync/quorum.h>
-#endif
+// ---------------------------------------------------------------------------------------------
+// Loading the libraries
+
+namespace o2s {
+namespace cs {
+
+namespace {
+std::mutex gLoadMutex;
+std::atomic<const Api*> gApi{nullptr};
+Api gApiStorage;
+}  // namespace
+
+const Api* LoadApi(std::string* why) {
+  const Api* ready = gApi.load(std::memory_order_acquire);
+  if (ready != nullptr) return ready;
+  std::lock_guard<std::mutex> lock(gLoadMutex);
+  if ((ready = gApi.load(std::memory_order_acquire)) != nullptr) return ready;
+  const char* names[] = {kLibCpg, kLibQuorum, kLibCmap};
+  void* libs[3] = {nullptr, nullptr, nullptr};
+  for (int i = 0; i < 3; i++) {
+    // RTLD_LOCAL: nothing of corosync's joins the process's global symbol namespace.
+    libs[i] = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (libs[i] == nullptr) {
+      const char* err = dlerror();
+      *why = std::string(names[i]) + " could not be loaded (" + (err ? err : "dlopen failed") +
+             "): corosync's client libraries are not installed. Install them: apt-get install libcpg4 libquorum5 "
+             "libcmap4 (Debian, Ubuntu; they come with the corosync package), dnf install corosynclib (RHEL, "
+             "Fedora), zypper install libcorosync-4 (SUSE)";
+      // A library already opened stays open: dlclose of libqb-based libraries is not worth the risk.
+      return nullptr;
+    }
+  }
+  enum { cpg, quorum, cmap };  // index into libs by the library column of O2S_CS_FUNCTIONS
+  Api api;
+  void* sym = nullptr;
+#define O2S_CS_RESOLVE(lib, name, ret, params)                                                                  \
+  sym = dlsym(libs[lib], #name);                                                                                \
+  if (sym == nullptr) {                                                                                         \
+    *why = std::string(names[lib]) + " has no " #name                                                           \
+           ": not the corosync 3.x client ABI this addon uses (libcpg.so.4, libquorum.so.5, libcmap.so.4)";      \
+    return nullptr;                                                                                             \
+  }                                                                                                             \
+  api.name = reinterpret_cast<ret(*) params>(sym);
+  O2S_CS_FUNCTIONS(O2S_CS_RESOLVE)
+#undef O2S_CS_RESOLVE
+  gApiStorage = api;
+  gApi.store(&gApiStorage, std::memory_order_release);
+  return &gApiStorage;
+}
+
+const Api* LoadedApi() { return gApi.load(std::memory_order_acquire); }
+
+}  // namespace cs
+}  // namespace o2s
 
 namespace {
 
-#ifndef O2S_HAVE_COROSYNC
+using namespace o2s::cs;
 
-const char kUnavailable[] =
-    "built without corosync: install libcpg-dev libquorum-dev libcmap-dev (and libcorosync-common-dev) "
-    "and rebuild (npm run build:native)";
+// The loaded API, where it must be loaded: a connection exists only once it was.
+inline const Api& Cs() { return *LoadedApi(); }
 
-void InitCorosync(Napi::Env env, Napi::Object exports) {
-  Napi::Object c = Napi::Object::New(env);
-  c.Set("available", false);
-  c.Set("reason", kUnavailable);
-  exports.Set("corosync", c);
+// The loaded API; every JS entry point that opens something goes through here first.
+const Api& RequireApi(Napi::Env env) {
+  const Api* api = LoadedApi();
+  if (api == nullptr) {
+    Napi::Error e = Napi::Error::New(env, "corosync support is not loaded: call load() first");
+    e.Set("code", Napi::String::New(env, "E_NO_COROSYNC"));
+    throw e;
+  }
+  return *api;
 }
-
-#else  // O2S_HAVE_COROSYNC
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -223,11 +277,11 @@ std::string GroupString(const struct cpg_name* n) {
 Conn* ConnFromContext(uint64_t h, Kind kind) {
   if (kind == Kind::Cpg) {
     void* ctx = nullptr;
-    if (cpg_context_get(h, &ctx) != CS_OK) return nullptr;
+    if (Cs().cpg_context_get(h, &ctx) != CS_OK) return nullptr;
     return static_cast<Conn*>(ctx);
   }
   const void* ctx = nullptr;
-  if (quorum_context_get(h, &ctx) != CS_OK) return nullptr;
+  if (Cs().quorum_context_get(h, &ctx) != CS_OK) return nullptr;
   return static_cast<Conn*>(const_cast<void*>(ctx));
 }
 
@@ -304,9 +358,9 @@ void FinalizeCorosync(Conn* c) {
   if (!c->initialized) return;
   c->initialized = false;
   if (c->kind == Kind::Cpg)
-    cpg_finalize(c->handle);
+    Cs().cpg_finalize(c->handle);
   else
-    quorum_finalize(c->handle);
+    Cs().quorum_finalize(c->handle);
   c->fd = -1;  // closed by finalize
 }
 
@@ -487,7 +541,7 @@ void OnReadable(uv_poll_t* h, int status, int events) {
     call = "uv_poll";
   } else {
     c->inDispatch = true;
-    r = c->kind == Kind::Cpg ? cpg_dispatch(c->handle, CS_DISPATCH_ALL) : quorum_dispatch(c->handle, CS_DISPATCH_ALL);
+    r = c->kind == Kind::Cpg ? Cs().cpg_dispatch(c->handle, CS_DISPATCH_ALL) : Cs().quorum_dispatch(c->handle, CS_DISPATCH_ALL);
     c->inDispatch = false;
     c->dispatches++;
     // TRY_AGAIN from a non-blocking dispatch just means nothing (more) was queued.
@@ -572,6 +626,7 @@ Napi::Function CallbackArg(const Napi::CallbackInfo& info, size_t idx) {
 // cpgOpen(onEvents(events[])) -> handle. One group per connection (corosync's rule).
 Napi::Value CpgOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  RequireApi(env);
   Napi::Function cb = CallbackArg(info, 0);
   Conn* c = new Conn();
   c->kind = Kind::Cpg;
@@ -583,7 +638,7 @@ Napi::Value CpgOpen(const Napi::CallbackInfo& info) {
   model.cpg_totem_confchg_fn = OnCpgTotem;
   model.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
   cpg_handle_t h = 0;
-  cs_error_t r = cpg_model_initialize(&h, CPG_MODEL_V1, reinterpret_cast<cpg_model_data_t*>(&model), c);
+  cs_error_t r = Cs().cpg_model_initialize(&h, CPG_MODEL_V1, reinterpret_cast<cpg_model_data_t*>(&model), c);
   if (r != CS_OK) {
     delete c;
     throw CsError(env, r, "cpg_model_initialize");
@@ -591,7 +646,7 @@ Napi::Value CpgOpen(const Napi::CallbackInfo& info) {
   c->handle = h;
   c->initialized = true;
   int fd = -1;
-  r = cpg_fd_get(h, &fd);
+  r = Cs().cpg_fd_get(h, &fd);
   if (r != CS_OK) {
     FinalizeCorosync(c);
     delete c;
@@ -621,7 +676,7 @@ Napi::Value CpgJoin(const Napi::CallbackInfo& info) {
   struct cpg_name name;
   std::string s;
   CpgName(env, info[1], &name, &s);
-  cs_error_t r = cpg_join(c->handle, &name);
+  cs_error_t r = Cs().cpg_join(c->handle, &name);
   if (r != CS_OK) throw CsError(env, r, "cpg_join", s);
   c->group = s;
   return env.Undefined();
@@ -633,7 +688,7 @@ Napi::Value CpgLeave(const Napi::CallbackInfo& info) {
   struct cpg_name name;
   std::string s;
   CpgName(env, info[1], &name, &s);
-  cs_error_t r = cpg_leave(c->handle, &name);
+  cs_error_t r = Cs().cpg_leave(c->handle, &name);
   if (r != CS_OK) throw CsError(env, r, "cpg_leave", s);
   return env.Undefined();
 }
@@ -646,7 +701,7 @@ Napi::Value CpgSend(const Napi::CallbackInfo& info) {
   struct iovec iov;
   iov.iov_base = const_cast<char*>(data.data());
   iov.iov_len = data.size();
-  cs_error_t r = cpg_mcast_joined(c->handle, CPG_TYPE_AGREED, &iov, 1);
+  cs_error_t r = Cs().cpg_mcast_joined(c->handle, CPG_TYPE_AGREED, &iov, 1);
   if (r != CS_OK) throw CsError(env, r, "cpg_mcast_joined", c->group);
   return env.Undefined();
 }
@@ -655,7 +710,7 @@ Napi::Value CpgLocalNodeId(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Conn* c = UnwrapOpen(info, Kind::Cpg);
   unsigned int id = 0;
-  cs_error_t r = cpg_local_get(c->handle, &id);
+  cs_error_t r = Cs().cpg_local_get(c->handle, &id);
   if (r != CS_OK) throw CsError(env, r, "cpg_local_get");
   return Napi::Number::New(env, id);
 }
@@ -669,7 +724,7 @@ Napi::Value CpgMembers(const Napi::CallbackInfo& info) {
   CpgName(env, info[1], &name, &s);
   std::vector<struct cpg_address> list(CPG_MEMBERS_MAX);
   int n = CPG_MEMBERS_MAX;
-  cs_error_t r = cpg_membership_get(c->handle, &name, list.data(), &n);
+  cs_error_t r = Cs().cpg_membership_get(c->handle, &name, list.data(), &n);
   if (r != CS_OK) throw CsError(env, r, "cpg_membership_get", s);
   if (n < 0) n = 0;
   if (n > CPG_MEMBERS_MAX) n = CPG_MEMBERS_MAX;
@@ -680,7 +735,7 @@ Napi::Value CpgMaxMessageSize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Conn* c = UnwrapOpen(info, Kind::Cpg);
   uint32_t size = 0;
-  cs_error_t r = cpg_max_atomic_msgsize_get(c->handle, &size);
+  cs_error_t r = Cs().cpg_max_atomic_msgsize_get(c->handle, &size);
   if (r != CS_OK) throw CsError(env, r, "cpg_max_atomic_msgsize_get");
   return Napi::Number::New(env, size);
 }
@@ -689,6 +744,7 @@ Napi::Value CpgMaxMessageSize(const Napi::CallbackInfo& info) {
 // first 'quorum' and 'nodelist' events arrive right away.
 Napi::Value QuorumOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  RequireApi(env);
   Napi::Function cb = CallbackArg(info, 0);
   Conn* c = new Conn();
   c->kind = Kind::Quorum;
@@ -699,7 +755,7 @@ Napi::Value QuorumOpen(const Napi::CallbackInfo& info) {
   model.nodelist_notify_fn = OnNodelist;
   quorum_handle_t h = 0;
   uint32_t type = 0;
-  cs_error_t r = quorum_model_initialize(&h, QUORUM_MODEL_V1, reinterpret_cast<quorum_model_data_t*>(&model), &type, c);
+  cs_error_t r = Cs().quorum_model_initialize(&h, QUORUM_MODEL_V1, reinterpret_cast<quorum_model_data_t*>(&model), &type, c);
   if (r != CS_OK) {
     delete c;
     throw CsError(env, r, "quorum_model_initialize");
@@ -708,8 +764,8 @@ Napi::Value QuorumOpen(const Napi::CallbackInfo& info) {
   c->initialized = true;
   c->quorumType = type;
   int fd = -1;
-  r = quorum_fd_get(h, &fd);
-  if (r == CS_OK) r = quorum_trackstart(h, CS_TRACK_CURRENT | CS_TRACK_CHANGES);
+  r = Cs().quorum_fd_get(h, &fd);
+  if (r == CS_OK) r = Cs().quorum_trackstart(h, CS_TRACK_CURRENT | CS_TRACK_CHANGES);
   if (r != CS_OK) {
     FinalizeCorosync(c);
     delete c;
@@ -723,7 +779,7 @@ Napi::Value QuorumGetQuorate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Conn* c = UnwrapOpen(info, Kind::Quorum);
   int q = 0;
-  cs_error_t r = quorum_getquorate(c->handle, &q);
+  cs_error_t r = Cs().quorum_getquorate(c->handle, &q);
   if (r != CS_OK) throw CsError(env, r, "quorum_getquorate");
   return Napi::Boolean::New(env, q != 0);
 }
@@ -812,7 +868,7 @@ struct CmapConn {
   cmap_handle_t h = 0;
   bool open = false;
   ~CmapConn() {
-    if (open) cmap_finalize(h);
+    if (open) Cs().cmap_finalize(h);
   }
 };
 
@@ -820,14 +876,15 @@ struct CmapConn {
 // Strings are strings, integers numbers (bigint beyond 2^53), binary values Buffers.
 Napi::Value CmapGetPrefix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  RequireApi(env);
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "prefix must be a string");
   std::string prefix = info[0].As<Napi::String>().Utf8Value();
   CmapConn conn;
-  cs_error_t r = cmap_initialize(&conn.h);
+  cs_error_t r = Cs().cmap_initialize(&conn.h);
   if (r != CS_OK) throw CsError(env, r, "cmap_initialize");
   conn.open = true;
   cmap_iter_handle_t it = 0;
-  r = cmap_iter_init(conn.h, prefix.empty() ? nullptr : prefix.c_str(), &it);
+  r = Cs().cmap_iter_init(conn.h, prefix.empty() ? nullptr : prefix.c_str(), &it);
   if (r != CS_OK) throw CsError(env, r, "cmap_iter_init", prefix);
   Napi::Object out = Napi::Object::New(env);
   char key[CMAP_KEYNAME_MAXLEN + 1];
@@ -837,30 +894,38 @@ Napi::Value CmapGetPrefix(const Napi::CallbackInfo& info) {
     size_t len = 0;
     cmap_value_types_t type;
     memset(key, 0, sizeof key);
-    r = cmap_iter_next(conn.h, it, key, &len, &type);
+    r = Cs().cmap_iter_next(conn.h, it, key, &len, &type);
     if (r == CS_ERR_NO_SECTIONS) break;  // end of iteration
     if (r != CS_OK) {
-      cmap_iter_finalize(conn.h, it);
+      Cs().cmap_iter_finalize(conn.h, it);
       throw CsError(env, r, "cmap_iter_next", prefix);
     }
     buf.assign(len + 1, 0);
     size_t got = len + 1;
     cmap_value_types_t t2;
-    r = cmap_get(conn.h, key, buf.data(), &got, &t2);
+    r = Cs().cmap_get(conn.h, key, buf.data(), &got, &t2);
     if (r == CS_ERR_NOT_EXIST) continue;  // deleted meanwhile
     if (r != CS_OK) {
-      cmap_iter_finalize(conn.h, it);
+      Cs().cmap_iter_finalize(conn.h, it);
       throw CsError(env, r, "cmap_get", key);
     }
     out.Set(key, CmapValue(env, t2, buf, got > len ? len : got));
   }
-  cmap_iter_finalize(conn.h, it);
+  Cs().cmap_iter_finalize(conn.h, it);
   return out;
+}
+
+// load() -> undefined once libcpg, libquorum and libcmap are loaded, else the reason (what is
+// missing, what to install). Cheap after the first success; retried on every call until then.
+Napi::Value Load(const Napi::CallbackInfo& info) {
+  std::string why;
+  if (LoadApi(&why) != nullptr) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), why);
 }
 
 void InitCorosync(Napi::Env env, Napi::Object exports) {
   Napi::Object c = Napi::Object::New(env);
-  c.Set("available", true);
+  c.Set("load", Napi::Function::New(env, Load, "load"));
   c.Set("cpgOpen", Napi::Function::New(env, CpgOpen, "cpgOpen"));
   c.Set("cpgJoin", Napi::Function::New(env, CpgJoin, "cpgJoin"));
   c.Set("cpgLeave", Napi::Function::New(env, CpgLeave, "cpgLeave"));
@@ -888,8 +953,6 @@ void InitCorosync(Napi::Env env, Napi::Object exports) {
   c.Set("CS", errors);
   exports.Set("corosync", c);
 }
-
-#endif  // O2S_HAVE_COROSYNC
 
 }  // namespace
 

@@ -80,10 +80,10 @@ export type CorosyncAvailability = { available: true } | { available: false; rea
 
 function nativeSurface(): NativeCorosync {
   const s = loadNative().corosync;
-  return s ?? { available: false, reason: 'the addon has no corosync surface (rebuild it: npm run build:native)' };
+  return s ?? { available: false, reason: 'the addon has no corosync surface (rebuild it: npm rebuild ocfs2-stack)' };
 }
 
-/** Whether this build of the addon can talk to corosync, and if not why (no I/O). */
+/** Whether corosync's client libraries are loaded (loads them on first call: dlopen, no IPC), and if not why. */
 export function corosyncAvailability(native: NativeCorosync = nativeSurface()): CorosyncAvailability {
   return native.available ? { available: true } : { available: false, reason: native.reason };
 }

@@ -169,7 +169,7 @@ export interface NativeCsConnInfo {
 
 export type NativeCmapValue = string | number | bigint | Buffer;
 
-/** The corosync surface when the addon was built against libcpg/libquorum/libcmap. */
+/** The corosync surface once libcpg, libquorum and libcmap were loaded (dlopen). */
 export interface NativeCorosyncAvailable {
   available: true;
   /** Throws an Error with code 'CS_ERR_…', csError, call and hint (e.g. CS_ERR_LIBRARY: corosync not running). */
@@ -196,11 +196,15 @@ export interface NativeCorosyncAvailable {
   CS: Record<string, number>;
 }
 
-/** The corosync surface of an addon built without the corosync libraries. */
+/** The corosync surface where corosync's client libraries could not be loaded. */
 export interface NativeCorosyncUnavailable {
   available: false;
+  /** Which library, dlopen's error, and what to install. */
   reason: string;
 }
+
+/** The surface as the addon exports it: load() gives undefined once the libraries are loaded, else why not. */
+type NativeCorosyncRaw = Omit<NativeCorosyncAvailable, 'available'> & { load(): string | undefined };
 
 export type NativeCorosync = NativeCorosyncAvailable | NativeCorosyncUnavailable;
 
@@ -282,53 +286,55 @@ export function packageDir(): string {
 }
 let cached: NativeAddon | undefined;
 
+/** Where the addon is looked for, in order (an error lists them). */
+export function addonCandidates(root = packageRoot): string[] {
+  return [join(root, 'build', 'Release', 'ocfs2_stack.node'), join(root, 'build', 'Debug', 'ocfs2_stack.node'), join(root, 'prebuilds', `${process.platform}-${process.arch}`, '*.node (node-gyp-build: napi, libc)')];
+}
+
 /**
- * Loads the addon with `bindings` (build/Release, build/Debug, ...), or the file named by
- * O2STACK_ADDON (CI uses it to test the cmake-js build). A failure says what was tried and how to fix it.
+ * Loads the addon: the file named by O2STACK_ADDON (CI uses it to test the cmake-js build), else
+ * node-gyp's build/Release (tried first without loading anything else: a CLI start-up in a TCG VM
+ * is short), else node-gyp-build, which picks a build/ output or the prebuilt binary of this
+ * platform from prebuilds/. A failure says what was tried and how to fix it.
  */
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   const explicit = process.env.O2STACK_ADDON;
-  // node-gyp's usual output first, without loading `bindings` (which costs ~80 ms of a CLI
-  // start-up in a TCG VM); `bindings` searches every other layout (Debug, cmake-js, ...).
   const release = join(packageRoot, 'build', 'Release', 'ocfs2_stack.node');
-  const load = (name: string) => {
-    if (explicit) return require(name === 'ocfs2_stack' ? explicit : join(dirname(explicit), `${name}.node`)) as unknown;
-    const direct = join(dirname(release), `${name}.node`);
-    return existsSync(direct) ? (require(direct) as unknown) : (require('bindings')({ bindings: name, module_root: packageRoot }) as unknown);
-  };
   let addon: NativeAddon;
   try {
-    addon = load('ocfs2_stack') as NativeAddon;
+    if (explicit) addon = require(explicit) as NativeAddon;
+    else if (existsSync(release)) addon = require(release) as NativeAddon;
+    else addon = (require('node-gyp-build') as (dir: string) => unknown)(packageRoot) as NativeAddon;
   } catch (e) {
+    const why = (e as Error).message.split('\n')[0];
     const err = new Error(
-      `the ocfs2-stack native addon could not be loaded (${explicit ? `O2STACK_ADDON=${explicit}` : `build/Release/ocfs2_stack.node under ${packageRoot}`}): ` +
-        `${(e as Error).message.split('\n')[0]}. Build it with \`npm run build:native\` (needs python3, make, g++).`,
+      explicit
+        ? `the ocfs2-stack native addon O2STACK_ADDON=${explicit} could not be loaded: ${why}. Unset O2STACK_ADDON or point it at a built ocfs2_stack.node.`
+        : `the ocfs2-stack native addon could not be loaded: ${why}. Tried: ${addonCandidates().join(', ')}. ` +
+            `No prebuilt binary fits this machine (prebuilt: linux-x64, glibc 2.32 or later): build it with \`npm rebuild ocfs2-stack\` (needs python3, make, g++).`,
     );
     (err as Error & { code: string }).code = 'E_NO_ADDON';
     throw err;
   }
-  // The corosync surface is a second addon (ocfs2_stack_corosync.node, next to the first): it
-  // links corosync's libraries and theirs, which take a while to map, so it loads on first use.
-  let corosync: NativeCorosync | undefined;
+  // The corosync surface dlopens libcpg, libquorum and libcmap when first used (mapping them and
+  // libqb costs a CLI run 50–100 ms on a slow machine): the property loads them on first read. A
+  // failure is not cached, so installing corosync's libraries fixes a running process.
+  const raw = addon.corosync as unknown as NativeCorosyncRaw | undefined;
+  let loaded: NativeCorosyncAvailable | undefined;
   Object.defineProperty(addon, 'corosync', {
     enumerable: true,
     configurable: true,
     get: (): NativeCorosync => {
-      if (corosync) return corosync;
-      try {
-        corosync = (load('ocfs2_stack_corosync') as { corosync: NativeCorosync }).corosync;
-      } catch (e) {
-        corosync = {
-          available: false,
-          reason: `the corosync addon (ocfs2_stack_corosync.node) could not be loaded: ${(e as Error).message.split('\n')[0]}; rebuild with \`npm run build:native\``,
-        };
-      }
-      return corosync;
+      if (loaded) return loaded;
+      if (!raw) return { available: false, reason: 'this build of the addon has no corosync surface: rebuild it with `npm rebuild ocfs2-stack`' };
+      const why = raw.load();
+      if (why !== undefined) return { available: false, reason: why };
+      loaded = Object.assign(Object.create(null) as object, raw, { available: true as const }) as NativeCorosyncAvailable;
+      return loaded;
     },
   });
-  if (!addon.surfaces.includes('corosync')) addon.surfaces = [...addon.surfaces, 'corosync'];
   cached = addon;
   return cached;
 }

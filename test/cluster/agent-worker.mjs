@@ -7,11 +7,12 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
-// The corosync surface is its own addon (ocfs2_stack_corosync.node, next to ocfs2_stack.node).
-const corosyncAddon = process.env.O2STACK_ADDON
-  ? require(process.env.O2STACK_ADDON.replace(/ocfs2_stack\.node$/, 'ocfs2_stack_corosync.node'))
-  : require('bindings')({ bindings: 'ocfs2_stack_corosync', module_root: new URL('../..', import.meta.url).pathname });
-const cs = corosyncAddon.corosync;
+// The raw addon (as lib/kernel/native.ts finds it); its corosync surface dlopens corosync's
+// libraries on load() (process-wide: quick when the main thread already did).
+const addon = process.env.O2STACK_ADDON ? require(process.env.O2STACK_ADDON) : require('node-gyp-build')(new URL('../..', import.meta.url).pathname);
+const cs = addon.corosync;
+const why = cs.load();
+if (why !== undefined) throw new Error(`corosync support unavailable: ${why}`);
 const port = parentPort;
 const { group } = workerData;
 

@@ -2,9 +2,9 @@
 // addon's corosync surface, lib/kernel/corosync.ts and CorosyncMembership, by one agent per node
 // running inside that node's namespace (test/cluster/agent.ts).
 //
-// Needs root, corosync and the corosync -dev packages (test/cluster/setup.sh installs them; the
-// addon must be built after that). When something is missing the whole suite is skipped and the
-// reason printed. Uses only 192.0.2.0/24 inside namespaces it creates; cleans up by PID.
+// Needs root and corosync (test/support/ensureCorosync.ts installs it with test/cluster/setup.sh;
+// no rebuild: the addon dlopens corosync's libraries). When something is missing the whole suite
+// is skipped and the reason printed. Uses only 192.0.2.0/24 inside namespaces it creates; cleans up by PID.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { CpgGroup } from '../../lib/kernel/corosync.js';

@@ -376,7 +376,7 @@ export function clusterPrerequisites(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, mounts, corosync)';
   for (const tool of ['ip', 'corosync', 'corosync-keygen', 'unshare']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-      return `${tool} is not installed: run test/cluster/setup.sh (apt-installs corosync, its -dev packages and iproute2), then rebuild the addon`;
+      return `${tool} is not installed: run test/cluster/setup.sh (apt-installs corosync and iproute2)`;
     }
   }
   const probe = tryRun('unshare', ['-n', 'ip', 'link', 'add', 'o2s-probe0', 'type', 'bridge']);

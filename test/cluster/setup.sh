@@ -1,10 +1,10 @@
 #!/bin/sh
 # Installs what `npm run test:cluster` needs on a Debian machine (CI calls this as root):
-# corosync (the daemon and its tools), the client libraries' headers (so the addon is built with
-# the corosync surface), pkg-config, and iproute2 (ip netns). Idempotent: packages already
-# installed are not fetched again. Rebuild the addon afterwards (npx node-gyp rebuild).
+# corosync (the daemon, its tools and its client libraries, which the addon dlopens: no -dev
+# packages, no rebuild) and iproute2 (ip netns). Idempotent: packages already installed are not
+# fetched again.
 set -eu
-PKGS="corosync libcpg-dev libquorum-dev libcmap-dev libcorosync-common-dev libqb-dev pkg-config iproute2"
+PKGS="corosync iproute2"
 missing=""
 for p in $PKGS; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

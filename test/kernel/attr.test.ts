@@ -131,7 +131,7 @@ describe('native attr surface', function () {
   it('loads in a worker thread too', async function () {
     const code = `
       const { parentPort } = require('node:worker_threads');
-      const a = require('bindings')({ bindings: 'ocfs2_stack', module_root: ${JSON.stringify(process.cwd())} });
+      const a = process.env.O2STACK_ADDON ? require(process.env.O2STACK_ADDON) : require('node-gyp-build')(${JSON.stringify(process.cwd())});
       parentPort.postMessage(a.surfaces.includes('attr') && a.attr.list(${JSON.stringify(dir)}).length >= 0);`;
     const ok = await new Promise((resolve, reject) => {
       const w = new Worker(code, { eval: true, env: process.env });

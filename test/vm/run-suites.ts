@@ -18,9 +18,9 @@
 // not (`// @crash-absent TEXT`). Passed (1 test) when every expected line follows the marker: the
 // VM is then killed (run.sh kills qemu by its PID). Failed when the VM ends without them, or
 // CRASH_WAIT_MS after the marker. The VM gets at most CRASH_VM_SECONDS.
-// A one-VM suite gets one blank disk (/dev/vda) unless its header says `// @vm-disks N`. A suite
-// whose header says `// @needs corosync` needs the addon's corosync surface (test/support/
-// ensureCorosync.ts installs and rebuilds as root); where it cannot be had the suite is skipped.
+// A one-VM suite gets one blank disk (/dev/vda) unless its header says `// @vm-disks N`. Suites
+// with corosync need nothing on the host: the guests' corosync, dlm_controld and client libraries
+// come from vm/cluster-pkgs.sh, and the addon dlopens libcpg/libquorum/libcmap there.
 // env: O2STACK_VM_SUITE_TIMEOUT  seconds per VM (default 600)
 //      O2STACK_VM_KEEP=1          keep the results directory (mocha configs, results, disk images)
 //      O2STACK_VM_TSX_CACHE=0     do not keep tsx's transform cache between VMs (kept by default
@@ -30,7 +30,6 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CorosyncAddon, ensureCorosyncAddon } from '../support/ensureCorosync.js';
 
 interface Counts {
   passed: number;
@@ -303,26 +302,12 @@ async function main(): Promise<number> {
   }
   const setupMs = Date.now() - t0;
 
-  // `// @needs corosync`: the guests load the host's addon, which needs its corosync surface; made
-  // here when it can be (installs and rebuilds as root), else those suites are skipped at once
-  const needsCorosync = (f: string) => /^\/\/ @needs corosync$/m.test(readFileSync(join(suitesDir, f), 'utf8'));
-  let corosync: CorosyncAddon | undefined;
-  if (chosen.some(needsCorosync)) {
-    corosync = ensureCorosyncAddon((l) => out(l));
-    if (!corosync.ok) out(`corosync suites skipped: ${corosync.reason}`);
-  }
-
   if (tsxCache) mkdirSync(tsxCache, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'o2stack-vm-'));
   const outcomes: SuiteOutcome[] = [];
   try {
     for (const f of chosen) {
       if (interrupted) break;
-      if (corosync && !corosync.ok && needsCorosync(f)) {
-        const vms = f.endsWith('.three.vm.ts') ? 3 : f.endsWith('.two.vm.ts') ? 2 : 1;
-        outcomes.push({ name: f.replace(/\.vm\.ts$/, ''), vms, exitCode: 0, ms: 0, passed: 0, failed: 0, skipped: 1, note: `skipped: ${corosync.reason}` });
-        continue;
-      }
       outcomes.push(await runSuite(join(suitesDir, f), work));
     }
   } finally {

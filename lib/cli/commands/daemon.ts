@@ -267,7 +267,7 @@ async function corosyncMembership(o: DaemonCliOptions, nodeId: number | undefine
     if (e instanceof CorosyncUnreachable) throw new CliError(e.message, EXIT.NOT_RUNNING, e.hint, { code: e.code });
     if (e instanceof DaemonCorosyncError) throw new CliError(e.message, e.code === 'E_CLUSTER_NAME' || e.code === 'E_NODE_ID' ? EXIT.FAILED : EXIT.NOT_CONFIGURED, e.hint, { code: e.code });
     const x = e as { code?: string; message?: string; hint?: string };
-    if (x.code === 'E_NO_COROSYNC') throw new CliError(`${x.message}`, EXIT.NOT_INSTALLED, 'apt-get install libcpg-dev libquorum-dev libcmap-dev, then rebuild the addon (npm run build:native); or use --membership static --members FILE', { code: x.code });
+    if (x.code === 'E_NO_COROSYNC') throw new CliError(`${x.message}`, EXIT.NOT_INSTALLED, 'apt-get install corosync (it brings libcpg4, libquorum5 and libcmap4; no rebuild needed); or use --membership static --members FILE', { code: x.code });
     throw e;
   }
 }

@@ -1,4 +1,3 @@
-// @needs corosync
 // corosync in three VMs (vm/run-cluster.sh 3: nK = 192.0.2.K, NODE=K, NODES=3, one private L2
 // link for all three): Debian's corosync 3.1.7 started in each guest by vm/guest-cluster.sh
 // (through test/vm/support/corosync.ts) with knet and plain votequorum (three votes, two make

@@ -1,4 +1,3 @@
-// @needs corosync
 // corosync in two VMs (vm/run-two.sh: n1 = 192.0.2.1, n2 = 192.0.2.2, NODE=1|2): Debian's
 // corosync 3.1.7 from vm/setup.sh's cache, started in each guest by vm/guest-cluster.sh (through
 // test/vm/support/corosync.ts) with knet on the private link and two_node votequorum. Both then

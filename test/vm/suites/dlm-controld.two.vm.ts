@@ -1,4 +1,3 @@
-// @needs corosync
 // Issue 8's reference run on the real kernel, two VMs (vm/run-two.sh: n1 = 192.0.2.1,
 // n2 = 192.0.2.2, NODE=1|2, one shared /dev/vda): the user stack with Debian's corosync 3.1.7 and
 // dlm_controld 4.2.0 as the control daemon (no o2stack daemon), the same steps and figures as

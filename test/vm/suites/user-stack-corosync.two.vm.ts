@@ -1,4 +1,3 @@
-// @needs corosync
 // Issue 8's main proof on the real kernel, two VMs (vm/run-two.sh: n1 = 192.0.2.1, n2 = 192.0.2.2,
 // NODE=1|2, one shared /dev/vda): the user stack with Debian's corosync 3.1.7 for membership and
 // OUR daemon (`o2stack daemon`, standalone, --membership corosync: cluster name and nodes from

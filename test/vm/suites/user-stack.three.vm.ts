@@ -1,4 +1,3 @@
-// @needs corosync
 // Issue 11's proof on the real kernel, three VMs (vm/run-cluster.sh 3: nK = 192.0.2.K, NODE=K, one
 // shared /dev/vda): the user stack in production with corosync (votes 3, 1, 1: n1 keeps quorum as
 // nodes are fenced away around it)
