@@ -101,12 +101,25 @@ export interface PacemakerFenceDecision {
 }
 
 /**
+ * The cluster's stonith-action (`crm_attribute --type crm_config --name stonith-action --query
+ * --quiet`; undefined when unset: Pacemaker's default, reboot) as stonith_admin's verb. Pacemaker
+ * fences a lost node itself with that action; asking for the same one lets the fencer merge a
+ * request made while its own is in flight into one agent run (requests for different actions on
+ * one node are not merged: the node would be fenced twice).
+ */
+export function stonithVerb(stonithAction: string | undefined): '--fence' | '--reboot' {
+  const a = stonithAction?.trim().toLowerCase();
+  return a === 'off' || a === 'poweroff' ? '--fence' : '--reboot';
+}
+
+/**
  * Fence or not: a successful fencing at or after the failure (both whole seconds, as the fencer
  * keeps them) means the node cannot hold anything granted before it failed. Otherwise
- * `stonith_admin --fence NAME --tolerance 5s --timeout S`: S (whole seconds, at least 1) is the
- * fencer's own limit, below the daemon's limit on the whole run so the fencer's answer comes first.
+ * `stonith_admin --fence|--reboot NAME --tolerance 5s --timeout S` (the verb: stonithVerb; --fence
+ * powers off): S (whole seconds, at least 1) is the fencer's own limit, below the daemon's limit
+ * on the whole run so the fencer's answer comes first.
  */
-export function planPacemakerFence(o: { name: string; failTime: number; lastFenced: number | null; timeoutMs: number }): PacemakerFenceDecision {
+export function planPacemakerFence(o: { name: string; failTime: number; lastFenced: number | null; timeoutMs: number; verb?: '--fence' | '--reboot' }): PacemakerFenceDecision {
   const failS = Math.floor(o.failTime / 1000);
   if (o.lastFenced !== null && Math.floor(o.lastFenced / 1000) >= failS) {
     return { action: 'already-fenced', why: `Pacemaker fenced ${o.name} at ${new Date(o.lastFenced).toISOString()}, at or after its failure (${new Date(failS * 1000).toISOString()})` };
@@ -114,7 +127,7 @@ export function planPacemakerFence(o: { name: string; failTime: number; lastFenc
   const timeoutS = Math.max(1, Math.floor(o.timeoutMs / 1000) - 5);
   return {
     action: 'fence',
-    args: ['--fence', o.name, '--tolerance', PCMK_TOLERANCE, '--timeout', String(timeoutS)],
+    args: [o.verb ?? '--fence', o.name, '--tolerance', PCMK_TOLERANCE, '--timeout', String(timeoutS)],
     why: o.lastFenced === null ? `${o.name} was never fenced` : `${o.name} was last fenced at ${new Date(o.lastFenced).toISOString()}, before its failure (${new Date(failS * 1000).toISOString()})`,
   };
 }

@@ -2,7 +2,7 @@
 // --last's answer, the fence-or-not decision and its stonith_admin arguments, the default from the
 // environment Pacemaker gives its resources.
 import assert from 'node:assert/strict';
-import { defaultFenceFromEnv, PacemakerFenceError, pacemakerNodeName, parseCrmNodeList, parseStonithLast, planPacemakerFence } from '../../lib/model/pacemakerFence.js';
+import { defaultFenceFromEnv, PacemakerFenceError, pacemakerNodeName, parseCrmNodeList, parseStonithLast, planPacemakerFence, stonithVerb } from '../../lib/model/pacemakerFence.js';
 
 describe('--fence-pacemaker: node names', function () {
   it('crm_node -l: "ID NAME STATE" lines; other lines ignored', function () {
@@ -45,6 +45,14 @@ describe('--fence-pacemaker: fence or not', function () {
       assert.deepEqual(d.args, ['--fence', 'n2', '--tolerance', '5s', '--timeout', '55']);
     }
     assert.deepEqual(planPacemakerFence({ name: 'n2', failTime, lastFenced: null, timeoutMs: 3000 }).args!.slice(-1), ['1']);
+  });
+
+  it("the verb follows the cluster's stonith-action (unset: reboot, Pacemaker's default), so the fencer merges our request with its own", function () {
+    assert.equal(stonithVerb(undefined), '--reboot');
+    assert.equal(stonithVerb('reboot\n'), '--reboot');
+    assert.equal(stonithVerb('off\n'), '--fence');
+    assert.equal(stonithVerb('poweroff'), '--fence');
+    assert.deepEqual(planPacemakerFence({ name: 'n2', failTime, lastFenced: null, timeoutMs: 60_000, verb: '--reboot' }).args!.slice(0, 2), ['--reboot', 'n2']);
   });
 
   it('fenced at or after the failure (whole seconds): already fenced, nothing run', function () {

@@ -57,7 +57,7 @@ export interface DaemonOptions {
    */
   fencing?: 'manual' | 'unsafe-off' | 'pacemaker';
   /** --fence-pacemaker: the programs (tests put fakes here); default stonith_admin and crm_node on PATH */
-  pacemakerTools?: { stonithAdmin?: string; crmNode?: string };
+  pacemakerTools?: { stonithAdmin?: string; crmNode?: string; crmAttribute?: string };
   fenceArgs?: Record<string, string>;
   fenceTimeoutMs?: number;
   maxFenceRounds?: number;

@@ -1,11 +1,12 @@
 // The daemon's --fence-pacemaker runner: fences a node through Pacemaker's fencer with its CLI
 // (stonith_admin), planned by lib/model/pacemakerFence.ts. Steps: the node's Pacemaker name
 // (corosync's nodelist name, else `crm_node -l`), `stonith_admin --last NAME` (already fenced after
-// its failure: done), else `stonith_admin --fence NAME --tolerance 5s --timeout S`. One attempt per
+// its failure: done), else `stonith_admin --fence NAME --tolerance 5s --timeout S` (--reboot
+// instead when the cluster's stonith-action is reboot, Pacemaker's default: see stonithVerb). One attempt per
 // call, like runFenceAgent (fence.ts), with the same outcome shape: the daemon logs it, counts it
 // and multicasts the result exactly as for an agent.
 import { spawn } from 'node:child_process';
-import { PacemakerFenceError, pacemakerNodeName, parseCrmNodeList, parseStonithLast, planPacemakerFence, type CrmNode } from '../../model/pacemakerFence.js';
+import { PacemakerFenceError, pacemakerNodeName, parseCrmNodeList, parseStonithLast, planPacemakerFence, stonithVerb, type CrmNode } from '../../model/pacemakerFence.js';
 import type { FenceOutcome } from './fence.js';
 
 export interface PacemakerFenceRequest {
@@ -19,6 +20,7 @@ export interface PacemakerFenceRequest {
   /** the programs (tests put fakes here); default found on PATH */
   stonithAdmin?: string;
   crmNode?: string;
+  crmAttribute?: string;
 }
 
 interface Run {
@@ -99,11 +101,15 @@ export async function runPacemakerFence(r: PacemakerFenceRequest): Promise<Fence
     throw e;
   }
 
-  const plan = planPacemakerFence({ name, failTime: r.failTime, lastFenced, timeoutMs });
+  // the cluster's stonith-action: the same verb as Pacemaker's own fencing of the node (merged)
+  const attr = await run(r.crmAttribute ?? 'crm_attribute', ['--type', 'crm_config', '--name', 'stonith-action', '--query', '--quiet'], deadline);
+  const verb = stonithVerb(attr.code === 0 ? attr.out : undefined);
+  transcript.push(`crm_attribute stonith-action: ${status(attr)}: ${attr.out.trim() || '(unset: reboot)'}`);
+  const plan = planPacemakerFence({ name, failTime: r.failTime, lastFenced, timeoutMs, verb });
   if (plan.action === 'already-fenced') return { ok: true, detail: `already fenced: ${plan.why}`, ms: Date.now() - t0, output: transcript.join('\n'), name, already: true };
 
   const f = await run(stonithAdmin, plan.args!, deadline);
   transcript.push(`stonith_admin ${plan.args!.join(' ')}: ${status(f)}: ${(f.out + f.err).trim()}`);
   const ok = f.code === 0;
-  return { ok, detail: `stonith_admin --fence ${name}: ${status(f)} (${plan.why})`, ms: Date.now() - t0, output: transcript.join('\n').slice(0, 4096), name };
+  return { ok, detail: `stonith_admin ${verb} ${name}: ${status(f)} (${plan.why})`, ms: Date.now() - t0, output: transcript.join('\n').slice(0, 4096), name };
 }
