@@ -1,6 +1,8 @@
 // o2stack helpers install | remove: our mount.ocfs2 where mount(8) finds it; and the helper itself,
 // `o2stack mount.ocfs2 DEVICE DIR [-sfnv] [-o OPTIONS]` (what that script runs), which speaks
 // mount(8)'s language: its arguments and exit codes, not the CLI's.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type GlobalOptions, printJson, writeErr, writeOut } from '../output.js';
 
@@ -37,9 +39,7 @@ const OCF_DIR = '/usr/lib/ocf/resource.d/o2stack';
 
 /** The package's agent templates (ocf/) with this CLI's absolute invocation filled in. */
 export async function renderedAgents(): Promise<Record<'o2stack-daemon' | 'o2stack-o2cb', string>> {
-  const [{ readFileSync }, { join }, { packageDir }, { cliInvocation }, { OCF_AGENT_NAMES, renderOcfAgent }] = await Promise.all([
-    import('node:fs'),
-    import('node:path'),
+  const [{ packageDir }, { cliInvocation }, { OCF_AGENT_NAMES, renderOcfAgent }] = await Promise.all([
     import('../../kernel/native.js'),
     import('./mount.js'),
     import('../../model/ocfAgents.js'),
