@@ -11,8 +11,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PCMK_ROOT=$CACHE/pacemaker-root
 # pacemaker (daemons), its CLI (crm_mon, crm_attribute, cibadmin, stonith_admin, crm_resource),
-# ocf:pacemaker:* and ocf:heartbeat:* (Filesystem, ocf-tester)
-TOP=(pacemaker pacemaker-cli-utils pacemaker-resource-agents resource-agents)
+# ocf:pacemaker:* and ocf:heartbeat:* (Filesystem, ocf-tester), xmllint (ocf-tester validates meta-data)
+TOP=(pacemaker pacemaker-cli-utils pacemaker-resource-agents resource-agents libxml2-utils)
 # maintainer-script-only dependencies, and what the corosync tree already has
 SKIP=" init-system-helpers adduser lsb-base sysvinit-utils xsltproc debconf kmod systemd corosync
   libknet1 libnozzle1 libqb100 libcorosync-common4 libcpg4 libquorum5 libcmap4 libcfg7 libvotequorum8
