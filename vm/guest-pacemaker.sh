@@ -58,8 +58,15 @@ start() {
       online=$(echo "$out" | sed -n 's/.*Online: \[ \(.*\) \].*/\1/p' | wc -w)
       [ "$online" -ge "$nodes" ] && break
     fi
+    # a progress line every 30 s (what crm_mon says so far, the last log line)
+    if [ $(( ($(now_ms) - t0) / 30000 )) -gt "${shown:-0}" ]; then
+      shown=$(( ($(now_ms) - t0) / 30000 ))
+      echo "guest-pacemaker: $(( ($(now_ms) - t0) / 1000 )) s: crm_mon: $(crm_mon -1 2>&1 | grep -E 'DC:|Online|OFFLINE|UNCLEAN|rror|not' | tr '\n' ' ' | cut -c1-300); log: $(tail -n 1 /var/log/pacemaker/pacemaker.log 2>/dev/null | cut -c1-300)"
+    fi
     if [ $(( $(now_ms) - t0 )) -ge $(( wait_s * 1000 )) ]; then
       crm_mon -1 >&2 2>&1 || true
+      tail -n 30 /tmp/pacemakerd.log >&2 2>/dev/null || true
+      grep -E 'error|warning|crit' /var/log/pacemaker/pacemaker.log 2>/dev/null | tail -n 40 >&2 || true
       tail -n 60 /var/log/pacemaker/pacemaker.log >&2 2>/dev/null || true
       die "pacemaker: not $nodes nodes online with a DC within ${wait_s} s"
     fi

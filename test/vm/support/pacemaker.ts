@@ -16,13 +16,17 @@ export function pacemakerAvailable(): boolean {
 }
 
 /** Runs vm/guest-pacemaker.sh, bounded; never throws. */
-export function guestPacemaker(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; ms: number }> {
+export function guestPacemaker(args: string[], timeoutMs: number, live = false): Promise<{ code: number | null; out: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((res) => {
     const c = spawn('bash', [GUEST_PACEMAKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const take = (d: Buffer) => {
+      out += d.toString();
+      if (live) process.stdout.write(d); // on the console as it comes (a slow start is visible)
+    };
+    c.stdout.on('data', take);
+    c.stderr.on('data', take);
     const t = setTimeout(() => {
       c.kill('SIGKILL');
       out += `\n(guest-pacemaker.sh ${args.join(' ')}: killed after ${timeoutMs} ms)`;
