@@ -61,7 +61,7 @@ export function register(program: Command): void {
     .option('--node-id <id>', 'this node (static: default the members-file entry named like this host; corosync: must equal corosync\'s)')
     .option('--cluster <name>', "cluster name (must match the volumes: mkfs.ocfs2 --cluster-name; corosync: default and must equal totem.cluster_name)")
     .option('--fence-agent <path>', 'fence agent: gets node=ID and fail_time=SECONDS lines on stdin, exit 0 = fenced (one fence method is required: this, --fence-pacemaker, --fence-manual or --unsafe-skip-fencing)')
-    .option('--fence-pacemaker', "fence through Pacemaker's fencer: `stonith_admin --fence NODENAME --tolerance 5s` (names from corosync's nodelist, else crm_node -l; a node Pacemaker fenced after it failed counts as fenced). The default when the daemon runs as a Pacemaker resource (OCF_RESOURCE_INSTANCE or PCMK_service set)")
+    .option('--fence-pacemaker', "fence through Pacemaker's fencer: `stonith_admin --reboot NODENAME --tolerance 5s` (--fence when stonith-action is off; names from corosync's nodelist, else crm_node -l; a node Pacemaker fenced after it failed counts as fenced). The default when the daemon runs as a Pacemaker resource (OCF_RESOURCE_INSTANCE or PCMK_service set)")
     .option('--fence-manual', "no agent: a dead node's lockspaces stay stopped until someone makes sure it is off and runs `o2stack daemon-ctl fence-ack ID` (gives up automatic recovery)")
     .option('--unsafe-skip-fencing', 'no fencing at all: a node that stops answering is taken as dead at once and its locks handed out (gives up the guarantee that it cannot still write: data corruption if it was only cut off; tests only)')
     .option('--fence-timeout <ms>', 'time limit of one fence agent run', '60000')

@@ -252,7 +252,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
             this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
           }
           if (this.fencingMode === 'manual') this.log('warn', 'fencing', 'manual fencing (no agent): a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
-          if (this.fencingMode === 'pacemaker') this.log('info', 'fencing', "fencing through Pacemaker's fencer: stonith_admin --fence NODENAME (node names from corosync's nodelist, else crm_node -l); a node Pacemaker already fenced after it failed is not fenced again");
+          if (this.fencingMode === 'pacemaker') this.log('info', 'fencing', "fencing through Pacemaker's fencer: stonith_admin --reboot NODENAME (--fence when the cluster's stonith-action is off; node names from corosync's nodelist, else crm_node -l); a node Pacemaker already fenced after it failed is not fenced again");
           if (this.fencingMode === 'unsafe-off') this.log('warn', 'fencing', 'fencing is OFF (--unsafe-skip-fencing): a node that stops answering is taken as dead at once and its locks handed out; if it was only cut off and still writes, the volumes get corrupted');
         },
       },
