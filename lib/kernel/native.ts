@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CorosyncError, KernelError } from './errors.js';
 
 export interface NativeAttrOp {
   op: 'mkdir' | 'rmdir' | 'write' | 'read' | 'writefd';
@@ -261,6 +262,8 @@ export interface NativeAddon {
   peercred?: NativePeerCred;
   plock?: NativePlock;
   corosync?: NativeCorosync;
+  /** Hands the library's error classes to the addon (per env): its errors are then instances of them. */
+  setErrorClasses?(classes: { KernelError: unknown; CorosyncError: unknown }): void;
   [surface: string]: unknown;
 }
 
@@ -318,6 +321,8 @@ export function loadNative(): NativeAddon {
     (err as Error & { code: string }).code = 'E_NO_ADDON';
     throw err;
   }
+  // Every error the addon throws is one of the library's classes from here on (this env's).
+  addon.setErrorClasses?.({ KernelError, CorosyncError });
   // The corosync surface dlopens libcpg, libquorum and libcmap when first used (mapping them and
   // libqb costs a CLI run 50–100 ms on a slow machine): the property loads them on first read. A
   // failure is not cached, so installing corosync's libraries fixes a running process.
