@@ -1,0 +1,182 @@
+// Soak (issue 14), two VMs on the user stack with `o2stack daemon` (static membership, test fence
+// agent): for O2STACK_SOAK_MINUTES (default 1 in `npm run test:vm`, so CI stays short; `npm run test:soak` runs 30)
+// each node loops on its own clock: mount (a lockspace join, the peer's lockspace sees a member
+// join), POSIX lock traffic on one shared file (fcntl F_SETLKW/F_UNLCK from three processes, both
+// nodes at once: plocks replicated over the lockspace's group), a write, unmount (the lockspace
+// leaves, the peer's recovers without fencing). Because the two loops drift, joins and leaves hit
+// the other node's lockspace at every point of its own cycle: the membership of the lockspace
+// group flaps all the time. Every minute the daemon's RSS and open fds are sampled and printed;
+// at the end: no fence ran, no mount or unmount failed, and the daemon's RSS and fds did not grow
+// (last minute against the first sample after warm-up).
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nativeSystem } from '../../../lib/kernel/system.js';
+import { request } from '../../../lib/stack/daemon/controlSocket.js';
+import { selectStack } from '../../../lib/stack/select.js';
+import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
+import { figure, readDaemonLog, root } from '../support/run.js';
+
+const DISK = '/dev/vda';
+const MNT = '/mnt/shared';
+const SOCK = '/run/o2stack.sock';
+const DLOG = '/tmp/o2stack-daemon.log';
+const FENCE_LOG = '/tmp/o2stack-fence.log';
+const me = Number(process.env.NODE);
+const peer = 3 - me;
+const minutes = Number(process.env.O2STACK_SOAK_MINUTES || 1);
+const mountLine = () => mountLineOf(MNT);
+
+interface Sample {
+  minute: number;
+  rssKb: number;
+  fds: number;
+  cycles: number;
+  plockOps: number;
+}
+
+function rssKb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+// Three processes take and drop an exclusive POSIX lock on one shared file for `seconds`; prints
+// the number of lock+unlock pairs done (F_SETLKW waits for the peer node's holders too).
+const PLOCK_LOOP = `
+import fcntl, os, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+kids = []
+for _ in range(3):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        n, end = 0, time.time() + seconds
+        while time.time() < end:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+            n += 1
+        os.write(w, str(n).encode())
+        os._exit(0)
+    os.close(w)
+    kids.append((pid, r))
+total = 0
+for pid, r in kids:
+    total += int(os.read(r, 64) or b"0")
+    os.waitpid(pid, 0)
+print(total)
+`;
+
+describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with drifting loops (this is n${me})`, function () {
+  const k = realBackend();
+  let daemonPid: number | undefined;
+
+  before(function () {
+    requireTestVm();
+    assert.ok(me === 1 || me === 2, `NODE must be 1 or 2 (vm/run-two.sh), got ${process.env.NODE}`);
+    assert.ok(Number.isFinite(minutes) && minutes >= 1 && minutes <= 240, `O2STACK_SOAK_MINUTES=${process.env.O2STACK_SOAK_MINUTES}: 1 to 240`);
+    mkdirSync(MNT, { recursive: true });
+    writeFileSync('/tmp/members', '# static membership for the soak\nn1=1@192.0.2.1\nn2=2@192.0.2.2\n');
+    writeFileSync('/proc/sys/fs/ocfs2/nm/hb_ctl_path', '/bin/true');
+    writeFileSync('/tmp/plock-loop.py', PLOCK_LOOP);
+  });
+
+  after(async function () {
+    if (mountLine()) await within(nativeSystem.umount(MNT), 120_000, 'cleanup umount').catch(() => undefined);
+    if (daemonPid) {
+      try {
+        process.kill(daemonPid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+
+  it(me === 1 ? 'n1 makes the pcmk volume' : 'n2 sees the pcmk volume n1 made', async function () {
+    if (me === 1) mkfsUserStack(DISK);
+    else assert.ok(await awaitUserStackVolume(DISK, 120_000), 'no pcmk volume on /dev/vda within 120 s');
+  });
+
+  it('starts `o2stack daemon` (static membership, test fence agent)', async function () {
+    assert.ok(await selectStack(k, nativeSystem, 'pcmk'));
+    const fd = openSync(DLOG, 'w');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--members', '/tmp/members', '--cluster', 'demo', '--fence-agent', join(root, 'test/vm/support/fence-ok.sh'), '--socket', SOCK, '--probe-dead', '8000'],
+      { cwd: root, stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG } },
+    );
+    closeSync(fd);
+    child.unref();
+    daemonPid = child.pid;
+    assert.ok(await waitFor(() => readDaemonLog(DLOG).some((l) => l.event === 'ready') || child.exitCode !== null, 180_000), `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    assert.equal(child.exitCode, null);
+  });
+
+  it(`loops mount → plock traffic → write → umount for ${minutes} min; the daemon's RSS and fds do not grow`, async function () {
+    this.timeout((minutes + 10) * 60_000);
+    const pid = daemonPid!;
+    const t0 = Date.now();
+    const deadline = t0 + minutes * 60_000;
+    const samples: Sample[] = [];
+    let cycles = 0;
+    let plockOps = 0;
+    const failures: string[] = [];
+    const sample = () => samples.push({ minute: Math.round((Date.now() - t0) / 60_000), rssKb: rssKb(pid), fds: fdCount(pid), cycles, plockOps });
+    sample();
+    let nextSample = t0 + 60_000;
+    // n2 starts its loop 7 s later and its traffic lasts 3 s longer: the loops drift apart
+    if (me === 2) await new Promise((r) => setTimeout(r, 7000));
+    while (Date.now() < deadline && failures.length < 5) {
+      try {
+        await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 240_000, 'mount');
+        const r = spawnSync('python3', ['/tmp/plock-loop.py', `${MNT}/plock-shared`, String(me === 1 ? 4 : 7)], { encoding: 'utf8', timeout: 180_000 });
+        if (r.status !== 0) failures.push(`plock loop: exit ${r.status ?? r.signal}: ${r.stderr.slice(0, 200)}`);
+        else plockOps += Number(r.stdout.trim());
+        writeFileSync(`${MNT}/cycle-n${me}`, `${cycles}\n`);
+        execFileSync('sync');
+        await within(nativeSystem.umount(MNT), 240_000, 'umount');
+        cycles++;
+      } catch (e) {
+        failures.push(`cycle ${cycles}: ${(e as Error).message}`);
+        if (mountLine()) await within(nativeSystem.umount(MNT), 120_000, 'umount after a failure').catch(() => undefined);
+      }
+      if (Date.now() >= nextSample) {
+        sample();
+        nextSample += 60_000;
+      }
+    }
+    sample();
+    for (const s of samples) figure(`n${me} soak minute ${s.minute}: daemon RSS ${(s.rssKb / 1024).toFixed(1)} MB, fds ${s.fds}, cycles ${s.cycles}, plock ops ${s.plockOps}`);
+    const st = (await request(SOCK, 'status')) as { counters: { fences: number; deaths: number } };
+    figure(`n${me} soak: ${cycles} cycles (mount, plocks, write, umount) in ${((Date.now() - t0) / 60_000).toFixed(1)} min, ${plockOps} plock lock+unlock pairs; fences ${st.counters.fences}, deaths ${st.counters.deaths}`);
+    assert.deepEqual(failures, []);
+    assert.ok(cycles >= minutes, `only ${cycles} cycles in ${minutes} min`);
+    assert.ok(plockOps > 0, 'no plock traffic');
+    assert.equal(st.counters.fences, 0, 'a clean leave never fences');
+    assert.equal(st.counters.deaths, 0, 'nobody died');
+    // growth: the last sample against the first after a minute of warm-up (JIT, first lockspace);
+    // with fewer than three samples, against the first
+    const base = samples.length >= 3 ? samples[1]! : samples[0]!;
+    const last = samples[samples.length - 1]!;
+    figure(`n${me} soak growth: RSS ${(base.rssKb / 1024).toFixed(1)} → ${(last.rssKb / 1024).toFixed(1)} MB, fds ${base.fds} → ${last.fds}`);
+    assert.ok(last.fds <= base.fds + 2, `open fds grew: ${base.fds} → ${last.fds}`);
+    assert.ok(last.rssKb <= base.rssKb * 1.25 + 8 * 1024, `RSS grew: ${base.rssKb} → ${last.rssKb} kB`);
+    // say when we are done so the peer's last unmount does not race our daemon's exit
+    writeFileSync('/tmp/soak-done', '');
+  });
+
+  it('both nodes finish before either daemon stops', async function () {
+    this.timeout(600_000);
+    // a marker on the volume: mount once more, leave ours, wait (bounded) for the peer's
+    await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 240_000, 'final mount');
+    writeFileSync(`${MNT}/soak-done-n${me}`, '');
+    execFileSync('sync');
+    const ok = await waitFor(() => existsSync(`${MNT}/soak-done-n${peer}`), 540_000, 1000);
+    await within(nativeSystem.umount(MNT), 240_000, 'final umount');
+    assert.ok(ok, `n${peer} did not finish`);
+  });
+});
