@@ -71,6 +71,33 @@ for pid, r in kids:
 print(total)
 `;
 
+let failed = false;
+
+/** What to look at when a cycle fails or hangs: the daemon's view, hung tasks' kernel stacks, its log. */
+async function diagnose(): Promise<void> {
+  const ask = async (what: string, ...args: unknown[]) => {
+    try {
+      return JSON.stringify(await within(request(SOCK, what, ...(args as [])), 10_000, what));
+    } catch (e) {
+      return `(${(e as Error).message})`;
+    }
+  };
+  console.log(`--- n${me} diagnose: lockspaces ${await ask('lockspaces')}`);
+  console.log(`--- n${me} diagnose: plocks ${(await ask('plocks')).slice(0, 3000)}`);
+  console.log(`--- n${me} diagnose: groups ${await ask('groups')}`);
+  // tasks in D state and their kernel stacks (a mount(2) waiting for a join, an F_SETLKW, ...)
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!/\) D /.test(stat)) continue;
+      console.log(`--- n${me} D-state task ${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}\n${readFileSync(`/proc/${pid}/stack`, 'utf8')}`);
+    } catch {
+      /* gone */
+    }
+  }
+  console.log(`--- n${me} diagnose: daemon log (last 120 lines)\n${readFileSync(DLOG, 'utf8').split('\n').slice(-120).join('\n')}`);
+}
+
 describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with drifting loops (this is n${me})`, function () {
   const k = realBackend();
   let daemonPid: number | undefined;
@@ -86,6 +113,7 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
   });
 
   after(async function () {
+    if (this.currentTest?.state === 'failed' || failed) await diagnose();
     if (mountLine()) await within(nativeSystem.umount(MNT), 120_000, 'cleanup umount').catch(() => undefined);
     if (daemonPid) {
       try {
@@ -130,11 +158,15 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     let nextSample = t0 + 60_000;
     // n2 starts its loop 7 s later and its traffic lasts 3 s longer: the loops drift apart
     if (me === 2) await new Promise((r) => setTimeout(r, 7000));
-    while (Date.now() < deadline && failures.length < 5) {
+    while (Date.now() < deadline && failures.length === 0) {
       try {
         await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 240_000, 'mount');
-        const r = spawnSync('python3', ['/tmp/plock-loop.py', `${MNT}/plock-shared`, String(me === 1 ? 4 : 7)], { encoding: 'utf8', timeout: 180_000 });
-        if (r.status !== 0) failures.push(`plock loop: exit ${r.status ?? r.signal}: ${r.stderr.slice(0, 200)}`);
+        const r = spawnSync('python3', ['/tmp/plock-loop.py', `${MNT}/plock-shared`, String(me === 1 ? 4 : 7)], { encoding: 'utf8', timeout: 90_000 });
+        if (r.status !== 0) {
+          failures.push(`cycle ${cycles}: plock loop: exit ${r.status ?? r.signal}: ${r.stderr.slice(0, 200)}`);
+          failed = true;
+          await diagnose();
+        }
         else plockOps += Number(r.stdout.trim());
         writeFileSync(`${MNT}/cycle-n${me}`, `${cycles}\n`);
         execFileSync('sync');
@@ -142,6 +174,8 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
         cycles++;
       } catch (e) {
         failures.push(`cycle ${cycles}: ${(e as Error).message}`);
+        failed = true;
+        await diagnose();
         if (mountLine()) await within(nativeSystem.umount(MNT), 120_000, 'umount after a failure').catch(() => undefined);
       }
       if (Date.now() >= nextSample) {
