@@ -237,7 +237,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     requires: ['ipv4_port', 'ipv4_address'],
     writeOrder: 3,
     range: { min: 0, max: 254 }, // 255 is the kernel's "no node" marker
-    hints: { EEXIST: 'another node already has this number', ERANGE: 'node numbers are 0–254' },
+    hints: { ERANGE: 'node numbers are 0–254' },
     plan: { what: 'number', onNewCluster: 'always' },
     clusterConf: { key: 'number', extension: false },
   },
@@ -251,7 +251,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     writeOnce: true,
     unique: true,
     writeOrder: 2,
-    hints: { EEXIST: 'another node already has this address', ERANGE: 'each octet must be 0–255', EINVAL: 'the value is not a valid IPv4 address' },
+    hints: { ERANGE: 'each octet must be 0–255', EINVAL: 'the value is not a valid IPv4 address' },
     plan: { what: 'address', onNewCluster: 'always' },
     clusterConf: { key: 'ip_address', extension: false },
   },
