@@ -88,6 +88,8 @@ interface AttributeBase {
   writeOrder?: number;
   /** must stay below this attribute of the same object after every write (EINVAL otherwise) */
   below?: string;
+  /** why, for a configuration that breaks it */
+  belowHint?: string;
   /** another node may not hold the same value (EEXIST) */
   unique?: boolean;
   /** refused (EINVAL) while o2net peers are connected, unless unchanged */
@@ -168,6 +170,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     unit: 'ms',
     default: 2000,
     below: 'idle_timeout_ms',
+    belowHint: 'o2net drops a connection that is idle for the idle timeout; keepalives must come sooner',
     fixedWhileConnected: true,
     writeOrder: 4,
     range: { min: 1, max: U32_MAX_VALUE },
