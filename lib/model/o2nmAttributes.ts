@@ -418,6 +418,16 @@ export function displayed(table: O2nmAttributeTable = O2NM_ATTRIBUTES): O2nmAttr
   return table.filter((a) => a.display).sort((x, y) => x.display!.order - y.display!.order);
 }
 
+/** "dead threshold 31", "idle 30000 ms", … for each displayed attribute the configuration sets, in display order. */
+export function settingsSummary(config: ClusterConfig, table: O2nmAttributeTable = O2NM_ATTRIBUTES): string[] {
+  const out: string[] = [];
+  for (const a of displayed(table)) {
+    const v = configValue(a, config);
+    if (v !== undefined && v !== '') out.push(`${a.display!.label} ${formatWithUnit(a, v)}`);
+  }
+  return out;
+}
+
 /** The kernel's value of each Timeouts field on a new cluster (before anything is written). */
 export function kernelDefaultTimeouts(table: O2nmAttributeTable = O2NM_ATTRIBUTES): Required<Timeouts> {
   const out: Record<string, number> = {};
