@@ -77,32 +77,31 @@ const completeFromRead = (l: Layout, node: Record<string, unknown>) => l.writeOn
  * After a batch that ran without error: the nodes whose write-once attributes it wrote are
  * complete, whatever their values (lib/stack/o2nmApply.ts calls this).
  */
-export function rememberWrittenNodes(backend: KernelBackend, cluster: string, writes: { path: string; data?: string | Buffer }[], table: O2nmAttributeTable = O2NM_ATTRIBUTES): void {
+export function rememberWrittenNodes(backend: KernelBackend, cluster: string, writes: { path: string; data?: string | Buffer }[]): void {
   if (!backend.stableInodes) return;
   // The inodes now (one readdir: these are the directories the writes went to); which nodes the
   // writes completed is worked out on the next read of this backend, if any: a CLI run that
-  // applies and exits never reads again.
+  // applies and exits never reads again (and that read's attribute table says which are write-once).
   const inos = new Map((backend.tryList(o2nm.nodes(cluster)) ?? []).map((e) => [e.name, e.ino]));
   let list = pendingWrites.get(backend);
   if (!list) pendingWrites.set(backend, (list = []));
-  list.push({ cluster, writes, inos, table });
+  list.push({ cluster, writes, inos });
 }
 interface PendingWrites {
   cluster: string;
   writes: { path: string; data?: string | Buffer }[];
   inos: Map<string, number | undefined>;
-  table: O2nmAttributeTable;
 }
 const pendingWrites = new WeakMap<KernelBackend, PendingWrites[]>();
 
-function settleWrittenNodes(backend: KernelBackend): void {
+function settleWrittenNodes(backend: KernelBackend, table: O2nmAttributeTable): void {
   const list = pendingWrites.get(backend);
   if (!list) return;
   pendingWrites.delete(backend);
-  for (const p of list) learnWrittenNodes(backend, p);
+  for (const p of list) learnWrittenNodes(backend, table, p);
 }
 
-function learnWrittenNodes(backend: KernelBackend, { cluster, writes, inos, table }: PendingWrites): void {
+function learnWrittenNodes(backend: KernelBackend, table: O2nmAttributeTable, { cluster, writes, inos }: PendingWrites): void {
   const nodes = knownNodes(backend, table, cluster);
   if (!nodes) return;
   const l = layoutOf(table);
@@ -141,7 +140,7 @@ function readUnder(backend: KernelBackend, dir: string, names: string[]): (strin
 
 /** The o2nm state of every registered cluster; `table` is the attribute table (tests pass a changed copy). */
 export function readO2nmState(backend: KernelBackend, table: O2nmAttributeTable = O2NM_ATTRIBUTES): O2nmState {
-  settleWrittenNodes(backend);
+  settleWrittenNodes(backend, table);
   const clusters = backend.tryList(O2NM_ROOT);
   if (clusters === undefined) return { available: false, clusters: [] };
   const out: O2nmClusterState[] = [];
