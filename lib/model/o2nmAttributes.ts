@@ -379,12 +379,26 @@ export function formatWithUnit(a: O2nmAttribute, value: O2nmValue): string {
 
 /** An attribute's value in a ClusterConfig (cluster and heartbeat objects) or a NodeConfig (node). */
 export function configValue(a: O2nmAttribute, config: ClusterConfig | NodeConfig): O2nmValue | undefined {
-  const key = a.configKey;
-  if (key === undefined) return undefined;
-  const dot = key.indexOf('.');
-  const rec = config as unknown as Record<string, unknown>;
-  const v = dot < 0 ? rec[key] : (rec[key.slice(0, dot)] as Record<string, unknown> | undefined)?.[key.slice(dot + 1)];
-  return v as O2nmValue | undefined;
+  return a.configKey === undefined ? undefined : configGetter(a.configKey)(config as unknown as Record<string, unknown>);
+}
+
+/** A function reading the attribute's configuration value (for loops over many nodes). */
+export function configAccessor(a: O2nmAttribute): (config: ClusterConfig | NodeConfig) => O2nmValue | undefined {
+  if (a.configKey === undefined) return () => undefined;
+  return configGetter(a.configKey) as unknown as (config: ClusterConfig | NodeConfig) => O2nmValue | undefined;
+}
+
+// one getter per key: a plan reads three keys of each of 255 nodes
+const getters = new Map<string, (rec: Record<string, unknown>) => O2nmValue | undefined>();
+function configGetter(key: string): (rec: Record<string, unknown>) => O2nmValue | undefined {
+  let g = getters.get(key);
+  if (!g) {
+    const dot = key.indexOf('.');
+    const [outer, inner] = dot < 0 ? [key, undefined] : [key.slice(0, dot), key.slice(dot + 1)];
+    g = inner === undefined ? (rec) => rec[outer] as O2nmValue | undefined : (rec) => (rec[outer] as Record<string, unknown> | undefined)?.[inner] as O2nmValue | undefined;
+    getters.set(key, g);
+  }
+  return g;
 }
 
 /** Sets an attribute's value in a ClusterConfig or NodeConfig (what the configuration readers fill in). */

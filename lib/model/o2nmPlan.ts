@@ -14,7 +14,7 @@
 // - timeouts are written before `local` (o2net starts listening when `local` is set).
 import type { ClusterConfig, NodeConfig, Timeouts } from './cluster.js';
 import { localAddressProblem } from './localAddress.js';
-import { type O2nmAttribute, type O2nmAttributeTable, type O2nmValue, O2NM_ATTRIBUTES, attributeNamed, attributesOf, configValue, formatKernelValue, formatWithUnit, stateValue, timeoutKey, writeOrdered } from './o2nmAttributes.js';
+import { type O2nmAttribute, type O2nmAttributeTable, type O2nmValue, O2NM_ATTRIBUTES, attributeNamed, configAccessor, attributesOf, configValue, formatKernelValue, formatWithUnit, stateValue, timeoutKey, writeOrdered } from './o2nmAttributes.js';
 import { type O2nmClusterState, type O2nmNodeState, type O2nmState, heartbeatActive } from './o2nmState.js';
 import { O2NM_ROOT, o2nm } from './paths.js';
 
@@ -65,13 +65,40 @@ export interface PlanOptions {
   attributes?: O2nmAttributeTable;
 }
 
-/** The node attributes the configuration sets (the write-once ones), in declaration order. */
-const configuredNodeAttrs = (table: O2nmAttributeTable) => attributesOf('node', table).filter((a) => a.configKey !== undefined);
+/** What the planner needs of a table's node attributes, worked out once per table (a plan walks 255 nodes). */
+interface NodeAttrs {
+  /** the attributes the configuration sets (the write-once ones), in declaration order */
+  configured: O2nmAttribute[];
+  /** the same in write order, each with its configuration getter */
+  writes: { attr: O2nmAttribute; get: (n: NodeConfig) => O2nmValue | undefined }[];
+  /** write-once attributes whose unset value is no real value (a node reading it is half made) */
+  unsetShows: O2nmAttribute[];
+  /** configured: state key and configuration getter of each (direct access: a no-op plan compares 255 nodes) */
+  compare: { stateKey: string; get: (n: NodeConfig) => O2nmValue | undefined }[];
+}
+const nodeAttrsByTable = new WeakMap<O2nmAttributeTable, NodeAttrs>();
+function nodeAttrsOf(table: O2nmAttributeTable): NodeAttrs {
+  let n = nodeAttrsByTable.get(table);
+  if (!n) {
+    const node = attributesOf('node', table);
+    const configured = node.filter((a) => a.configKey !== undefined);
+    const compare = configured.map((a) => ({ stateKey: a.stateKey as string, get: configAccessor(a) }));
+    n = { configured, writes: writeOrdered(configured).map((attr) => ({ attr, get: configAccessor(attr) })), unsetShows: node.filter((a) => a.writeOnce && !a.unsetAmbiguous), compare };
+    nodeAttrsByTable.set(table, n);
+  }
+  return n;
+}
+
+function sameNode(cur: O2nmNodeState, want: NodeConfig, attrs: NodeAttrs): boolean {
+  const rec = cur as unknown as Record<string, unknown>;
+  for (const c of attrs.compare) if (rec[c.stateKey] !== c.get(want)) return false;
+  return true;
+}
 
 /** The attributes whose change makes the node differ: " → " for each, in declaration order. */
-function nodeDiffs(cur: O2nmNodeState, want: NodeConfig, table: O2nmAttributeTable): string[] {
+function nodeDiffs(cur: O2nmNodeState, want: NodeConfig, attrs: NodeAttrs): string[] {
   const diffs: string[] = [];
-  for (const a of configuredNodeAttrs(table)) {
+  for (const a of attrs.configured) {
     const was = stateValue(a, undefined, cur);
     const will = configValue(a, want);
     if (was !== will) diffs.push(`${a.plan?.what ?? a.name} ${was} → ${will}`);
@@ -80,8 +107,10 @@ function nodeDiffs(cur: O2nmNodeState, want: NodeConfig, table: O2nmAttributeTab
 }
 
 /** Some write-once attribute reads unset (one whose unset value cannot be a real one). */
-function halfConfigured(cur: O2nmNodeState, table: O2nmAttributeTable): boolean {
-  return attributesOf('node', table).some((a) => a.writeOnce && !a.unsetAmbiguous && stateValue(a, undefined, cur) === a.default);
+function halfConfigured(cur: O2nmNodeState, attrs: NodeAttrs): boolean {
+  const rec = cur as unknown as Record<string, unknown>;
+  for (const a of attrs.unsetShows) if (rec[a.stateKey] === a.default) return true;
+  return false;
 }
 
 export function planO2nm(desired: ClusterConfig, current: O2nmState, options: PlanOptions = {}): O2nmPlan {
@@ -101,6 +130,7 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
     if (p) warnings.push(`${p.message}; fix: ${p.fix}`);
   }
   const table = options.attributes ?? O2NM_ATTRIBUTES;
+  const nodeAttrs = nodeAttrsOf(table);
   const src = (a: O2nmAttribute) => {
     const k = timeoutKey(a);
     return k && options.timeoutSources?.[k] ? ` (${options.timeoutSources[k]})` : '';
@@ -135,13 +165,13 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
   for (const n of cur?.nodes ?? []) {
     const want = wanted.get(n.name);
     let why: string | undefined;
-    let diffs: string[];
     if (!want) {
       if (options.keepUnknownNodes) continue;
       why = `node '${n.name}' is not in the configuration`;
-    } else if (halfConfigured(n, table)) {
+    } else if (halfConfigured(n, nodeAttrs)) {
       why = `node '${n.name}' is half configured (an earlier setup stopped part way): it is removed and added again`;
-    } else if ((diffs = nodeDiffs(n, want, table)).length) {
+    } else if (!sameNode(n, want, nodeAttrs)) {
+      const diffs = nodeDiffs(n, want, nodeAttrs);
       why = `node '${n.name}' changed (${diffs.join(', ')}); these attributes are write-once, so the node is removed and added again`;
     } else if (n.local && n.name !== localName) {
       // not `local` = 0: the kernel (Debian's 6.1.0-50) then keeps counting a local node and
@@ -211,14 +241,14 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
   const toCreate = desired.nodes
     .filter((n) => !existing.has(n.name) || recreate.has(n.name))
     .sort((a, b) => a.number - b.number);
-  const nodeWrites = writeOrdered(configuredNodeAttrs(table));
   for (const n of toCreate) {
     const what = recreate.has(n.name) ? 're-add' : 'add';
     steps.push({ op: 'mkdir', path: o2nm.node(name, n.name), why: `${what} node '${n.name}' (number ${n.number}, ${n.ipAddress}:${n.port})`, node: n.name, createsNode: true });
-    for (const a of nodeWrites) {
-      const value = configValue(a, n);
+    const dir = o2nm.node(name, n.name);
+    for (const { attr: a, get } of nodeAttrs.writes) {
+      const value = get(n);
       if (value === undefined) continue;
-      steps.push({ op: 'write', path: o2nm.attr(name, a, n.name), data: formatKernelValue(a, value), why: `${a.plan?.what ?? a.name} of '${n.name}'`, node: n.name });
+      steps.push({ op: 'write', path: `${dir}/${a.name}`, data: formatKernelValue(a, value), why: `${a.plan?.what ?? a.name} of '${n.name}'`, node: n.name });
     }
   }
 
