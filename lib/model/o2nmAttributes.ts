@@ -102,6 +102,8 @@ interface AttributeBase {
   range?: { min: number; max: number };
   /** the fix suggested when the configuration's value is out of range */
   rangeHint?: string;
+  /** what a value is, for a configuration value of the wrong type ("milliseconds, e.g. 30000") */
+  valueHint?: string;
   /** errno name → what to do when the kernel refuses a write with it */
   hints?: Readonly<Partial<Record<string, string>>>;
   plan?: PlanEntry;
@@ -156,6 +158,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     writeOrder: 3,
     range: { min: 1, max: U32_MAX_VALUE },
     rangeHint: 'the default is 30000 ms',
+    valueHint: 'milliseconds, e.g. 30000',
     hints: { EINVAL: TIMEOUT_EINVAL, ERANGE: 'the value must be below 4294967295' },
     plan: { what: 'idle timeout', showChange: true, onNewCluster: 'unless-default', caveat: O2NET_FIXED },
     display: { label: 'idle', order: 2 },
@@ -175,6 +178,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     writeOrder: 4,
     range: { min: 1, max: U32_MAX_VALUE },
     rangeHint: 'the default is 2000 ms',
+    valueHint: 'milliseconds, e.g. 30000',
     hints: { EINVAL: TIMEOUT_EINVAL, ERANGE: 'the value must be below 4294967295' },
     plan: { what: 'keepalive delay', showChange: true, onNewCluster: 'unless-default', caveat: O2NET_FIXED },
     display: { label: 'keepalive', order: 3 },
@@ -191,6 +195,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     writeOrder: 2,
     range: { min: 1, max: U32_MAX_VALUE },
     rangeHint: 'the default is 2000 ms',
+    valueHint: 'milliseconds, e.g. 30000',
     plan: { what: 'reconnect delay', onNewCluster: 'unless-default' },
     display: { label: 'reconnect', order: 4 },
     clusterConf: { key: 'reconnect_delay_ms', extension: true, syntax: 'duration', errorCode: 'E_CONF_DURATION', errorHint: DURATION_HINT },
@@ -208,6 +213,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     // the kernel ignores values ≤ 2
     range: { min: 3, max: U32_MAX_VALUE },
     rangeHint: 'the kernel ignores values ≤ 2; ocfs2-tools requires ≥ 7 (timeout = (value − 1) × 2 s); the default is 31',
+    valueHint: 'a count of 2-second heartbeats, e.g. 31',
     plan: { what: 'heartbeat dead threshold', onNewCluster: 'always', blockedCode: 'E_PLAN_HB_THRESHOLD_LIVE' },
     display: { label: 'dead threshold', order: 1 },
     clusterConf: { key: 'heartbeat_dead_threshold', extension: true, syntax: 'count-or-time', errorCode: 'E_CONF_DURATION', errorHint: 'write a count of 2-second beats ("31") or a time ("60s")' },
