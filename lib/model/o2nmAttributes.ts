@@ -35,6 +35,10 @@ export interface O2cbDefaultsVariable {
   min: number;
   /** the init script's default, as written in the file */
   default: string;
+  /** what it is, in `o2stack configure`'s option help (else the variable name alone) */
+  meaning?: string;
+  /** the help says an empty value means the kernel's default */
+  emptyNote?: boolean;
 }
 
 /** The attribute in ocfs2's cluster.conf. */
@@ -217,7 +221,7 @@ export const O2NM_ATTRIBUTES: readonly O2nmAttribute[] = [
     plan: { what: 'heartbeat dead threshold', onNewCluster: 'always', blockedCode: 'E_PLAN_HB_THRESHOLD_LIVE' },
     display: { label: 'dead threshold', order: 1 },
     clusterConf: { key: 'heartbeat_dead_threshold', extension: true, syntax: 'count-or-time', errorCode: 'E_CONF_DURATION', errorHint: 'write a count of 2-second beats ("31") or a time ("60s")' },
-    o2cbDefaults: { variable: 'O2CB_HEARTBEAT_THRESHOLD', field: 'heartbeatThreshold', min: 7, default: '31' },
+    o2cbDefaults: { variable: 'O2CB_HEARTBEAT_THRESHOLD', field: 'heartbeatThreshold', min: 7, default: '31', meaning: 'dead threshold in 2-second beats', emptyNote: true },
   },
   {
     name: 'fence_method',
@@ -446,6 +450,16 @@ export function settingsSummary(config: ClusterConfig, table: O2nmAttributeTable
     if (v !== undefined && v !== '') out.push(`${a.display!.label} ${formatWithUnit(a, v)}`);
   }
   return out;
+}
+
+/** `o2stack configure`'s option for an attribute's /etc/default/o2cb variable: flag and help. */
+export function configureOption(a: O2nmAttribute, table: O2nmAttributeTable = O2NM_ATTRIBUTES): { flag: string; field: string; help: string } | undefined {
+  const d = a.o2cbDefaults;
+  if (!d) return undefined;
+  const kebab = d.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const above = a.below === undefined ? undefined : table.find((x) => x.name === a.below);
+  const notes = `≥ ${d.min}${above ? `, below the ${above.plan?.what ?? above.name}` : ''}${d.emptyNote ? '; "" for the kernel default' : ''}`;
+  return { flag: `--${kebab} <${a.unit === 'ms' ? 'ms' : 'n'}>`, field: d.field, help: `${d.variable}${d.meaning ? `: ${d.meaning}` : ''} (${notes})` };
 }
 
 /** The kernel's value of each Timeouts field on a new cluster (before anything is written). */
