@@ -4,6 +4,7 @@
 // table shows up in all of them, which fails if any module keeps a list of its own.
 import assert from 'node:assert/strict';
 import { CLUSTER_CONF_EXTENSION_KEYS, formatClusterConf, parseClusterConf } from '../../lib/config/clusterConf.js';
+import { formatJsonConfig, parseJsonConfig } from '../../lib/config/json.js';
 import { O2CB_VARIABLES, parseO2cbDefaults } from '../../lib/config/o2cbDefaults.js';
 import { DEFAULTS_TIMEOUTS } from '../../lib/config/o2cbStartup.js';
 import type { AttrOp, BatchResult, KernelBackend } from '../../lib/kernel/backend.js';
@@ -17,6 +18,7 @@ import {
   O2NM_ATTRIBUTES,
   attributesOf,
   configValue,
+  configureOption,
   formatKernelValue,
   parseKernelValue,
   relativePath,
@@ -194,8 +196,11 @@ describe('o2nm attribute table', function () {
       else assert.deepEqual(configValue(a, back), configValue(a, want), a.name);
       if (a.clusterConf!.extension) assert.equal(CLUSTER_CONF_EXTENSION_KEYS[a.clusterConf!.key], a.configKey);
     }
+    const json = parseJsonConfig(formatJsonConfig([want])).clusters[0]!;
+    for (const a of O2NM_ATTRIBUTES.filter((x) => (x.object === 'cluster' || x.object === 'heartbeat') && x.configKey)) assert.deepEqual(configValue(a, json), configValue(a, want), `${a.name} through JSON`);
     for (const a of O2NM_ATTRIBUTES.filter((x) => x.o2cbDefaults)) {
       const d = a.o2cbDefaults!;
+      assert.match(configureOption(a)!.help, new RegExp(`^${d.variable}.*≥ ${d.min}`), `o2stack configure has an option for ${d.variable}`);
       const v = otherValue(a) as number;
       assert.equal((O2CB_VARIABLES as Record<string, { field: string }>)[d.variable]?.field, d.field);
       const parsed = parseO2cbDefaults(`${d.variable}=${Math.max(v, d.min)}\n`).values as Record<string, unknown>;
