@@ -54,21 +54,32 @@ for _ in range(3):
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        n, end = 0, time.time() + seconds
-        while time.time() < end:
-            fcntl.lockf(fd, fcntl.LOCK_EX)
-            fcntl.lockf(fd, fcntl.LOCK_UN)
-            n += 1
-        os.write(w, str(n).encode())
-        os._exit(0)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            n, end = 0, time.time() + seconds
+            while time.time() < end:
+                fcntl.lockf(fd, fcntl.LOCK_EX)
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+                n += 1
+            os.write(w, str(n).encode())
+            os._exit(0)
+        except BaseException as e:
+            os.write(w, ("ERR %r" % e).encode())
+            os._exit(1)
     os.close(w)
     kids.append((pid, r))
-total = 0
+total, errors = 0, []
 for pid, r in kids:
-    total += int(os.read(r, 64) or b"0")
+    got = os.read(r, 256).decode() or "ERR no answer"
     os.waitpid(pid, 0)
+    if got.startswith("ERR"):
+        errors.append(got)
+    else:
+        total += int(got)
 print(total)
+if errors:
+    sys.stderr.write("; ".join(errors) + "\n")
+    sys.exit(1)
 `;
 
 let failed = false;
@@ -112,8 +123,12 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     writeFileSync('/tmp/plock-loop.py', PLOCK_LOOP);
   });
 
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
+  });
+
   after(async function () {
-    if (this.currentTest?.state === 'failed' || failed) await diagnose();
+    if (failed) await diagnose();
     if (mountLine()) await within(nativeSystem.umount(MNT), 120_000, 'cleanup umount').catch(() => undefined);
     if (daemonPid) {
       try {
@@ -209,7 +224,7 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 240_000, 'final mount');
     writeFileSync(`${MNT}/soak-done-n${me}`, '');
     execFileSync('sync');
-    const ok = await waitFor(() => existsSync(`${MNT}/soak-done-n${peer}`), 540_000, 1000);
+    const ok = await waitFor(() => existsSync(`${MNT}/soak-done-n${peer}`), 180_000, 1000);
     await within(nativeSystem.umount(MNT), 240_000, 'final umount');
     assert.ok(ok, `n${peer} did not finish`);
   });
