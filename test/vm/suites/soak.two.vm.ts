@@ -1,5 +1,7 @@
-// Soak (issue 14), two VMs on the user stack with `o2stack daemon` (static membership, test fence
-// agent): for O2STACK_SOAK_MINUTES (default 1 in `npm run test:vm`, so CI stays short; `npm run test:soak` runs 30)
+// Soak (issue 14), two VMs on the user stack with corosync and `o2stack daemon` (corosync
+// membership: a CPG group per lockspace, so each node joins and leaves its lockspaces on its own and
+// POSIX locks are on; static membership puts every node in every lockspace and has no plocks
+// across nodes), test fence agent: for O2STACK_SOAK_MINUTES (default 1 in `npm run test:vm`, so CI stays short; `npm run test:soak` runs 30)
 // each node loops on its own clock: mount (a lockspace join, the peer's lockspace sees a member
 // join), POSIX lock traffic on one shared file (fcntl F_SETLKW/F_UNLCK from three processes, both
 // nodes at once: plocks replicated over the lockspace's group), a write, unmount (the lockspace
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
+import { FENCE_OK_AGENT, corosyncPid, startCorosync, stopCorosync } from '../support/corosync.js';
 import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 import { figure, readDaemonLog, root } from '../support/run.js';
@@ -118,7 +121,6 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     assert.ok(me === 1 || me === 2, `NODE must be 1 or 2 (vm/run-two.sh), got ${process.env.NODE}`);
     assert.ok(Number.isFinite(minutes) && minutes >= 1 && minutes <= 240, `O2STACK_SOAK_MINUTES=${process.env.O2STACK_SOAK_MINUTES}: 1 to 240`);
     mkdirSync(MNT, { recursive: true });
-    writeFileSync('/tmp/members', '# static membership for the soak\nn1=1@192.0.2.1\nn2=2@192.0.2.2\n');
     writeFileSync('/proc/sys/fs/ocfs2/nm/hb_ctl_path', '/bin/true');
     writeFileSync('/tmp/plock-loop.py', PLOCK_LOOP);
   });
@@ -136,7 +138,9 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
       } catch {
         /* gone */
       }
+      await waitFor(() => !existsSync(`/proc/${daemonPid}`), 20_000, 200);
     }
+    if (corosyncPid()) await stopCorosync().catch((e: unknown) => console.log(String(e)));
   });
 
   it(me === 1 ? 'n1 makes the pcmk volume' : 'n2 sees the pcmk volume n1 made', async function () {
@@ -144,12 +148,14 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     else assert.ok(await awaitUserStackVolume(DISK, 120_000), 'no pcmk volume on /dev/vda within 120 s');
   });
 
-  it('starts `o2stack daemon` (static membership, test fence agent)', async function () {
+  it('starts corosync (cluster demo, both nodes) and `o2stack daemon` on it (test fence agent)', async function () {
+    this.timeout(300_000);
     assert.ok(await selectStack(k, nativeSystem, 'pcmk'));
+    await startCorosync({ clusterName: 'demo' });
     const fd = openSync(DLOG, 'w');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--members', '/tmp/members', '--cluster', 'demo', '--fence-agent', join(root, 'test/vm/support/fence-ok.sh'), '--socket', SOCK, '--probe-dead', '8000'],
+      ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--fence-agent', FENCE_OK_AGENT, '--socket', SOCK],
       { cwd: root, stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG } },
     );
     closeSync(fd);
