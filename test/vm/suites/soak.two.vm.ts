@@ -81,7 +81,7 @@ for pid, r in kids:
         total += int(got)
 print(total)
 if errors:
-    sys.stderr.write("; ".join(errors) + "\n")
+    sys.stderr.write("; ".join(errors) + chr(10))
     sys.exit(1)
 `;
 
