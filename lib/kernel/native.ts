@@ -333,7 +333,7 @@ export function loadNative(): NativeAddon {
     configurable: true,
     get: (): NativeCorosync => {
       if (loaded) return loaded;
-      if (!raw) return { available: false, reason: 'this build of the addon has no corosync surface: rebuild it with `npm rebuild ocfs2-stack`' };
+      if (!raw || typeof raw.load !== 'function') return { available: false, reason: 'this build of the addon has no run-time corosync loader (an older build?): rebuild it with `npm rebuild ocfs2-stack`' };
       const why = raw.load();
       if (why !== undefined) return { available: false, reason: why };
       loaded = Object.assign(Object.create(null) as object, raw, { available: true as const }) as NativeCorosyncAvailable;
