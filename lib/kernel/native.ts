@@ -316,7 +316,7 @@ export function loadNative(): NativeAddon {
       explicit
         ? `the ocfs2-stack native addon O2STACK_ADDON=${explicit} could not be loaded: ${why}. Unset O2STACK_ADDON or point it at a built ocfs2_stack.node.`
         : `the ocfs2-stack native addon could not be loaded: ${why}. Tried: ${addonCandidates().join(', ')}. ` +
-            `No prebuilt binary fits this machine (prebuilt: linux-x64, glibc 2.32 or later): build it with \`npm rebuild ocfs2-stack\` (needs python3, make, g++).`,
+            `No prebuilt binary fits this machine (prebuilt: linux-x64, glibc 2.34 or later): build it with \`npm rebuild ocfs2-stack\` (needs python3, make, g++).`,
     );
     (err as Error & { code: string }).code = 'E_NO_ADDON';
     throw err;
