@@ -8,15 +8,14 @@
 // n2's comm removed, the lockspace restarted and the write done. fsck.ocfs2 -fn finds the volume
 // clean afterwards.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { announceDeathHoldingFlock, awaitDeathAnnounced, figure, readDaemonLog, root, sh } from '../support/run.js';
+import { announceDeathHoldingFlock, awaitDeathAnnounced, figure, readDaemonLog, sh, startDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -77,16 +76,7 @@ describe(`fence agent faults: garbage + exit 1, a hang, then success; user stack
 
   it(`starts the daemon (fence agent ${AGENT}, --fence-timeout ${FENCE_TIMEOUT_MS}) and mounts`, async function () {
     assert.ok(await selectStack(k, nativeSystem, 'pcmk'));
-    const fd = openSync(DLOG, 'w');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--members', '/tmp/members', '--cluster', 'demo', '--fence-agent', AGENT, '--fence-timeout', String(FENCE_TIMEOUT_MS), '--socket', SOCK, '--probe-dead', '4000'],
-      { cwd: root, stdio: ['ignore', fd, fd], detached: true },
-    );
-    closeSync(fd);
-    child.unref();
-    daemonPid = child.pid;
-    assert.ok(await waitFor(() => daemonLog().some((l) => l.event === 'ready') || child.exitCode !== null, 180_000), `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    daemonPid = await startDaemonInBackground(['--members', '/tmp/members', '--cluster', 'demo', '--fence-agent', AGENT, '--fence-timeout', String(FENCE_TIMEOUT_MS), '--socket', SOCK, '--probe-dead', '4000'], DLOG, 180_000);
     await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 240_000, 'mount');
     writeFileSync(`${MNT}/up-n${me}`, '');
     execFileSync('sync');

@@ -11,16 +11,15 @@
 // at the end: no fence ran, no mount or unmount failed, and the daemon's RSS and fds did not grow
 // (last minute against the first sample after warm-up).
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { FENCE_OK_AGENT, corosyncPid, startCorosync, stopCorosync } from '../support/corosync.js';
 import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { figure, readDaemonLog, root } from '../support/run.js';
+import { figure, startDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -152,17 +151,7 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     this.timeout(300_000);
     assert.ok(await selectStack(k, nativeSystem, 'pcmk'));
     await startCorosync({ clusterName: 'demo' });
-    const fd = openSync(DLOG, 'w');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--fence-agent', FENCE_OK_AGENT, '--socket', SOCK],
-      { cwd: root, stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG } },
-    );
-    closeSync(fd);
-    child.unref();
-    daemonPid = child.pid;
-    assert.ok(await waitFor(() => readDaemonLog(DLOG).some((l) => l.event === 'ready') || child.exitCode !== null, 180_000), `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
-    assert.equal(child.exitCode, null);
+    daemonPid = await startDaemonInBackground(['--fence-agent', FENCE_OK_AGENT, '--socket', SOCK], DLOG, 180_000, { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG });
   });
 
   it(`loops mount → plock traffic → write → umount for ${minutes} min; the daemon's RSS and fds do not grow`, async function () {
