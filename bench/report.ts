@@ -30,6 +30,7 @@ const HOST_BENCHES: HostBench[] = [
   { name: 'plock-daemon', script: 'bench/plock-daemon.ts', args: ['--pairs', '3000'] },
   { name: 'status', script: 'bench/status.ts', args: ['--runs', '5'], cli: true },
   { name: 'daemon-idle', script: 'bench/daemon-idle.ts', args: ['--seconds', '3'], cli: true },
+  { name: 'monitor', script: 'bench/monitor.ts', args: ['--rate', '150000', '--seconds', '10'], cli: true },
 ];
 const VM_BENCHES = ['vm-apply', 'vm-plock'];
 
@@ -49,6 +50,8 @@ const TARGETS: Record<string, Target> = {
   'daemon-membership.fence-result.p99': { text: '< 1 every run', ok: (v) => v < 1, of: 'max' },
   'daemon-membership.quorum.p99': { text: '< 1 every run', ok: (v) => v < 1, of: 'max' },
   'daemon-idle.rssMB': { text: '< 50', ok: (v) => v < 50 },
+  'monitor.lostPct': { text: '0 every run', ok: (v) => v === 0, of: 'max' },
+  'monitor.sendRate': { text: '≥ 150,000 (the sender kept the rate)', ok: (v) => v >= 142_500, of: 'median' },
   'uevent.pacedLostPct': { text: '0', ok: (v) => v === 0, of: 'max', benchOnly: true },
   'control.p99us': { text: '< 1000', ok: (v) => v < 1000, benchOnly: true },
   'plock-table.oneInode': { text: '≥ 1,000,000', ok: (v) => v >= 1e6, benchOnly: true },

@@ -80,3 +80,64 @@ write_after_death() {
     check "n1 writable again after n2 was killed" "grep -q 'after n2 died' '$MNT/after-kill.txt'"
   fi
 }
+
+# ---- FAULT=writer (npm run test:faults): n2 is killed while writing ----
+# n2: start_writer — a writer appending fixed 64-byte records "n2 seq=NNNNNNNN …\n" to the shared
+# volume, fsync after each, printing "ACK N" on the console once fsync has returned (so the host
+# knows every record the filesystem acknowledged before the kill); waits until 20 are acknowledged.
+start_writer() {
+  [ "${FAULT:-}" = writer ] || return 0
+  python3 -u - "$MNT/writer-n2.log" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+seq = 0
+while seq < 1000000:
+    seq += 1
+    rec = ("n2 seq=%08d " % seq).ljust(63, "x") + "\n"
+    os.write(fd, rec.encode())
+    os.fsync(fd)
+    print("ACK %d" % seq, flush=True)
+    time.sleep(0.02)
+PY
+  WRITER=$!
+  local n=0
+  until [ "$(wc -c < "$MNT/writer-n2.log" 2>/dev/null || echo 0)" -ge $((20 * 64)) ]; do
+    n=$((n+1)); [ $n -gt 600 ] && { echo "CHECK fail n2's writer got going"; return 1; }; sleep 0.2
+  done
+  step "writer running (fsync'd 64-byte appends, ACK on the console after each fsync)"
+}
+
+# n1, after the recovery: which of n2's records are on the volume. Prints
+# "@@ WRITER records=N last=L gaps=G torn=T": records well-formed, the last sequence number, gaps
+# in 1..L (a lost acknowledged record shows as a gap or as L below n2's last ACK), and malformed
+# records (only the very last may be torn by the kill: an unacknowledged append).
+verify_writer() {
+  [ "${FAULT:-}" = writer ] || return 0
+  python3 - "$MNT/writer-n2.log" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+recs = [data[i:i + 64] for i in range(0, len(data), 64)]
+pat = re.compile(rb"^n2 seq=(\d{8}) x*\n$")
+seqs, torn = [], 0
+for i, r in enumerate(recs):
+    m = pat.match(r)
+    if m and len(r) == 64:
+        seqs.append(int(m.group(1)))
+    elif i == len(recs) - 1:
+        torn += 1            # the append the kill cut short: never acknowledged
+    else:
+        torn += 1000000      # a bad record in the middle: corruption
+last = max(seqs) if seqs else 0
+gaps = last - len(set(seqs)) + (len(seqs) - len(set(seqs)))
+print("@@ WRITER records=%d last=%d gaps=%d torn=%d" % (len(seqs), last, gaps, torn))
+PY
+}
+
+# after the unmount: fsck.ocfs2 -fn (read only: no cluster lock) finds the volume clean
+fsck_clean() {
+  [ "${FAULT:-}" = writer ] || return 0
+  local out rc
+  out=$(timeout 300 fsck.ocfs2 -fn "$DEV" 2>&1); rc=$?
+  echo "$out" | tail -n 4 | sed 's/^/  fsck: /'
+  check "fsck.ocfs2 -fn: the volume is clean after n2 was killed while writing" "[ $rc = 0 ] && ! echo \"\$out\" | grep -qiE 'error|corrupt'"
+}

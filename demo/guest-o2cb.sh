@@ -58,17 +58,18 @@ n=0; until $O2 status --json | grep -q '"connected": true' && [ "$($O2 status --
 run status
 check "n$ME sees both nodes heartbeating" "[ \"\$($O2 status --json | grep -c '\"heartbeating\": true')\" = 2 ]"
 meet status-done 300
-if [ "$ME" = 2 ]; then kill_ready 300; die_when_killed "fs mounted, heartbeat running"; fi
+if [ "$ME" = 2 ]; then start_writer; kill_ready 300; die_when_killed "fs mounted, heartbeat running${FAULT:+, writer running}"; fi
 
 # node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write again
 await_kill_ready 300
 watching
 await_peer_gone
 write_after_death
+verify_writer
 dmesg | grep -E 'o2net|o2hb|o2dlm|ocfs2|JBD2' | grep -iE 'no longer|evict|recover|replay|dead|timed out' | tail -8 | sed 's/^/  dmesg: /'
 run status
 check "n1 no longer counts n2 as heartbeating" "! $O2 status --json | tr -d ' \n' | grep -q '\"number\":2,[^}]*\"heartbeating\":true'"
 step "unmount and stop"
-run umount "$MNT" && run stop
+run umount "$MNT" && fsck_clean && run stop
 check "n1 unmounted and stopped cleanly" "! grep -q ' $MNT ' /proc/mounts && [ ! -e /sys/kernel/config/cluster/demo ]"
 step "done"

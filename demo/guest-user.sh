@@ -88,7 +88,7 @@ n=0; until [ -n "$UUID" ] && groups_are 1,2; do n=$((n+1)); [ $n -gt 30 ] && bre
 run groups --socket "$SOCK"
 check "n$ME: o2stack groups shows volume ${UUID:-?} mounted on nodes 1 and 2" "[ -n '$UUID' ] && groups_are 1,2"
 meet status-done 600
-if [ "$ME" = 2 ]; then kill_ready 600; die_when_killed "fs mounted, corosync and o2stack daemon running"; fi
+if [ "$ME" = 2 ]; then start_writer; kill_ready 600; die_when_killed "fs mounted, corosync and o2stack daemon running${FAULT:+, writer running}"; fi
 
 # node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write again
 await_kill_ready 600
@@ -96,6 +96,7 @@ skip=$(wc -l < "$DLOG")   # the daemon's log lines from here on are about n2's d
 watching
 await_peer_gone
 write_after_death
+verify_writer
 
 # what our daemon did, from its JSON log lines (after n2 said READY_TO_DIE), in ms after "gone"
 after=$(tail -n +$((skip + 1)) "$DLOG")
@@ -138,6 +139,7 @@ check "n1: groups shows the volume on node 1 only, the daemon counts n2 down and
 
 step "unmount, stop the daemon and corosync"
 run umount "$MNT"
+fsck_clean
 stop_daemon; drc=$?
 $GC corosync-stop
 check "n1 unmounted, daemon (pid $DPID) and corosync stopped cleanly" "! grep -q ' $MNT ' /proc/mounts && [ $drc = 0 ] && ! kill -0 $DPID 2>/dev/null && grep -q '\"event\":\"stop\",\"msg\":\"daemon stopped\"' '$DLOG' && [ ! -e /run/o2stack-vm/corosync.pid ]"

@@ -22,15 +22,67 @@ std::string ErrnoName(int err) {
   return "E" + std::to_string(err);
 }
 
+namespace {
+// Per env (main thread, each Worker): the library's error classes, once it handed them over.
+struct EnvData {
+  Napi::FunctionReference kernelError;
+  Napi::FunctionReference corosyncError;
+};
+
+EnvData* GetEnvData(Napi::Env env) {
+  EnvData* d = env.GetInstanceData<EnvData>();
+  if (d == nullptr) {
+    d = new EnvData();
+    env.SetInstanceData(d);  // deleted with the env
+  }
+  return d;
+}
+
+// new Class(fields, message?) when the class was registered; nullptr otherwise.
+napi_value Construct(Napi::Env env, const Napi::FunctionReference& cls, Napi::Object fields, const std::string* message) {
+  if (cls.IsEmpty()) return nullptr;
+  napi_value args[2] = {fields, message ? Napi::String::New(env, *message) : env.Undefined()};
+  napi_value out = nullptr;
+  if (napi_new_instance(env, cls.Value(), message ? 2 : 1, args, &out) != napi_ok) {
+    // A throwing constructor: fall back to a plain Error (the pending exception is dropped).
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return nullptr;
+  }
+  return out;
+}
+}  // namespace
+
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path) {
   std::string code = ErrnoName(err);
+  Napi::Object fields = Napi::Object::New(env);
+  fields.Set("code", Napi::String::New(env, code));
+  fields.Set("errno", Napi::Number::New(env, -err));
+  fields.Set("syscall", Napi::String::New(env, syscall));
+  if (!path.empty()) fields.Set("path", Napi::String::New(env, path));
+  // The library's KernelError (its own message: "CODE: syscall 'path' failed"), else an Error
+  // shaped like Node's fs errors.
+  if (napi_value k = Construct(env, GetEnvData(env)->kernelError, fields, nullptr)) return Napi::Error(env, k);
   std::string msg = code + ": " + strerror(err) + ", " + syscall;
   if (!path.empty()) msg += " '" + path + "'";
   Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  if (!path.empty()) e.Set("path", Napi::String::New(env, path));
+  e.Set("code", fields.Get("code"));
+  e.Set("errno", fields.Get("errno"));
+  e.Set("syscall", fields.Get("syscall"));
+  if (!path.empty()) e.Set("path", fields.Get("path"));
+  return e;
+}
+
+Napi::Error ClassError(Napi::Env env, ErrorClass which, Napi::Object fields, const std::string& message) {
+  EnvData* d = GetEnvData(env);
+  const Napi::FunctionReference& cls = which == ErrorClass::Kernel ? d->kernelError : d->corosyncError;
+  if (napi_value k = Construct(env, cls, fields, &message)) return Napi::Error(env, k);
+  Napi::Error e = Napi::Error::New(env, message);
+  Napi::Array keys = fields.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    Napi::Value key = keys.Get(i);
+    e.Value().Set(key, fields.Get(key));
+  }
   return e;
 }
 
@@ -70,6 +122,19 @@ int ReadWhole(const std::string& path, std::string* out, size_t limit, bool attr
 
 }  // namespace o2s
 
+// setErrorClasses({KernelError, CorosyncError}): the library hands its error classes over once per
+// env, so every error the addon throws is already one of them (no re-wrapping in TypeScript).
+static Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setErrorClasses({KernelError, CorosyncError})");
+  Napi::Object o = info[0].As<Napi::Object>();
+  o2s::EnvData* d = o2s::GetEnvData(env);
+  Napi::Value k = o.Get("KernelError"), c = o.Get("CorosyncError");
+  if (k.IsFunction()) d->kernelError = Napi::Persistent(k.As<Napi::Function>());
+  if (c.IsFunction()) d->corosyncError = Napi::Persistent(c.As<Napi::Function>());
+  return env.Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array names = Napi::Array::New(env);
   uint32_t i = 0;
@@ -78,6 +143,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     names.Set(i++, Napi::String::New(env, s.name));
   }
   exports.Set("surfaces", names);
+  exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
   return exports;
 }
 

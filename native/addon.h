@@ -26,9 +26,15 @@ struct SurfaceRegistrar {
 // The errno name ("EBUSY"), or "E<number>" when the C library has none.
 std::string ErrnoName(int err);
 
-// An Error shaped like Node's fs errors: message "CODE: description, syscall 'path'",
-// with code, errno (negative, as in Node), syscall and path properties.
+// A KernelError (the library's class, once handed over), else an Error shaped like Node's fs
+// errors: message "CODE: description, syscall 'path'"; code, errno (negative, as in Node),
+// syscall and path properties either way.
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path);
+
+// The library's error classes (setErrorClasses): an error built from `fields` and `message` as
+// new Class(fields, message), or a plain Error with those properties before they were handed over.
+enum class ErrorClass { Kernel, Corosync };
+Napi::Error ClassError(Napi::Env env, ErrorClass which, Napi::Object fields, const std::string& message);
 
 // The bytes of a string or Buffer argument (a TypeError naming `what` otherwise).
 std::string BytesArg(const Napi::Value& v, const char* what);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "fake_tree.h"
 
 namespace {
 
@@ -43,65 +44,9 @@ struct Options {
   bool createMissing = false;
 };
 
-int MkdirP(const std::string& path, mode_t mode) {
-  if (mkdir(path.c_str(), mode) == 0) return 0;
-  if (errno == EEXIST) return 0;
-  if (errno != ENOENT) return errno;
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos || slash == 0) return ENOENT;
-  int e = MkdirP(path.substr(0, slash), 0755);
-  if (e != 0) return e;
-  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return 0;
-  return errno;
-}
-
-// Fake-tree mode: configfs removes a directory's attributes and its default groups (a cluster's
-// node/ and heartbeat/) with it, but refuses (ENOTEMPTY) while a user-made group is inside one of
-// them. A plain directory needs that done by hand: files and child directories holding only files
-// go; a directory two levels down means ENOTEMPTY. Returns 0, or -1 with errno set.
-int RemoveFilesIn(const std::string& dir, int depth) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return -1;
-  std::vector<std::pair<std::string, bool>> entries;
-  while (struct dirent* de = readdir(d)) {
-    std::string name = de->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st;
-    std::string p = dir + "/" + name;
-    if (lstat(p.c_str(), &st) != 0) continue;
-    entries.emplace_back(p, S_ISDIR(st.st_mode));
-  }
-  closedir(d);
-  for (auto& e : entries) {
-    if (e.second && depth >= 1) {
-      errno = ENOTEMPTY;
-      return -1;
-    }
-  }
-  for (auto& e : entries) {
-    if (e.second) {
-      if (RemoveFilesIn(e.first, depth + 1) != 0 || rmdir(e.first.c_str()) != 0) return -1;
-    } else if (unlink(e.first.c_str()) != 0) {
-      return -1;
-    }
-  }
-  return 0;
-}
-
-int FakeConfigfsRmdir(const std::string& path) {
-  if (RemoveFilesIn(path, 0) != 0) return -1;
-  return rmdir(path.c_str());
-}
-
 // One exact write(2). Returns 0 or fills f.
 bool ExactWrite(const std::string& path, const char* buf, size_t len, const Options& o, Failure* f) {
-  int flags = O_WRONLY | O_CLOEXEC;
-  if (o.createMissing) flags |= O_CREAT | O_TRUNC;
-  int fd = open(path.c_str(), flags, 0644);
-  if (fd < 0 && o.createMissing && errno == ENOENT) {
-    size_t slash = path.find_last_of('/');
-    if (slash != std::string::npos && MkdirP(path.substr(0, slash), 0755) == 0) fd = open(path.c_str(), flags, 0644);
-  }
+  int fd = o.createMissing ? o2s::FakeTreeOpenForWrite(path) : open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     *f = {errno, "open", path, 0};
     return false;
@@ -133,7 +78,7 @@ bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f, bo
   switch (op.kind) {
     case OpKind::Mkdir: {
       int r = mkdir(op.path.c_str(), op.mode);
-      if (r != 0 && o.createMissing && errno == ENOENT) r = MkdirP(op.path, op.mode) == 0 ? 0 : -1;
+      if (r != 0 && o.createMissing && errno == ENOENT) r = o2s::FakeTreeMkdirP(op.path, op.mode) == 0 ? 0 : -1;
       if (r != 0) {
         *f = {errno, "mkdir", op.path, 0};
         return false;
@@ -142,7 +87,7 @@ bool RunOne(const Op& op, const Options& o, std::string* readOut, Failure* f, bo
     }
     case OpKind::Rmdir: {
       int r = rmdir(op.path.c_str());
-      if (r != 0 && errno == ENOTEMPTY && o.createMissing) r = FakeConfigfsRmdir(op.path);
+      if (r != 0 && errno == ENOTEMPTY && o.createMissing) r = o2s::FakeConfigfsRmdir(op.path);
       if (r != 0) {
         *f = {errno, "rmdir", op.path, 0};
         return false;
@@ -362,7 +307,7 @@ Napi::Value Rmdir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info[0], "path");
   int r = rmdir(path.c_str());
-  if (r != 0 && errno == ENOTEMPTY && ParseOptions(info, 1).createMissing) r = FakeConfigfsRmdir(path);
+  if (r != 0 && errno == ENOTEMPTY && ParseOptions(info, 1).createMissing) r = o2s::FakeConfigfsRmdir(path);
   if (r != 0) throw o2s::ErrnoError(env, errno, "rmdir", path);
   return env.Undefined();
 }

@@ -38,6 +38,7 @@
 
 #include "addon.h"
 #include "corosync_api.h"
+#include "polled.h"
 
 // ---------------------------------------------------------------------------------------------
 // Loading the libraries
@@ -105,9 +106,11 @@ inline const Api& Cs() { return *LoadedApi(); }
 const Api& RequireApi(Napi::Env env) {
   const Api* api = LoadedApi();
   if (api == nullptr) {
-    Napi::Error e = Napi::Error::New(env, "corosync support is not loaded: call load() first");
-    e.Set("code", Napi::String::New(env, "E_NO_COROSYNC"));
-    throw e;
+    Napi::Object fields = Napi::Object::New(env);
+    fields.Set("code", Napi::String::New(env, "E_NO_COROSYNC"));
+    fields.Set("csError", Napi::Number::New(env, 0));
+    fields.Set("call", Napi::String::New(env, "load"));
+    throw o2s::ClassError(env, o2s::ErrorClass::Corosync, fields, "corosync support is not loaded: call load() first");
   }
   return *api;
 }
@@ -211,13 +214,13 @@ Napi::Error CsError(Napi::Env env, cs_error_t err, const char* call, const std::
   std::string msg = code + ": " + CsErrorText(err) + ", " + call;
   if (!subject.empty()) msg += " '" + subject + "'";
   if (!hint.empty()) msg += " \u2014 " + hint;
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("csError", Napi::Number::New(env, static_cast<int>(err)));
-  e.Set("call", Napi::String::New(env, call));
-  if (!subject.empty()) e.Set("subject", Napi::String::New(env, subject));
-  if (!hint.empty()) e.Set("hint", Napi::String::New(env, hint));
-  return e;
+  Napi::Object fields = Napi::Object::New(env);
+  fields.Set("code", Napi::String::New(env, code));
+  fields.Set("csError", Napi::Number::New(env, static_cast<int>(err)));
+  fields.Set("call", Napi::String::New(env, call));
+  if (!subject.empty()) fields.Set("subject", Napi::String::New(env, subject));
+  if (!hint.empty()) fields.Set("hint", Napi::String::New(env, hint));
+  return o2s::ClassError(env, o2s::ErrorClass::Corosync, fields, msg);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,26 +247,19 @@ struct Event {
 
 const napi_type_tag kConnTag = {0x6f3273636f726f73ULL, 0x796e63436f6e6e31ULL};
 
-struct Conn {
+struct Conn : o2s::Polled {
   Kind kind;
-  napi_env env = nullptr;
   uint64_t handle = 0;  // cpg_handle_t or quorum_handle_t (both uint64_t)
   bool initialized = false;
-  int fd = -1;
-  uv_poll_t* poll = nullptr;  // owned until its close callback
-  bool refed = true;
-  bool closing = false;
   bool down = false;  // corosync went away; polling stopped
-  bool finalized = false;
-  bool inDispatch = false;
-  napi_ref callback = nullptr;
-  napi_ref self = nullptr;
-  napi_async_context asyncContext = nullptr;
-  napi_async_cleanup_hook_handle cleanupHook = nullptr;
   uint32_t quorumType = 0;
   std::string group;  // CPG: the joined group (empty when none)
   std::vector<Event> pending;
   double dispatches = 0, events = 0, wakeups = 0;
+
+  void OnReadable(int status, int events) override;
+  // Finalizes the corosync handle, which closes its fd.
+  void CloseResource() override;
 };
 
 std::string GroupString(const struct cpg_name* n) {
@@ -294,7 +290,7 @@ std::vector<Address> Addresses(const struct cpg_address* a, size_t n) {
 
 void OnCpgDeliver(cpg_handle_t h, const struct cpg_name* group, uint32_t nodeid, uint32_t pid, void* msg, size_t len) {
   Conn* c = ConnFromContext(h, Kind::Cpg);
-  if (c == nullptr || c->closing) return;
+  if (c == nullptr || !c->open()) return;
   Event e;
   e.type = Event::Message;
   e.group = GroupString(group);
@@ -307,7 +303,7 @@ void OnCpgDeliver(cpg_handle_t h, const struct cpg_name* group, uint32_t nodeid,
 void OnCpgConfchg(cpg_handle_t h, const struct cpg_name* group, const struct cpg_address* members, size_t nm,
                   const struct cpg_address* left, size_t nl, const struct cpg_address* joined, size_t nj) {
   Conn* c = ConnFromContext(h, Kind::Cpg);
-  if (c == nullptr || c->closing) return;
+  if (c == nullptr || !c->open()) return;
   Event e;
   e.type = Event::Confchg;
   e.group = GroupString(group);
@@ -319,7 +315,7 @@ void OnCpgConfchg(cpg_handle_t h, const struct cpg_name* group, const struct cpg
 
 void OnCpgTotem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t* members) {
   Conn* c = ConnFromContext(h, Kind::Cpg);
-  if (c == nullptr || c->closing) return;
+  if (c == nullptr || !c->open()) return;
   Event e;
   e.type = Event::Totem;
   e.ringNode = ring.nodeid;
@@ -330,7 +326,7 @@ void OnCpgTotem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint3
 
 void OnQuorum(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id ring, uint32_t n, const uint32_t* members) {
   Conn* c = ConnFromContext(h, Kind::Quorum);
-  if (c == nullptr || c->closing) return;
+  if (c == nullptr || !c->open()) return;
   Event e;
   e.type = Event::Quorum;
   e.quorate = quorate != 0;
@@ -343,7 +339,7 @@ void OnQuorum(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id ring, u
 void OnNodelist(quorum_handle_t h, struct quorum_ring_id ring, uint32_t nm, const uint32_t* members, uint32_t nj,
                 const uint32_t* joined, uint32_t nl, const uint32_t* left) {
   Conn* c = ConnFromContext(h, Kind::Quorum);
-  if (c == nullptr || c->closing) return;
+  if (c == nullptr || !c->open()) return;
   Event e;
   e.type = Event::Nodelist;
   e.ringNode = ring.nodeid;
@@ -364,64 +360,9 @@ void FinalizeCorosync(Conn* c) {
   c->fd = -1;  // closed by finalize
 }
 
-void ReleaseJs(Conn* c) {
-  if (c->callback) {
-    napi_delete_reference(c->env, c->callback);
-    c->callback = nullptr;
-  }
-  if (c->asyncContext) {
-    napi_async_destroy(c->env, c->asyncContext);
-    c->asyncContext = nullptr;
-  }
-  if (c->self) {
-    napi_delete_reference(c->env, c->self);
-    c->self = nullptr;
-  }
-}
-
-void MaybeDelete(Conn* c) {
-  if (c->finalized && c->poll == nullptr) delete c;
-}
-
-void OnPollClosed(uv_handle_t* h) {
-  Conn* c = static_cast<Conn*>(h->data);
-  delete reinterpret_cast<uv_poll_t*>(h);
-  c->poll = nullptr;
-  if (c->cleanupHook) {
-    napi_async_cleanup_hook_handle hook = c->cleanupHook;
-    c->cleanupHook = nullptr;
-    napi_remove_async_cleanup_hook(hook);
-  }
-  MaybeDelete(c);
-}
-
-// Stops polling, finalizes the corosync handle (closing its fd) and starts closing the uv handle.
-// Touches no JS. Never called from inside *_dispatch (events are delivered after it returns).
-void StopAndClose(Conn* c) {
-  if (c->closing) return;
-  c->closing = true;
-  c->pending.clear();
-  if (c->poll) uv_poll_stop(c->poll);  // out of epoll before the fd is closed
-  FinalizeCorosync(c);
-  if (c->poll) uv_close(reinterpret_cast<uv_handle_t*>(c->poll), OnPollClosed);
-}
-
-void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
-  Conn* c = static_cast<Conn*>(arg);
-  if (c->poll == nullptr) {
-    c->cleanupHook = nullptr;
-    FinalizeCorosync(c);
-    napi_remove_async_cleanup_hook(handle);
-    return;
-  }
-  StopAndClose(c);  // OnPollClosed removes the hook
-}
-
-void Finalize(napi_env env, void* data, void* /*hint*/) {
-  Conn* c = static_cast<Conn*>(data);
-  ReleaseJs(c);
-  c->finalized = true;
-  MaybeDelete(c);
+void Conn::CloseResource() {
+  pending.clear();
+  FinalizeCorosync(this);
 }
 
 Napi::Array AddressArray(Napi::Env env, const std::vector<Address>& v) {
@@ -491,7 +432,7 @@ Napi::Object EventObject(Napi::Env env, const Event& e) {
 
 // Hands the recorded events (and a final 'down' event if downErr != CS_OK) to JS.
 void Deliver(Conn* c, cs_error_t downErr, const char* downCall) {
-  if (c->callback == nullptr) {
+  if (!c->hasCallback()) {
     c->pending.clear();
     return;
   }
@@ -501,7 +442,6 @@ void Deliver(Conn* c, cs_error_t downErr, const char* downCall) {
   napi_env env = c->env;
   Napi::HandleScope scope(env);
   try {
-    Napi::Env e(env);
     size_t n = events.size() + (downErr != CS_OK ? 1 : 0);
     Napi::Array arr = Napi::Array::New(env, n);
     for (size_t i = 0; i < events.size(); i++) arr.Set(static_cast<uint32_t>(i), EventObject(env, events[i]));
@@ -512,27 +452,16 @@ void Deliver(Conn* c, cs_error_t downErr, const char* downCall) {
       arr.Set(static_cast<uint32_t>(events.size()), d);
     }
     c->events += static_cast<double>(events.size());
-    napi_value fn;
-    napi_get_reference_value(env, c->callback, &fn);
-    napi_value self = nullptr;
-    if (c->self) napi_get_reference_value(env, c->self, &self);
-    if (self == nullptr) self = e.Undefined();
     napi_value argv[1] = {arr};
-    napi_value result;
-    napi_status s = napi_make_callback(env, c->asyncContext, self, fn, 1, argv, &result);
-    if (s == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
+    c->CallJs(1, argv);
   } catch (const Napi::Error& ex) {
     napi_fatal_exception(env, ex.Value());
   }
 }
 
-void OnReadable(uv_poll_t* h, int status, int events) {
-  Conn* c = static_cast<Conn*>(h->data);
-  if (c->closing || c->down || !c->initialized) return;
+void Conn::OnReadable(int status, int events) {
+  Conn* c = this;
+  if (c->down || !c->initialized) return;
   c->wakeups++;
   cs_error_t r = CS_OK;
   const char* call = c->kind == Kind::Cpg ? "cpg_dispatch" : "quorum_dispatch";
@@ -540,9 +469,7 @@ void OnReadable(uv_poll_t* h, int status, int events) {
     r = CS_ERR_LIBRARY;
     call = "uv_poll";
   } else {
-    c->inDispatch = true;
     r = c->kind == Kind::Cpg ? Cs().cpg_dispatch(c->handle, CS_DISPATCH_ALL) : Cs().quorum_dispatch(c->handle, CS_DISPATCH_ALL);
-    c->inDispatch = false;
     c->dispatches++;
     // TRY_AGAIN from a non-blocking dispatch just means nothing (more) was queued.
     if (r == CS_ERR_TRY_AGAIN) r = CS_OK;
@@ -553,69 +480,25 @@ void OnReadable(uv_poll_t* h, int status, int events) {
     // corosync went away (or the connection broke): level-triggered polling would spin on the
     // hung-up fd, so stop now; JS gets the events already recorded, then 'down'.
     c->down = true;
-    if (c->poll) uv_poll_stop(c->poll);
+    c->StopPolling();
   }
   Deliver(c, r, call);
 }
 
-Conn* Unwrap(const Napi::CallbackInfo& info, size_t idx = 0) {
-  Napi::Env env = info.Env();
-  if (info.Length() <= idx || !info[idx].IsObject()) throw Napi::TypeError::New(env, "expected a corosync connection handle");
-  Napi::Object o = info[idx].As<Napi::Object>();
-  if (!o.CheckTypeTag(&kConnTag)) throw Napi::TypeError::New(env, "not a corosync connection handle");
-  void* p = nullptr;
-  if (napi_unwrap(env, o, &p) != napi_ok || p == nullptr) throw Napi::TypeError::New(env, "not a corosync connection handle");
-  return static_cast<Conn*>(p);
-}
+Conn* Unwrap(const Napi::CallbackInfo& info) { return o2s::Unwrap<Conn>(info, 0, &kConnTag, "corosync connection handle"); }
 
 Conn* UnwrapOpen(const Napi::CallbackInfo& info, Kind kind) {
   Conn* c = Unwrap(info);
   if (c->kind != kind)
     throw Napi::TypeError::New(info.Env(), kind == Kind::Cpg ? "not a CPG connection" : "not a quorum connection");
-  if (c->closing || !c->initialized) throw CsError(info.Env(), CS_ERR_BAD_HANDLE, "closed connection");
+  if (!c->open() || !c->initialized) throw CsError(info.Env(), CS_ERR_BAD_HANDLE, "closed connection");
   return c;
 }
 
-// Wraps an initialized corosync handle in a JS object and starts polling its fd.
+// Wraps an initialized corosync handle in a JS object and starts polling its fd. Ref'd: an open
+// connection keeps the process alive, like a socket.
 Napi::Object Attach(Napi::Env env, Conn* c, Napi::Function cb, const char* resource) {
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    FinalizeCorosync(c);
-    delete c;
-    throw Napi::Error::New(env, "no uv loop for this env");
-  }
-  Napi::Object handle = Napi::Object::New(env);
-  handle.TypeTag(&kConnTag);
-  if (napi_wrap(env, handle, c, Finalize, nullptr, nullptr) != napi_ok) {
-    FinalizeCorosync(c);
-    delete c;
-    throw Napi::Error::New(env, "napi_wrap failed");
-  }
-  // From here the finalizer owns c.
-  c->env = env;
-  napi_create_reference(env, cb, 1, &c->callback);
-  napi_create_reference(env, handle, 1, &c->self);
-  napi_async_init(env, handle, Napi::String::New(env, resource), &c->asyncContext);
-
-  c->poll = new uv_poll_t;
-  int rc = uv_poll_init(loop, c->poll, c->fd);
-  if (rc != 0) {
-    delete c->poll;
-    c->poll = nullptr;
-    c->closing = true;
-    FinalizeCorosync(c);
-    ReleaseJs(c);
-    throw o2s::ErrnoError(env, -rc, "uv_poll_init", "");
-  }
-  c->poll->data = c;
-  rc = uv_poll_start(c->poll, UV_READABLE | UV_DISCONNECT, OnReadable);
-  if (rc != 0) {
-    StopAndClose(c);
-    ReleaseJs(c);
-    throw o2s::ErrnoError(env, -rc, "uv_poll_start", "");
-  }
-  napi_add_async_cleanup_hook(env, OnEnvCleanup, c, &c->cleanupHook);
-  return handle;
+  return c->Attach(env, &kConnTag, cb, resource, UV_READABLE | UV_DISCONNECT, true);
 }
 
 Napi::Function CallbackArg(const Napi::CallbackInfo& info, size_t idx) {
@@ -784,29 +667,15 @@ Napi::Value QuorumGetQuorate(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, q != 0);
 }
 
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  Conn* c = Unwrap(info);
-  bool was = !c->closing;
-  StopAndClose(c);
-  ReleaseJs(c);
-  return Napi::Boolean::New(info.Env(), was);
-}
+Napi::Value Close(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Unwrap(info)->CloseFromJs()); }
 
 Napi::Value Ref(const Napi::CallbackInfo& info) {
-  Conn* c = Unwrap(info);
-  if (!c->closing && c->poll) {
-    uv_ref(reinterpret_cast<uv_handle_t*>(c->poll));
-    c->refed = true;
-  }
+  Unwrap(info)->SetRefed(true);
   return info.Env().Undefined();
 }
 
 Napi::Value Unref(const Napi::CallbackInfo& info) {
-  Conn* c = Unwrap(info);
-  if (!c->closing && c->poll) {
-    uv_unref(reinterpret_cast<uv_handle_t*>(c->poll));
-    c->refed = false;
-  }
+  Unwrap(info)->SetRefed(false);
   return info.Env().Undefined();
 }
 
@@ -816,9 +685,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("kind", c->kind == Kind::Cpg ? "cpg" : "quorum");
   o.Set("fd", c->fd);
-  o.Set("open", !c->closing);
+  o.Set("open", c->open());
   o.Set("down", c->down);
-  o.Set("refed", c->refed && !c->closing);
+  o.Set("refed", c->refed());
   o.Set("dispatches", c->dispatches);
   o.Set("events", c->events);
   o.Set("wakeups", c->wakeups);

@@ -1,61 +1,65 @@
 // Surface "mount": mount(2) and umount2(2) for cluster filesystems and configfs.
-// An o2cb mount can wait up to 60 s for o2net connections, so both run on a worker thread and
-// return Promises; failures are fs-shaped Errors (code, errno, syscall, path).
+// An o2cb mount can wait up to 60 s for o2net connections and a user-stack mount for a lockspace
+// join, so each call runs on a thread of its own, never on libuv's shared pool (4 threads, also
+// serving fs and dns: a few waiting mounts would stall the daemon's file I/O). The thread settles
+// the Promise through a thread-safe function, which also keeps the loop alive meanwhile. Failures
+// are fs-shaped Errors (code, errno, syscall, path).
 #include <errno.h>
 #include <sys/mount.h>
 
 #include <string>
+#include <system_error>
+#include <thread>
 
 #include "addon.h"
 
 namespace {
 
-class MountWorker : public Napi::AsyncWorker {
- public:
-  MountWorker(Napi::Env env, bool unmount, std::string source, std::string target, std::string fstype,
-              unsigned long flags, std::string data)
-      : Napi::AsyncWorker(env, unmount ? "o2stack:umount" : "o2stack:mount"),
-        deferred_(Napi::Promise::Deferred::New(env)), unmount_(unmount), source_(std::move(source)),
-        target_(std::move(target)), fstype_(std::move(fstype)), flags_(flags), data_(std::move(data)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    int r;
-    if (unmount_) {
-      r = umount2(target_.c_str(), static_cast<int>(flags_));
-    } else {
-      r = mount(source_.c_str(), target_.c_str(), fstype_.c_str(), flags_, data_.empty() ? nullptr : data_.c_str());
-    }
-    err_ = r == 0 ? 0 : errno;
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (err_ == 0) {
-      deferred_.Resolve(env.Undefined());
-      return;
-    }
-    Napi::Error e = o2s::ErrnoError(env, err_, unmount_ ? "umount2" : "mount", target_);
-    if (!unmount_) {
-      e.Set("source", Napi::String::New(env, source_));
-      e.Set("fstype", Napi::String::New(env, fstype_));
-      e.Set("options", Napi::String::New(env, data_));
-    }
-    deferred_.Reject(e.Value());
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  bool unmount_;
-  std::string source_, target_, fstype_;
-  unsigned long flags_;
-  std::string data_;
-  int err_ = 0;
+struct MountCall {
+  bool unmount = false;
+  std::string source, target, fstype, data;
+  unsigned long flags = 0;
+  int err = 0;
+  Napi::Promise::Deferred deferred;
+  explicit MountCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
+
+void Settle(Napi::Env env, Napi::Function /*unused*/, MountCall* c) {
+  Napi::HandleScope scope(env);
+  if (c->err == 0) {
+    c->deferred.Resolve(env.Undefined());
+  } else {
+    Napi::Error e = o2s::ErrnoError(env, c->err, c->unmount ? "umount2" : "mount", c->target);
+    if (!c->unmount) {
+      e.Set("source", Napi::String::New(env, c->source));
+      e.Set("fstype", Napi::String::New(env, c->fstype));
+      e.Set("options", Napi::String::New(env, c->data));
+    }
+    c->deferred.Reject(e.Value());
+  }
+  delete c;
+}
+
+Napi::Promise Start(Napi::Env env, MountCall* c) {
+  Napi::Promise p = c->deferred.Promise();
+  Napi::ThreadSafeFunction tsfn =
+      Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), c->unmount ? "o2stack:umount" : "o2stack:mount", 0, 1);
+  try {
+    std::thread([c, tsfn]() mutable {
+      int r = c->unmount ? umount2(c->target.c_str(), static_cast<int>(c->flags))
+                         : mount(c->source.c_str(), c->target.c_str(), c->fstype.c_str(), c->flags, c->data.empty() ? nullptr : c->data.c_str());
+      c->err = r == 0 ? 0 : errno;
+      // napi_closing: the env is going away (a Worker ended) and nobody awaits the Promise.
+      if (tsfn.BlockingCall(c, Settle) != napi_ok) delete c;
+      tsfn.Release();
+    }).detach();
+  } catch (const std::system_error& e) {
+    tsfn.Release();
+    c->err = e.code().value() != 0 ? e.code().value() : EAGAIN;
+    Settle(env, Napi::Function(), c);
+  }
+  return p;
+}
 
 std::string Str(const Napi::Value& v, const char* what) {
   if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
@@ -67,20 +71,30 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   unsigned long flags = info.Length() > 3 && info[3].IsNumber() ? static_cast<unsigned long>(info[3].As<Napi::Number>().Int64Value()) : 0;
   std::string data = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
-  auto* w = new MountWorker(env, false, Str(info[0], "source"), Str(info[1], "target"), Str(info[2], "fstype"), flags, data);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  auto* c = new MountCall(env);
+  try {
+    c->source = Str(info[0], "source");
+    c->target = Str(info[1], "target");
+    c->fstype = Str(info[2], "fstype");
+  } catch (...) {
+    delete c;
+    throw;
+  }
+  c->flags = flags;
+  c->data = data;
+  return Start(env, c);
 }
 
 // umount(target, flags) -> Promise<void>
 Napi::Value Umount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   unsigned long flags = info.Length() > 1 && info[1].IsNumber() ? static_cast<unsigned long>(info[1].As<Napi::Number>().Int64Value()) : 0;
-  auto* w = new MountWorker(env, true, "", Str(info[0], "target"), "", flags, "");
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  std::string target = Str(info[0], "target");
+  auto* c = new MountCall(env);
+  c->unmount = true;
+  c->target = target;
+  c->flags = flags;
+  return Start(env, c);
 }
 
 void InitMount(Napi::Env env, Napi::Object exports) {

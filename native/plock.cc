@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "polled.h"
 
 namespace {
 
@@ -41,92 +42,16 @@ constexpr int kMaxBatch = 1024;
 
 const napi_type_tag kDeviceTag = {0x6f3273706c6f636bULL, 0x506c6f636b446576ULL};
 
-struct Device {
-  napi_env env = nullptr;
-  int fd = -1;
+struct Device : o2s::Polled {
   std::string path;
-  uv_poll_t* poll = nullptr;  // owned until its close callback
-  bool refed = false;
-  bool closing = false;
-  bool finalized = false;
-  bool inCallback = false;
-  napi_ref callback = nullptr;
-  napi_ref self = nullptr;  // strong while open
-  napi_async_context asyncContext = nullptr;
-  napi_async_cleanup_hook_handle cleanupHook = nullptr;
   double read = 0;     // records read
   double written = 0;  // answers written
   double wakeups = 0;
+
+  void OnReadable(int status, int events) override;
 };
 
-void ReleaseJs(Device* d) {
-  if (d->callback) {
-    napi_delete_reference(d->env, d->callback);
-    d->callback = nullptr;
-  }
-  if (d->asyncContext) {
-    napi_async_destroy(d->env, d->asyncContext);
-    d->asyncContext = nullptr;
-  }
-  if (d->self) {
-    napi_delete_reference(d->env, d->self);
-    d->self = nullptr;
-  }
-}
-
-void MaybeDelete(Device* d) {
-  if (d->finalized && d->poll == nullptr) delete d;
-}
-
-void OnPollClosed(uv_handle_t* h) {
-  Device* d = static_cast<Device*>(h->data);
-  delete reinterpret_cast<uv_poll_t*>(h);
-  d->poll = nullptr;
-  if (d->cleanupHook) {
-    napi_async_cleanup_hook_handle hook = d->cleanupHook;
-    d->cleanupHook = nullptr;
-    napi_remove_async_cleanup_hook(hook);
-  }
-  MaybeDelete(d);
-}
-
-void StopAndClose(Device* d) {
-  if (d->closing) return;
-  d->closing = true;
-  if (d->poll) uv_poll_stop(d->poll);
-  if (d->fd >= 0) {
-    close(d->fd);
-    d->fd = -1;
-  }
-  if (d->poll) uv_close(reinterpret_cast<uv_handle_t*>(d->poll), OnPollClosed);
-}
-
-void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
-  Device* d = static_cast<Device*>(arg);
-  if (d->poll == nullptr) {
-    d->cleanupHook = nullptr;
-    napi_remove_async_cleanup_hook(handle);
-    return;
-  }
-  StopAndClose(d);
-}
-
-void Finalize(napi_env env, void* data, void* /*hint*/) {
-  Device* d = static_cast<Device*>(data);
-  ReleaseJs(d);
-  d->finalized = true;
-  MaybeDelete(d);
-}
-
-Device* Unwrap(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "expected a plock device handle");
-  Napi::Object o = info[0].As<Napi::Object>();
-  if (!o.CheckTypeTag(&kDeviceTag)) throw Napi::TypeError::New(env, "not a plock device handle");
-  void* p = nullptr;
-  if (napi_unwrap(env, o, &p) != napi_ok || p == nullptr) throw Napi::TypeError::New(env, "not a plock device handle");
-  return static_cast<Device*>(p);
-}
+Device* Unwrap(const Napi::CallbackInfo& info) { return o2s::Unwrap<Device>(info, 0, &kDeviceTag, "plock device handle"); }
 
 // Reads up to kMaxBatch records. Returns 0, or the errno that stops the device (-1: end of file).
 int Drain(Device* d, std::vector<char>* out) {
@@ -146,9 +71,8 @@ int Drain(Device* d, std::vector<char>* out) {
   return 0;
 }
 
-void OnReadable(uv_poll_t* h, int status, int events) {
-  Device* d = static_cast<Device*>(h->data);
-  if (d->closing || d->finalized || d->callback == nullptr) return;
+void Device::OnReadable(int status, int /*events*/) {
+  Device* d = this;
   d->wakeups++;
   std::vector<char> recs;
   int err = status < 0 ? -status : Drain(d, &recs);
@@ -167,29 +91,13 @@ void OnReadable(uv_poll_t* h, int status, int events) {
     } else if (err != 0) {
       errv = o2s::ErrnoError(env, err, "read", d->path).Value();
     }
-    napi_value fn;
-    napi_get_reference_value(env, d->callback, &fn);
-    napi_value self = nullptr;
-    if (d->self) napi_get_reference_value(env, d->self, &self);
-    if (self == nullptr) self = e.Undefined();
     napi_value argv[2] = {Napi::Buffer<char>::Copy(env, recs.data(), recs.size()), errv};
-    napi_value result;
-    d->inCallback = true;
-    napi_status s = napi_make_callback(env, d->asyncContext, self, fn, 2, argv, &result);
-    d->inCallback = false;
-    if (d->closing) ReleaseJs(d);
-    if (s == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
+    d->CallJs(2, argv);
   } catch (const Napi::Error& ex) {
-    d->inCallback = false;
-    if (d->closing) ReleaseJs(d);
     napi_fatal_exception(env, ex.Value());
   }
   // An error we cannot read past: stop watching (JS got it and decides).
-  if (err != 0 && !d->closing && d->poll) uv_poll_stop(d->poll);
+  if (err != 0) d->StopPolling();
 }
 
 // open({path} | {fd, path?}, onBatch(records: Buffer, error: Error|null)) -> handle
@@ -212,46 +120,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) throw o2s::ErrnoError(env, errno, "open", path);
   }
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    close(fd);
-    throw Napi::Error::New(env, "no uv loop for this env");
-  }
   Device* d = new Device();
-  d->env = env;
   d->fd = fd;
   d->path = path;
-  Napi::Object handle = Napi::Object::New(env);
-  handle.TypeTag(&kDeviceTag);
-  if (napi_wrap(env, handle, d, Finalize, nullptr, nullptr) != napi_ok) {
-    close(fd);
-    delete d;
-    throw Napi::Error::New(env, "napi_wrap failed");
-  }
-  napi_create_reference(env, info[1], 1, &d->callback);
-  napi_create_reference(env, handle, 1, &d->self);
-  napi_async_init(env, handle, Napi::String::New(env, "o2stack:plock"), &d->asyncContext);
-  d->poll = new uv_poll_t;
-  int rc = uv_poll_init(loop, d->poll, fd);
-  if (rc != 0) {
-    delete d->poll;
-    d->poll = nullptr;
-    close(fd);
-    d->fd = -1;
-    d->closing = true;
-    ReleaseJs(d);
-    throw o2s::ErrnoError(env, -rc, "uv_poll_init", path);
-  }
-  d->poll->data = d;
-  uv_unref(reinterpret_cast<uv_handle_t*>(d->poll));
-  rc = uv_poll_start(d->poll, UV_READABLE, OnReadable);
-  if (rc != 0) {
-    StopAndClose(d);
-    ReleaseJs(d);
-    throw o2s::ErrnoError(env, -rc, "uv_poll_start", path);
-  }
-  napi_add_async_cleanup_hook(env, OnEnvCleanup, d, &d->cleanupHook);
-  return handle;
+  return d->Attach(env, &kDeviceTag, info[1], "o2stack:plock", UV_READABLE, false, path);
 }
 
 // write(handle, record: Buffer of 64 bytes): one answer (or, on a test socketpair, one request).
@@ -261,7 +133,7 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "write(handle, record: Buffer)");
   auto b = info[1].As<Napi::Buffer<char>>();
   if (b.Length() != kRecord) throw Napi::RangeError::New(env, "a plock record is " + std::to_string(kRecord) + " bytes, not " + std::to_string(b.Length()));
-  if (d->closing || d->fd < 0) throw o2s::ErrnoError(env, EBADF, "write", d->path);
+  if (!d->open() || d->fd < 0) throw o2s::ErrnoError(env, EBADF, "write", d->path);
   ssize_t n;
   do {
     n = ::write(d->fd, b.Data(), kRecord);
@@ -272,29 +144,15 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  Device* d = Unwrap(info);
-  bool was = !d->closing;
-  StopAndClose(d);
-  if (!d->inCallback) ReleaseJs(d);
-  return Napi::Boolean::New(info.Env(), was);
-}
+Napi::Value Close(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Unwrap(info)->CloseFromJs()); }
 
 Napi::Value Ref(const Napi::CallbackInfo& info) {
-  Device* d = Unwrap(info);
-  if (!d->closing && d->poll) {
-    uv_ref(reinterpret_cast<uv_handle_t*>(d->poll));
-    d->refed = true;
-  }
+  Unwrap(info)->SetRefed(true);
   return info.Env().Undefined();
 }
 
 Napi::Value Unref(const Napi::CallbackInfo& info) {
-  Device* d = Unwrap(info);
-  if (!d->closing && d->poll) {
-    uv_unref(reinterpret_cast<uv_handle_t*>(d->poll));
-    d->refed = false;
-  }
+  Unwrap(info)->SetRefed(false);
   return info.Env().Undefined();
 }
 
@@ -307,8 +165,8 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   o.Set("written", d->written);
   o.Set("wakeups", d->wakeups);
   o.Set("fd", d->fd);
-  o.Set("open", !d->closing);
-  o.Set("refed", d->refed && !d->closing);
+  o.Set("open", d->open());
+  o.Set("refed", d->refed());
   return o;
 }
 

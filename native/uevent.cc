@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "polled.h"
 
 #ifndef NETLINK_KOBJECT_UEVENT
 #define NETLINK_KOBJECT_UEVENT 15
@@ -61,20 +62,9 @@ constexpr uint8_t kSenderUdev = 2;
 
 const napi_type_tag kListenerTag = {0x6f3273756576656eULL, 0x744c697374656e31ULL};
 
-struct Listener {
-  napi_env env = nullptr;
-  int fd = -1;
-  uv_poll_t* poll = nullptr;  // owned until its close callback
+struct Listener : o2s::Polled {
   bool acceptUserspace = false;
   bool udevGroup = false;
-  bool refed = false;
-  bool closing = false;  // close() or the cleanup hook ran
-  bool finalized = false;
-  bool inCallback = false;  // inside napi_make_callback: JS references are released afterwards
-  napi_ref callback = nullptr;
-  napi_ref self = nullptr;  // strong while open
-  napi_async_context asyncContext = nullptr;
-  napi_async_cleanup_hook_handle cleanupHook = nullptr;
   int rcvbuf = 0;
   // Counters.
   double received = 0;  // datagrams read from the socket (before any check)
@@ -84,84 +74,11 @@ struct Listener {
   double overflows = 0;  // ENOBUFS reports (each means one or more datagrams lost)
   double wakeups = 0;
   std::vector<char> buf = std::vector<char>(kMaxDatagram + 1);
+
+  void OnReadable(int status, int events) override;
 };
 
-void ReleaseJs(Listener* l) {
-  // Only with a live env (explicit close, or the finalizer).
-  if (l->callback) {
-    napi_delete_reference(l->env, l->callback);
-    l->callback = nullptr;
-  }
-  if (l->asyncContext) {
-    napi_async_destroy(l->env, l->asyncContext);
-    l->asyncContext = nullptr;
-  }
-  if (l->self) {
-    napi_delete_reference(l->env, l->self);
-    l->self = nullptr;
-  }
-}
-
-void MaybeDelete(Listener* l) {
-  if (l->finalized && l->poll == nullptr) delete l;
-}
-
-void OnPollClosed(uv_handle_t* h) {
-  Listener* l = static_cast<Listener*>(h->data);
-  delete reinterpret_cast<uv_poll_t*>(h);
-  l->poll = nullptr;
-  if (l->cleanupHook) {
-    napi_async_cleanup_hook_handle hook = l->cleanupHook;
-    l->cleanupHook = nullptr;
-    napi_remove_async_cleanup_hook(hook);
-  }
-  MaybeDelete(l);
-}
-
-// Stops polling, closes the fd now, and starts closing the uv handle. Touches no JS.
-void StopAndClose(Listener* l) {
-  if (l->closing) return;
-  l->closing = true;
-  if (l->poll) {
-    uv_poll_stop(l->poll);  // removes the fd from epoll, so closing it next is safe
-  }
-  if (l->fd >= 0) {
-    close(l->fd);
-    l->fd = -1;
-  }
-  if (l->poll) uv_close(reinterpret_cast<uv_handle_t*>(l->poll), OnPollClosed);
-}
-
-void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
-  Listener* l = static_cast<Listener*>(arg);
-  if (l->poll == nullptr) {
-    // Nothing to wait for.
-    l->cleanupHook = nullptr;
-    napi_remove_async_cleanup_hook(handle);
-    return;
-  }
-  StopAndClose(l);  // OnPollClosed removes the hook, which tells Node the cleanup is done
-}
-
-void Finalize(napi_env env, void* data, void* /*hint*/) {
-  Listener* l = static_cast<Listener*>(data);
-  // Reached only after close() (the strong self reference holds the object while open) or at
-  // env teardown. Release the JS references while the env is alive; the memory goes when the
-  // uv handle is gone too.
-  ReleaseJs(l);
-  l->finalized = true;
-  MaybeDelete(l);
-}
-
-Listener* Unwrap(const Napi::CallbackInfo& info, size_t idx = 0) {
-  Napi::Env env = info.Env();
-  if (info.Length() <= idx || !info[idx].IsObject()) throw Napi::TypeError::New(env, "expected a uevent listener handle");
-  Napi::Object o = info[idx].As<Napi::Object>();
-  if (!o.CheckTypeTag(&kListenerTag)) throw Napi::TypeError::New(env, "not a uevent listener handle");
-  void* p = nullptr;
-  if (napi_unwrap(env, o, &p) != napi_ok || p == nullptr) throw Napi::TypeError::New(env, "not a uevent listener handle");
-  return static_cast<Listener*>(p);
-}
+Listener* Unwrap(const Napi::CallbackInfo& info) { return o2s::Unwrap<Listener>(info, 0, &kListenerTag, "uevent listener handle"); }
 
 struct Received {
   std::vector<std::string> messages;
@@ -227,9 +144,8 @@ void Drain(Listener* l, Received* r) {
   }
 }
 
-void OnReadable(uv_poll_t* h, int status, int events) {
-  Listener* l = static_cast<Listener*>(h->data);
-  if (l->closing || l->finalized || l->callback == nullptr) return;
+void Listener::OnReadable(int status, int /*events*/) {
+  Listener* l = this;
   l->wakeups++;
   Received r;
   if (status < 0) {
@@ -244,7 +160,7 @@ void OnReadable(uv_poll_t* h, int status, int events) {
         l->overflows++;
         r.overflows++;
       }
-      int rc = uv_poll_start(l->poll, UV_READABLE, OnReadable);
+      int rc = l->RestartPolling(UV_READABLE);
       if (rc != 0) {
         r.err = -rc;
       } else {
@@ -270,32 +186,13 @@ void OnReadable(uv_poll_t* h, int status, int events) {
     if (!r.senders.empty()) memcpy(senders.Data(), r.senders.data(), r.senders.size());
     Napi::Value err = e.Null();
     if (r.err != 0) err = o2s::ErrnoError(env, r.err, "recvmsg", "").Value();
-    napi_value fn;
-    napi_get_reference_value(env, l->callback, &fn);
-    napi_value self = nullptr;
-    if (l->self) napi_get_reference_value(env, l->self, &self);
-    if (self == nullptr) self = e.Undefined();
     napi_value argv[4] = {arr, senders, Napi::Number::New(env, r.overflows), err};
-    napi_value result;
-    l->inCallback = true;
-    napi_status s = napi_make_callback(env, l->asyncContext, self, fn, 4, argv, &result);
-    l->inCallback = false;
-    // close() from inside the callback deferred releasing the async context it was running in.
-    if (l->closing) ReleaseJs(l);
-    if (s == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
+    l->CallJs(4, argv);
   } catch (const Napi::Error& ex) {
-    l->inCallback = false;
-    if (l->closing) ReleaseJs(l);
     napi_fatal_exception(env, ex.Value());
   }
-  if (r.err != 0 && !l->closing) {
-    // A socket error we cannot recover from: stop watching (JS got the error and closes).
-    uv_poll_stop(l->poll);
-  }
+  // A socket error we cannot recover from: stop watching (JS got the error and closes).
+  if (r.err != 0) l->StopPolling();
 }
 
 bool BoolOpt(const Napi::Object& o, const char* key, bool dflt) {
@@ -321,9 +218,6 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     rcvbuf = static_cast<int>(d);
   }
   if (!kernelGroup && !udevGroup) throw Napi::TypeError::New(env, "listen to at least one of the kernel and udev groups");
-
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) throw Napi::Error::New(env, "no uv loop for this env");
 
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
   if (fd < 0) throw o2s::ErrnoError(env, errno, "socket", "");
@@ -351,73 +245,23 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &actual, &alen);
 
   Listener* l = new Listener();
-  l->env = env;
   l->fd = fd;
   l->acceptUserspace = acceptUserspace;
   l->udevGroup = udevGroup;
   l->rcvbuf = actual;
 
-  Napi::Object handle = Napi::Object::New(env);
-  handle.TypeTag(&kListenerTag);
-  if (napi_wrap(env, handle, l, Finalize, nullptr, nullptr) != napi_ok) {
-    close(fd);
-    delete l;
-    throw Napi::Error::New(env, "napi_wrap failed");
-  }
-  // From here the finalizer owns l.
-  napi_create_reference(env, info[1], 1, &l->callback);
-  napi_create_reference(env, handle, 1, &l->self);
-  napi_async_init(env, handle, Napi::String::New(env, "o2stack:uevent"), &l->asyncContext);
-
-  l->poll = new uv_poll_t;
-  int rc = uv_poll_init(loop, l->poll, fd);
-  if (rc != 0) {
-    delete l->poll;
-    l->poll = nullptr;
-    close(fd);
-    l->fd = -1;
-    l->closing = true;
-    ReleaseJs(l);
-    throw o2s::ErrnoError(env, -rc, "uv_poll_init", "");
-  }
-  l->poll->data = l;
-  uv_unref(reinterpret_cast<uv_handle_t*>(l->poll));
-  rc = uv_poll_start(l->poll, UV_READABLE, OnReadable);
-  if (rc != 0) {
-    l->closing = false;
-    StopAndClose(l);
-    ReleaseJs(l);
-    throw o2s::ErrnoError(env, -rc, "uv_poll_start", "");
-  }
-  napi_add_async_cleanup_hook(env, OnEnvCleanup, l, &l->cleanupHook);
-  return handle;
+  return l->Attach(env, &kListenerTag, info[1], "o2stack:uevent", UV_READABLE, false);
 }
 
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  Listener* l = Unwrap(info);
-  bool was = !l->closing;
-  StopAndClose(l);
-  // The handle may now be collected; callbacks stop (OnReadable checks closing). From inside
-  // the batch callback, the references are released when it returns.
-  if (!l->inCallback) ReleaseJs(l);
-  return Napi::Boolean::New(info.Env(), was);
-}
+Napi::Value Close(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Unwrap(info)->CloseFromJs()); }
 
 Napi::Value Ref(const Napi::CallbackInfo& info) {
-  Listener* l = Unwrap(info);
-  if (!l->closing && l->poll) {
-    uv_ref(reinterpret_cast<uv_handle_t*>(l->poll));
-    l->refed = true;
-  }
+  Unwrap(info)->SetRefed(true);
   return info.Env().Undefined();
 }
 
 Napi::Value Unref(const Napi::CallbackInfo& info) {
-  Listener* l = Unwrap(info);
-  if (!l->closing && l->poll) {
-    uv_unref(reinterpret_cast<uv_handle_t*>(l->poll));
-    l->refed = false;
-  }
+  Unwrap(info)->SetRefed(false);
   return info.Env().Undefined();
 }
 
@@ -433,8 +277,8 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   o.Set("wakeups", l->wakeups);
   o.Set("receiveBufferBytes", l->rcvbuf);
   o.Set("fd", l->fd);
-  o.Set("open", !l->closing);
-  o.Set("refed", l->refed && !l->closing);
+  o.Set("open", l->open());
+  o.Set("refed", l->refed());
   return o;
 }
 

@@ -17,27 +17,64 @@
 //   reconnect_delay_ms       o2net reconnect delay; same syntax
 //   heartbeat_dead_threshold o2hb dead threshold: a count ("31") or a time ("60s" → 31)
 //   fence_method             reset | panic
-// The writer emits them as plain numbers (ms, count) so they stay unambiguous.
-import { parseDeadThreshold, parseDuration, type ClusterConfig, type FenceMethod, type HeartbeatMode, type NodeConfig, type Timeouts } from '../model/cluster.js';
+// The writer emits them as plain numbers (ms, count) so they stay unambiguous. Which attribute has
+// which key, its syntax and its parse error come from the attribute table (model/o2nmAttributes.ts).
+import { parseDeadThreshold, parseDuration, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
+import { type O2nmAttribute, type O2nmValue, O2NM_ATTRIBUTES, attributesOf, configValue, setConfigValue } from '../model/o2nmAttributes.js';
 import { ConfigError, type ConfigIssue } from '../model/errors.js';
 import { IssueList, makeLoc, quoteLine, type ParseOptions, type ParseResult } from './common.js';
 
 type StanzaType = 'cluster' | 'node' | 'heartbeat';
 
+/** The attributes in the cluster stanza: ocfs2-tools' own keys, then our extensions, each in table order. */
+const inClusterStanza = (extension: boolean) => O2NM_ATTRIBUTES.filter((a) => (a.object === 'cluster' || a.object === 'heartbeat') && a.clusterConf && a.clusterConf.extension === extension);
+const CLUSTER_OWN_ATTRS = inClusterStanza(false);
+const CLUSTER_EXTENSION_ATTRS = inClusterStanza(true);
+/** The node stanza's attributes (number, ip_address, ip_port). */
+const NODE_ATTRS = attributesOf('node').filter((a) => a.clusterConf);
+const confKey = (name: string) => NODE_ATTRS.find((a) => a.name === name)!.clusterConf!.key;
+const NUMBER_KEY = confKey('num');
+const ADDRESS_KEY = confKey('ipv4_address');
+const PORT_KEY = confKey('ipv4_port');
+
 const KNOWN_KEYS: Record<StanzaType, readonly string[]> = {
-  cluster: ['name', 'node_count', 'heartbeat_mode'],
-  node: ['name', 'cluster', 'number', 'ip_address', 'ip_port'],
+  cluster: ['name', 'node_count', ...CLUSTER_OWN_ATTRS.map((a) => a.clusterConf!.key)],
+  node: ['name', 'cluster', ...NODE_ATTRS.map((a) => a.clusterConf!.key)],
   heartbeat: ['region', 'cluster'],
 };
 
 /** Our extension keys in the cluster stanza, with their model field. */
-export const CLUSTER_CONF_EXTENSION_KEYS = {
-  idle_timeout_ms: 'timeouts.idleTimeoutMs',
-  keepalive_delay_ms: 'timeouts.keepaliveDelayMs',
-  reconnect_delay_ms: 'timeouts.reconnectDelayMs',
-  heartbeat_dead_threshold: 'timeouts.heartbeatDeadThreshold',
-  fence_method: 'fenceMethod',
-} as const;
+export const CLUSTER_CONF_EXTENSION_KEYS: Readonly<Record<string, string>> = Object.fromEntries(CLUSTER_EXTENSION_ATTRS.map((a) => [a.clusterConf!.key, a.configKey!]));
+
+/** A cluster-stanza value in the attribute's syntax, or undefined when it is not one. */
+function parseClusterValue(a: O2nmAttribute, text: string): O2nmValue | undefined {
+  switch (a.clusterConf!.syntax) {
+    case 'duration':
+      return parseDuration(text, 'ms');
+    case 'count-or-time':
+      return parseDeadThreshold(text);
+    case 'enum': {
+      const v = text.toLowerCase();
+      return a.values!.includes(v) ? v : undefined;
+    }
+    default:
+      return /^\d+$/.test(text) ? Number(text) : undefined;
+  }
+}
+
+function syntaxProblem(a: O2nmAttribute): string {
+  const key = a.clusterConf!.key;
+  switch (a.clusterConf!.syntax) {
+    case 'duration':
+      return `${key} is not a duration`;
+    case 'count-or-time':
+      return `${key} is neither a count nor a time`;
+    case 'enum':
+      return `${key} must be ${a.values!.join(' or ')}`;
+    default:
+      return `${key} must be a non-negative decimal integer`;
+  }
+}
 
 interface Attr {
   value: string;
@@ -163,12 +200,15 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
         continue;
       }
       const c: ClusterConfig = { name: name.value, nodes: [], heartbeatMode: 'local', heartbeatRegions: [], timeouts: {}, loc };
-      const mode = get('heartbeat_mode');
-      if (mode) {
-        const m = mode.value.toLowerCase();
-        if (m === 'local' || m === 'global') c.heartbeatMode = m as HeartbeatMode;
-        else issues.error(mode.line, { code: 'E_CONF_HB_MODE', key: 'cluster.heartbeat_mode', message: `heartbeat_mode must be local or global: ${quoteLine(mode.text)}`, hint: 'write "heartbeat_mode = local" (or global with heartbeat: stanzas)' });
-      }
+      const readAttr = (a: O2nmAttribute) => {
+        const cc = a.clusterConf!;
+        const at = get(cc.key);
+        if (!at) return;
+        const v = parseClusterValue(a, at.value);
+        if (v === undefined) issues.error(at.line, { code: cc.errorCode ?? 'E_CONF_VALUE', key: `cluster.${cc.key}`, message: `${syntaxProblem(a)}: ${quoteLine(at.text)}`, ...(cc.errorHint ? { hint: cc.errorHint } : {}) });
+        else setConfigValue(a, c, v);
+      };
+      CLUSTER_OWN_ATTRS.forEach(readAttr);
       const count = get('node_count');
       if (count) {
         const n = decimal(count, 'node_count', 'node_count', issues);
@@ -181,30 +221,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
           hint: 'add "node_count = N" (o2stack config convert --to ocfs2 writes it for you)',
         });
       }
-      const timeouts: Timeouts = {};
-      const dur = (key: 'idle_timeout_ms' | 'keepalive_delay_ms' | 'reconnect_delay_ms', field: keyof Timeouts) => {
-        const a = get(key);
-        if (!a) return;
-        const ms = parseDuration(a.value, 'ms');
-        if (ms === undefined) issues.error(a.line, { code: 'E_CONF_DURATION', key: `cluster.${key}`, message: `${key} is not a duration: ${quoteLine(a.text)}`, hint: 'write milliseconds ("30000") or a number with a unit ("30s", "2000ms")' });
-        else timeouts[field] = ms;
-      };
-      dur('idle_timeout_ms', 'idleTimeoutMs');
-      dur('keepalive_delay_ms', 'keepaliveDelayMs');
-      dur('reconnect_delay_ms', 'reconnectDelayMs');
-      const dt = get('heartbeat_dead_threshold');
-      if (dt) {
-        const v = parseDeadThreshold(dt.value);
-        if (v === undefined) issues.error(dt.line, { code: 'E_CONF_DURATION', key: 'cluster.heartbeat_dead_threshold', message: `heartbeat_dead_threshold is neither a count nor a time: ${quoteLine(dt.text)}`, hint: 'write a count of 2-second beats ("31") or a time ("60s")' });
-        else timeouts.heartbeatDeadThreshold = v;
-      }
-      c.timeouts = timeouts;
-      const fence = get('fence_method');
-      if (fence) {
-        const f = fence.value.toLowerCase();
-        if (f === 'reset' || f === 'panic') c.fenceMethod = f as FenceMethod;
-        else issues.error(fence.line, { code: 'E_CONF_FENCE', key: 'cluster.fence_method', message: `fence_method must be reset or panic: ${quoteLine(fence.text)}`, hint: 'reset reboots a fenced node at once; panic panics it (useful to get a crash dump)' });
-      }
+      CLUSTER_EXTENSION_ATTRS.forEach(readAttr);
       const prev = byName.get(c.name);
       if (prev) {
         issues.error(s.line, { code: 'E_CONF_DUP_CLUSTER', key: 'cluster.name', message: `cluster '${c.name}' is defined twice (lines ${prev.loc?.line} and ${s.line})`, hint: 'merge the two cluster stanzas into one' });
@@ -215,16 +232,16 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
     } else if (s.type === 'node') {
       warnUnknown(s, KNOWN_KEYS.node);
       const name = get('name');
-      const number = decimal(get('number'), 'number', 'number', issues);
-      const ip = get('ip_address');
-      const portAttr = get('ip_port');
-      const port = decimal(portAttr, 'ip_port', 'ip_port', issues);
+      const number = decimal(get(NUMBER_KEY), NUMBER_KEY, NUMBER_KEY, issues);
+      const ip = get(ADDRESS_KEY);
+      const portAttr = get(PORT_KEY);
+      const port = decimal(portAttr, PORT_KEY, PORT_KEY, issues);
       let ok = true;
       if (!name || name.value === '') {
         missing(s, 'name', 'add "name = HOST" (the short host name of the node)');
         ok = false;
       }
-      if (!get('number')) {
+      if (!get(NUMBER_KEY)) {
         missing(s, 'number', 'add "number = N" (0–254, distinct per node)');
         ok = false;
       }
@@ -352,30 +369,14 @@ export function formatClusterConf(clusters: ClusterConfig[]): string {
     out.push('');
   };
   for (const c of clusters) {
-    const attrs: [string, string | number][] = [
-      ['name', c.name],
-      ['heartbeat_mode', c.heartbeatMode],
-      ['node_count', c.nodes.length],
-    ];
-    const t = c.timeouts;
-    if (t.idleTimeoutMs !== undefined) attrs.push(['idle_timeout_ms', t.idleTimeoutMs]);
-    if (t.keepaliveDelayMs !== undefined) attrs.push(['keepalive_delay_ms', t.keepaliveDelayMs]);
-    if (t.reconnectDelayMs !== undefined) attrs.push(['reconnect_delay_ms', t.reconnectDelayMs]);
-    if (t.heartbeatDeadThreshold !== undefined) attrs.push(['heartbeat_dead_threshold', t.heartbeatDeadThreshold]);
-    if (c.fenceMethod !== undefined) attrs.push(['fence_method', c.fenceMethod]);
-    stanza('cluster', attrs, `cluster '${c.name}'`);
+    const valued = (attrs: readonly O2nmAttribute[], config: ClusterConfig | NodeConfig) =>
+      attrs.flatMap((a): [string, string | number][] => {
+        const v = configValue(a, config);
+        return v === undefined ? [] : [[a.clusterConf!.key, String(v)]];
+      });
+    stanza('cluster', [['name', c.name], ...valued(CLUSTER_OWN_ATTRS, c), ['node_count', c.nodes.length], ...valued(CLUSTER_EXTENSION_ATTRS, c)], `cluster '${c.name}'`);
     for (const n of c.nodes) {
-      stanza(
-        'node',
-        [
-          ['name', n.name],
-          ['cluster', c.name],
-          ['number', n.number],
-          ['ip_address', n.ipAddress],
-          ['ip_port', n.port],
-        ],
-        `node '${n.name}' of cluster '${c.name}'`,
-      );
+      stanza('node', [['name', n.name], ['cluster', c.name], ...valued(NODE_ATTRS, n)], `node '${n.name}' of cluster '${c.name}'`);
     }
     for (const r of c.heartbeatRegions) {
       stanza(

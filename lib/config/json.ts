@@ -8,6 +8,7 @@
 // the line; JSON syntax errors are mapped from JSON.parse's offset to line:column.
 import { DEFAULT_PORT, type ClusterConfig, type NodeConfig, type Timeouts } from '../model/cluster.js';
 import type { SourceLoc } from '../model/errors.js';
+import { attributeNamed, displayed, timeoutKey } from '../model/o2nmAttributes.js';
 import { IssueList, makeLoc, stripLoc, type ParseOptions, type ParseResult } from './common.js';
 
 type Pos = { line: number; column: number };
@@ -136,7 +137,12 @@ function locate(text: string): { locs: Map<string, number>; dupes: { path: strin
 
 const CLUSTER_KEYS = ['name', 'nodes', 'heartbeatMode', 'heartbeatRegions', 'timeouts', 'fenceMethod'];
 const NODE_KEYS = ['name', 'number', 'ipAddress', 'port'];
-const TIMEOUT_KEYS: (keyof Timeouts)[] = ['heartbeatDeadThreshold', 'idleTimeoutMs', 'keepaliveDelayMs', 'reconnectDelayMs'];
+/** The timeouts (attribute table), in the summaries' order; their value hints */
+const TIMEOUT_ATTRS = displayed().filter((a) => timeoutKey(a) !== undefined);
+const TIMEOUT_KEYS: (keyof Timeouts)[] = TIMEOUT_ATTRS.map((a) => timeoutKey(a)!);
+/** the table's values of an enum attribute ("reset" or "panic") */
+const ENUM_VALUES = (name: string) => attributeNamed(name)!.values!;
+const oneOf = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(' or ');
 
 const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)} (a string)` : typeof v === 'object' ? 'an object' : `${String(v)} (a ${typeof v})`);
 
@@ -246,9 +252,10 @@ export function parseJsonConfig(text: string, opts: ParseOptions = {}): ParseRes
     }
     const c: ClusterConfig = { name: name ?? '', nodes, heartbeatMode: 'local', heartbeatRegions: [], timeouts: {}, loc: loc(path) };
     if ('heartbeatMode' in v) {
-      if (v.heartbeatMode === 'local' || v.heartbeatMode === 'global') c.heartbeatMode = v.heartbeatMode;
+      const modes = ENUM_VALUES('mode');
+      if (modes.includes(v.heartbeatMode as string)) c.heartbeatMode = v.heartbeatMode as ClusterConfig['heartbeatMode'];
       else {
-        err(p('heartbeatMode'), `expected "local" or "global", got ${describe(v.heartbeatMode)}`);
+        err(p('heartbeatMode'), `expected ${oneOf(modes)}, got ${describe(v.heartbeatMode)}`);
         ok = false;
       }
     }
@@ -271,18 +278,20 @@ export function parseJsonConfig(text: string, opts: ParseOptions = {}): ParseRes
         ok = false;
       } else {
         unknownKeys(t, TIMEOUT_KEYS, p('timeouts'));
-        for (const k of TIMEOUT_KEYS) {
+        for (const a of TIMEOUT_ATTRS) {
+          const k = timeoutKey(a)!;
           if (!(k in t)) continue;
-          const n = int(t[k], `${p('timeouts')}.${k}`, k === 'heartbeatDeadThreshold' ? 'a count of 2-second heartbeats, e.g. 31' : 'milliseconds, e.g. 30000');
+          const n = int(t[k], `${p('timeouts')}.${k}`, a.valueHint ?? 'a number');
           if (n === undefined) ok = false;
           else c.timeouts[k] = n;
         }
       }
     }
     if ('fenceMethod' in v) {
-      if (v.fenceMethod === 'reset' || v.fenceMethod === 'panic') c.fenceMethod = v.fenceMethod;
+      const methods = ENUM_VALUES('fence_method');
+      if (methods.includes(v.fenceMethod as string)) c.fenceMethod = v.fenceMethod as ClusterConfig['fenceMethod'];
       else {
-        err(p('fenceMethod'), `expected "reset" or "panic", got ${describe(v.fenceMethod)}`);
+        err(p('fenceMethod'), `expected ${oneOf(methods)}, got ${describe(v.fenceMethod)}`);
         ok = false;
       }
     }

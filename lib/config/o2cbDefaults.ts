@@ -7,6 +7,7 @@
 //
 // The writer edits values in place, so comments, unknown variables and layout survive an update.
 import { isValidO2cbClusterName } from '../model/cluster.js';
+import { O2NM_ATTRIBUTES, attributeNamed, displayed } from '../model/o2nmAttributes.js';
 import type { ConfigIssue } from '../model/errors.js';
 import { IssueList, MAX_ISSUES, quoteLine, type ParseOptions } from './common.js';
 
@@ -33,16 +34,21 @@ export type O2cbVariable =
   | 'O2CB_KEEPALIVE_DELAY_MS'
   | 'O2CB_RECONNECT_DELAY_MS';
 
-/** Variable ↔ field, with the minimum the o2cb init script's `configure` enforces and its default. */
-export const O2CB_VARIABLES: Record<O2cbVariable, { field: keyof O2cbDefaults; min?: number; default: string }> = {
+/**
+ * Variable ↔ field, with the minimum the o2cb init script's `configure` enforces, the kernel's
+ * maximum and the script's default. The o2nm settings come from the attribute table (in the
+ * summaries' order: threshold, idle, keepalive, reconnect, as the init script lists them).
+ */
+export const O2CB_VARIABLES = {
   O2CB_ENABLED: { field: 'enabled', default: 'false' },
   O2CB_STACK: { field: 'stack', default: 'o2cb' },
   O2CB_BOOTCLUSTER: { field: 'bootCluster', default: 'ocfs2' },
-  O2CB_HEARTBEAT_THRESHOLD: { field: 'heartbeatThreshold', min: 7, default: '31' },
-  O2CB_IDLE_TIMEOUT_MS: { field: 'idleTimeoutMs', min: 5000, default: '30000' },
-  O2CB_KEEPALIVE_DELAY_MS: { field: 'keepaliveDelayMs', min: 1000, default: '2000' },
-  O2CB_RECONNECT_DELAY_MS: { field: 'reconnectDelayMs', min: 2000, default: '2000' },
-};
+  ...Object.fromEntries(
+    displayed()
+      .filter((a) => a.o2cbDefaults)
+      .map((a) => [a.o2cbDefaults!.variable, { field: a.o2cbDefaults!.field, min: a.o2cbDefaults!.min, ...(a.range ? { max: a.range.max } : {}), default: a.o2cbDefaults!.default }]),
+  ),
+} as Record<O2cbVariable, { field: keyof O2cbDefaults; min?: number; max?: number; default: string }>;
 
 const FIELD_TO_VAR = Object.fromEntries(Object.entries(O2CB_VARIABLES).map(([v, d]) => [d.field, v])) as Record<keyof O2cbDefaults, O2cbVariable>;
 
@@ -236,22 +242,29 @@ function convert(variable: O2cbVariable, value: string, line: number | undefined
       if (!/^\d+$/.test(value)) return bad('must be a decimal integer', `the default is ${def.default}; leave it empty for the kernel default`);
       const n = Number(value);
       if (n < def.min!) return bad(`is below the minimum ${def.min}`, `use at least ${def.min} (the default is ${def.default})`);
-      if (n > 0xfffffffe) return bad('is too large for the kernel (32 bits)', `the default is ${def.default}`);
+      if (def.max !== undefined && n > def.max) return bad('is too large for the kernel (32 bits)', `the default is ${def.default}`);
       return n;
     }
   }
 }
 
+/** Settings that must stay below another (keepalive below idle), the kernel default standing in for an unset one. */
 function crossCheck(values: O2cbDefaults, lineOf: (v: O2cbVariable) => number | undefined, issues: IssueList): void {
-  const idle = values.idleTimeoutMs ?? 30000;
-  const ka = values.keepaliveDelayMs ?? 2000;
-  if ((values.idleTimeoutMs !== undefined || values.keepaliveDelayMs !== undefined) && ka >= idle) {
-    issues.error(lineOf('O2CB_KEEPALIVE_DELAY_MS') ?? lineOf('O2CB_IDLE_TIMEOUT_MS'), {
-      code: 'E_O2CB_KEEPALIVE',
-      key: 'O2CB_KEEPALIVE_DELAY_MS',
-      message: `O2CB_KEEPALIVE_DELAY_MS (${ka}) must be less than O2CB_IDLE_TIMEOUT_MS (${idle})`,
-      hint: 'o2net drops a connection idle for the idle timeout, so keepalives must come sooner',
-    });
+  for (const a of O2NM_ATTRIBUTES) {
+    const above = a.below === undefined ? undefined : attributeNamed(a.below);
+    if (!a.o2cbDefaults || !above?.o2cbDefaults) continue;
+    const [lowVar, highVar] = [a.o2cbDefaults.variable as O2cbVariable, above.o2cbDefaults.variable as O2cbVariable];
+    const [lowField, highField] = [a.o2cbDefaults.field as keyof O2cbDefaults, above.o2cbDefaults.field as keyof O2cbDefaults];
+    const low = (values[lowField] ?? a.default) as number;
+    const high = (values[highField] ?? above.default) as number;
+    if ((values[lowField] !== undefined || values[highField] !== undefined) && low >= high) {
+      issues.error(lineOf(lowVar) ?? lineOf(highVar), {
+        code: 'E_O2CB_KEEPALIVE',
+        key: lowVar,
+        message: `${lowVar} (${low}) must be less than ${highVar} (${high})`,
+        hint: 'o2net drops a connection idle for the idle timeout, so keepalives must come sooner',
+      });
+    }
   }
 }
 

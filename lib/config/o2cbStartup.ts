@@ -4,16 +4,20 @@
 // come in as parsed text; conflicts come back as one ConfigError naming both files and lines.
 import { type ClusterConfig, type Timeouts, validateCluster } from '../model/cluster.js';
 import { ConfigError, type ConfigIssue } from '../model/errors.js';
+import { displayed, timeoutKey } from '../model/o2nmAttributes.js';
 import { clusterStanzaLines } from './clusterConf.js';
 import type { O2cbDefaults, O2cbDefaultsFile, O2cbVariable } from './o2cbDefaults.js';
 
-/** Each defaults variable that sets a cluster.conf timeout, with the cluster.conf key of the same setting. */
-export const DEFAULTS_TIMEOUTS: { variable: O2cbVariable; field: keyof O2cbDefaults; timeout: keyof Timeouts; confKey: string; unit: string }[] = [
-  { variable: 'O2CB_HEARTBEAT_THRESHOLD', field: 'heartbeatThreshold', timeout: 'heartbeatDeadThreshold', confKey: 'heartbeat_dead_threshold', unit: '' },
-  { variable: 'O2CB_IDLE_TIMEOUT_MS', field: 'idleTimeoutMs', timeout: 'idleTimeoutMs', confKey: 'idle_timeout_ms', unit: ' ms' },
-  { variable: 'O2CB_KEEPALIVE_DELAY_MS', field: 'keepaliveDelayMs', timeout: 'keepaliveDelayMs', confKey: 'keepalive_delay_ms', unit: ' ms' },
-  { variable: 'O2CB_RECONNECT_DELAY_MS', field: 'reconnectDelayMs', timeout: 'reconnectDelayMs', confKey: 'reconnect_delay_ms', unit: ' ms' },
-];
+/** Each defaults variable that sets a cluster.conf timeout, with the cluster.conf key of the same setting (from the attribute table). */
+export const DEFAULTS_TIMEOUTS: { variable: O2cbVariable; field: keyof O2cbDefaults; timeout: keyof Timeouts; confKey: string; unit: string }[] = displayed()
+  .filter((a) => a.o2cbDefaults && timeoutKey(a) && a.clusterConf)
+  .map((a) => ({
+    variable: a.o2cbDefaults!.variable as O2cbVariable,
+    field: a.o2cbDefaults!.field as keyof O2cbDefaults,
+    timeout: timeoutKey(a)!,
+    confKey: a.clusterConf!.key,
+    unit: a.unit === 'ms' ? ' ms' : '',
+  }));
 
 export interface StartupInput {
   /** every cluster of the configuration file (parsed and validated) */

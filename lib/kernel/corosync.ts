@@ -34,35 +34,9 @@ import {
 
 export const COROSYNC_HINT = 'is corosync running? systemctl start corosync';
 
-export interface CorosyncErrorFields {
-  /** 'CS_ERR_LIBRARY', 'CS_ERR_TRY_AGAIN', …; 'E_NO_COROSYNC' when the addon was built without it. */
-  code: string;
-  /** The cs_error_t number (0 for E_NO_COROSYNC). */
-  csError: number;
-  /** The corosync library call that failed, e.g. 'cpg_model_initialize'. */
-  call: string;
-  /** Group name or cmap key, when there is one. */
-  subject?: string;
-  hint?: string;
-}
+import { CorosyncError, type CorosyncErrorFields } from './errors.js';
 
-export class CorosyncError extends Error implements CorosyncErrorFields {
-  code: string;
-  csError: number;
-  call: string;
-  subject?: string;
-  hint?: string;
-
-  constructor(fields: CorosyncErrorFields, message?: string) {
-    super(message ?? `${fields.code}: ${fields.call}${fields.subject ? ` '${fields.subject}'` : ''} failed${fields.hint ? ` — ${fields.hint}` : ''}`);
-    this.name = 'CorosyncError';
-    this.code = fields.code;
-    this.csError = fields.csError;
-    this.call = fields.call;
-    if (fields.subject !== undefined) this.subject = fields.subject;
-    if (fields.hint !== undefined) this.hint = fields.hint;
-  }
-}
+export { CorosyncError, type CorosyncErrorFields };
 
 /** Turns an error thrown by the corosync surface into a CorosyncError; others pass through. */
 export function toCorosyncError(e: unknown): unknown {

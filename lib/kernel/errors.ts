@@ -42,9 +42,45 @@ export class KernelError extends Error implements KernelErrorFields {
   }
 }
 
-/** Turns an error thrown by the addon (or by node:fs) into a KernelError; other errors pass through. */
+/** An error of the corosync surface (native/corosync.cc builds it with this class). */
+export interface CorosyncErrorFields {
+  /** 'CS_ERR_LIBRARY', 'CS_ERR_TRY_AGAIN', …; 'E_NO_COROSYNC' where corosync's libraries could not be loaded. */
+  code: string;
+  /** The cs_error_t number (0 for E_NO_COROSYNC). */
+  csError: number;
+  /** The corosync library call that failed, e.g. 'cpg_model_initialize'. */
+  call: string;
+  /** Group name or cmap key, when there is one. */
+  subject?: string;
+  hint?: string;
+}
+
+export class CorosyncError extends Error implements CorosyncErrorFields {
+  code: string;
+  csError: number;
+  call: string;
+  subject?: string;
+  hint?: string;
+
+  constructor(fields: CorosyncErrorFields, message?: string) {
+    super(message ?? `${fields.code}: ${fields.call}${fields.subject ? ` '${fields.subject}'` : ''} failed${fields.hint ? ` — ${fields.hint}` : ''}`);
+    this.name = 'CorosyncError';
+    this.code = fields.code;
+    this.csError = fields.csError;
+    this.call = fields.call;
+    if (fields.subject !== undefined) this.subject = fields.subject;
+    if (fields.hint !== undefined) this.hint = fields.hint;
+  }
+}
+
+/** Turns an error thrown by node:fs (or an addon without the library's classes) into a KernelError; KernelErrors and other errors pass through. */
 export function toKernelError(e: unknown, pathMap?: (p: string) => string): unknown {
-  if (e instanceof KernelError) return e;
+  if (e instanceof KernelError) {
+    // A host path under a --root becomes the kernel path the caller asked for.
+    if (!pathMap || e.path === undefined) return e;
+    const path = pathMap(e.path);
+    return path === e.path ? e : new KernelError({ code: e.code, errno: e.errno, syscall: e.syscall, path, hint: e.hint });
+  }
   if (e instanceof Error) {
     const x = e as Error & Partial<KernelErrorFields>;
     if (typeof x.code === 'string' && typeof x.errno === 'number' && typeof x.syscall === 'string') {

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CorosyncError, KernelError } from './errors.js';
 
 export interface NativeAttrOp {
   op: 'mkdir' | 'rmdir' | 'write' | 'read' | 'writefd';
@@ -261,6 +262,8 @@ export interface NativeAddon {
   peercred?: NativePeerCred;
   plock?: NativePlock;
   corosync?: NativeCorosync;
+  /** Hands the library's error classes to the addon (per env): its errors are then instances of them. */
+  setErrorClasses?(classes: { KernelError: unknown; CorosyncError: unknown }): void;
   [surface: string]: unknown;
 }
 
@@ -313,11 +316,13 @@ export function loadNative(): NativeAddon {
       explicit
         ? `the ocfs2-stack native addon O2STACK_ADDON=${explicit} could not be loaded: ${why}. Unset O2STACK_ADDON or point it at a built ocfs2_stack.node.`
         : `the ocfs2-stack native addon could not be loaded: ${why}. Tried: ${addonCandidates().join(', ')}. ` +
-            `No prebuilt binary fits this machine (prebuilt: linux-x64, glibc 2.32 or later): build it with \`npm rebuild ocfs2-stack\` (needs python3, make, g++).`,
+            `No prebuilt binary fits this machine (prebuilt: linux-x64, glibc 2.34 or later): build it with \`npm rebuild ocfs2-stack\` (needs python3, make, g++).`,
     );
     (err as Error & { code: string }).code = 'E_NO_ADDON';
     throw err;
   }
+  // Every error the addon throws is one of the library's classes from here on (this env's).
+  addon.setErrorClasses?.({ KernelError, CorosyncError });
   // The corosync surface dlopens libcpg, libquorum and libcmap when first used (mapping them and
   // libqb costs a CLI run 50–100 ms on a slow machine): the property loads them on first read. A
   // failure is not cached, so installing corosync's libraries fixes a running process.
@@ -328,7 +333,7 @@ export function loadNative(): NativeAddon {
     configurable: true,
     get: (): NativeCorosync => {
       if (loaded) return loaded;
-      if (!raw) return { available: false, reason: 'this build of the addon has no corosync surface: rebuild it with `npm rebuild ocfs2-stack`' };
+      if (!raw || typeof raw.load !== 'function') return { available: false, reason: 'this build of the addon has no run-time corosync loader (an older build?): rebuild it with `npm rebuild ocfs2-stack`' };
       const why = raw.load();
       if (why !== undefined) return { available: false, reason: why };
       loaded = Object.assign(Object.create(null) as object, raw, { available: true as const }) as NativeCorosyncAvailable;

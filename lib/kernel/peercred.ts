@@ -5,7 +5,7 @@
 // who may talk to it must never read "unknown" as "allowed".
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
-import { KernelError, toKernelError } from './errors.js';
+import { KernelError } from './errors.js';
 import { loadNative, type NativePeerCred, type NativePeerCredentials } from './native.js';
 
 export type PeerCredentials = NativePeerCredentials;
@@ -21,12 +21,7 @@ function requirePeerCred(): NativePeerCred {
 
 /** SO_PEERCRED of an fd; errors are KernelErrors (code, errno, syscall 'getsockopt'). */
 export function peerCredentialsOfFd(fd: number, native: NativePeerCred = requirePeerCred()): PeerCredentials {
-  let cred: PeerCredentials;
-  try {
-    cred = native.peerCred(fd);
-  } catch (e) {
-    throw toKernelError(e);
-  }
+  const cred: PeerCredentials = native.peerCred(fd); // a KernelError on failure
   if (cred.uid === NO_UID) {
     throw new KernelError(
       { code: 'ENOTCONN', errno: -constants.errno.ENOTCONN, syscall: 'getsockopt' },

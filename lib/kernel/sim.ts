@@ -1,8 +1,12 @@
 // An in-memory simulation of the o2nm/o2hb configfs, with the kernel's refusals
 // (docs/kernel-interfaces.md#o2nm, #o2hb; Debian 6.1). It implements KernelBackend so plans and
-// applies can be tested without a kernel. Its rules are checked against the real kernel by the
+// applies can be tested without a kernel. Which attributes exist, their defaults, units, ranges
+// and rules (write-once, requires, unique, below, fixed while connected, ignored while regions
+// exist) come from the attribute table (model/o2nmAttributes.ts); the kernel's parsing and the
+// local-node and heartbeat-region state machines are modelled here. Its rules are checked against the real kernel by the
 // contract suite that runs on both (test/contract/o2nm.contract.ts,
 // test/vm/suites/o2nm-contract.vm.ts).
+import { type O2nmAttribute, type O2nmAttributeTable, type O2nmValue, O2NM_ATTRIBUTES, attributesOf, formatKernelValue } from '../model/o2nmAttributes.js';
 import { KernelError } from './errors.js';
 import type { AttrOp, BatchResult, DirEntry, KernelBackend } from './backend.js';
 import { BatchError } from './backend.js';
@@ -12,10 +16,8 @@ const ROOT = '/sys/kernel/config/cluster';
 interface SimNode {
   /** the directory's inode number (a new one per mkdir, as configfs) */
   ino: number;
-  num?: number;
-  address?: string;
-  port?: number;
-  local: boolean;
+  /** attribute name → value, for the attributes written (the rest read as their default) */
+  values: Map<string, O2nmValue>;
 }
 
 interface SimRegion {
@@ -28,10 +30,8 @@ interface SimRegion {
 
 interface SimCluster {
   name: string;
-  idle: number;
-  keepalive: number;
-  reconnect: number;
-  fence: 'reset' | 'panic';
+  /** cluster attribute name → value (the table's defaults on mkdir) */
+  values: Map<string, O2nmValue>;
   nodes: Map<string, SimNode>;
   regions: Map<string, SimRegion>;
   hasLocal: boolean;
@@ -43,6 +43,8 @@ export interface SimOptions {
   loaded?: boolean;
   /** IPv4 addresses of "this host": setting `local` on a node with another address gives EADDRNOTAVAIL (default: any) */
   hostAddresses?: string[];
+  /** the attribute table (default O2NM_ATTRIBUTES; tests pass a changed copy) */
+  attributes?: O2nmAttributeTable;
 }
 
 const err = (code: string, errno: number, syscall: string, path: string) => new KernelError({ code, errno: -errno, syscall, path });
@@ -65,9 +67,9 @@ export class SimBackend implements KernelBackend {
   loaded: boolean;
   hostAddresses?: Set<string>;
   clusters = new Map<string, SimCluster>();
-  /** module-global o2hb settings */
-  deadThreshold = 31;
-  hbMode: 'local' | 'global' = 'local';
+  /** module-global o2hb settings (heartbeat/ attributes): name → value */
+  readonly heartbeat: Map<string, O2nmValue>;
+  private readonly attrs: Record<'cluster' | 'heartbeat' | 'node' | 'region', Map<string, O2nmAttribute>>;
   /** nodes o2net is connected to (pinned: rmdir → EBUSY) */
   connected = new Set<string>();
   /** every mutating operation, for tests */
@@ -79,6 +81,24 @@ export class SimBackend implements KernelBackend {
   constructor(options: SimOptions = {}) {
     this.loaded = options.loaded ?? true;
     if (options.hostAddresses) this.hostAddresses = new Set(options.hostAddresses);
+    const table = options.attributes ?? O2NM_ATTRIBUTES;
+    const byName = (o: 'cluster' | 'heartbeat' | 'node' | 'region') => new Map(attributesOf(o, table).map((a) => [a.name, a as O2nmAttribute]));
+    this.attrs = { cluster: byName('cluster'), heartbeat: byName('heartbeat'), node: byName('node'), region: byName('region') };
+    this.heartbeat = new Map([...this.attrs.heartbeat.values()].map((a) => [a.name, a.default]));
+  }
+
+  /** o2hb's dead threshold (module-wide) */
+  get deadThreshold(): number {
+    return Number(this.heartbeat.get('dead_threshold'));
+  }
+
+  /** o2hb's heartbeat mode (module-wide) */
+  get hbMode(): string {
+    return String(this.heartbeat.get('mode'));
+  }
+
+  private nodeValue(n: SimNode, name: string): O2nmValue | undefined {
+    return n.values.get(name) ?? this.attrs.node.get(name)?.default;
   }
 
   private split(path: string): string[] | undefined {
@@ -110,32 +130,22 @@ export class SimBackend implements KernelBackend {
     if (p.length === 1) return null;
     const [, a, b, d] = p;
     if (p.length === 2) {
-      switch (a) {
-        case 'idle_timeout_ms': return `${c.idle}\n`;
-        case 'keepalive_delay_ms': return `${c.keepalive}\n`;
-        case 'reconnect_delay_ms': return `${c.reconnect}\n`;
-        case 'fence_method': return `${c.fence}\n`;
-        case 'node': case 'heartbeat': return null;
-        default: return undefined;
-      }
+      if (a === 'node' || a === 'heartbeat') return null;
+      const attr = this.attrs.cluster.get(a!);
+      return attr ? formatKernelValue(attr, c.values.get(attr.name)!) : undefined;
     }
     if (a === 'node') {
       const n = c.nodes.get(b!);
       if (!n) return undefined;
       if (p.length === 3) return null;
       if (p.length > 4) return undefined;
-      switch (d) {
-        case 'num': return `${n.num ?? 0}\n`;
-        case 'ipv4_address': return `${n.address ?? '0.0.0.0'}\n`;
-        case 'ipv4_port': return `${n.port ?? 0}\n`;
-        case 'local': return `${n.local ? 1 : 0}\n`;
-        default: return undefined;
-      }
+      const attr = this.attrs.node.get(d!);
+      return attr ? formatKernelValue(attr, this.nodeValue(n, attr.name)!) : undefined;
     }
     if (a === 'heartbeat') {
       if (p.length === 3) {
-        if (b === 'dead_threshold') return `${this.deadThreshold}\n`;
-        if (b === 'mode') return `${this.hbMode}\n`;
+        const attr = this.attrs.heartbeat.get(b!);
+        if (attr) return formatKernelValue(attr, this.heartbeat.get(attr.name)!);
         return c.regions.has(b!) ? null : undefined;
       }
       const r = c.regions.get(b!);
@@ -167,11 +177,12 @@ export class SimBackend implements KernelBackend {
     const files = (names: string[]) => names.map((name) => ({ name, type: 'file' as const }));
     if (p.length === 0) return dirs(this.clusters.keys());
     const c = this.cluster(p[0])!;
-    if (p.length === 1) return [...files(['idle_timeout_ms', 'keepalive_delay_ms', 'reconnect_delay_ms', 'fence_method']), ...dirs(['node', 'heartbeat'])];
+    const names = (o: 'cluster' | 'heartbeat' | 'node' | 'region') => [...this.attrs[o].keys()];
+    if (p.length === 1) return [...files(names('cluster')), ...dirs(['node', 'heartbeat'])];
     if (p[1] === 'node' && p.length === 2) return [...c.nodes].map(([name, n]) => ({ name, type: 'dir' as const, ino: n.ino }));
-    if (p[1] === 'node') return files(['num', 'ipv4_address', 'ipv4_port', 'local']);
-    if (p.length === 2) return [...files(['dead_threshold', 'mode']), ...dirs(c.regions.keys())];
-    return files(['block_bytes', 'start_block', 'blocks', 'dev', 'pid']);
+    if (p[1] === 'node') return files(names('node'));
+    if (p.length === 2) return [...files(names('heartbeat')), ...dirs(c.regions.keys())];
+    return files(names('region'));
   }
 
   tryList(path: string): DirEntry[] | undefined {
@@ -196,10 +207,11 @@ export class SimBackend implements KernelBackend {
     const name = p[p.length - 1]!;
     if (p.length === 1) {
       if (this.clusters.size > 0) throw err('ENOSPC', E.ENOSPC, 'mkdir', path);
-      this.clusters.set(name, { name, idle: 30000, keepalive: 2000, reconnect: 2000, fence: 'reset', nodes: new Map(), regions: new Map(), hasLocal: false, localNum: -1 });
+      const values = new Map([...this.attrs.cluster.values()].map((a) => [a.name, a.default]));
+      this.clusters.set(name, { name, values, nodes: new Map(), regions: new Map(), hasLocal: false, localNum: -1 });
     } else if (p.length === 3 && p[1] === 'node') {
       if (Buffer.byteLength(name) > 64) throw err('ENAMETOOLONG', E.ENAMETOOLONG, 'mkdir', path);
-      this.cluster(p[0])!.nodes.set(name, { ino: this.nextIno++, local: false });
+      this.cluster(p[0])!.nodes.set(name, { ino: this.nextIno++, values: new Map() });
     } else if (p.length === 3 && p[1] === 'heartbeat') {
       const c = this.cluster(p[0])!;
       if (Buffer.byteLength(name) > 32) throw err('ENAMETOOLONG', E.ENAMETOOLONG, 'mkdir', path);
@@ -223,9 +235,10 @@ export class SimBackend implements KernelBackend {
       this.clusters.delete(c.name);
     } else if (p.length === 3 && p[1] === 'node') {
       const n = c.nodes.get(p[2]!)!;
+      const local = n.values.get('local') === true;
       const hbRunning = [...c.regions.values()].some((r) => r.dev !== '');
-      if ((n.local && hbRunning) || this.connected.has(p[2]!)) throw err('EBUSY', E.EBUSY, 'rmdir', path);
-      if (n.local && c.hasLocal && c.localNum === n.num) c.hasLocal = false;
+      if ((local && hbRunning) || this.connected.has(p[2]!)) throw err('EBUSY', E.EBUSY, 'rmdir', path);
+      if (local && c.hasLocal && c.localNum === n.values.get('num')) c.hasLocal = false;
       c.nodes.delete(p[2]!);
     } else if (p.length === 3 && p[1] === 'heartbeat') {
       c.regions.delete(p[2]!);
@@ -253,107 +266,112 @@ export class SimBackend implements KernelBackend {
     };
     const connectedPeers = this.connected.size > 0;
     if (p.length === 2) {
-      switch (p[1]) {
-        case 'idle_timeout_ms': case 'keepalive_delay_ms': case 'reconnect_delay_ms': {
-          const x = num();
-          if (x === 0) throw fail('EINVAL');
-          if (x >= 0xffffffff) throw fail('ERANGE');
-          if (p[1] === 'idle_timeout_ms') {
-            if (x <= c.keepalive) throw fail('EINVAL');
-            if (connectedPeers && x !== c.idle) throw fail('EINVAL');
-            c.idle = x;
-          } else if (p[1] === 'keepalive_delay_ms') {
-            if (x >= c.idle) throw fail('EINVAL');
-            if (connectedPeers && x !== c.keepalive) throw fail('EINVAL');
-            c.keepalive = x;
-          } else c.reconnect = x;
-          break;
-        }
-        case 'fence_method': {
-          const m = /^(reset|panic)\n$/i.exec(s);
-          if (!m) throw fail('EINVAL');
-          c.fence = m[1]!.toLowerCase() as 'reset' | 'panic';
-          break;
-        }
-        default: throw fail('EINVAL');
-      }
+      const a = this.attrs.cluster.get(p[1]!);
+      if (!a) throw fail('EINVAL');
+      const x = this.parseStore(a, s, fail, num);
+      const value = (name: string) => c.values.get(name);
+      // keepalive < idle after every store, whichever of the two is written
+      if (a.below !== undefined && Number(x) >= Number(value(a.below))) throw fail('EINVAL');
+      for (const other of this.attrs.cluster.values()) if (other.below === a.name && Number(x) <= Number(value(other.name))) throw fail('EINVAL');
+      if (a.fixedWhileConnected && connectedPeers && x !== value(a.name)) throw fail('EINVAL');
+      c.values.set(a.name, x);
     } else if (p[1] === 'node') {
       this.writeNode(c, p[2]!, p[3]!, s, fail, num);
     } else if (p.length === 3) {
-      const regionsExist = c.regions.size > 0;
-      if (p[2] === 'dead_threshold') {
-        const m = /^(\d+)\n?$/.exec(s);
-        if (!m) throw fail('EINVAL');
-        const x = Number(m[1]);
-        if (x > 2 && !regionsExist) this.deadThreshold = x; // silently ignored otherwise, as the kernel does
-      } else if (p[2] === 'mode') {
-        const t = s.replace(/\n$/, '').toLowerCase();
-        const mode = t && 'local'.startsWith(t) ? 'local' : t && 'global'.startsWith(t) ? 'global' : undefined;
-        if (!mode) throw fail('EINVAL');
-        if (!regionsExist) this.hbMode = mode;
-      } else throw fail('EINVAL');
+      const a = this.attrs.heartbeat.get(p[2]!);
+      if (!a) throw fail('EINVAL');
+      const x = this.parseHeartbeat(a, s, fail);
+      // accepted and ignored while a region exists (and a count below the minimum is ignored), as the kernel does
+      if (x !== undefined && !(a.ignoredWhileRegions && c.regions.size > 0)) this.heartbeat.set(a.name, x);
     } else {
       this.writeRegion(c, c.regions.get(p[2]!)!, p[3]!, s, fail, num, path);
     }
     this.log.push(`write ${path} ${JSON.stringify(s)}`);
   }
 
-  private writeNode(c: SimCluster, name: string, attr: string, s: string, fail: (c: keyof typeof E) => KernelError, num: () => number): void {
-    const n = c.nodes.get(name)!;
-    switch (attr) {
-      case 'ipv4_port': {
+  /** A cluster or node attribute's value as the kernel's store parses it: strtoul for numbers, then the range. */
+  private parseStore(a: O2nmAttribute, s: string, fail: (c: keyof typeof E) => KernelError, num: () => number): O2nmValue {
+    switch (a.unit) {
+      case 'ms':
+      case 'count':
+      case 'port': {
         const x = num();
-        if (x === 0) throw fail('EINVAL');
-        if (x >= 65535) throw fail('ERANGE');
-        if (n.port !== undefined) throw fail('EBUSY');
-        n.port = x;
-        return;
+        if (a.range && x < a.range.min) throw fail('EINVAL');
+        if (a.range && x > a.range.max) throw fail('ERANGE');
+        return x;
       }
-      case 'ipv4_address': {
+      case 'bool':
+        return num() !== 0;
+      case 'ipv4': {
         const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/.exec(s);
         if (!m) throw fail('EINVAL');
         const oct = m.slice(1, 5).map(Number);
         if (oct.some((o) => o > 255)) throw fail('ERANGE');
-        const addr = oct.join('.');
-        if ([...c.nodes.values()].some((o) => o.address === addr)) throw fail('EEXIST');
-        if (n.address !== undefined) throw fail('EBUSY');
-        n.address = addr;
-        return;
+        return oct.join('.');
       }
-      case 'num': {
-        const x = num();
-        if (x >= 255) throw fail('ERANGE');
-        if (n.address === undefined || n.port === undefined) throw fail('EINVAL');
-        if ([...c.nodes.values()].some((o) => o.num === x)) throw fail('EEXIST');
-        if (n.num !== undefined) throw fail('EBUSY');
-        n.num = x;
-        return;
+      case 'enum': {
+        // the whole value and its newline, in any case
+        const t = s.toLowerCase();
+        const v = a.values!.find((x) => t === `${x}\n`);
+        if (v === undefined) throw fail('EINVAL');
+        return v;
       }
-      case 'local': {
-        const x = num() !== 0;
-        if (n.address === undefined || n.port === undefined || n.num === undefined) throw fail('EINVAL');
-        if (x && c.hasLocal && c.localNum !== n.num) throw fail('EBUSY');
-        if (x && !c.hasLocal) {
-          if (this.hostAddresses && !this.hostAddresses.has(n.address)) throw fail('EADDRNOTAVAIL');
-          c.hasLocal = true;
-          c.localNum = n.num;
-        }
-        // as Debian's 6.1.0-50: clearing it stops the listener, but the cluster keeps counting a
-        // local node (with no number), so no node can be made local again until the cluster is gone
-        if (!x && c.hasLocal && c.localNum === n.num) c.localNum = -1;
-        n.local = x;
-        return;
-      }
-      default: throw fail('EINVAL');
+      case 'text':
+        throw fail('EINVAL');
     }
+  }
+
+  /** A heartbeat/ attribute as o2hb parses it: decimal counts (below the minimum: ignored, undefined), mode names by prefix. */
+  private parseHeartbeat(a: O2nmAttribute, s: string, fail: (c: keyof typeof E) => KernelError): O2nmValue | undefined {
+    if (a.unit === 'enum') {
+      const t = s.replace(/\n$/, '').toLowerCase();
+      const v = t ? a.values!.find((x) => (a.prefixMatch ? x.startsWith(t) : x === t)) : undefined;
+      if (v === undefined) throw fail('EINVAL');
+      return v;
+    }
+    const m = /^(\d+)\n?$/.exec(s);
+    if (!m) throw fail('EINVAL');
+    const x = Number(m[1]);
+    return a.range && x < a.range.min ? undefined : x;
+  }
+
+  private writeNode(c: SimCluster, name: string, attr: string, s: string, fail: (c: keyof typeof E) => KernelError, num: () => number): void {
+    const n = c.nodes.get(name)!;
+    const a = this.attrs.node.get(attr);
+    if (!a) throw fail('EINVAL');
+    const x = this.parseStore(a, s, fail, num);
+    if (a.requires?.some((r) => !n.values.has(r))) throw fail('EINVAL');
+    if (a.name === 'local') return this.writeLocal(c, n, x === true, fail);
+    if (a.unique && [...c.nodes.values()].some((o) => o.values.get(a.name) === x)) throw fail('EEXIST');
+    if (a.writeOnce && n.values.has(a.name)) throw fail('EBUSY');
+    n.values.set(a.name, x);
+  }
+
+  /** The kernel's one local node per cluster (setting it starts o2net's listener). */
+  private writeLocal(c: SimCluster, n: SimNode, x: boolean, fail: (c: keyof typeof E) => KernelError): void {
+    const numOf = n.values.get('num') as number;
+    if (x && c.hasLocal && c.localNum !== numOf) throw fail('EBUSY');
+    if (x && !c.hasLocal) {
+      if (this.hostAddresses && !this.hostAddresses.has(String(n.values.get('ipv4_address')))) throw fail('EADDRNOTAVAIL');
+      c.hasLocal = true;
+      c.localNum = numOf;
+    }
+    // as Debian's 6.1.0-50: clearing it stops the listener, but the cluster keeps counting a
+    // local node (with no number), so no node can be made local again until the cluster is gone
+    if (!x && c.hasLocal && c.localNum === numOf) c.localNum = -1;
+    n.values.set('local', x);
   }
 
   private writeRegion(c: SimCluster, r: SimRegion, attr: string, s: string, fail: (c: keyof typeof E) => KernelError, num: () => number, path: string): void {
     if (attr !== 'dev' && r.dev) throw fail('EINVAL');
+    const outOfRange = (x: number) => {
+      const range = this.attrs.region.get(attr)?.range;
+      return range !== undefined && (x < range.min || x > range.max);
+    };
     switch (attr) {
       case 'block_bytes': {
         const x = num();
-        if (x < 512 || x > 4096) throw fail('ERANGE');
+        if (outOfRange(x)) throw fail('ERANGE');
         if ((x & (x - 1)) !== 0) throw fail('EINVAL');
         r.blockBytes = x;
         return;
@@ -361,7 +379,7 @@ export class SimBackend implements KernelBackend {
       case 'start_block': r.startBlock = num(); return;
       case 'blocks': {
         const x = num();
-        if (x < 1 || x > 255) throw fail('ERANGE');
+        if (outOfRange(x)) throw fail('ERANGE');
         r.blocks = x;
         return;
       }

@@ -1,7 +1,7 @@
 // Actions on the running system that are not attribute writes: loading modules and mounting.
 // Behind an interface so that the stack code can be tested with a recording fake.
 import { execFile } from 'node:child_process';
-import { KernelError, toKernelError } from './errors.js';
+import { KernelError } from './errors.js';
 import { loadNative } from './native.js';
 
 export interface SystemOps {
@@ -36,19 +36,12 @@ export const nativeSystem: SystemOps = {
       });
     });
   },
+  // mount(2) and umount2(2) on threads of their own (native/mount.cc); failures are KernelErrors.
   async mount(source, target, fstype, options = '', flags = 0) {
-    try {
-      await loadNative().mount.mount(source, target, fstype, flags, options);
-    } catch (e) {
-      throw toKernelError(e);
-    }
+    await loadNative().mount.mount(source, target, fstype, flags, options);
   },
   async umount(target) {
-    try {
-      await loadNative().mount.umount(target, 0);
-    } catch (e) {
-      throw toKernelError(e);
-    }
+    await loadNative().mount.umount(target, 0);
   },
 };
 

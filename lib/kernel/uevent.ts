@@ -21,7 +21,6 @@
 // close() releases the socket and the loop handle; env teardown closes it too.
 import { EventEmitter } from 'node:events';
 import { parseUevent, type MalformedUevent, type Uevent } from '../model/uevent.js';
-import { toKernelError } from './errors.js';
 import { loadNative, type NativeUevent, type NativeUeventHandle, type NativeUeventStats } from './native.js';
 
 /** Who sent the datagram: the kernel, udevd (group 2, uid 0), or an accepted userspace sender. */
@@ -147,20 +146,17 @@ export class UeventListener extends EventEmitter {
     super();
     this.native = options.native ?? requireUevent();
     this.match = compileUeventFilter(options.filter);
-    try {
-      this.handle = this.native.open(
-        {
-          kernel: options.kernel ?? true,
-          udev: options.udev ?? false,
-          acceptUserspace: options.acceptUserspace ?? false,
-          noEnobufs: options.noEnobufs ?? false,
-          ...(options.receiveBufferBytes !== undefined ? { receiveBufferBytes: options.receiveBufferBytes } : {}),
-        },
-        (messages, senders, overflows, error) => this.onBatch(messages, senders, overflows, error),
-      );
-    } catch (e) {
-      throw toKernelError(e);
-    }
+    // The addon's errors are KernelErrors already (setErrorClasses).
+    this.handle = this.native.open(
+      {
+        kernel: options.kernel ?? true,
+        udev: options.udev ?? false,
+        acceptUserspace: options.acceptUserspace ?? false,
+        noEnobufs: options.noEnobufs ?? false,
+        ...(options.receiveBufferBytes !== undefined ? { receiveBufferBytes: options.receiveBufferBytes } : {}),
+      },
+      (messages, senders, overflows, error) => this.onBatch(messages, senders, overflows, error),
+    );
     if (options.ref) this.native.ref(this.handle);
   }
 
@@ -189,9 +185,8 @@ export class UeventListener extends EventEmitter {
       if (this.closed) return;
     }
     if (error) {
-      const err = toKernelError(error);
       this.close();
-      this.emit('error', err);
+      this.emit('error', error);
     }
   }
 

@@ -2,6 +2,7 @@
 // Limits from the kernel's o2nm/o2hb (docs/kernel-interfaces.md#o2nm, #o2hb) and ocfs2-tools' rules.
 import { isIPv4 } from './ip.js';
 import { ConfigError, type ConfigIssue, type SourceLoc } from './errors.js';
+import { O2NM_ATTRIBUTES, attributeNamed, configValue, displayed, formatWithUnit, kernelDefaultTimeouts, timeoutKey } from './o2nmAttributes.js';
 
 export type HeartbeatMode = 'local' | 'global';
 export type FenceMethod = 'reset' | 'panic';
@@ -40,12 +41,10 @@ export const O2NM_MAX_NODE_NAME = 64;
 export const O2CB_MAX_CLUSTER_NAME = 16;
 export const O2NM_MAX_REGIONS = 32;
 export const DEFAULT_PORT = 7777;
-export const KERNEL_DEFAULT_TIMEOUTS: Required<Timeouts> = {
-  heartbeatDeadThreshold: 31,
-  idleTimeoutMs: 30000,
-  keepaliveDelayMs: 2000,
-  reconnectDelayMs: 2000,
-};
+/** What a new cluster holds before anything is written (the attribute table's defaults). */
+export const KERNEL_DEFAULT_TIMEOUTS: Required<Timeouts> = kernelDefaultTimeouts();
+const NUM_RANGE = attributeNamed('num')!.range!;
+const PORT_RANGE = attributeNamed('ipv4_port')!.range!;
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60000, min: 60000 };
 
@@ -113,8 +112,8 @@ export function validateCluster(c: ClusterConfig): ConfigIssue[] {
         hint: "use the node's short host name (hostname -s)",
       });
     }
-    if (!Number.isInteger(n.number) || n.number < 0 || n.number > 254) {
-      at(n.loc, { code: 'E_CONF_NODE_NUMBER', key: `${key}.number`, message: `node '${n.name}': number ${n.number} is out of range 0–254`, hint: 'give each node a distinct number from 0 to 254' });
+    if (!Number.isInteger(n.number) || n.number < NUM_RANGE.min || n.number > NUM_RANGE.max) {
+      at(n.loc, { code: 'E_CONF_NODE_NUMBER', key: `${key}.number`, message: `node '${n.name}': number ${n.number} is out of range ${NUM_RANGE.min}–${NUM_RANGE.max}`, hint: `give each node a distinct number from ${NUM_RANGE.min} to ${NUM_RANGE.max}` });
     }
     if (!isIPv4(n.ipAddress)) {
       const v6 = n.ipAddress.includes(':');
@@ -125,8 +124,8 @@ export function validateCluster(c: ClusterConfig): ConfigIssue[] {
         hint: 'give the IPv4 address of the interface o2net should use (dotted quad, e.g. 192.0.2.10)',
       });
     }
-    if (!Number.isInteger(n.port) || n.port < 1 || n.port > 65534) {
-      at(n.loc, { code: 'E_CONF_NODE_PORT', key: `${key}.port`, message: `node '${n.name}': port ${n.port} is out of range 1–65534`, hint: `use ${DEFAULT_PORT}, the o2net default` });
+    if (!Number.isInteger(n.port) || n.port < PORT_RANGE.min || n.port > PORT_RANGE.max) {
+      at(n.loc, { code: 'E_CONF_NODE_PORT', key: `${key}.port`, message: `node '${n.name}': port ${n.port} is out of range ${PORT_RANGE.min}–${PORT_RANGE.max}`, hint: `use ${DEFAULT_PORT}, the o2net default` });
     }
     const dupe = (map: Map<string | number, number>, v: string | number, what: string, code: string) => {
       const prev = map.get(v);
@@ -159,26 +158,29 @@ export function validateCluster(c: ClusterConfig): ConfigIssue[] {
   // the mode (add-heartbeat, then heartbeat-mode global), and local mode ignores them. The
   // cluster.conf reader warns (W_CONF_REGION_LOCAL).
 
-  const t = c.timeouts;
-  const posInt = (v: number | undefined, key: string, min: number, max: number, hint: string) => {
-    if (v === undefined) return;
-    if (!Number.isInteger(v) || v < min || v > max) {
-      at(c.loc, { code: 'E_CONF_TIMEOUT', key, message: `${key} = ${v} is out of range ${min}–${max}`, hint });
+  // the timeouts' ranges, in the summaries' order (dead threshold, idle, keepalive, reconnect)
+  for (const a of displayed()) {
+    const key = timeoutKey(a);
+    const v = configValue(a, c) as number | undefined;
+    if (key === undefined || v === undefined || !a.range) continue;
+    if (!Number.isInteger(v) || v < a.range.min || v > a.range.max) {
+      at(c.loc, { code: 'E_CONF_TIMEOUT', key, message: `${key} = ${v} is out of range ${a.range.min}–${a.range.max}`, ...(a.rangeHint ? { hint: a.rangeHint } : {}) });
     }
-  };
-  posInt(t.heartbeatDeadThreshold, 'heartbeatDeadThreshold', 3, 0xffffffff - 1, 'the kernel ignores values ≤ 2; ocfs2-tools requires ≥ 7 (timeout = (value − 1) × 2 s); the default is 31');
-  posInt(t.idleTimeoutMs, 'idleTimeoutMs', 1, 0xffffffff - 1, 'the default is 30000 ms');
-  posInt(t.keepaliveDelayMs, 'keepaliveDelayMs', 1, 0xffffffff - 1, 'the default is 2000 ms');
-  posInt(t.reconnectDelayMs, 'reconnectDelayMs', 1, 0xffffffff - 1, 'the default is 2000 ms');
-  const idle = t.idleTimeoutMs ?? KERNEL_DEFAULT_TIMEOUTS.idleTimeoutMs;
-  const ka = t.keepaliveDelayMs ?? KERNEL_DEFAULT_TIMEOUTS.keepaliveDelayMs;
-  if (ka >= idle) {
-    at(c.loc, {
-      code: 'E_CONF_KEEPALIVE',
-      key: 'keepaliveDelayMs',
-      message: `keepalive delay (${ka} ms) must be less than the idle timeout (${idle} ms)`,
-      hint: 'o2net drops a connection that is idle for the idle timeout; keepalives must come sooner',
-    });
+  }
+  // what must stay below what (keepalive below idle), the kernel default standing in for an unset one
+  for (const a of O2NM_ATTRIBUTES) {
+    const above = a.below === undefined ? undefined : attributeNamed(a.below);
+    if (!above || a.object !== 'cluster' || !a.plan || !above.plan) continue;
+    const low = (configValue(a, c) ?? a.default) as number;
+    const high = (configValue(above, c) ?? above.default) as number;
+    if (low >= high) {
+      at(c.loc, {
+        code: 'E_CONF_KEEPALIVE',
+        key: timeoutKey(a) ?? a.name,
+        message: `${a.plan.what} (${formatWithUnit(a, low)}) must be less than the ${above.plan.what} (${formatWithUnit(above, high)})`,
+        ...(a.belowHint ? { hint: a.belowHint } : {}),
+      });
+    }
   }
   if (c.fenceMethod !== undefined && c.fenceMethod !== 'reset' && c.fenceMethod !== 'panic') {
     at(c.loc, { code: 'E_CONF_FENCE', key: 'fenceMethod', message: `fence method '${String(c.fenceMethod)}' is not reset or panic` });

@@ -6,6 +6,13 @@ import type { LocalAddressProblem } from './localAddress.js';
 import type { O2nmPlan } from './o2nmPlan.js';
 import { plockWarning, type PlockServer } from './plockWarning.js';
 import type { ClusterStack } from './superblock.js';
+import { attributeNamed } from './o2nmAttributes.js';
+
+/** ocfs2-tools' minimum dead threshold (O2CB_HEARTBEAT_THRESHOLD's) and its cluster.conf key, from the attribute table */
+const DEAD_THRESHOLD_ADVICE = (() => {
+  const a = attributeNamed('dead_threshold')!;
+  return { min: a.o2cbDefaults!.min, key: a.clusterConf!.key };
+})();
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -83,7 +90,8 @@ export function runChecks(f: DoctorFacts): Check[] {
         add('o2cb-config-match', pending === 0 ? 'ok' : f.plan.blocked.length ? 'fail' : 'warn', pending === 0 ? 'the kernel matches the configuration' : `the kernel differs from the configuration: ${f.plan.steps.length} operation(s) to apply${f.plan.blocked.length ? `, ${f.plan.blocked.length} not possible live (${f.plan.blocked.map((b) => b.reason).join('; ')})` : ''}`, pending === 0 ? undefined : f.plan.blocked.length ? f.plan.blocked.map((b) => b.fix).join('; ') : 'o2stack plan, then o2stack apply');
       }
       const dt = f.registered.deadThreshold;
-      add('o2cb-dead-threshold', dt >= 7 ? 'ok' : 'warn', `heartbeat dead threshold ${dt} (a node is declared dead after ${(dt - 1) * 2} s)`, dt >= 7 ? undefined : 'set heartbeat_dead_threshold to at least 7 (ocfs2-tools minimum) in cluster.conf on every node, then restart the cluster');
+      const { min, key } = DEAD_THRESHOLD_ADVICE;
+      add('o2cb-dead-threshold', dt >= min ? 'ok' : 'warn', `heartbeat dead threshold ${dt} (a node is declared dead after ${(dt - 1) * 2} s)`, dt >= min ? undefined : `set ${key} to at least ${min} (ocfs2-tools minimum) in cluster.conf on every node, then restart the cluster`);
       if (f.registered.mode === 'global' && f.registered.regionsRunning < 3) {
         add('o2cb-global-quorum', 'warn', `${f.registered.regionsRunning} global heartbeat region(s) running: with 3 or fewer, all are pinned while anything is mounted, and losing half of them fences the node`, 'use 3 or more heartbeat devices (heartbeat: stanzas in cluster.conf)');
       }

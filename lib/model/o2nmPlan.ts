@@ -2,8 +2,9 @@
 // Pure: takes the desired cluster and the state read from configfs, returns ordered steps and
 // the changes the kernel cannot make live (with the reason and what to do instead).
 //
-// Kernel rules honoured (docs/kernel-interfaces.md#o2nm, #o2hb):
-// - one cluster per kernel; node attributes in the order port, address, num, then `local`;
+// Which attributes are written, in what order, and what the kernel allows of each come from the
+// attribute table (o2nmAttributes.ts). Kernel rules honoured (docs/kernel-interfaces.md#o2nm, #o2hb):
+// - one cluster per kernel; node attributes in the table's write order (port, address, num), then `local`;
 // - ipv4_port, ipv4_address and num are write-once: a changed node is removed and re-added;
 // - the local node is pinned while heartbeat runs, so it cannot be removed or un-localed then;
 // - a local node is moved by removing it (writing 0 to `local` leaves Debian's 6.1.0-50 refusing
@@ -11,8 +12,9 @@
 // - keepalive < idle at every step, so the order of those two writes depends on the direction;
 // - heartbeat/dead_threshold and heartbeat/mode writes are silently ignored while any region exists;
 // - timeouts are written before `local` (o2net starts listening when `local` is set).
-import { type ClusterConfig, type NodeConfig, type Timeouts, KERNEL_DEFAULT_TIMEOUTS } from './cluster.js';
+import type { ClusterConfig, NodeConfig, Timeouts } from './cluster.js';
 import { localAddressProblem } from './localAddress.js';
+import { type O2nmAttribute, type O2nmAttributeTable, type O2nmValue, O2NM_ATTRIBUTES, attributeNamed, configAccessor, attributesOf, configValue, formatKernelValue, formatWithUnit, stateValue, timeoutKey, writeOrdered } from './o2nmAttributes.js';
 import { type O2nmClusterState, type O2nmNodeState, type O2nmState, heartbeatActive } from './o2nmState.js';
 import { O2NM_ROOT, o2nm } from './paths.js';
 
@@ -59,16 +61,56 @@ export interface PlanOptions {
   hostAddresses?: string[];
   /** the configuration file, named in that warning's fix */
   configFile?: string;
+  /** the attribute table (default O2NM_ATTRIBUTES; tests pass a changed copy) */
+  attributes?: O2nmAttributeTable;
 }
 
-const nl = (v: string | number) => `${v}\n`;
-
-function sameNode(cur: O2nmNodeState, want: NodeConfig): boolean {
-  return cur.num === want.number && cur.ipv4Address === want.ipAddress && cur.ipv4Port === want.port;
+/** What the planner needs of a table's node attributes, worked out once per table (a plan walks 255 nodes). */
+interface NodeAttrs {
+  /** the attributes the configuration sets (the write-once ones), in declaration order */
+  configured: O2nmAttribute[];
+  /** the same in write order, each with its configuration getter */
+  writes: { attr: O2nmAttribute; get: (n: NodeConfig) => O2nmValue | undefined }[];
+  /** write-once attributes whose unset value is no real value (a node reading it is half made) */
+  unsetShows: O2nmAttribute[];
+  /** configured: state key and configuration getter of each (direct access: a no-op plan compares 255 nodes) */
+  compare: { stateKey: string; get: (n: NodeConfig) => O2nmValue | undefined }[];
+}
+const nodeAttrsByTable = new WeakMap<O2nmAttributeTable, NodeAttrs>();
+function nodeAttrsOf(table: O2nmAttributeTable): NodeAttrs {
+  let n = nodeAttrsByTable.get(table);
+  if (!n) {
+    const node = attributesOf('node', table);
+    const configured = node.filter((a) => a.configKey !== undefined);
+    const compare = configured.map((a) => ({ stateKey: a.stateKey as string, get: configAccessor(a) }));
+    n = { configured, writes: writeOrdered(configured).map((attr) => ({ attr, get: configAccessor(attr) })), unsetShows: node.filter((a) => a.writeOnce && !a.unsetAmbiguous), compare };
+    nodeAttrsByTable.set(table, n);
+  }
+  return n;
 }
 
-function halfConfigured(cur: O2nmNodeState): boolean {
-  return cur.ipv4Port === 0 || cur.ipv4Address === '0.0.0.0';
+function sameNode(cur: O2nmNodeState, want: NodeConfig, attrs: NodeAttrs): boolean {
+  const rec = cur as unknown as Record<string, unknown>;
+  for (const c of attrs.compare) if (rec[c.stateKey] !== c.get(want)) return false;
+  return true;
+}
+
+/** The attributes whose change makes the node differ: " → " for each, in declaration order. */
+function nodeDiffs(cur: O2nmNodeState, want: NodeConfig, attrs: NodeAttrs): string[] {
+  const diffs: string[] = [];
+  for (const a of attrs.configured) {
+    const was = stateValue(a, undefined, cur);
+    const will = configValue(a, want);
+    if (was !== will) diffs.push(`${a.plan?.what ?? a.name} ${was} → ${will}`);
+  }
+  return diffs;
+}
+
+/** Some write-once attribute reads unset (one whose unset value cannot be a real one). */
+function halfConfigured(cur: O2nmNodeState, attrs: NodeAttrs): boolean {
+  const rec = cur as unknown as Record<string, unknown>;
+  for (const a of attrs.unsetShows) if (rec[a.stateKey] === a.default) return true;
+  return false;
 }
 
 export function planO2nm(desired: ClusterConfig, current: O2nmState, options: PlanOptions = {}): O2nmPlan {
@@ -87,7 +129,12 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
     const p = localAddressProblem(desired, localName, options.hostAddresses, options.configFile);
     if (p) warnings.push(`${p.message}; fix: ${p.fix}`);
   }
-  const src = (k: keyof Timeouts) => (options.timeoutSources?.[k] ? ` (${options.timeoutSources[k]})` : '');
+  const table = options.attributes ?? O2NM_ATTRIBUTES;
+  const nodeAttrs = nodeAttrsOf(table);
+  const src = (a: O2nmAttribute) => {
+    const k = timeoutKey(a);
+    return k && options.timeoutSources?.[k] ? ` (${options.timeoutSources[k]})` : '';
+  };
 
   if (!current.available) {
     blocked.push({
@@ -121,14 +168,10 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
     if (!want) {
       if (options.keepUnknownNodes) continue;
       why = `node '${n.name}' is not in the configuration`;
-    } else if (halfConfigured(n)) {
+    } else if (halfConfigured(n, nodeAttrs)) {
       why = `node '${n.name}' is half configured (an earlier setup stopped part way): it is removed and added again`;
-    } else if (!sameNode(n, want)) {
-      const diffs = [
-        n.num !== want.number ? `number ${n.num} → ${want.number}` : '',
-        n.ipv4Address !== want.ipAddress ? `address ${n.ipv4Address} → ${want.ipAddress}` : '',
-        n.ipv4Port !== want.port ? `port ${n.ipv4Port} → ${want.port}` : '',
-      ].filter(Boolean);
+    } else if (!sameNode(n, want, nodeAttrs)) {
+      const diffs = nodeDiffs(n, want, nodeAttrs);
       why = `node '${n.name}' changed (${diffs.join(', ')}); these attributes are write-once, so the node is removed and added again`;
     } else if (n.local && n.name !== localName) {
       // not `local` = 0: the kernel (Debian's 6.1.0-50) then keeps counting a local node and
@@ -150,46 +193,50 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
     else removed.add(n.name);
   }
 
-  // 2. Cluster attributes (timeouts before any node is made local).
-  const t = desired.timeouts;
-  const curOr = <K extends keyof typeof KERNEL_DEFAULT_TIMEOUTS>(k: K, v: number | undefined) => (cur ? v : undefined) ?? KERNEL_DEFAULT_TIMEOUTS[k];
-  if (desired.fenceMethod && (!cur || cur.fenceMethod !== desired.fenceMethod)) {
-    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'fence_method'), data: nl(desired.fenceMethod), why: `fence method ${desired.fenceMethod}`, ...(cur ? { previous: nl(cur.fenceMethod) } : {}) });
-  }
-  if (t.reconnectDelayMs !== undefined && t.reconnectDelayMs !== curOr('reconnectDelayMs', cur?.reconnectDelayMs)) {
-    steps.push({ op: 'write', path: o2nm.clusterAttr(name, 'reconnect_delay_ms'), data: nl(t.reconnectDelayMs), why: `reconnect delay ${t.reconnectDelayMs} ms${src('reconnectDelayMs')}`, ...(cur ? { previous: nl(cur.reconnectDelayMs) } : {}) });
-  }
-  const curIdle = curOr('idleTimeoutMs', cur?.idleTimeoutMs);
-  const curKa = curOr('keepaliveDelayMs', cur?.keepaliveDelayMs);
-  const idleStep: PlanStep | undefined =
-    t.idleTimeoutMs !== undefined && t.idleTimeoutMs !== curIdle
-      ? { op: 'write', path: o2nm.clusterAttr(name, 'idle_timeout_ms'), data: nl(t.idleTimeoutMs), why: `idle timeout ${curIdle} → ${t.idleTimeoutMs} ms${src('idleTimeoutMs')}`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected', ...(cur ? { previous: nl(curIdle) } : {}) }
-      : undefined;
-  const kaStep: PlanStep | undefined =
-    t.keepaliveDelayMs !== undefined && t.keepaliveDelayMs !== curKa
-      ? { op: 'write', path: o2nm.clusterAttr(name, 'keepalive_delay_ms'), data: nl(t.keepaliveDelayMs), why: `keepalive delay ${curKa} → ${t.keepaliveDelayMs} ms${src('keepaliveDelayMs')}`, caveat: 'the kernel refuses (EINVAL) while o2net peers are connected', ...(cur ? { previous: nl(curKa) } : {}) }
-      : undefined;
-  // keepalive < idle must hold after each write: lower keepalive first when it fits under the current idle.
-  if (kaStep && (t.keepaliveDelayMs as number) < curIdle) steps.push(kaStep, ...(idleStep ? [idleStep] : []));
-  else steps.push(...(idleStep ? [idleStep] : []), ...(kaStep ? [kaStep] : []));
-
-  const hbWrite = (attr: 'dead_threshold' | 'mode', value: string | number, curValue: string | number | undefined, what: string, source = '') => {
-    if (cur && String(curValue) === String(value)) return;
-    if (regionsExist) {
+  // 2. Cluster and heartbeat attributes, in the table's write order (all before any node is made
+  // local: o2net reads the timeouts when it starts listening).
+  const attrSteps: { attr: O2nmAttribute; step: PlanStep; value: O2nmValue }[] = [];
+  const currentOf = (a: O2nmAttribute) => (cur ? stateValue(a, cur) : undefined);
+  const byName = new Map<string, O2nmAttribute>();
+  for (const a of writeOrdered([...attributesOf('cluster', table), ...attributesOf('heartbeat', table)])) {
+    byName.set(a.name, a);
+    const value = configValue(a, desired);
+    if (value === undefined || !a.plan) continue;
+    const curValue = currentOf(a);
+    // what the kernel holds now: on a cluster this plan creates, the default where that is known
+    const before = cur ? curValue : a.plan.onNewCluster === 'unless-default' ? a.default : undefined;
+    if (before !== undefined && String(before) === String(value)) continue;
+    if (a.ignoredWhileRegions && regionsExist) {
       blocked.push({
-        code: attr === 'mode' ? 'E_PLAN_HB_MODE_LIVE' : 'E_PLAN_HB_THRESHOLD_LIVE',
-        path: o2nm.heartbeatAttr(name, attr),
-        reason: `${what} ${curValue} → ${value} cannot change while heartbeat regions exist (the kernel accepts the write and ignores it)`,
+        code: a.plan.blockedCode ?? 'E_PLAN_ATTR_LIVE',
+        path: o2nm.attr(name, a),
+        reason: `${a.plan.what} ${curValue} → ${value} cannot change while heartbeat regions exist (the kernel accepts the write and ignores it)`,
         fix: 'unmount the OCFS2 volumes and stop heartbeat on this node (o2stack umount, o2stack stop), then apply again',
       });
-      return;
+      continue;
     }
-    steps.push({ op: 'write', path: o2nm.heartbeatAttr(name, attr), data: nl(value), why: `${what} ${value}${source}`, ...(cur && curValue !== undefined ? { previous: nl(curValue) } : {}) });
-  };
-  if (t.heartbeatDeadThreshold !== undefined) hbWrite('dead_threshold', t.heartbeatDeadThreshold, cur?.heartbeat.deadThreshold, 'heartbeat dead threshold', src('heartbeatDeadThreshold'));
-  hbWrite('mode', desired.heartbeatMode, cur?.heartbeat.mode, 'heartbeat mode');
+    const shown = a.plan.showChange ? `${before} → ${formatWithUnit(a, value)}` : formatWithUnit(a, value);
+    const step: PlanStep = { op: 'write', path: o2nm.attr(name, a), data: formatKernelValue(a, value), why: `${a.plan.what} ${shown}${src(a)}` };
+    if (a.plan.caveat) step.caveat = a.plan.caveat;
+    if (cur && curValue !== undefined) step.previous = formatKernelValue(a, curValue);
+    attrSteps.push({ attr: a, step, value });
+  }
+  // An attribute that must stay below another is written first when its new value already fits
+  // under the other's current value (lowering keepalive before idle); otherwise after it.
+  for (const s of [...attrSteps]) {
+    const above = s.attr.below === undefined ? undefined : byName.get(s.attr.below);
+    if (!above) continue;
+    const at = attrSteps.findIndex((x) => x.attr === above);
+    if (at < 0) continue;
+    const limit = cur ? currentOf(above) : above.default;
+    if (Number(s.value) < Number(limit)) {
+      attrSteps.splice(attrSteps.indexOf(s), 1);
+      attrSteps.splice(at, 0, s);
+    }
+  }
+  steps.push(...attrSteps.map((s) => s.step));
 
-  // 3. New and re-created nodes, in number order: mkdir, port, address, num.
+  // 3. New and re-created nodes, in number order: mkdir, then the configured attributes in write order.
   const existing = new Map((cur?.nodes ?? []).map((n) => [n.name, n]));
   const toCreate = desired.nodes
     .filter((n) => !existing.has(n.name) || recreate.has(n.name))
@@ -197,19 +244,23 @@ export function planO2nm(desired: ClusterConfig, current: O2nmState, options: Pl
   for (const n of toCreate) {
     const what = recreate.has(n.name) ? 're-add' : 'add';
     steps.push({ op: 'mkdir', path: o2nm.node(name, n.name), why: `${what} node '${n.name}' (number ${n.number}, ${n.ipAddress}:${n.port})`, node: n.name, createsNode: true });
-    steps.push({ op: 'write', path: o2nm.nodeAttr(name, n.name, 'ipv4_port'), data: nl(n.port), why: `port of '${n.name}'`, node: n.name });
-    steps.push({ op: 'write', path: o2nm.nodeAttr(name, n.name, 'ipv4_address'), data: nl(n.ipAddress), why: `address of '${n.name}'`, node: n.name });
-    steps.push({ op: 'write', path: o2nm.nodeAttr(name, n.name, 'num'), data: nl(n.number), why: `number of '${n.name}'`, node: n.name });
+    const dir = o2nm.node(name, n.name);
+    for (const { attr: a, get } of nodeAttrs.writes) {
+      const value = get(n);
+      if (value === undefined) continue;
+      steps.push({ op: 'write', path: `${dir}/${a.name}`, data: formatKernelValue(a, value), why: `${a.plan?.what ?? a.name} of '${n.name}'`, node: n.name });
+    }
   }
 
   // 4. The local node, last: setting it starts the o2net listener. A local node that is not to
   // be one any more was removed (and re-added) in 1, or blocked there while heartbeat runs.
   const curLocal = cur?.nodes.find((n) => n.local && !removed.has(n.name) && !recreate.has(n.name));
+  const localAttr = attributeNamed('local', table)!;
   if (localName && !curLocal) {
     steps.push({
       op: 'write',
-      path: o2nm.nodeAttr(name, localName, 'local'),
-      data: nl(1),
+      path: o2nm.attr(name, localAttr, localName),
+      data: formatKernelValue(localAttr, true),
       why: `'${localName}' is this machine (starts the o2net listener)`,
       node: localName,
       caveat: "the kernel refuses (EADDRNOTAVAIL) if the node's address is not on this host, or EADDRINUSE if the port is taken",

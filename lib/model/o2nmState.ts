@@ -1,5 +1,6 @@
 // What the kernel's o2nm/o2hb configfs holds, as read back (lib/kernel/o2nm.ts reads it).
-import type { FenceMethod, HeartbeatMode } from './cluster.js';
+import type { ClusterConfig, FenceMethod, HeartbeatMode, NodeConfig, Timeouts } from './cluster.js';
+import { type O2nmAttribute, O2NM_ATTRIBUTES, attributesOf, setConfigValue, stateValue } from './o2nmAttributes.js';
 
 export interface O2nmNodeState {
   name: string;
@@ -53,21 +54,27 @@ export function localNodeOf(c: O2nmClusterState): O2nmNodeState | undefined {
 }
 
 /** The o2nm state as a cluster model (for `show`, and for a config written from the running kernel). */
-export function stateToConfig(c: O2nmClusterState) {
-  return {
+export function stateToConfig(c: O2nmClusterState): ClusterConfig & { timeouts: Timeouts; fenceMethod: FenceMethod } {
+  const table = O2NM_ATTRIBUTES;
+  const nodeAttrs = attributesOf('node', table).filter((a) => a.configKey !== undefined);
+  const out = {
     name: c.name,
     nodes: c.nodes
       .filter((n) => n.ipv4Port !== 0)
-      .map((n) => ({ name: n.name, number: n.num, ipAddress: n.ipv4Address, port: n.ipv4Port }))
+      .map((n) => {
+        const node = { name: n.name } as NodeConfig;
+        for (const a of nodeAttrs) setConfigValue(a, node, stateValue(a, c, n)!);
+        return node;
+      })
       .sort((a, b) => a.number - b.number),
     heartbeatMode: c.heartbeat.mode,
     heartbeatRegions: c.heartbeat.mode === 'global' ? c.heartbeat.regions.map((r) => r.name).sort() : [],
-    timeouts: {
-      heartbeatDeadThreshold: c.heartbeat.deadThreshold,
-      idleTimeoutMs: c.idleTimeoutMs,
-      keepaliveDelayMs: c.keepaliveDelayMs,
-      reconnectDelayMs: c.reconnectDelayMs,
-    },
+    timeouts: {},
     fenceMethod: c.fenceMethod,
   };
+  // every configured cluster and heartbeat attribute, the timeouts in the summaries' order
+  const clusterAttrs = table.filter((a) => (a.object === 'cluster' || a.object === 'heartbeat') && a.configKey !== undefined);
+  const order = (a: O2nmAttribute) => a.display?.order ?? Number.MAX_SAFE_INTEGER;
+  for (const a of [...clusterAttrs].sort((x, y) => order(x) - order(y))) setConfigValue(a, out, stateValue(a, c)!);
+  return out;
 }

@@ -1,4 +1,5 @@
 // Kernel paths of the cluster stack (docs/kernel-interfaces.md). Pure string helpers.
+import { type O2nmAttribute, relativePath } from './o2nmAttributes.js';
 
 export const CONFIGFS = '/sys/kernel/config';
 export const O2NM_ROOT = `${CONFIGFS}/cluster`;
@@ -12,6 +13,8 @@ export const DLMFS_TYPE = 'ocfs2_dlmfs';
 
 export const o2nm = {
   cluster: (c: string) => `${O2NM_ROOT}/${c}`,
+  /** an attribute of the table (o2nmAttributes.ts); owner: the node or region it belongs to */
+  attr: (c: string, a: O2nmAttribute, owner?: string) => `${O2NM_ROOT}/${c}/${relativePath(a, owner)}`,
   clusterAttr: (c: string, attr: ClusterAttr) => `${O2NM_ROOT}/${c}/${attr}`,
   nodes: (c: string) => `${O2NM_ROOT}/${c}/node`,
   node: (c: string, n: string) => `${O2NM_ROOT}/${c}/node/${n}`,

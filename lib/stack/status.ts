@@ -3,6 +3,8 @@
 // Liveness comes from the kernel's debugfs (o2hb/livenodes, o2net/connected_nodes); status never
 // mounts debugfs itself (o2stack start does), it says when it is missing.
 import type { KernelBackend } from '../kernel/backend.js';
+import type { Timeouts } from '../model/cluster.js';
+import { stateToConfig } from '../model/o2nmState.js';
 import { type StackDetection, detectStack } from './detect.js';
 
 export const DEBUGFS = '/sys/kernel/debug';
@@ -93,7 +95,7 @@ export function readStatus(b: KernelBackend, det: StackDetection = detectStack(b
           name: c.name,
           heartbeatMode: c.heartbeat.mode,
           localNode: local?.name ?? null,
-          timeouts: { heartbeatDeadThreshold: c.heartbeat.deadThreshold, idleTimeoutMs: c.idleTimeoutMs, keepaliveDelayMs: c.keepaliveDelayMs, reconnectDelayMs: c.reconnectDelayMs },
+          timeouts: stateToConfig(c).timeouts as Required<Timeouts>,
           fenceMethod: c.fenceMethod,
         }
       : null,

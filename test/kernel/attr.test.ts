@@ -18,14 +18,15 @@ describe('native attr surface', function () {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('throws fs-shaped errors: code, negative errno, syscall, path', function () {
+  it("throws the library's KernelError (handed to the addon at load), fs-shaped: code, negative errno, syscall, path", function () {
     const p = join(dir, 'missing');
     assert.throws(() => attr().readAttr(p), (e: Error & Record<string, unknown>) => {
+      assert.ok(e instanceof KernelError, 'built by the addon as a KernelError, no re-wrapping');
       assert.equal(e.code, 'ENOENT');
       assert.equal(e.errno, -2);
       assert.equal(e.syscall, 'read');
       assert.equal(e.path, p);
-      assert.match(e.message, /^ENOENT: No such file or directory, read '/);
+      assert.equal(e.message, `ENOENT: read '${p}' failed`);
       return true;
     });
     assert.throws(() => attr().writeAttr(p, 'x'), { code: 'ENOENT', syscall: 'open' });
@@ -128,17 +129,20 @@ describe('native attr surface', function () {
     assert.equal(b.tryList('/sys/kernel/config/cluster/c'), undefined);
   });
 
-  it('loads in a worker thread too', async function () {
+  it("loads in a worker thread too; error classes are per env (a raw addon there throws fs-shaped Errors with strerror's text)", async function () {
     const code = `
       const { parentPort } = require('node:worker_threads');
       const a = process.env.O2STACK_ADDON ? require(process.env.O2STACK_ADDON) : require('node-gyp-build')(${JSON.stringify(process.cwd())});
-      parentPort.postMessage(a.surfaces.includes('attr') && a.attr.list(${JSON.stringify(dir)}).length >= 0);`;
-    const ok = await new Promise((resolve, reject) => {
+      let err;
+      try { a.attr.readAttr(${JSON.stringify(join(dir, 'missing'))}); } catch (e) { err = { name: e.name, code: e.code, errno: e.errno, message: e.message }; }
+      parentPort.postMessage({ listed: a.surfaces.includes('attr') && a.attr.list(${JSON.stringify(dir)}).length >= 0, err });`;
+    const got = await new Promise<{ listed: boolean; err: Record<string, unknown> }>((resolve, reject) => {
       const w = new Worker(code, { eval: true, env: process.env });
       w.once('message', resolve);
       w.once('error', reject);
     });
-    assert.equal(ok, true);
+    assert.equal(got.listed, true);
+    assert.deepEqual(got.err, { name: 'Error', code: 'ENOENT', errno: -2, message: `ENOENT: No such file or directory, read '${join(dir, 'missing')}'` });
   });
 });
 

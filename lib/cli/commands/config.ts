@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import type { ClusterConfig } from '../../model/cluster.js';
 import type { ConfigIssue } from '../../model/errors.js';
+import { settingsSummary } from '../../model/o2nmAttributes.js';
 import { CliError, EXIT, type GlobalOptions, printJson, writeOut, writeErr } from '../output.js';
 
 interface ImportFlags {
@@ -56,14 +57,7 @@ async function load(file: string, o: ImportFlags) {
 }
 
 function describeCluster(c: ClusterConfig): string {
-  const t = c.timeouts;
-  const extra = [
-    t.heartbeatDeadThreshold !== undefined ? `dead threshold ${t.heartbeatDeadThreshold}` : '',
-    t.idleTimeoutMs !== undefined ? `idle ${t.idleTimeoutMs} ms` : '',
-    t.keepaliveDelayMs !== undefined ? `keepalive ${t.keepaliveDelayMs} ms` : '',
-    t.reconnectDelayMs !== undefined ? `reconnect ${t.reconnectDelayMs} ms` : '',
-    c.fenceMethod ? `fence ${c.fenceMethod}` : '',
-  ].filter(Boolean);
+  const extra = settingsSummary(c);
   const lines = [`cluster ${c.name}: ${c.nodes.length} node${c.nodes.length === 1 ? '' : 's'}, ${c.heartbeatMode} heartbeat${extra.length ? `, ${extra.join(', ')}` : ''}`];
   for (const n of c.nodes) lines.push(`  ${String(n.number).padStart(3)}  ${n.name}  ${n.ipAddress}:${n.port}`);
   for (const r of c.heartbeatRegions) lines.push(`  heartbeat region ${r}`);

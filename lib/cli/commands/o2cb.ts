@@ -6,7 +6,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { ClusterConfig } from '../../model/cluster.js';
+import { configureOption, displayed } from '../../model/o2nmAttributes.js';
 import { CliError, EXIT, type GlobalOptions, printJson, writeErr, writeOut } from '../output.js';
+
+/** `configure`'s options for the o2nm settings of /etc/default/o2cb, in the summaries' order. */
+const CONFIGURE_OPTIONS = displayed().flatMap((a) => configureOption(a) ?? []);
 
 interface O2cbOptions extends GlobalOptions {
   configFile?: string;
@@ -217,17 +221,16 @@ export function register(program: Command): void {
     if (!s.online) process.exitCode = EXIT.FAILED;
   });
 
-  program
+  const configure = program
     .command('configure')
     .description('write the o2cb defaults file (/etc/default/o2cb or /etc/sysconfig/o2cb) non-interactively, atomically and under a lock; comments and other lines are kept')
     .option('--defaults <file>', 'the file (default: /etc/sysconfig/o2cb if it exists, else /etc/default/o2cb)')
     .option('--enabled <bool>', 'O2CB_ENABLED: start the cluster at boot (true|false)')
     .option('--stack <label>', 'O2CB_STACK: o2cb, or a user-stack label such as pcmk')
-    .option('--boot-cluster <name>', 'O2CB_BOOTCLUSTER: the cluster to start ("none": none)')
-    .option('--heartbeat-threshold <n>', 'O2CB_HEARTBEAT_THRESHOLD: dead threshold in 2-second beats (≥ 7; "" for the kernel default)')
-    .option('--idle-timeout-ms <ms>', 'O2CB_IDLE_TIMEOUT_MS (≥ 5000)')
-    .option('--keepalive-delay-ms <ms>', 'O2CB_KEEPALIVE_DELAY_MS (≥ 1000, below the idle timeout)')
-    .option('--reconnect-delay-ms <ms>', 'O2CB_RECONNECT_DELAY_MS (≥ 2000)')
+    .option('--boot-cluster <name>', 'O2CB_BOOTCLUSTER: the cluster to start ("none": none)');
+  // the o2nm settings' options, from the attribute table (--heartbeat-threshold, --idle-timeout-ms, …)
+  for (const opt of CONFIGURE_OPTIONS) configure.option(opt.flag, opt.help);
+  configure
     .option('--dry-run', 'print the new file; write nothing')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & Record<string, string | boolean | undefined>>();
@@ -238,14 +241,7 @@ export function register(program: Command): void {
         if (o.enabled !== 'true' && o.enabled !== 'false') throw new CliError(`--enabled ${JSON.stringify(o.enabled)}: expected true or false`, EXIT.USAGE);
         update.enabled = o.enabled === 'true';
       }
-      const raw: [string, string][] = [
-        ['stack', 'stack'],
-        ['bootCluster', 'bootCluster'],
-        ['heartbeatThreshold', 'heartbeatThreshold'],
-        ['idleTimeoutMs', 'idleTimeoutMs'],
-        ['keepaliveDelayMs', 'keepaliveDelayMs'],
-        ['reconnectDelayMs', 'reconnectDelayMs'],
-      ];
+      const raw: [string, string][] = [['stack', 'stack'], ['bootCluster', 'bootCluster'], ...CONFIGURE_OPTIONS.map((opt): [string, string] => [opt.field, opt.field])];
       // the values go through the parser's own checks as text (minimums, keepalive < idle)
       for (const [opt, field] of raw) if (o[opt] !== undefined) update[field] = o[opt];
       if (Object.keys(update).length === 0) {

@@ -86,7 +86,7 @@ export function register(program: Command): void {
     .description('the o2cb cluster registered in configfs, read back from the kernel')
     .action(async (_o, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions>();
-      const [{ readO2nmState }, { stateToConfig }] = await Promise.all([import('../../kernel/o2nm.js'), import('../../model/o2nmState.js')]);
+      const [{ readO2nmState }, { stateToConfig }, { settingsSummary }] = await Promise.all([import('../../kernel/o2nm.js'), import('../../model/o2nmState.js'), import('../../model/o2nmAttributes.js')]);
       const backend = await backendFor(o.root);
       const state = readO2nmState(backend);
       const clusters = state.clusters.map((c) => ({
@@ -103,9 +103,8 @@ export function register(program: Command): void {
         writeOut('no cluster is registered (o2stack apply --config FILE)\n');
       } else {
         for (const c of clusters) {
-          const t = c.timeouts;
           writeOut(
-            `cluster ${c.name}: ${c.nodes.length} nodes, heartbeat ${c.heartbeatMode}, dead threshold ${t.heartbeatDeadThreshold}, idle ${t.idleTimeoutMs} ms, keepalive ${t.keepaliveDelayMs} ms, reconnect ${t.reconnectDelayMs} ms, fence ${c.fenceMethod}\n` +
+            `cluster ${c.name}: ${c.nodes.length} nodes, heartbeat ${c.heartbeatMode}, ${settingsSummary(c).join(', ')}\n` +
               c.nodes.map((n) => `  ${String(n.number).padStart(3)} ${n.name} ${n.ipAddress}:${n.port}${n.local ? ' (local)' : ''}\n`).join('') +
               c.regions.map((r) => `  region ${r.name} ${r.dev ? `on ${r.dev}, pid ${r.pid}` : '(not started)'}\n`).join(''),
           );

@@ -2,7 +2,7 @@
 // command with a time limit, the o2stack daemon's JSON log, the figure lines the runner shows, and
 // the handshake before n2 dies.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { waitFor } from './kernel.js';
 
@@ -98,4 +98,19 @@ export async function awaitDeathAnnounced(mnt: string, timeoutMs: number): Promi
   const flockBusy = spawnSync('flock', ['-n', '-x', `${mnt}/lockfile`, 'true']).status !== 0;
   writeFileSync(`${mnt}/watching-n1`, '');
   return { announced: true, flockBusy };
+}
+
+/**
+ * `o2stack daemon ARGS` from the sources in the background (its own process group, output to
+ * `log`, truncated first), until its log says ready (bounded by timeoutMs). Returns its pid;
+ * throws with the log when it exits or does not get ready.
+ */
+export async function startDaemonInBackground(args: string[], log: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const fd = openSync(log, 'w');
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', ...args], { cwd: root, stdio: ['ignore', fd, fd], detached: true, env });
+  closeSync(fd);
+  child.unref();
+  const ready = await waitFor(() => readDaemonLog(log).some((l) => l.event === 'ready') || child.exitCode !== null, timeoutMs);
+  if (!ready || child.exitCode !== null) throw new Error(`daemon not ready (exit ${child.exitCode}): ${readFileSync(log, 'utf8')}`);
+  return child.pid!;
 }
