@@ -30,8 +30,9 @@ install() {
   [ -x "$SRC/usr/sbin/pacemakerd" ] || die "no pacemaker in $SRC: run vm/pacemaker-pkgs.sh on the host"
   # /usr as symbolic links into the tree (cp -s): copying its 12 MB file by file over 9p took
   # more than 4 minutes under TCG; an overlay over /usr is refused (the root is an overlay already:
-  # "maximum fs stacking depth exceeded")
-  cp -as "$SRC/usr/." /usr/
+  # "maximum fs stacking depth exceeded"). -n: a file the guest already has (the host's root, e.g.
+  # gawk, xmllint) is kept, not an error (coreutils 9.1, Debian 12: skipped files exit 0)
+  cp -asn "$SRC/usr/." /usr/
   [ -d "$SRC/etc" ] && cp -a "$SRC/etc/." /etc/
   [ -d "$SRC/var" ] && cp -a "$SRC/var/." /var/
   # what the package's maintainer scripts would do
