@@ -41,7 +41,8 @@ install() {
   mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores /var/log/pacemaker
   chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker
   chmod 750 /var/lib/pacemaker/cib /var/lib/pacemaker/pengine
-  install -m 0755 "$HERE/../test/vm/support/fence_o2test" /usr/sbin/fence_o2test
+  # `command`: this function is itself named install
+  command install -m 0755 "$HERE/../test/vm/support/fence_o2test" /usr/sbin/fence_o2test
   ldconfig 2>/dev/null || true
   touch /etc/.o2stack-pacemaker-installed
 }
