@@ -106,6 +106,11 @@ export interface NodeEntry {
   returned?: boolean;
   /** failed: its merge back was logged (a group change per group reports it) */
   mergeSeen?: boolean;
+  /**
+   * merged back with the state it had before a partition: even once fenced it is not taken back
+   * (in the quorum membership) until a new daemon of its joins the daemon group (it restarted)
+   */
+  stale?: boolean;
 }
 
 export type DaemonEvent =
@@ -733,6 +738,12 @@ export class DlmControlModel {
         continue;
       }
       const n = this.nodes.get(j.nodeid);
+      if (n?.stale) {
+        delete n.stale;
+        out.push(this.log('info', `node ${n.nodeid}, failed by a stateful merge, rejoined the daemon group with a new daemon`, { nodeid: n.nodeid }));
+        if (n.state === 'down') out.push(...this.nodeUp(n.nodeid, at));
+        continue;
+      }
       // came back with a new daemon (restarted, not merged): fenced as usual, now that it is known
       if (n?.state === 'failed' && n.returned && n.inquorateWhileFailed) {
         delete n.inquorateWhileFailed;
@@ -772,6 +783,7 @@ export class DlmControlModel {
     if (n.state === 'down') n.state = 'up';
     const out = this.nodeDown(nodeid, at, `merged back into ${where} with the state it had before a partition: a stateful merge`);
     n.mergeSeen = true;
+    n.stale = true;
     return out;
   }
 
@@ -906,6 +918,7 @@ export class DlmControlModel {
     const n = this.nodes.get(nodeid);
     if (!n) return [this.log('warn', `node-up ${nodeid}: not a configured node`)];
     if (n.state === 'up') return [];
+    if (n.state === 'down' && n.stale) return [this.log('info', `node ${nodeid} is in the membership, fenced after a stateful merge: taken back once a new daemon of its joins the daemon group`)];
     if (n.state === 'failed') {
       n.returned = true;
       if (n.inquorateWhileFailed) return [this.log('warn', `node ${nodeid} is back in the membership, unfenced, and this node was without quorum since it went: no fencing of it until its daemon shows how it came back (merged with its old state: this node yields; restarted: it is fenced)`)];

@@ -472,7 +472,11 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
         assert.equal(s.model(id).nodes.get(3)!.state === 'up', false, `node ${id} has 3 up`);
         assert.notEqual(s.state(id), 'running', `node ${id} runs with stale node 3 in the group`);
       }
-      // ... and when 3's daemon exits, fences it again and restarts without it
+      // fenced again: still in the quorum membership (the executor says node-up), it is not taken
+      // back with its stale state ...
+      for (const id of [1, 2]) s.feed(id, { type: 'node-up', nodeid: 3, at: ++s.t });
+      for (const id of [1, 2]) assert.equal(s.model(id).nodes.get(3)!.state, 'down');
+      // ... and when 3's daemon exits, the others restart without it, fencing it no third time
       s.exitDaemon(3);
       s.run();
       assert.deepEqual(s.fenced.slice(before).map((f) => f.nodeid), [3, 3]);
@@ -504,6 +508,24 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
     s.run();
     for (const id of [1, 2]) assert.deepEqual([s.state(id), s.members(id)], ['running', [1, 2]], `node ${id}`);
     assert.deepEqual(s.fenced.filter((f) => f.by === 3), []);
+  });
+
+  it('a node failed by a stateful merge and fenced is taken back once a new daemon of its joins the daemon group', function () {
+    const m = new DlmControlModel({ localNodeId: 1, nodes: [1, 2].map((i) => ({ nodeid: i, addresses: [`192.0.2.${i}`] })), membership: 'groups' });
+    m.handle({ type: 'daemon-members', nodes: [1, 2], at: 0 });
+    m.handle({ type: 'node-down', nodeid: 2, at: 1 });
+    m.handle({ type: 'fence-result', nodeid: 2, ok: true, at: 2 });
+    m.handle({ type: 'daemon-members', nodes: [1], at: 3 });
+    const merged = m.handle({ type: 'daemon-members', nodes: [1, 2], joined: [{ nodeid: 2, pid: 9, reason: 'nodeup' }], at: 4 });
+    assert.deepEqual(merged.filter((a) => a.type === 'fence').map((a) => a.type === 'fence' && a.nodeid), [2]);
+    assert.equal(merged.some((a) => a.type === 'exit'), false, 'the side that kept quorum yielded');
+    m.handle({ type: 'fence-result', nodeid: 2, ok: true, at: 5 });
+    m.handle({ type: 'node-up', nodeid: 2, at: 6 });
+    assert.equal(m.nodes.get(2)!.state, 'down');
+    m.handle({ type: 'daemon-members', nodes: [1], at: 7 });
+    const back = m.handle({ type: 'daemon-members', nodes: [1, 2], joined: [{ nodeid: 2, pid: 11, reason: 'join' }], at: 8 });
+    assert.equal(m.nodes.get(2)!.state, 'up');
+    assert.ok(back.some((a) => a.type === 'ops' && a.ops.some((o) => o.op === 'mkdir' && o.path.endsWith('/comms/2'))), 'comm not made again');
   });
 
   it('without quorum, failed nodes come back with new daemons (they restarted): no yield; they are fenced once quorum and their daemons are back', function () {
