@@ -109,13 +109,18 @@ export async function startDaemonInBackground(args: string[], log: string, timeo
   return (await spawnDaemonInBackground(args, log, timeoutMs, env)).pid!;
 }
 
-/** startDaemonInBackground, with the child (its exitCode tells how the daemon ended). */
-export async function spawnDaemonInBackground(args: string[], log: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
-  const fd = openSync(log, 'w');
+/**
+ * startDaemonInBackground, with the child (its exitCode tells how the daemon ended). `append`: the
+ * log is kept (a restart), and readiness is a new ready line.
+ */
+export async function spawnDaemonInBackground(args: string[], log: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env, o: { append?: boolean } = {}): Promise<ChildProcess> {
+  const readies = () => (existsSync(log) ? readDaemonLog(log).filter((l) => l.event === 'ready').length : 0);
+  const before = o.append ? readies() : 0;
+  const fd = openSync(log, o.append ? 'a' : 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', ...args], { cwd: root, stdio: ['ignore', fd, fd], detached: true, env });
   closeSync(fd);
   child.unref();
-  const ready = await waitFor(() => readDaemonLog(log).some((l) => l.event === 'ready') || child.exitCode !== null, timeoutMs);
-  if (!ready || child.exitCode !== null) throw new Error(`daemon not ready (exit ${child.exitCode}): ${readFileSync(log, 'utf8')}`);
+  const ready = await waitFor(() => readies() > before || child.exitCode !== null, timeoutMs);
+  if (!ready || child.exitCode !== null) throw new Error(`daemon not ready (exit ${child.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-40).join('\n')}`);
   return child;
 }
