@@ -97,6 +97,20 @@ export interface NodeEntry {
   awaitingQuorum?: boolean;
   /** legacy mode, failed: the lockspaces here with their members when it died (uuid → node ids) */
   viewAtDeath?: Record<string, number[]>;
+  /**
+   * failed: this node was without quorum at some time while that node was gone — the partition
+   * this node was in lost, so if the node comes back by a merge, this node is the one that yields
+   */
+  inquorateWhileFailed?: boolean;
+  /** failed and back in the quorum membership before it was fenced: merged back, or restarted */
+  returned?: boolean;
+  /** failed: its merge back was logged (a group change per group reports it) */
+  mergeSeen?: boolean;
+  /**
+   * merged back with the state it had before a partition: even once fenced it is not taken back
+   * (in the quorum membership) until a new daemon of its joins the daemon group (it restarted)
+   */
+  stale?: boolean;
 }
 
 export type DaemonEvent =
@@ -106,8 +120,11 @@ export type DaemonEvent =
   | { type: 'node-up'; nodeid: number; at: number }
   /** `from`: the node whose agent ran (shared fencing: delivered in the daemon group); absent: this node's */
   | { type: 'fence-result'; nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string; from?: number }
-  /** the nodes whose daemons are in the daemon group now: fencing is shared (one fencer, results multicast) */
-  | { type: 'daemon-members'; nodes: number[]; at: number }
+  /**
+   * the nodes whose daemons are in the daemon group now: fencing is shared (one fencer, results
+   * multicast). `joined`: the change's joiners with CPG's reason ('nodeup': a merge)
+   */
+  | { type: 'daemon-members'; nodes: number[]; at: number; joined?: GroupMemberChange[] }
   /**
    * startup fencing: configured nodes not seen as members since the cluster formed. Until each is
    * seen (a 'seen' event) or fenced, no lockspace starts; the executor declares the rest dead after
@@ -157,7 +174,13 @@ export type DaemonAction =
    * legacy mode: write `DOWN <uuid> <nodeid>` on /dev/ocfs2_control, then feed back its
    * `down-result` (after the rest of this event's actions). The lockspace does not start before.
    */
-  | { type: 'down'; uuid: string; nodeid: number };
+  | { type: 'down'; uuid: string; nodeid: number }
+  /**
+   * a stateful merge this node loses (it was cut off without quorum, and nodes it saw die came
+   * back with their old state): every lockspace is stopped by the ops before this action; the
+   * daemon exits non-zero and the others fence this node
+   */
+  | { type: 'exit'; reason: 'stateful-merge'; detail: string };
 
 export interface DaemonModelConfig {
   localNodeId: number;
@@ -287,6 +310,8 @@ export class DlmControlModel {
   /** groups mode: the barrier of each lockspace's group */
   private readonly barriers = new Map<string, GroupBarrier>();
   private membershipLost = false;
+  /** set when this node lost a stateful merge: why nothing starts here any more */
+  private yielded: string | undefined;
   private readonly gating: boolean;
   private readonly maxFenceRounds: number;
   private readonly retryDelay: number;
@@ -344,6 +369,7 @@ export class DlmControlModel {
 
   /** Why starts are held back now, or undefined when a lockspace may start. */
   blockedBy(): string | undefined {
+    if (this.yielded) return this.yielded;
     if (this.membershipLost) return 'the membership service (it stopped)';
     if (this.gating && !this.quorate) return 'quorum';
     if (this.unseen.size > 0) return `startup fencing of node ${sorted(this.unseen).join(', ')} (never seen since the cluster formed: fenced after the post-join delay unless it joins first)`;
@@ -370,7 +396,7 @@ export class DlmControlModel {
       case 'fence-result':
         return this.fenceResult(ev);
       case 'daemon-members':
-        return this.daemonMembersChanged(ev.nodes);
+        return this.daemonMembersChanged(ev.nodes, ev.joined ?? [], ev.at);
       case 'startup-unseen':
         return this.startupUnseen(ev.nodes, ev.at);
       case 'seen':
@@ -494,6 +520,8 @@ export class DlmControlModel {
     const leftIds = [...new Set(ev.left.map((m) => m.nodeid))].sort((a, b2) => a - b2);
     e.groupNodes = nodes;
     out.push({ type: 'group', ls: ev.ls, nodes, joined: joinedIds, left: leftIds });
+    for (const j of ev.joined) if (j.reason === 'nodeup') out.push(...this.merged(j.nodeid, `group ${lockspaceGroupName(ev.ls)}`, ev.at));
+    if (this.yielded) return out;
     out.push(this.log('info', `group ${lockspaceGroupName(ev.ls)}: members ${nodes.join(',')}${joinedIds.length ? `, joined ${joinedIds.join(',')}` : ''}${ev.left.length ? `, left ${ev.left.map((l) => `${l.nodeid} (${l.reason})`).join(', ')}` : ''}`, { ls: ev.ls, nodes }));
     // a member that did not leave by itself is a dead node: stop, fence, remove its comm (the
     // quorum event may say the same later; nodeDown is idempotent)
@@ -559,13 +587,13 @@ export class DlmControlModel {
     ];
   }
 
-  private membershipDown(detail: string, at: number): DaemonAction[] {
+  private membershipDown(detail: string, at: number, what = 'membership lost'): DaemonAction[] {
     this.membershipLost = true;
     // without membership this node cannot know who else writes: no lock may be granted any more.
     // Every lockspace is stopped (I/O on the volumes waits); the daemon then exits, and the other
     // nodes, which see this node leave, fence it.
     const running = [...this.lockspaces.values()].filter((e) => e.state === 'running' || e.state === 'stopped');
-    const out: DaemonAction[] = [this.log('error', `membership lost (${detail}): stopping ${running.length} lockspace(s); no lock is granted here any more`, { lockspaces: running.map((e) => e.name) })];
+    const out: DaemonAction[] = [this.log('error', `${what} (${detail}): stopping ${running.length} lockspace(s); no lock is granted here any more`, { lockspaces: running.map((e) => e.name) })];
     for (const e of running) {
       e.state = 'stopped';
       e.since = at;
@@ -630,6 +658,7 @@ export class DlmControlModel {
     n.state = 'failed';
     this.unseen.delete(nodeid);
     if (fromGroupNodedown) n.awaitingQuorum = true;
+    if (this.gating && !this.quorate) n.inquorateWhileFailed = true;
     n.failTime = at;
     n.fenceRounds = 0;
     // the members as the kernel has them: a lockspace still joining has none yet
@@ -665,6 +694,9 @@ export class DlmControlModel {
     if (n.state !== 'failed' || n.fencing) return [];
     if (this.gating && !this.quorate) return [this.log('info', `fencing of node ${n.nodeid} waits for quorum`)];
     if (n.awaitingQuorum) return [this.log('info', `fencing of node ${n.nodeid} waits for the quorum service to drop it`)];
+    // back before it was fenced, while this node had no quorum: it may be the majority coming
+    // back (a healed partition), which this node must not fence; its daemon group join says
+    if (n.returned && n.inquorateWhileFailed) return [];
     const fencer = this.electFencer();
     n.fencing = true;
     if (fencer !== undefined && fencer !== this.localNodeId) {
@@ -697,9 +729,28 @@ export class DlmControlModel {
   }
 
   /** The daemon group changed: a fencer that left is replaced by the next lowest member. */
-  private daemonMembersChanged(nodes: number[]): DaemonAction[] {
+  private daemonMembersChanged(nodes: number[], joined: GroupMemberChange[], at: number): DaemonAction[] {
     this.daemonMembers = [...new Set(nodes)].sort((a, b) => a - b);
     const out: DaemonAction[] = [];
+    for (const j of joined) {
+      if (j.reason === 'nodeup') {
+        out.push(...this.merged(j.nodeid, 'the daemon group', at));
+        continue;
+      }
+      const n = this.nodes.get(j.nodeid);
+      if (n?.stale) {
+        delete n.stale;
+        out.push(this.log('info', `node ${n.nodeid}, failed by a stateful merge, rejoined the daemon group with a new daemon`, { nodeid: n.nodeid }));
+        if (n.state === 'down') out.push(...this.nodeUp(n.nodeid, at));
+        continue;
+      }
+      // came back with a new daemon (restarted, not merged): fenced as usual, now that it is known
+      if (n?.state === 'failed' && n.returned && n.inquorateWhileFailed) {
+        delete n.inquorateWhileFailed;
+        out.push(this.log('info', `node ${n.nodeid} rejoined the daemon group with a new daemon (not a merge): it is fenced`, { nodeid: n.nodeid }), ...this.maybeFence(n));
+      }
+    }
+    if (this.yielded) return out;
     for (const n of this.nodes.values()) {
       if (n.state !== 'failed' || !n.fencing || n.fencer === undefined || n.fencer === this.localNodeId || this.daemonMembers.includes(n.fencer)) continue;
       const gone = n.fencer;
@@ -709,6 +760,40 @@ export class DlmControlModel {
       out.push(...this.maybeFence(n));
     }
     return out;
+  }
+
+  /**
+   * A node came back into a group by a merge (CPG reason nodeup): its daemon ran on through a
+   * partition, keeping its state. The side that lost the partition yields — this node, if it was
+   * without quorum while that node was gone: it stops everything and exits, and the others fence
+   * it. Otherwise this node stays, and the merged node is failed (again, if it had been fenced
+   * meanwhile: what it holds is stale) and fenced; its own daemon yields on its side.
+   */
+  private merged(nodeid: number, where: string, at: number): DaemonAction[] {
+    if (nodeid === this.localNodeId || this.yielded || this.membershipLost) return [];
+    const n = this.nodes.get(nodeid);
+    if (!n) return [this.log('warn', `node ${nodeid} merged into ${where}: not a configured node`)];
+    if (n.inquorateWhileFailed) return this.yieldToMerge(n, where, at);
+    if (n.state === 'failed') {
+      if (n.mergeSeen) return [];
+      n.mergeSeen = true;
+      return [this.log('warn', `node ${nodeid} merged back into ${where} (a partition healed) before it was fenced: it stays failed and is fenced`, { nodeid }), ...this.maybeFence(n)];
+    }
+    // fenced meanwhile and not yet back in the quorum membership: failed again from 'down'
+    if (n.state === 'down') n.state = 'up';
+    const out = this.nodeDown(nodeid, at, `merged back into ${where} with the state it had before a partition: a stateful merge`);
+    n.mergeSeen = true;
+    n.stale = true;
+    return out;
+  }
+
+  /** This node lost the partition and the others are back: stop everything, then exit (fenced). */
+  private yieldToMerge(n: NodeEntry, where: string, at: number): DaemonAction[] {
+    const detail = `stateful merge: node ${n.nodeid} merged back into ${where} while this node, cut off without quorum, still holds the lockspace state from before the partition; this node yields`;
+    const out = this.membershipDown(detail, at, 'partition lost');
+    this.yielded = `nothing (${detail}: this daemon exits and the other nodes fence this node)`;
+    for (const e of this.lockspaces.values()) e.waitingFor = this.yielded;
+    return [...out, { type: 'exit', reason: 'stateful-merge', detail }];
   }
 
   private fenceResult(ev: { nodeid: number; ok: boolean; at: number; manual?: boolean; detail?: string; from?: number }): DaemonAction[] {
@@ -740,7 +825,12 @@ export class DlmControlModel {
     }
     delete n.fencer;
     this.unseen.delete(n.nodeid);
+    delete n.inquorateWhileFailed;
+    delete n.returned;
+    delete n.mergeSeen;
     n.state = 'down';
+    // a node failed again by a merge after its first fence has no comm left to remove
+    const commOp: AttrOp[] = n.comm ? [{ op: 'rmdir', path: dlmPaths.comm(n.nodeid) }] : [];
     n.comm = false;
     delete n.failTime;
     const downs = this.legacyDowns(n);
@@ -749,7 +839,7 @@ export class DlmControlModel {
       const out: DaemonAction[] = [
         this.log('info', `node ${n.nodeid} fenced${ev.manual ? ' (acknowledged by hand)' : ''}${fromOther ? ` by node ${ev.from}` : ''}: comm removed`, { nodeid: n.nodeid, by: ev.from ?? this.localNodeId }),
         ...downs,
-        { type: 'ops', why: `recover from node ${n.nodeid}: remove its comm`, ops: [{ op: 'rmdir', path: dlmPaths.comm(n.nodeid) }] },
+        ...(commOp.length ? [{ type: 'ops' as const, why: `recover from node ${n.nodeid}: remove its comm`, ops: commOp }] : []),
       ];
       for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, ev.at));
       return out;
@@ -759,7 +849,7 @@ export class DlmControlModel {
     const stillFailed = (l: LockspaceEntry) => l.members.some((m) => this.nodes.get(m)?.state === 'failed');
     const restart = this.blockedBy() === 'quorum' ? [] : [...this.lockspaces.values()].filter((l) => l.state === 'stopped' && !l.frozen && !l.downsPending?.length && !stillFailed(l));
     const ops: AttrOp[] = [
-      { op: 'rmdir', path: dlmPaths.comm(n.nodeid) },
+      ...commOp,
       ...withIt.map((l) => ({ op: 'rmdir' as const, path: dlmPaths.spaceNode(l.name, n.nodeid) })),
       ...restart.map((l) => ({ op: 'write' as const, path: dlmPaths.sysfs(l.name, 'control'), data: '1' })),
     ];
@@ -828,7 +918,12 @@ export class DlmControlModel {
     const n = this.nodes.get(nodeid);
     if (!n) return [this.log('warn', `node-up ${nodeid}: not a configured node`)];
     if (n.state === 'up') return [];
-    if (n.state === 'failed') return [this.log('warn', `node ${nodeid} is back but was never fenced: it stays failed until fenced`)];
+    if (n.state === 'down' && n.stale) return [this.log('info', `node ${nodeid} is in the membership, fenced after a stateful merge: taken back once a new daemon of its joins the daemon group`)];
+    if (n.state === 'failed') {
+      n.returned = true;
+      if (n.inquorateWhileFailed) return [this.log('warn', `node ${nodeid} is back in the membership, unfenced, and this node was without quorum since it went: no fencing of it until its daemon shows how it came back (merged with its old state: this node yields; restarted: it is fenced)`)];
+      return [this.log('warn', `node ${nodeid} is back but was never fenced: it stays failed until fenced`)];
+    }
     n.state = 'up';
     n.comm = true;
     const out: DaemonAction[] = [
@@ -844,7 +939,10 @@ export class DlmControlModel {
     this.quorate = quorate;
     if (was === quorate) return [];
     const out: DaemonAction[] = [this.log(quorate ? 'info' : 'warn', quorate ? 'quorum regained' : 'quorum lost: no lockspace starts and no fencing until it is back')];
-    if (!quorate) return out;
+    if (!quorate) {
+      for (const n of this.nodes.values()) if (n.state === 'failed' && this.gating) n.inquorateWhileFailed = true;
+      return out;
+    }
     for (const n of this.nodes.values()) out.push(...this.maybeFence(n));
     if (this.mode === 'groups') {
       for (const l of [...this.lockspaces.values()]) out.push(...this.retry(l.name, at));

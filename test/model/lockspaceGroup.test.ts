@@ -19,12 +19,16 @@ class Sim {
   readonly queue: { to: number[]; ev: DaemonEvent }[] = [];
   readonly kernel = new Map<number, { members: Map<string, Set<number>>; control: Map<string, string>; eventDone: Map<string, string[]>; comms: Set<number> }>();
   readonly fenced: { by: number; nodeid: number }[] = [];
+  /** nodes whose model asked to exit (a stateful merge lost) */
+  readonly exits: number[] = [];
   readonly groupEvents = new Map<number, { ls: string; nodes: number[] }[]>();
   autoFence = true;
   /** deliveries held back (messages only) to reorder them: delivered by release() */
   hold: ((e: DaemonEvent, to: number) => boolean) | undefined;
   readonly held: { to: number; ev: DaemonEvent }[] = [];
   t = 0;
+  /** a partition: the sides, each a list of nodes; group views are then kept per side ('group#side') */
+  sides: number[][] | undefined;
 
   constructor(readonly ids: number[]) {
     for (const id of ids) {
@@ -43,27 +47,70 @@ class Sim {
     this.act(id, this.model(id).handle(ev));
   }
 
-  private confchg(group: string, members: GroupMember[], joined: GroupMemberChange[], left: GroupMemberChange[]): void {
+  /** the key of a group's view as node id sees it (its side's, while partitioned) */
+  private gk(group: string, id: number): string {
+    return this.sides ? `${group}#${this.sides.findIndex((s) => s.includes(id))}` : group;
+  }
+
+  /** The network splits: each side sees the others leave with nodedown (quorum is fed by the test). */
+  partition(sides: number[][]): void {
+    this.sides = sides;
+    for (const [g, ms] of [...this.groups]) {
+      this.groups.delete(g);
+      sides.forEach((side, i) => {
+        const here = ms.filter((m) => side.includes(m.nodeid));
+        const gone = ms.filter((m) => !side.includes(m.nodeid));
+        if (here.length === 0) return;
+        this.groups.set(`${g}#${i}`, here);
+        if (gone.length > 0) this.confchg(g, here, [], gone.map((m) => ({ ...m, reason: 'nodedown' as MembershipReason })));
+      });
+    }
+  }
+
+  /** The network heals: each side sees the others' members join with nodeup (CPG's merge). */
+  merge(): void {
+    const sides = this.sides!;
+    this.sides = undefined;
+    const base = new Map<string, GroupMember[][]>();
+    for (const [k, ms] of [...this.groups]) {
+      this.groups.delete(k);
+      const g = k.replace(/#\d+$/, '');
+      base.set(g, [...(base.get(g) ?? []), ms]);
+    }
+    for (const [g, views] of base) {
+      const all = views.flat().sort((a, b) => a.nodeid - b.nodeid);
+      this.groups.set(g, all);
+      for (const here of views) {
+        const others = all.filter((m) => !here.some((h) => h.nodeid === m.nodeid));
+        if (others.length > 0) this.confchg(g, all.filter((m) => here.some((h) => h.nodeid === m.nodeid) || others.includes(m)), others.map((m) => ({ ...m, reason: 'nodeup' as MembershipReason })), [], here.map((m) => m.nodeid));
+      }
+    }
+    void sides;
+  }
+
+  private confchg(group: string, members: GroupMember[], joined: GroupMemberChange[], left: GroupMemberChange[], to = members.map((m) => m.nodeid)): void {
     const ls = lockspaceOfGroup(group)!;
-    this.queue.push({ to: members.map((m) => m.nodeid), ev: { type: 'group-change', ls, members, joined, left, at: 0 } });
+    this.queue.push({ to, ev: { type: 'group-change', ls, members, joined, left, at: 0 } });
   }
 
   act(id: number, acts: DaemonAction[]): void {
     const k = this.kernel.get(id)!;
     for (const a of acts) {
       if (a.type === 'group-join') {
-        const ms = [...(this.groups.get(a.group) ?? []), { nodeid: id, pid: pidOf(id) }].sort((x, y) => x.nodeid - y.nodeid);
-        this.groups.set(a.group, ms);
+        const ms = [...(this.groups.get(this.gk(a.group, id)) ?? []), { nodeid: id, pid: pidOf(id) }].sort((x, y) => x.nodeid - y.nodeid);
+        this.groups.set(this.gk(a.group, id), ms);
         this.confchg(a.group, ms, [{ nodeid: id, pid: pidOf(id), reason: 'join' }], []);
       } else if (a.type === 'group-leave') {
-        const ms = (this.groups.get(a.group) ?? []).filter((m) => m.nodeid !== id);
-        this.groups.set(a.group, ms);
+        const ms = (this.groups.get(this.gk(a.group, id)) ?? []).filter((m) => m.nodeid !== id);
+        this.groups.set(this.gk(a.group, id), ms);
         if (ms.length > 0) this.confchg(a.group, ms, [], [{ nodeid: id, pid: pidOf(id), reason: 'leave' }]);
       } else if (a.type === 'group-send') {
-        const to = (this.groups.get(a.group) ?? []).map((m) => m.nodeid);
+        const to = (this.groups.get(this.gk(a.group, id)) ?? []).map((m) => m.nodeid);
         this.queue.push({ to, ev: { type: 'group-message', ls: a.ls, nodeid: id, pid: pidOf(id), data: a.data, at: 0 } });
       } else if (a.type === 'group') {
         this.groupEvents.get(id)!.push({ ls: a.ls, nodes: a.nodes });
+      } else if (a.type === 'exit') {
+        this.exits.push(id);
       } else if (a.type === 'fence') {
         this.fenced.push({ by: id, nodeid: a.nodeid });
         if (this.autoFence) this.queue.push({ to: [id], ev: { type: 'fence-result', nodeid: a.nodeid, ok: true, at: 0 } });
@@ -135,6 +182,17 @@ class Sim {
       if (left.length > 0) this.confchg(g, left, [], [{ nodeid: id, pid: pidOf(id), reason: 'nodedown' as MembershipReason }]);
     }
     if (!quorumFirst) downs();
+  }
+
+  /** The node's daemon exits (the node stays in the cluster): its groups say procdown, no quorum event. */
+  exitDaemon(id: number): void {
+    this.models.delete(id);
+    for (const [g, ms] of this.groups) {
+      if (!ms.some((m) => m.nodeid === id)) continue;
+      const left = ms.filter((m) => m.nodeid !== id);
+      this.groups.set(g, left);
+      if (left.length > 0) this.confchg(g, left, [], [{ nodeid: id, pid: pidOf(id), reason: 'procdown' as MembershipReason }]);
+    }
   }
 
   members(id: number, ls = LS): number[] {
@@ -371,6 +429,117 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
     s.run();
     assert.deepEqual(s.fenced, [], 'fenced without quorum');
     assert.equal(s.state(1), 'stopped');
+  });
+
+  /** 1,2 | 3: the minority (3) loses quorum; the majority fences 3 (an agent that powers nothing) and goes on. */
+  function splitThree(): Sim {
+    const s = new Sim([1, 2, 3]);
+    for (const id of [1, 2, 3]) s.online(id);
+    s.run();
+    s.partition([[1, 2], [3]]);
+    s.feed(3, { type: 'quorum', quorate: false, at: ++s.t });
+    for (const id of [1, 2]) s.feed(3, { type: 'node-down', nodeid: id, at: ++s.t });
+    for (const id of [1, 2]) s.feed(id, { type: 'node-down', nodeid: 3, at: ++s.t });
+    s.run();
+    assert.deepEqual(s.fenced.filter((f) => f.by === 3), [], 'the inquorate side fenced');
+    assert.deepEqual(fencedIds(s), [3, 3]);
+    for (const id of [1, 2]) assert.deepEqual([s.state(id), s.members(id)], ['running', [1, 2]], `node ${id}`);
+    assert.equal(s.state(3), 'stopped');
+    return s;
+  }
+
+  for (const quorumFirst of [true, false]) {
+    it(`a partition heals (stateful merge), ${quorumFirst ? 'the quorum event' : 'the group changes'} first on the minority: it fences nobody and yields (exits); the majority fails the merged node again, fences it and restarts without it`, function () {
+      const s = splitThree();
+      const before = s.fenced.length;
+      const quorum3 = () => {
+        for (const id of [1, 2]) s.feed(3, { type: 'node-up', nodeid: id, at: ++s.t });
+        s.feed(3, { type: 'quorum', quorate: true, at: ++s.t });
+      };
+      // the majority's quorum service sees node 3 again (its corosync ran on)
+      for (const id of [1, 2]) s.feed(id, { type: 'node-up', nodeid: 3, at: ++s.t });
+      if (quorumFirst) quorum3();
+      assert.deepEqual(s.fenced.filter((f) => f.by === 3), [], 'the minority fenced the majority once quorate again');
+      s.merge();
+      s.run();
+      if (!quorumFirst) quorum3();
+      s.run();
+      assert.deepEqual(s.exits, [3], 'the minority yields, and only it');
+      assert.deepEqual(s.fenced.filter((f) => f.by === 3), [], 'the minority fenced someone');
+      assert.equal(s.kernel.get(3)!.control.get(LS), '0');
+      // the majority does not start with the merged node (its lock state is stale) ...
+      for (const id of [1, 2]) {
+        assert.equal(s.model(id).nodes.get(3)!.state === 'up', false, `node ${id} has 3 up`);
+        assert.notEqual(s.state(id), 'running', `node ${id} runs with stale node 3 in the group`);
+      }
+      // fenced again: still in the quorum membership (the executor says node-up), it is not taken
+      // back with its stale state ...
+      for (const id of [1, 2]) s.feed(id, { type: 'node-up', nodeid: 3, at: ++s.t });
+      for (const id of [1, 2]) assert.equal(s.model(id).nodes.get(3)!.state, 'down');
+      // ... and when 3's daemon exits, the others restart without it, fencing it no third time
+      s.exitDaemon(3);
+      s.run();
+      assert.deepEqual(s.fenced.slice(before).map((f) => f.nodeid), [3, 3]);
+      for (const id of [1, 2]) assert.deepEqual([s.state(id), s.members(id)], ['running', [1, 2]], `node ${id}`);
+    });
+  }
+
+  it('a partition heals before the fence succeeded: the merged node stays failed and is fenced; the minority yields', function () {
+    const s = new Sim([1, 2, 3]);
+    s.autoFence = false;
+    for (const id of [1, 2, 3]) s.online(id);
+    s.run();
+    s.partition([[1, 2], [3]]);
+    s.feed(3, { type: 'quorum', quorate: false, at: ++s.t });
+    for (const id of [1, 2]) s.feed(3, { type: 'node-down', nodeid: id, at: ++s.t });
+    for (const id of [1, 2]) s.feed(id, { type: 'node-down', nodeid: 3, at: ++s.t });
+    s.run();
+    s.merge();
+    for (const id of [1, 2]) s.feed(3, { type: 'node-up', nodeid: id, at: ++s.t });
+    s.feed(3, { type: 'quorum', quorate: true, at: ++s.t });
+    s.run();
+    assert.deepEqual(s.exits, [3]);
+    for (const id of [1, 2]) {
+      assert.equal(s.model(id).nodes.get(3)!.state, 'failed');
+      assert.notEqual(s.state(id), 'running');
+    }
+    for (const id of [1, 2]) s.feed(id, { type: 'fence-result', nodeid: 3, ok: true, at: ++s.t });
+    s.exitDaemon(3);
+    s.run();
+    for (const id of [1, 2]) assert.deepEqual([s.state(id), s.members(id)], ['running', [1, 2]], `node ${id}`);
+    assert.deepEqual(s.fenced.filter((f) => f.by === 3), []);
+  });
+
+  it('a node failed by a stateful merge and fenced is taken back once a new daemon of its joins the daemon group', function () {
+    const m = new DlmControlModel({ localNodeId: 1, nodes: [1, 2].map((i) => ({ nodeid: i, addresses: [`192.0.2.${i}`] })), membership: 'groups' });
+    m.handle({ type: 'daemon-members', nodes: [1, 2], at: 0 });
+    m.handle({ type: 'node-down', nodeid: 2, at: 1 });
+    m.handle({ type: 'fence-result', nodeid: 2, ok: true, at: 2 });
+    m.handle({ type: 'daemon-members', nodes: [1], at: 3 });
+    const merged = m.handle({ type: 'daemon-members', nodes: [1, 2], joined: [{ nodeid: 2, pid: 9, reason: 'nodeup' }], at: 4 });
+    assert.deepEqual(merged.filter((a) => a.type === 'fence').map((a) => a.type === 'fence' && a.nodeid), [2]);
+    assert.equal(merged.some((a) => a.type === 'exit'), false, 'the side that kept quorum yielded');
+    m.handle({ type: 'fence-result', nodeid: 2, ok: true, at: 5 });
+    m.handle({ type: 'node-up', nodeid: 2, at: 6 });
+    assert.equal(m.nodes.get(2)!.state, 'down');
+    m.handle({ type: 'daemon-members', nodes: [1], at: 7 });
+    const back = m.handle({ type: 'daemon-members', nodes: [1, 2], joined: [{ nodeid: 2, pid: 11, reason: 'join' }], at: 8 });
+    assert.equal(m.nodes.get(2)!.state, 'up');
+    assert.ok(back.some((a) => a.type === 'ops' && a.ops.some((o) => o.op === 'mkdir' && o.path.endsWith('/comms/2'))), 'comm not made again');
+  });
+
+  it('without quorum, failed nodes come back with new daemons (they restarted): no yield; they are fenced once quorum and their daemons are back', function () {
+    const m = new DlmControlModel({ localNodeId: 1, nodes: [1, 2, 3].map((i) => ({ nodeid: i, addresses: [`192.0.2.${i}`] })), membership: 'groups' });
+    m.handle({ type: 'daemon-members', nodes: [1, 2, 3], at: 0 });
+    m.handle({ type: 'quorum', quorate: false, at: 1 });
+    m.handle({ type: 'node-down', nodeid: 2, at: 2 });
+    m.handle({ type: 'node-down', nodeid: 3, at: 2 });
+    m.handle({ type: 'daemon-members', nodes: [1], at: 3 });
+    const up = [...m.handle({ type: 'node-up', nodeid: 2, at: 4 }), ...m.handle({ type: 'quorum', quorate: true, at: 5 })];
+    assert.deepEqual(up.filter((a) => a.type === 'fence').map((a) => a.type === 'fence' && a.nodeid), [3], 'node 2, back unfenced while this node had no quorum, waits for its daemon');
+    const j = m.handle({ type: 'daemon-members', nodes: [1, 2], joined: [{ nodeid: 2, pid: 9, reason: 'join' }], at: 6 });
+    assert.equal(j.some((a) => a.type === 'exit'), false);
+    assert.deepEqual(j.filter((a) => a.type === 'fence').map((a) => a.type === 'fence' && a.nodeid), [2]);
   });
 
   it('procdown (the daemon died, its node is still in the cluster): fenced without waiting for a quorum change', function () {

@@ -568,7 +568,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
           await this.outside(() => this.o.membership.send(DAEMON_GROUP, encodeStartupUnseen(this.model.untrusted()))).catch((e: unknown) => this.log('warn', 'startup-unseen', `could not tell the joiner which nodes are unseen: ${(e as Error).message}`));
         }
         // one fencer for the cluster: the lowest member of this group
-        if (nodes.includes(this.model.localNodeId)) await this.feed({ type: 'daemon-members', nodes, at });
+        if (nodes.includes(this.model.localNodeId)) await this.feed({ type: 'daemon-members', nodes, at, joined: c.joined });
         const someoneJoined = this.announcer.membersChanged(nodes);
         return this.refreshGroups(someoneJoined);
       });
@@ -661,6 +661,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (a.type === 'group') return; // reported by refreshGroups, with the whole view
     if (a.type === 'down') throw new Error('a down action is handled by feed(), which returns its result to the model');
     if (a.type === 'group-join' || a.type === 'group-leave' || a.type === 'group-send') return this.groupAction(a);
+    if (a.type === 'exit') return this.yieldToMerge(a.detail);
     return this.executeOps(a);
   }
 
@@ -866,7 +867,21 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     });
   }
 
-  /** Why the daemon stopped by itself (membership lost), or undefined. */
+  /**
+   * A stateful merge this node lost (the model has stopped every lockspace and answered pending
+   * joins): as when membership is lost, POSIX locks are refused and the daemon exits non-zero;
+   * the others, which see it leave, fence it.
+   */
+  private yieldToMerge(detail: string): void {
+    if (this.exitError) return;
+    const err = new DaemonFatal(`${detail}: every lockspace stopped, POSIX locks refused; the daemon exits and the other nodes fence this node. Recover: once this node has been fenced (restarted), start corosync and the daemon again; do not just restart the daemon on this node while its volumes are mounted`);
+    this.exitError = err;
+    this.plocks.switchOff('stateful merge lost');
+    this.log('error', 'stateful-merge', err.message, { lockspaces: this.model.snapshot().lockspaces.map((l) => l.name) });
+    setImmediate(() => void this.stop({ fatal: true }));
+  }
+
+  /** Why the daemon stopped by itself (membership lost, a stateful merge lost), or undefined. */
   exitError: DaemonFatal | undefined;
 
   /**

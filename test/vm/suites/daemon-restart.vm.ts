@@ -14,14 +14,14 @@
 //   - fsck.ocfs2 -fn finds the volume clean afterwards.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { CLI, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
+import { cli, figure, readDaemonLog, root, sh, spawnDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -56,14 +56,8 @@ describe('the control daemon killed with a volume mounted and written, then star
   let holder: ChildProcess | undefined;
 
   async function startDaemon(): Promise<ChildProcess> {
-    const fd = openSync(DLOG, 'a');
-    const d = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--members', '/tmp/members', '--node-id', '1', '--cluster', 'demo', '--fence-manual', '--socket', SOCK], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
-    closeSync(fd);
-    d.unref();
+    const d = await spawnDaemonInBackground(['--members', '/tmp/members', '--node-id', '1', '--cluster', 'demo', '--fence-manual', '--socket', SOCK], DLOG, 120_000, process.env, { append: true });
     daemon = d;
-    const before = readDaemonLog(DLOG).filter((l) => l.event === 'ready').length;
-    const ready = await waitFor(() => readDaemonLog(DLOG).filter((l) => l.event === 'ready').length > before || d.exitCode !== null, 120_000);
-    assert.ok(ready && d.exitCode === null, `daemon not ready: ${readFileSync(DLOG, 'utf8').split('\n').slice(-30).join('\n')}`);
     return d;
   }
 

@@ -18,8 +18,8 @@
 // 'configured' or 'ops' in its log) and leaves its daemon group on SIGTERM (before the join
 // benchmark, which it would otherwise watch).
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
@@ -29,7 +29,7 @@ import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, cor
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 import { plockBench } from '../support/plockBench.js';
-import { announceDeathHoldingFlock, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh } from '../support/run.js';
+import { announceDeathHoldingFlock, awaitDeathAnnounced, cli, figure, readDaemonLog, sh, startDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -155,14 +155,8 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
   });
 
   it('`o2stack daemon` beside dlm_controld starts in tracking mode (one line says so): READY, status mode beside-dlm_controld', async function () {
-    const fd = openSync(DLOG, 'w');
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--socket', SOCK], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
-    closeSync(fd);
-    child.unref();
-    trackerPid = child.pid;
     const t0 = Date.now();
-    const ready = await waitFor(() => daemonLog().some((l) => l.event === 'ready') || child.exitCode !== null, 120_000);
-    assert.ok(ready && child.exitCode === null, `tracking daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    trackerPid = await startDaemonInBackground(['--socket', SOCK], DLOG, 120_000);
     figure(`n${me} o2stack daemon (tracking beside dlm_controld) ready ${Date.now() - t0} ms after spawn (node start under TCG included)`);
     const mode = daemonLog().filter((l) => l.event === 'mode');
     assert.equal(mode.length, 1, readFileSync(DLOG, 'utf8'));

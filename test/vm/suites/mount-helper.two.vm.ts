@@ -19,14 +19,14 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { o2nm } from '../../../lib/model/paths.js';
 import { runCli } from '../../support/runCli.js';
 import { FlagBoard } from '../support/flags.js';
 import { mkfsUserStack } from '../support/dlm.js';
 import { realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
-import { CLI, figure, readDaemonLog, root } from '../support/run.js';
+import { figure, spawnDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -196,13 +196,7 @@ describe(`mount -t ocfs2 through o2stack's mount.ocfs2, and dlmfs (two VMs, this
     it('user stack: with o2stack daemon running, mount -t ocfs2 adds cluster_stack=pcmk and mounts; umount', async function () {
       this.timeout(300_000);
       writeFileSync('/tmp/members', 'n1=1@192.0.2.1\n');
-      const fd = openSync(DLOG, 'w');
-      daemon = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--members', '/tmp/members', '--node-id', '1', '--cluster', 'demo', '--fence-manual'], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
-      closeSync(fd);
-      daemon.unref();
-      const d = daemon;
-      assert.ok(await waitFor(() => readDaemonLog(DLOG).some((l) => l.event === 'ready') || d.exitCode !== null, 110_000), `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
-      assert.equal(d.exitCode, null, readFileSync(DLOG, 'utf8'));
+      daemon = await spawnDaemonInBackground(['--members', '/tmp/members', '--node-id', '1', '--cluster', 'demo', '--fence-manual'], DLOG, 110_000);
       const r = await run('mount', ['-t', 'ocfs2', '-v', '-o', 'noatime', DISK, MNT], 110_000);
       assert.equal(r.code, 0, r.out);
       assert.match(r.out, /user-stack volume \(cluster_stack=pcmk\)/);

@@ -10,14 +10,14 @@
 // Locks are taken by test/vm/support/plock.py (Python's fcntl: Node has no fcntl locking).
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { CLI, cli, figure, readDaemonLog, root } from '../support/run.js';
+import { cli, figure, readDaemonLog, root, spawnDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -56,13 +56,7 @@ describe('POSIX locks on a user-stack volume: o2stack daemon serves /dev/dlm_plo
   const children: ChildProcess[] = [];
 
   async function startDaemon(extra: string[]): Promise<void> {
-    const fd = openSync(DLOG, 'w');
-    daemon = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--members', '/tmp/members', '--node-id', '1', '--cluster', 'demo', '--fence-manual', '--socket', SOCK, ...extra], { cwd: root, stdio: ['ignore', fd, fd], detached: true });
-    closeSync(fd);
-    daemon.unref();
-    const d = daemon;
-    const ready = await waitFor(() => readDaemonLog(DLOG).some((l) => l.event === 'ready') || d.exitCode !== null, 120_000);
-    assert.ok(ready && d.exitCode === null, `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    daemon = await spawnDaemonInBackground(['--members', '/tmp/members', '--node-id', '1', '--cluster', 'demo', '--fence-manual', '--socket', SOCK, ...extra], DLOG, 120_000);
   }
 
   async function stopDaemon(): Promise<void> {

@@ -22,8 +22,8 @@
 // The two VMs hand each other "flags" over TCP on the private link (192.0.2.N:7300) while one of
 // them has the volume unmounted.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
@@ -34,7 +34,7 @@ import { FENCE_OK_AGENT, benchLockspaceJoins, clusterLogs, corosyncPid, joinTime
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 import { plockBench } from '../support/plockBench.js';
-import { announceDeathHoldingFlock, awaitDeathAnnounced, CLI, cli, figure, readDaemonLog, root, sh, type DaemonLogLine as LogLine } from '../support/run.js';
+import { announceDeathHoldingFlock, awaitDeathAnnounced, cli, type DaemonLogLine as LogLine, figure, readDaemonLog, sh, startDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -191,19 +191,8 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
   });
 
   it('starts `o2stack daemon` on corosync (no --cluster, no --members): READY, configfs from the nodelist', async function () {
-    const fd = openSync(DLOG, 'w');
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--fence-agent', FENCE_OK_AGENT, '--socket', SOCK], {
-      cwd: root,
-      stdio: ['ignore', fd, fd],
-      detached: true,
-      env: { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG },
-    });
-    closeSync(fd);
-    child.unref();
-    daemonPid = child.pid;
     const t0 = Date.now();
-    const ready = await waitFor(() => daemonLog().some((l) => l.event === 'ready') || child.exitCode !== null, 120_000);
-    assert.ok(ready && child.exitCode === null, `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    daemonPid = await startDaemonInBackground(['--fence-agent', FENCE_OK_AGENT, '--socket', SOCK], DLOG, 120_000, { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG });
     figure(`n${me} o2stack daemon ready ${Date.now() - t0} ms after spawn (node start under TCG included)`);
     assert.equal(k.read(`${C}/cluster_name`).trim(), 'demo');
     assert.equal(k.read(`${C}/recover_callbacks`), '1\n');

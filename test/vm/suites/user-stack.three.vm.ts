@@ -19,7 +19,7 @@
 // (test/vm/support/flags.ts), never over the volume, which may be frozen.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
@@ -28,7 +28,7 @@ import { clusterLogs, corosyncPid, FENCE_OK_AGENT, startCorosync, stopCorosync }
 import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { FlagBoard } from '../support/flags.js';
 import { answersPing, realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
-import { CLI, cli, figure, readDaemonLog, root, sh, type DaemonLogLine } from '../support/run.js';
+import { cli, type DaemonLogLine, figure, readDaemonLog, root, sh, spawnDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -75,18 +75,7 @@ describe(`user stack in production, three VMs: startup fencing, POSIX locks, one
   let failed = false;
 
   async function startDaemon(): Promise<void> {
-    const fd = openSync(DLOG, 'w');
-    daemon = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--fence-agent', FENCE_OK_AGENT, '--post-join-delay', String(POST_JOIN_DELAY_MS), '--socket', SOCK], {
-      cwd: root,
-      stdio: ['ignore', fd, fd],
-      detached: true,
-      env: { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG },
-    });
-    closeSync(fd);
-    daemon.unref();
-    const d = daemon;
-    const ready = await waitFor(() => daemonLog().some((l) => l.event === 'ready') || d.exitCode !== null, 120_000);
-    assert.ok(ready && d.exitCode === null, `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    daemon = await spawnDaemonInBackground(['--fence-agent', FENCE_OK_AGENT, '--post-join-delay', String(POST_JOIN_DELAY_MS), '--socket', SOCK], DLOG, 120_000, { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG });
   }
 
   function mount(): void {

@@ -8,8 +8,8 @@
 // fence agent, removes n2's comm and membership and restarts the lockspace, so the kernel replays
 // n2's journal; n1 writes again. Figures are printed with an "o2stack-figure:" prefix.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
@@ -17,7 +17,7 @@ import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
-import { announceDeathHoldingFlock, awaitDeathAnnounced, figure, readDaemonLog, root, sh } from '../support/run.js';
+import { announceDeathHoldingFlock, awaitDeathAnnounced, figure, readDaemonLog, root, sh, startDaemonInBackground } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -82,18 +82,8 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
     const r = await selectStack(k, nativeSystem, 'pcmk');
     assert.ok(r, 'selectStack');
     assert.equal(k.read('/sys/fs/ocfs2/cluster_stack'), 'pcmk\n');
-    const fd = openSync(DLOG, 'w');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'daemon', '--members', '/tmp/members', '--cluster', 'demo', '--fence-agent', join(root, 'test/vm/support/fence-ok.sh'), '--socket', SOCK, '--probe-dead', '4000'],
-      { cwd: root, stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG } },
-    );
-    closeSync(fd);
-    child.unref();
-    daemonPid = child.pid;
     const t0 = Date.now();
-    const ready = await waitFor(() => daemonLog().some((l) => l.event === 'ready') || child.exitCode !== null, 120_000);
-    assert.ok(ready && child.exitCode === null, `daemon not ready: ${readFileSync(DLOG, 'utf8')}`);
+    daemonPid = await startDaemonInBackground(['--members', '/tmp/members', '--cluster', 'demo', '--fence-agent', join(root, 'test/vm/support/fence-ok.sh'), '--socket', SOCK, '--probe-dead', '4000'], DLOG, 120_000, { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG });
     figure(`n${me} daemon ready ${Date.now() - t0} ms after spawn (node start under TCG included)`);
     const C = '/sys/kernel/config/dlm/cluster';
     assert.equal(k.read(`${C}/cluster_name`), 'demo\n');

@@ -1,7 +1,7 @@
 // What the two-VM user-stack suites share: the CLI run from the TypeScript sources, a shell
 // command with a time limit, the o2stack daemon's JSON log, the figure lines the runner shows, and
 // the handshake before n2 dies.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { waitFor } from './kernel.js';
@@ -106,11 +106,21 @@ export async function awaitDeathAnnounced(mnt: string, timeoutMs: number): Promi
  * throws with the log when it exits or does not get ready.
  */
 export async function startDaemonInBackground(args: string[], log: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const fd = openSync(log, 'w');
+  return (await spawnDaemonInBackground(args, log, timeoutMs, env)).pid!;
+}
+
+/**
+ * startDaemonInBackground, with the child (its exitCode tells how the daemon ended). `append`: the
+ * log is kept (a restart), and readiness is a new ready line.
+ */
+export async function spawnDaemonInBackground(args: string[], log: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env, o: { append?: boolean } = {}): Promise<ChildProcess> {
+  const readies = () => (existsSync(log) ? readDaemonLog(log).filter((l) => l.event === 'ready').length : 0);
+  const before = o.append ? readies() : 0;
+  const fd = openSync(log, o.append ? 'a' : 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', ...args], { cwd: root, stdio: ['ignore', fd, fd], detached: true, env });
   closeSync(fd);
   child.unref();
-  const ready = await waitFor(() => readDaemonLog(log).some((l) => l.event === 'ready') || child.exitCode !== null, timeoutMs);
-  if (!ready || child.exitCode !== null) throw new Error(`daemon not ready (exit ${child.exitCode}): ${readFileSync(log, 'utf8')}`);
-  return child.pid!;
+  const ready = await waitFor(() => readies() > before || child.exitCode !== null, timeoutMs);
+  if (!ready || child.exitCode !== null) throw new Error(`daemon not ready (exit ${child.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-40).join('\n')}`);
+  return child;
 }
