@@ -35,7 +35,7 @@
 //      O2STACK_VM_TSX_CACHE=0     do not keep tsx's transform cache between VMs (kept by default
 //                                 in $O2STACK_VM_CACHE/tsx-cache)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, truncateSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -311,6 +311,16 @@ function crashOutcome(
   return o;
 }
 
+/** dist/o2stack.cjs is missing or older than a file of lib/ (or ocf/, package.json). */
+function bundleStale(): boolean {
+  const bundle = join(root, 'dist', 'o2stack.cjs');
+  if (!existsSync(bundle)) return true;
+  const built = statSync(bundle).mtimeMs;
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? newer(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs > built));
+  return newer(join(root, 'lib')) || (existsSync(join(root, 'ocf')) && newer(join(root, 'ocf'))) || statSync(join(root, 'package.json')).mtimeMs > built;
+}
+
 async function main(): Promise<number> {
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const all = readdirSync(suitesDir).filter((f) => f.endsWith('.vm.ts')).sort();
@@ -321,6 +331,15 @@ async function main(): Promise<number> {
   }
 
   const t0 = Date.now();
+  // suites that run the package's bin (dist/, as users install it) must not run a stale one
+  if (bundleStale()) {
+    out('dist/ is older than lib/: npm run build');
+    const b = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
+    if (b.status !== 0) {
+      out(`npm run build failed (status ${b.status ?? b.signal})`);
+      return 2;
+    }
+  }
   const setup = spawnSync('bash', [join(root, 'vm', 'setup.sh')], { cwd: root, stdio: 'inherit' });
   if (setup.status !== 0) {
     out(`vm/setup.sh failed (status ${setup.status ?? setup.signal})`);
