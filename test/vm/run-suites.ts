@@ -311,9 +311,9 @@ function crashOutcome(
   return o;
 }
 
-/** dist/o2stack.cjs is missing or older than a file of lib/ (or ocf/, package.json). */
+/** dist/o2stack-cli.cjs (the bundle dist/o2stack.cjs runs) is missing or older than a file of lib/ (or ocf/, package.json). */
 function bundleStale(): boolean {
-  const bundle = join(root, 'dist', 'o2stack.cjs');
+  const bundle = join(root, 'dist', 'o2stack-cli.cjs');
   if (!existsSync(bundle)) return true;
   const built = statSync(bundle).mtimeMs;
   const newer = (dir: string): boolean =>
