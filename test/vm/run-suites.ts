@@ -18,15 +18,24 @@
 // not (`// @crash-absent TEXT`). Passed (1 test) when every expected line follows the marker: the
 // VM is then killed (run.sh kills qemu by its PID). Failed when the VM ends without them, or
 // CRASH_WAIT_MS after the marker. The VM gets at most CRASH_VM_SECONDS.
-// A one-VM suite gets one blank disk (/dev/vda) unless its header says `// @vm-disks N`. Suites
+// A one-VM suite gets one blank disk (/dev/vda) unless its header says `// @vm-disks N`. A suite
+// whose header says `// @vm-timeout S` gets S seconds per VM when that is more than
+// O2STACK_VM_SUITE_TIMEOUT (a suite known to be long: Pacemaker under TCG). Suites
 // with corosync need nothing on the host: the guests' corosync, dlm_controld and client libraries
 // come from vm/cluster-pkgs.sh, and the addon dlopens libcpg/libquorum/libcmap there.
 // env: O2STACK_VM_SUITE_TIMEOUT  seconds per VM (default 600)
+//      O2STACK_VM_PARALLEL=N      at most N VMs at once (default 1: one suite after another; at
+//                                 most 3). With 2, two one-VM suites run side by side; a suite
+//                                 never starts while it would exceed N, except a suite of more
+//                                 VMs than N, which runs alone. Each suite's console is then
+//                                 printed when it ends, not as it comes
+//      O2STACK_VM_ORDER=long      the suites that took longest last time first (their times kept
+//                                 in $O2STACK_VM_CACHE/suite-times.json), else by name
 //      O2STACK_VM_KEEP=1          keep the results directory (mocha configs, results, disk images)
 //      O2STACK_VM_TSX_CACHE=0     do not keep tsx's transform cache between VMs (kept by default
 //                                 in $O2STACK_VM_CACHE/tsx-cache)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, truncateSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,10 +196,25 @@ function crashWatcher(spec: CrashSpec): { watch: Watcher; result: () => { marker
   };
 }
 
-async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
+async function runSuite(file: string, work: string, echo = true): Promise<SuiteOutcome> {
+  const buffered: string[] = [];
+  const say = echo ? out : (line: string) => void buffered.push(line);
+  try {
+    return await runSuiteSaying(file, work, echo, say);
+  } finally {
+    if (!echo) out(buffered.join('\n'));
+  }
+}
+
+/** How many VMs a suite boots. */
+function vmsOf(file: string): number {
+  return file.endsWith('.three.vm.ts') ? 3 : file.endsWith('.two.vm.ts') ? 2 : 1;
+}
+
+async function runSuiteSaying(file: string, work: string, echo: boolean, out: (s: string) => void): Promise<SuiteOutcome> {
   const name = basename(file).replace(/\.vm\.ts$/, '');
   // *.two.vm.ts / *.three.vm.ts: that many VMs (vm/run-cluster.sh), else one (vm/run.sh)
-  const vms = file.endsWith('.three.vm.ts') ? 3 : file.endsWith('.two.vm.ts') ? 2 : 1;
+  const vms = vmsOf(file);
   const nodes = Array.from({ length: vms }, (_, i) => i + 1);
   const crash = file.endsWith('.crash.vm.ts') ? crashWatcher(crashSpec(file)) : undefined;
   // one results file per VM (guests appending to one file over 9p could overwrite each other)
@@ -206,7 +230,7 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
     O2STACK_VM_TSX_CACHE: tsxCache ?? '',
     VM_SHARE: [work, tsxCache ?? '', process.env.VM_SHARE ?? ''].join(' ').trim(),
     VM_ENV: ['O2STACK_RESULTS', 'O2STACK_SUITE', 'O2STACK_VM_TSX_CACHE', process.env.VM_ENV ?? ''].join(' ').trim(),
-    VM_TIMEOUT: String(crash ? Math.min(suiteTimeout, CRASH_VM_SECONDS) : suiteTimeout),
+    VM_TIMEOUT: String(crash ? Math.min(suiteTimeout, CRASH_VM_SECONDS) : Math.max(suiteTimeout, Number(/^\/\/ @vm-timeout (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0))),
   };
   const guest = [join(root, 'test', 'vm', 'support', 'guest-mocha.sh'), ...mocha];
   // every suite gets a fresh blank (sparse) disk as /dev/vda; in a multi-VM suite all VMs share it
@@ -234,9 +258,10 @@ async function runSuite(file: string, work: string): Promise<SuiteOutcome> {
   }
   out(`\n=== ${name} (${vms > 1 ? `${['', '', 'two', 'three'][vms]} VMs` : crash ? 'one VM, crashed on purpose' : 'one VM'}) ===`);
   const t0 = Date.now();
-  const { code, output } = await run(cmd, args, env, true, crash?.watch);
+  const { code, output } = await run(cmd, args, env, echo, crash?.watch);
+  if (!echo) out(output.trimEnd());
   const ms = Date.now() - t0;
-  if (crash) return crashOutcome(name, crash.result(), crashSpec(file), code, ms, readResults(results), output);
+  if (crash) return crashOutcome(name, crash.result(), crashSpec(file), code, ms, readResults(results), output, out);
   const wanted = vms > 1 ? nodes.map((n) => `${name}[n${n}]`) : [name];
   const lines = (vms > 1 ? nodes.flatMap((n) => readResults(`${results}.n${n}`)) : readResults(results)).filter((r) => wanted.includes(r.suite));
   const o: SuiteOutcome = { name, vms, exitCode: code, ms, passed: 0, failed: 0, skipped: 0 };
@@ -266,6 +291,7 @@ function crashOutcome(
   ms: number,
   guest: { passed: number; failed: number }[],
   output: string,
+  out: (s: string) => void,
 ): SuiteOutcome {
   const o: SuiteOutcome = { name, vms: 1, exitCode: 0, ms, passed: 0, failed: 0, skipped: 0 };
   if (seen.marker && seen.missing.length === 0) {
@@ -285,6 +311,16 @@ function crashOutcome(
   return o;
 }
 
+/** dist/o2stack-cli.cjs (the bundle dist/o2stack.cjs runs) is missing or older than a file of lib/ (or ocf/, package.json). */
+function bundleStale(): boolean {
+  const bundle = join(root, 'dist', 'o2stack-cli.cjs');
+  if (!existsSync(bundle)) return true;
+  const built = statSync(bundle).mtimeMs;
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? newer(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs > built));
+  return newer(join(root, 'lib')) || (existsSync(join(root, 'ocf')) && newer(join(root, 'ocf'))) || statSync(join(root, 'package.json')).mtimeMs > built;
+}
+
 async function main(): Promise<number> {
   const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const all = readdirSync(suitesDir).filter((f) => f.endsWith('.vm.ts')).sort();
@@ -295,6 +331,15 @@ async function main(): Promise<number> {
   }
 
   const t0 = Date.now();
+  // suites that run the package's bin (dist/, as users install it) must not run a stale one
+  if (bundleStale()) {
+    out('dist/ is older than lib/: npm run build');
+    const b = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
+    if (b.status !== 0) {
+      out(`npm run build failed (status ${b.status ?? b.signal})`);
+      return 2;
+    }
+  }
   const setup = spawnSync('bash', [join(root, 'vm', 'setup.sh')], { cwd: root, stdio: 'inherit' });
   if (setup.status !== 0) {
     out(`vm/setup.sh failed (status ${setup.status ?? setup.signal})`);
@@ -305,19 +350,58 @@ async function main(): Promise<number> {
   if (tsxCache) mkdirSync(tsxCache, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'o2stack-vm-'));
   const outcomes: SuiteOutcome[] = [];
+  const parallel = Math.min(3, Math.max(1, Math.floor(Number(process.env.O2STACK_VM_PARALLEL ?? 1)) || 1));
+  const timesFile = join(vmCache, 'suite-times.json');
+  const lastTimes = ((): Record<string, number> => {
+    try {
+      return JSON.parse(readFileSync(timesFile, 'utf8')) as Record<string, number>;
+    } catch {
+      return {};
+    }
+  })();
+  // the longest first, so that the short ones fill in beside them at the end
+  const queue = process.env.O2STACK_VM_ORDER === 'long' ? [...chosen].sort((a, b) => (lastTimes[basename(b)] ?? 0) * vmsOf(b) - (lastTimes[basename(a)] ?? 0) * vmsOf(a)) : [...chosen];
   try {
-    for (const f of chosen) {
-      if (interrupted) break;
-      outcomes.push(await runSuite(join(suitesDir, f), work));
+    if (parallel === 1) {
+      for (const f of queue) {
+        if (interrupted) break;
+        outcomes.push(await runSuite(join(suitesDir, f), work));
+      }
+    } else {
+      // a pool measured in VMs: start whatever fits (in queue order), wait for one to end
+      let busy = 0;
+      const running = new Map<string, Promise<void>>();
+      while ((queue.length > 0 || running.size > 0) && !interrupted) {
+        const i = queue.findIndex((f) => busy + vmsOf(f) <= parallel || (running.size === 0 && vmsOf(f) > parallel));
+        if (i >= 0) {
+          const f = queue.splice(i, 1)[0]!;
+          const vms = Math.min(vmsOf(f), parallel);
+          busy += vms;
+          running.set(f, runSuite(join(suitesDir, f), work, false).then((o) => {
+            outcomes.push(o);
+            busy -= vms;
+            running.delete(f);
+          }));
+          continue;
+        }
+        await Promise.race(running.values());
+      }
+      await Promise.all(running.values());
     }
   } finally {
+    try {
+      for (const o of outcomes) lastTimes[`${o.name}.vm.ts`] = Math.round(o.ms / 1000);
+      writeFileSync(timesFile, JSON.stringify(lastTimes, null, 1));
+    } catch {
+      /* the times only order the next run */
+    }
     if (process.env.O2STACK_VM_KEEP === '1') out(`results kept in ${work}`);
     else rmSync(work, { recursive: true, force: true });
   }
 
   out('\n=== VM suites ===');
-  out(`setup ${secs(setupMs)}`);
-  for (const o of outcomes) {
+  out(`setup ${secs(setupMs)}${parallel > 1 ? `; up to ${parallel} VMs at once` : ''}`);
+  for (const o of [...outcomes].sort((a, b) => a.name.localeCompare(b.name))) {
     out(`${o.name.padEnd(24)} ${String(o.vms)} VM  ${secs(o.ms).padStart(8)}  ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped${o.note ? `  (${o.note})` : ''}`);
   }
   out(`total ${secs(Date.now() - t0)}`);
