@@ -18,12 +18,14 @@
 //     restarts the lockspace; n1 takes the flock and writes; crm_mon -1 shows n2 OFFLINE and the
 //     clones on n1 only.
 // Timeouts are long for TCG (every o2stack CLI start is seconds of JS in the guest): measured
-// times are printed as o2stack-figure lines. Measured so far (2026-12-05, TCG, two VMs): helpers
-// install 14-30 s, corosync start 5.6-5.8 s; copying Pacemaker's tree into the guest took more
-// than 240 s (now linked with cp -s; an overlay over /usr is refused, the root being an overlay).
-// Not yet run to the end in VMs: the later steps are proven only on the host (Pacemaker 2.1.5 in
-// private mount/net/pid namespaces: ocf-tester on o2stack-daemon, the clone started by execd, the
-// CIB commands below accepted, the stonith device started).
+// times are printed as o2stack-figure lines. The helpers are installed through the bundle
+// (dist/o2stack.cjs; test:vm rebuilds it when stale), so the agents run it: ocf-tester took 499 s
+// on o2stack-o2cb with the CLI run by tsx, 93 s with the bundle. Run to the end on 2026-12-05
+// (TCG, two VMs, a loaded 2-core host): 21/21 in 831 s — Pacemaker install 33-52 s, pacemakerd
+// start -> 2 nodes online with a DC 64 s, ocf-tester 94 s (o2stack-daemon) and 93 s
+// (o2stack-o2cb), CIB configured -> both clones started and mounted 175-177 s, n2 gone -> n1
+// writable 13.9 s (fence_o2test asked at 11.3 s, the lockspace restarted at 13.1 s).
+// @vm-timeout 1800
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
