@@ -52,6 +52,8 @@ ensure_initramfs
 # corosync + dlm_controld for the guest (apt-get download + dpkg -x, never installed on the host)
 [ "$(id -u)" = 0 ] || [ -f "$CLUSTER_ROOT/.o2stack-cluster-pkgs" ] || die "need root for apt-get (corosync packages for the guest)"
 "$VMDIR/cluster-pkgs.sh"
+# Pacemaker for the guest (test/vm/suites/pacemaker.two.vm.ts), the same way, its own cache
+"$VMDIR/pacemaker-pkgs.sh"
 # scratch directories of runs that were killed with SIGKILL (normal exits remove their own)
 mkdir -p "$CACHE/runs"
 find "$CACHE/runs" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf {} + 2>/dev/null || true

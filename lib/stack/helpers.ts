@@ -3,9 +3,10 @@
 // is written atomically (temp sibling, fsync, rename); the backup is a byte copy with its mode.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeConfigFileAtomic } from './configFile.js';
+import { OCF_AGENT_NAMES, OCF_PROVIDER_DIR, planOcfInstall, planOcfRemove, type OcfAgentFacts, type OcfAgentName, type OcfPlan } from '../model/ocfAgents.js';
 import { type ExistingFile, HELPER_MARKER, HELPER_STATE_DIR, type HelperFacts, type HelperManifest, type HelperPlan, MOUNT_HELPER_NAME, manifestPath, planInstall, planRemove, type InstallChoice } from '../model/helperInstall.js';
 
 export interface HelperEnv {
@@ -164,4 +165,63 @@ export async function removeMountHelper(env: HelperEnv = {}): Promise<HelperPlan
   const plan = planRemove(f, f.stateDir);
   await executeHelperPlan(plan, '');
   return { ...plan, path: f.path, realPath: f.realPath };
+}
+
+// ---- Pacemaker OCF resource agents (lib/model/ocfAgents.ts) ---------------------------------------
+
+export interface OcfEnv {
+  root?: string;
+  /** the provider directory (default /usr/lib/ocf/resource.d/o2stack) */
+  dir?: string;
+}
+
+function ocfFacts(rendered: Record<OcfAgentName, string>, env: OcfEnv) {
+  const dir = inRoot(env.root ?? '/', env.dir ?? OCF_PROVIDER_DIR);
+  let entries: string[] | undefined;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    entries = undefined;
+  }
+  const agents: OcfAgentFacts[] = OCF_AGENT_NAMES.map((name) => {
+    const path = join(dir, name);
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return { name, path, existing: null };
+    }
+    if (!st.isFile() && !st.isSymbolicLink()) return { name, path, existing: { kind: 'other' as const, ours: false, sameAsNew: false } };
+    let text = '';
+    try {
+      text = readFileSync(path, 'latin1');
+    } catch {
+      text = '';
+    }
+    return { name, path, existing: { kind: st.isFile() ? ('file' as const) : ('symlink' as const), ours: text.includes(HELPER_MARKER), sameAsNew: st.isFile() && text === rendered[name] } };
+  });
+  const others = (entries ?? []).filter((e) => !(OCF_AGENT_NAMES as readonly string[]).includes(e));
+  return { dir, dirExists: entries !== undefined, agents, others };
+}
+
+/** Writes ocf:o2stack:o2stack-daemon and o2stack-o2cb (rendered by the caller) atomically. */
+export async function installOcfAgents(rendered: Record<OcfAgentName, string>, env: OcfEnv & { planOnly?: boolean } = {}): Promise<OcfPlan & { dir: string }> {
+  const f = ocfFacts(rendered, env);
+  const plan = planOcfInstall(f.dir, f.dirExists, f.agents);
+  if (env.planOnly) return { ...plan, dir: f.dir };
+  for (const a of plan.actions) {
+    if (a.op === 'mkdir') mkdirSync(a.path, { recursive: true, mode: 0o755 });
+    else if (a.op === 'write-agent') await writeConfigFileAtomic(a.path, rendered[a.name], { mode: 0o755, replaceLink: true });
+  }
+  return { ...plan, dir: f.dir };
+}
+
+export function removeOcfAgents(env: OcfEnv = {}): OcfPlan & { dir: string } {
+  const f = ocfFacts({ 'o2stack-daemon': '', 'o2stack-o2cb': '' }, env);
+  const plan = planOcfRemove(f.dir, f.dirExists, f.agents, f.others);
+  for (const a of plan.actions) {
+    if (a.op === 'unlink') unlinkSync(a.path);
+    else if (a.op === 'rmdir') rmdirSync(a.path);
+  }
+  return { ...plan, dir: f.dir };
 }

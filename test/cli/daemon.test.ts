@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fenceMethod } from '../../lib/cli/commands/daemon.js';
 import { request } from '../../lib/stack/daemon/controlSocket.js';
 import { runCli } from '../support/runCli.js';
 import { until } from '../support/until.js';
@@ -24,6 +25,7 @@ describe('o2stack daemon: membership flags', function () {
       [['daemon', '--post-join-delay', '1e3', '--unsafe-skip-fencing'], /--post-join-delay "1e3"/],
       [['daemon', '--members', '/nonexistent', '--fence-manual'], /--cluster NAME is needed/],
       [['daemon', '--fence-manual', '--unsafe-skip-fencing'], /--fence-manual and --unsafe-skip-fencing: give one fence method/],
+      [['daemon', '--fence-pacemaker', '--fence-manual'], /--fence-pacemaker and --fence-manual: give one fence method/],
     ];
     for (const [args, msg] of cases) {
       const r = await runCli(args);
@@ -40,7 +42,18 @@ describe('o2stack daemon: a fence method is required', function () {
       assert.equal(r.code, 6, `${args.join(' ')}: ${r.err}`);
       assert.match(r.err, args.includes('') ? /--fence-agent is empty/ : /no fence method/);
       assert.match(r.err, /--fence-manual/);
+      assert.match(r.err, /--fence-pacemaker/);
     }
+  });
+
+  it('none given but started by Pacemaker (OCF_RESOURCE_INSTANCE or PCMK_service): Pacemaker fencing; elsewhere refused', function () {
+    assert.equal(fenceMethod({}, { OCF_RESOURCE_INSTANCE: 'o2stack-daemon:1' }), 'pacemaker');
+    assert.equal(fenceMethod({}, { PCMK_service: 'pacemaker-execd' }), 'pacemaker');
+    assert.equal(fenceMethod({ fencePacemaker: true }), 'pacemaker');
+    // an explicit method wins over the environment
+    assert.equal(fenceMethod({ fenceManual: true }, { OCF_RESOURCE_INSTANCE: 'x' }), 'manual');
+    assert.throws(() => fenceMethod({}, {}), /no fence method/);
+    assert.throws(() => fenceMethod({ fenceAgent: ' ' }, { OCF_RESOURCE_INSTANCE: 'x' }), /--fence-agent is empty/);
   });
 });
 

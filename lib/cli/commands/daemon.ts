@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { DAEMON_GROUP } from '../../model/mountTracker.js';
+import { defaultFenceFromEnv } from '../../model/pacemakerFence.js';
 import { intOption } from '../numericOption.js';
 import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
 
@@ -27,6 +28,7 @@ interface DaemonCliOptions extends GlobalOptions {
   /** commander's --no-plocks */
   plocks?: boolean;
   fenceManual?: boolean;
+  fencePacemaker?: boolean;
   unsafeSkipFencing?: boolean;
   postJoinDelay: string;
   /** commander's --no-startup-fencing */
@@ -58,7 +60,8 @@ export function register(program: Command): void {
     .option('--members <file>', 'static membership: one node a line, NAME=ID@ADDR[,ADDR...] (all listed nodes are members)')
     .option('--node-id <id>', 'this node (static: default the members-file entry named like this host; corosync: must equal corosync\'s)')
     .option('--cluster <name>', "cluster name (must match the volumes: mkfs.ocfs2 --cluster-name; corosync: default and must equal totem.cluster_name)")
-    .option('--fence-agent <path>', 'fence agent: gets node=ID and fail_time=SECONDS lines on stdin, exit 0 = fenced (one fence method is required: this, --fence-manual or --unsafe-skip-fencing)')
+    .option('--fence-agent <path>', 'fence agent: gets node=ID and fail_time=SECONDS lines on stdin, exit 0 = fenced (one fence method is required: this, --fence-pacemaker, --fence-manual or --unsafe-skip-fencing)')
+    .option('--fence-pacemaker', "fence through Pacemaker's fencer: `stonith_admin --reboot NODENAME --tolerance 5s` (--fence when stonith-action is off; names from corosync's nodelist, else crm_node -l; a node Pacemaker fenced after it failed counts as fenced). The default when the daemon runs as a Pacemaker resource (OCF_RESOURCE_INSTANCE or PCMK_service set)")
     .option('--fence-manual', "no agent: a dead node's lockspaces stay stopped until someone makes sure it is off and runs `o2stack daemon-ctl fence-ack ID` (gives up automatic recovery)")
     .option('--unsafe-skip-fencing', 'no fencing at all: a node that stops answering is taken as dead at once and its locks handed out (gives up the guarantee that it cannot still write: data corruption if it was only cut off; tests only)')
     .option('--fence-timeout <ms>', 'time limit of one fence agent run', '60000')
@@ -91,7 +94,7 @@ export function register(program: Command): void {
       const controld = findDlmControld();
       const mode = daemonMode({ controld, standalone: o.standalone === true, membership: kind, legacy: o.legacy === true });
       if (mode === 'beside-dlm_controld') return besideDlmControld(o, cmd, controld!, nodeId);
-      const fencing = fenceMethod(o);
+      const fencing = fenceMethod(o, process.env);
       const { DlmDaemon } = await import('../../stack/daemon/daemon.js');
       const { NativeBackend } = await import('../../kernel/backend.js');
       const m = kind === 'static' ? await staticMembership(o, nodeId) : await corosyncMembership(o, nodeId);
@@ -177,18 +180,21 @@ export function register(program: Command): void {
 
 /**
  * The one fence method the daemon was given: never none by accident (an unset variable in a unit
- * file gives an empty --fence-agent, which is refused, not taken as "no fencing").
+ * file gives an empty --fence-agent, which is refused, not taken as "no fencing"). With none given,
+ * a daemon started by Pacemaker (OCF_RESOURCE_INSTANCE or PCMK_service in its environment) fences
+ * through Pacemaker's fencer; anywhere else it does not start.
  */
-export function fenceMethod(o: { fenceAgent?: string; fenceManual?: boolean; unsafeSkipFencing?: boolean }): 'agent' | 'manual' | 'unsafe-off' {
-  const given = [o.fenceAgent !== undefined ? '--fence-agent' : undefined, o.fenceManual ? '--fence-manual' : undefined, o.unsafeSkipFencing ? '--unsafe-skip-fencing' : undefined].filter((x) => x !== undefined);
+export function fenceMethod(o: { fenceAgent?: string; fenceManual?: boolean; fencePacemaker?: boolean; unsafeSkipFencing?: boolean }, env: Record<string, string | undefined> = {}): 'agent' | 'pacemaker' | 'manual' | 'unsafe-off' {
+  const given = [o.fenceAgent !== undefined ? '--fence-agent' : undefined, o.fencePacemaker ? '--fence-pacemaker' : undefined, o.fenceManual ? '--fence-manual' : undefined, o.unsafeSkipFencing ? '--unsafe-skip-fencing' : undefined].filter((x) => x !== undefined);
   if (given.length > 1) throw new CliError(`${given.join(' and ')}: give one fence method`, EXIT.USAGE);
   if (o.fenceAgent !== undefined && o.fenceAgent.trim() === '') {
-    throw new CliError('--fence-agent is empty (an unset O2STACK_FENCE in /etc/default/o2stack-daemon?): the daemon does not start without a fence method', EXIT.NOT_CONFIGURED, "set one: --fence-agent PATH (an agent that powers the node off, e.g. a wrapper around Pacemaker's stonith_admin), or --fence-manual (recovery waits for `o2stack daemon-ctl fence-ack ID`)");
+    throw new CliError('--fence-agent is empty (an unset O2STACK_FENCE in /etc/default/o2stack-daemon?): the daemon does not start without a fence method', EXIT.NOT_CONFIGURED, "set one: --fence-agent PATH (an agent that powers the node off), --fence-pacemaker (Pacemaker's fencer, stonith_admin), or --fence-manual (recovery waits for `o2stack daemon-ctl fence-ack ID`)");
   }
   if (given.length === 0) {
-    throw new CliError('no fence method: a dead node must be fenced before its locks are handed out, and the daemon does not start without a way to do it', EXIT.NOT_CONFIGURED, "give one: --fence-agent PATH (node=ID and fail_time=S on stdin, exit 0 = fenced), --fence-manual (recovery waits for `o2stack daemon-ctl fence-ack ID` once the node is surely off), or --unsafe-skip-fencing (tests only: a node cut off but still running corrupts data)");
+    if (defaultFenceFromEnv(env) === 'pacemaker') return 'pacemaker';
+    throw new CliError('no fence method: a dead node must be fenced before its locks are handed out, and the daemon does not start without a way to do it', EXIT.NOT_CONFIGURED, "give one: --fence-agent PATH (node=ID and fail_time=S on stdin, exit 0 = fenced), --fence-pacemaker (Pacemaker's fencer: stonith_admin --fence NODENAME), --fence-manual (recovery waits for `o2stack daemon-ctl fence-ack ID` once the node is surely off), or --unsafe-skip-fencing (tests only: a node cut off but still running corrupts data)");
   }
-  return o.fenceAgent !== undefined ? 'agent' : o.fenceManual ? 'manual' : 'unsafe-off';
+  return o.fenceAgent !== undefined ? 'agent' : o.fencePacemaker ? 'pacemaker' : o.fenceManual ? 'manual' : 'unsafe-off';
 }
 
 type PlockSpaceView = import('../../model/plockSync.js').PlockSpaceView;

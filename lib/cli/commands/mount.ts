@@ -17,15 +17,26 @@ async function deps(o: GlobalOptions) {
  * sources, the tsx loader. `marker` is the line that says whose script it is.
  */
 export function cliWrapper(args: string, marker: string): string {
+  const c = cliInvocation();
+  const cd = c.dir !== '/' ? `cd ${shellQuote(c.dir)} && ` : '';
+  return `#!/bin/sh\n${marker}\n${cd}exec ${c.exec} ${args} "$@"\n`;
+}
+
+export const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * How a script runs this package's CLI: `exec` (shell-quoted words: node, from TypeScript sources
+ * tsx's loader, the CLI entry) run in `dir` (the package root for tsx's loader, else /).
+ */
+export function cliInvocation(): { dir: string; exec: string } {
   const self = fileURLToPath(import.meta.url);
   const ts = self.endsWith('.ts');
   // unbundled (lib/ or dist/): the CLI entry is cli/main; bundled: this file is the CLI itself
   const main = basename(self).startsWith('mount.') ? join(dirname(self), '..', ts ? 'main.ts' : 'main.js') : self;
-  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
   // From TypeScript sources (development, tests): tsx's loader, resolved from the package root.
-  const cd = ts ? `cd ${q(join(dirname(self), '..', '..', '..'))} && ` : '';
+  const dir = ts ? join(dirname(self), '..', '..', '..') : '/';
   const loader = ts ? '--import tsx ' : '';
-  return `#!/bin/sh\n${marker}\n${cd}exec ${q(process.execPath)} ${loader}${q(main)} ${args} "$@"\n`;
+  return { dir, exec: `${shellQuote(process.execPath)} ${loader}${shellQuote(main)}` };
 }
 
 /** The wrapper the kernel runs at unmount ("<this> -K -u UUID" after unmounting an o2cb volume). */

@@ -31,7 +31,8 @@ import type { MembershipSource, MembersChangedEvent, QuorumChangedEvent } from '
 import { dlmLockspaceEvent } from '../../model/uevent.js';
 import { StaticMembership } from '../membership/static.js';
 import { findDlmControld } from './controld.js';
-import { runFenceAgent } from './fence.js';
+import { runFenceAgent, type FenceOutcome } from './fence.js';
+import { runPacemakerFence } from './pacemakerFence.js';
 import { LivenessProbe } from './liveness.js';
 import { PlockService } from './plocks.js';
 import { checkSocketPath, DEFAULT_SOCKET, SocketInUseError } from './controlSocket.js';
@@ -51,9 +52,12 @@ export interface DaemonOptions {
   fenceAgent?: string;
   /**
    * without an agent: 'manual' (the default: a dead node's recovery waits for `fence-ack`) or
-   * 'unsafe-off' (no fencing: a dead node counts as fenced at once; tests only)
+   * 'unsafe-off' (no fencing: a dead node counts as fenced at once; tests only) or 'pacemaker'
+   * (Pacemaker's fencer through stonith_admin: lib/stack/daemon/pacemakerFence.ts)
    */
-  fencing?: 'manual' | 'unsafe-off';
+  fencing?: 'manual' | 'unsafe-off' | 'pacemaker';
+  /** --fence-pacemaker: the programs (tests put fakes here); default stonith_admin and crm_node on PATH */
+  pacemakerTools?: { stonithAdmin?: string; crmNode?: string; crmAttribute?: string };
   fenceArgs?: Record<string, string>;
   fenceTimeoutMs?: number;
   maxFenceRounds?: number;
@@ -248,6 +252,7 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
             this.enqueue(() => this.feed({ type: 'online', ls, at: Date.now() }));
           }
           if (this.fencingMode === 'manual') this.log('warn', 'fencing', 'manual fencing (no agent): a dead node is recovered only after `o2stack daemon-ctl fence-ack ID`');
+          if (this.fencingMode === 'pacemaker') this.log('info', 'fencing', "fencing through Pacemaker's fencer: stonith_admin --reboot NODENAME (--fence when the cluster's stonith-action is off; node names from corosync's nodelist, else crm_node -l); a node Pacemaker already fenced after it failed is not fenced again");
           if (this.fencingMode === 'unsafe-off') this.log('warn', 'fencing', 'fencing is OFF (--unsafe-skip-fencing): a node that stops answering is taken as dead at once and its locks handed out; if it was only cut off and still writes, the volumes get corrupted');
         },
       },
@@ -712,16 +717,17 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     }
   }
 
-  /** 'agent', 'manual' (recovery waits for fence-ack) or 'unsafe-off' */
-  get fencingMode(): 'agent' | 'manual' | 'unsafe-off' {
+  /** 'agent', 'pacemaker' (stonith_admin), 'manual' (recovery waits for fence-ack) or 'unsafe-off' */
+  get fencingMode(): 'agent' | 'pacemaker' | 'manual' | 'unsafe-off' {
     return this.o.fenceAgent ? 'agent' : (this.o.fencing ?? 'manual');
   }
 
   private fence(nodeid: number, failTime: number, round: number, delayMs: number): void {
     const run = async () => {
       if (this.rt.stopped) return;
-      if (!this.o.fenceAgent) {
-        if (this.fencingMode === 'manual') {
+      const mode = this.fencingMode;
+      if (mode !== 'agent' && mode !== 'pacemaker') {
+        if (mode === 'manual') {
           // no result comes until someone acknowledges: the fence round stays open
           this.log('error', 'fence', `node ${nodeid} must be fenced (manual fencing): make sure it is off, then run 'o2stack daemon-ctl fence-ack ${nodeid}' on any node; its lockspaces stay stopped until then`, { nodeid });
           return;
@@ -737,9 +743,16 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
         return;
       }
       this.counters.fences++;
-      this.log('info', 'fence', `fencing node ${nodeid} (round ${round}) with ${this.o.fenceAgent}`, { nodeid, round });
-      const r = await runFenceAgent({ agent: this.o.fenceAgent, nodeid, failTime, ...(this.o.fenceArgs ? { args: this.o.fenceArgs } : {}), timeoutMs: this.o.fenceTimeoutMs ?? 60_000 });
-      this.log(r.ok ? 'info' : 'warn', 'fence-result', `fence agent for node ${nodeid}: ${r.ok ? 'success' : 'FAILED'} (${r.detail}, ${r.ms} ms)`, { nodeid, ok: r.ok, output: r.output.trim().slice(0, 500) });
+      const timeoutMs = this.o.fenceTimeoutMs ?? 60_000;
+      let r: FenceOutcome;
+      if (mode === 'pacemaker') {
+        this.log('info', 'fence', `fencing node ${nodeid} (round ${round}) through Pacemaker's fencer (stonith_admin)`, { nodeid, round, method: 'pacemaker' });
+        r = await runPacemakerFence({ nodeid, failTime, nodes: this.o.nodes, timeoutMs, ...this.o.pacemakerTools });
+      } else {
+        this.log('info', 'fence', `fencing node ${nodeid} (round ${round}) with ${this.o.fenceAgent}`, { nodeid, round });
+        r = await runFenceAgent({ agent: this.o.fenceAgent!, nodeid, failTime, ...(this.o.fenceArgs ? { args: this.o.fenceArgs } : {}), timeoutMs });
+      }
+      this.log(r.ok ? 'info' : 'warn', 'fence-result', `${mode === 'pacemaker' ? 'Pacemaker fencing' : 'fence agent'} for node ${nodeid}: ${r.ok ? 'success' : 'FAILED'} (${r.detail}, ${r.ms} ms)`, { nodeid, ok: r.ok, output: r.output.trim().slice(0, 500) });
       if (this.model.sharedFencing) {
         // every survivor acts on the result when it is delivered in the daemon group (this node too)
         try {
