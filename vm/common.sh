@@ -5,9 +5,10 @@ VMDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${O2STACK_VM_CACHE:-/var/cache/o2stack-vm}
 KROOT=$CACHE/kernel                    # dpkg -x of the kernel package (never installed)
 CLUSTER_ROOT=$CACHE/cluster-root       # dpkg -x of corosync + dlm-controld for the guest (cluster-pkgs.sh)
-# Modules put in the initramfs (their dependencies are added from modules.dep).
+# Modules put in the initramfs (their dependencies are added from modules.dep). dm-mod: not
+# loaded by default; o2cb-hbstall.crash loads it to freeze a device's I/O (dmsetup suspend).
 INITRD_MODS="virtio_pci virtio_blk virtio_net 9p 9pnet_virtio overlay configfs ocfs2_nodemanager ocfs2
-  ocfs2_dlm ocfs2_stack_o2cb ocfs2_stack_user ocfs2_dlmfs dlm"
+  ocfs2_dlm ocfs2_stack_o2cb ocfs2_stack_user ocfs2_dlmfs dlm dm-mod"
 # Modules the guest loads before the command (VM_MODS overrides; "" loads none of them).
 DEFAULT_MODS="configfs ocfs2_nodemanager ocfs2 ocfs2_dlm ocfs2_stack_o2cb ocfs2_stack_user ocfs2_dlmfs dlm"
 
