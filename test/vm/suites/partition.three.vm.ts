@@ -11,7 +11,8 @@
 //      (it was "fenced" but kept its state), start nothing with it, fence it a second time once its
 //      daemon has left, and go on writing with members 1,2.
 // Flags between the VMs travel over the link (test/vm/support/flags.ts); while it is cut, each
-// side checks on its own.
+// side checks on its own. n1 says 'done' last and serves its flags until the others have seen it.
+// @vm-timeout 1200
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,9 +41,17 @@ const fencesOf = (node: number) => (existsSync(FENCE_LOG) ? (readFileSync(FENCE_
 const fenceRuns = () => (existsSync(FENCE_LOG) ? (readFileSync(FENCE_LOG, 'utf8').match(/^node=\d+$/gm) ?? []).length : 0);
 const lockspaces = async () => ((await request(SOCK, 'lockspaces')) as { name: string; state: string; members: number[] }[]).map((l) => [l.name, l.state, l.members]);
 
+/** n2 and n3 tell n1 they saw its 'done', and serve that long enough for n1 to read it. */
+async function sawDone(): Promise<void> {
+  board?.raise('saw-done');
+  await new Promise((r) => setTimeout(r, 5000));
+}
+let board: FlagBoard | undefined;
+
 describe(`a partition and its merge, three VMs on corosync: the side without quorum fences nobody and yields (this is n${me})`, function () {
   const k = realBackend();
   const flags = new FlagBoard(me);
+  board = flags;
   let uuid = '';
   let daemon: ChildProcess | undefined;
   let failed = false;
@@ -148,6 +157,7 @@ describe(`a partition and its merge, three VMs on corosync: the side without quo
       flags.raise('yielded');
       // serve the flag until n1 has checked the rest
       assert.ok(await flags.awaitFlag(1, 'done', 300_000), 'n1 never finished');
+      await sawDone();
     });
     return;
   }
@@ -185,8 +195,11 @@ describe(`a partition and its merge, three VMs on corosync: the side without quo
     if (me === 1) {
       assert.ok(await flags.awaitFlag(2, 'checked', 240_000), 'n2 never finished its checks');
       flags.raise('done');
+      // n1's flag server closes when its suite ends: keep it until the others have read 'done'
+      for (const n of [2, 3]) await flags.awaitFlag(n, 'saw-done', 60_000);
     } else {
       assert.ok(await flags.awaitFlag(1, 'done', 300_000), 'n1 never finished');
+      await sawDone();
     }
   });
 });
