@@ -52,7 +52,7 @@ export function missingConfigError(path: string): ConfigError {
 }
 
 export interface WriteOptions {
-  /** How long to wait for another writer's lock, in ms (default 5000). */
+  /** How long to wait for another writer's lock, in ms (default 30000: a live writer holds it for milliseconds, but twenty CLI processes queued on a loaded machine took more than 5 s). */
   lockTimeoutMs?: number;
   /** File mode of the result (default: the existing file's mode, else 0644, what ocfs2-tools uses). */
   mode?: number;
@@ -79,7 +79,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * that is unreadable or empty is taken over once it is older than a second (its writer died between
  * create and write). Returns the release function. Throws ConfigError after `timeoutMs`.
  */
-export async function acquireLock(path: string, timeoutMs = 5000): Promise<() => Promise<void>> {
+export async function acquireLock(path: string, timeoutMs = 30_000): Promise<() => Promise<void>> {
   const lock = `${path}.lock`;
   const mine = `${process.pid}\n`;
   const deadline = Date.now() + timeoutMs;
