@@ -22,7 +22,7 @@
 import { parseDeadThreshold, parseDuration, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
 import { type O2nmAttribute, type O2nmValue, O2NM_ATTRIBUTES, attributesOf, configValue, setConfigValue } from '../model/o2nmAttributes.js';
 import { ConfigError, type ConfigIssue } from '../model/errors.js';
-import { IssueList, makeLoc, quoteLine, type ParseOptions, type ParseResult } from './common.js';
+import { eachLine, IssueList, makeLoc, quoteLine, type ParseOptions, type ParseResult } from './common.js';
 
 type StanzaType = 'cluster' | 'node' | 'heartbeat';
 
@@ -96,9 +96,7 @@ function lex(text: string, issues: IssueList): Stanza[] {
   const stanzas: Stanza[] = [];
   let current: Stanza | undefined;
   let skipping = false; // inside an unknown stanza type (already warned)
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
-  lines.forEach((raw, i) => {
-    const line = i + 1;
+  eachLine(text, (raw, line) => {
     const t = raw.trim();
     if (t === '' || t.startsWith('#')) return; // blank lines do not end a stanza here (they do in ocfs2-tools)
     const h = HEADER.exec(t);

@@ -11,7 +11,7 @@
 import { isIPv4 } from '../model/ip.js';
 import { DEFAULT_PORT, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
 import { ConfigError, type ConfigIssue } from '../model/errors.js';
-import { IMPORT_MAPPING, IssueList, importMember, makeLoc, quoteLine, warnImportPort, type ImportOptions, type ParseOptions, type ParseResult } from './common.js';
+import { eachLine, IMPORT_MAPPING, IssueList, importMember, makeLoc, quoteLine, warnImportPort, type ImportOptions, type ParseOptions, type ParseResult } from './common.js';
 
 export const MAPPING = {
   clusterName: 'totem.cluster_name → ClusterConfig.name, unchanged',
@@ -43,43 +43,39 @@ export function parseCorosyncConf(text: string, opts: ParseOptions = {}): Corosy
   const issues = new IssueList(opts.file);
   const root: CorosyncSection = { kind: 'section', name: '', line: 0, children: [] };
   const stack: CorosyncSection[] = [root];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\n|\r/)
-    .forEach((raw, i) => {
-      const line = i + 1;
-      const t = raw.trim();
-      if (t === '' || t.startsWith('#')) return;
-      const top = stack[stack.length - 1]!;
-      const pair = PAIR.exec(t);
-      if (pair) {
-        top.children.push({ kind: 'pair', key: pair[1]!, value: pair[2]!.trim(), line });
-        return;
+  eachLine(text, (raw, line) => {
+    const t = raw.trim();
+    if (t === '' || t.startsWith('#')) return;
+    const top = stack[stack.length - 1]!;
+    const pair = PAIR.exec(t);
+    if (pair) {
+      top.children.push({ kind: 'pair', key: pair[1]!, value: pair[2]!.trim(), line });
+      return;
+    }
+    const open = OPEN.exec(t);
+    if (open) {
+      const name = open[1];
+      if (name === undefined || /[{}:]/.test(name) || /\s/.test(name)) {
+        issues.error(line, { code: 'E_COROSYNC_SYNTAX', message: `a section needs a one-word name before '{': ${quoteLine(raw)}`, hint: 'write e.g. "nodelist {"' });
+      } else if (open[2]!.trim() !== '') {
+        issues.error(line, { code: 'E_COROSYNC_SYNTAX', message: `text after '{' on the same line (corosync rejects it): ${quoteLine(raw)}`, hint: `put each "key: value" on its own line after "${name} {"` });
       }
-      const open = OPEN.exec(t);
-      if (open) {
-        const name = open[1];
-        if (name === undefined || /[{}:]/.test(name) || /\s/.test(name)) {
-          issues.error(line, { code: 'E_COROSYNC_SYNTAX', message: `a section needs a one-word name before '{': ${quoteLine(raw)}`, hint: 'write e.g. "nodelist {"' });
-        } else if (open[2]!.trim() !== '') {
-          issues.error(line, { code: 'E_COROSYNC_SYNTAX', message: `text after '{' on the same line (corosync rejects it): ${quoteLine(raw)}`, hint: `put each "key: value" on its own line after "${name} {"` });
-        }
-        const s: CorosyncSection = { kind: 'section', name: name ?? '', line, children: [] };
-        top.children.push(s);
-        stack.push(s); // push even when malformed, so the matching '}' does not look unbalanced
-        return;
-      }
-      if (t === '}') {
-        if (stack.length === 1) issues.error(line, { code: 'E_COROSYNC_BRACE', message: `'}' without an open section: ${quoteLine(raw)}`, hint: 'remove it, or add the missing "name {" above' });
-        else stack.pop();
-        return;
-      }
-      issues.error(line, {
-        code: 'E_COROSYNC_SYNTAX',
-        message: `cannot parse ${quoteLine(raw)}: expected "key: value", "section {" or "}"`,
-        hint: t.includes('=') ? 'corosync separates keys and values with ":", not "="' : 'one item per line; comments start with #',
-      });
+      const s: CorosyncSection = { kind: 'section', name: name ?? '', line, children: [] };
+      top.children.push(s);
+      stack.push(s); // push even when malformed, so the matching '}' does not look unbalanced
+      return;
+    }
+    if (t === '}') {
+      if (stack.length === 1) issues.error(line, { code: 'E_COROSYNC_BRACE', message: `'}' without an open section: ${quoteLine(raw)}`, hint: 'remove it, or add the missing "name {" above' });
+      else stack.pop();
+      return;
+    }
+    issues.error(line, {
+      code: 'E_COROSYNC_SYNTAX',
+      message: `cannot parse ${quoteLine(raw)}: expected "key: value", "section {" or "}"`,
+      hint: t.includes('=') ? 'corosync separates keys and values with ":", not "="' : 'one item per line; comments start with #',
     });
+  });
   for (const s of stack.slice(1).reverse()) {
     issues.error(s.line, { code: 'E_COROSYNC_BRACE', message: `section '${s.name}' opened at line ${s.line} is never closed`, hint: "add the missing '}'" });
   }
