@@ -6,7 +6,9 @@ import { eachLine } from '../../lib/config/common.js';
 
 const lines = (t: string) => {
   const out: [string, number][] = [];
-  eachLine(t, (raw, line) => out.push([raw, line]));
+  eachLine(t, (raw, line) => {
+    out.push([raw, line]);
+  });
   return out;
 };
 const bySplit = (t: string) => t.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/).map((raw, i): [string, number] => [raw, i + 1]);
