@@ -1,10 +1,11 @@
 // npm run fuzz [-- --inputs N] [--only NAME] [--seed S] [--max-ms MS] [--save DIR (each finding's input)]: every parser and decoder the project has
 // takes N inputs (default 1,000,000 each): half generated, half mutations of real samples (byte
 // flips, splices, and slices repeated until the input is large or deeply nested — size, depth and
-// count are what small fuzzers never reach). Each must return or throw one of the project's typed
-// errors, within a bound on the CPU time per input (--max-ms, default 2000); the heap must not keep growing. Prints one line per
-// target and ends "N passed, N failed". Not part of `npm test` (it takes minutes); what it finds
-// becomes a regression test there.
+// count are what small fuzzers never reach; how often, see test/fuzz/mutate.ts). Each must return
+// or throw one of the project's typed errors, within a bound on the CPU time per input (--max-ms,
+// default 2000); the heap must not keep growing. Prints one line per target and ends "N passed,
+// N failed", with a progress line on stderr every 100,000 inputs. Not part of `npm test` (it takes
+// minutes to hours); what it finds becomes a regression test there.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -123,6 +124,7 @@ for (const [ti, t] of targets.entries()) {
   let generated: Buffer[] = [];
   let ran = 0;
   for (let i = 0; i < N && findings.length < 5; i++, ran++) {
+    if (i && i % 100_000 === 0) process.stderr.write(`  ${t.name}: ${i} of ${N} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     let input: Buffer;
     if (i % 2 === 0) {
       if (generated.length === 0) generated = fc.sample(t.gen, { numRuns: genBatch, seed: args.seed + ti * 1_000_003 + i });
