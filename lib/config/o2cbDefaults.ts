@@ -96,6 +96,9 @@ export function parseShellAssignments(text: string, issues: IssueList): ShellAss
     while (i < text.length && text[i] !== '\n') i++;
   };
   const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+  // characters with no meaning to the shell, outside quotes and inside "…"
+  const PLAIN = /[^\n \t'"\\$`|&;<>()\r]+/y;
+  const DQ_PLAIN = /[^"$`\\\n]+/y;
 
   while (i < text.length) {
     const c = text[i]!;
@@ -178,9 +181,16 @@ export function parseShellAssignments(text: string, issues: IssueList): ShellAss
                 continue;
               }
             }
-            if (d === '\n') line++;
-            value += d;
-            i++;
+            if (d === '\n' || d === '\\') {
+              if (d === '\n') line++;
+              value += d; // a backslash before any other character stays, as in the shell
+              i++;
+              continue;
+            }
+            DQ_PLAIN.lastIndex = i;
+            const run = DQ_PLAIN.exec(text)![0];
+            value += run;
+            i += run.length;
           }
           i++;
         } else if (ch === '\\') {
@@ -196,8 +206,11 @@ export function parseShellAssignments(text: string, issues: IssueList): ShellAss
         } else if (ch === '\r') {
           fail(line, 'E_SHELL_CRLF', 'the line ends in CR LF (a DOS line ending); the shell would keep the CR in the value', 'convert the file to Unix line endings (dos2unix FILE)');
         } else {
-          value += ch;
-          i++;
+          // the run of plain characters at once: one += per character cost 0.17 s per MiB
+          PLAIN.lastIndex = i;
+          const run = PLAIN.exec(text)![0];
+          value += run;
+          i += run.length;
         }
       }
       const valueEnd = i;
