@@ -22,7 +22,7 @@
 import { parseDeadThreshold, parseDuration, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
 import { type O2nmAttribute, type O2nmValue, O2NM_ATTRIBUTES, attributesOf, configValue, setConfigValue } from '../model/o2nmAttributes.js';
 import { ConfigError, type ConfigIssue } from '../model/errors.js';
-import { IssueList, makeLoc, quoteLine, type ParseOptions, type ParseResult } from './common.js';
+import { eachLine, IssueList, makeLoc, quoteLine, type ParseOptions, type ParseResult } from './common.js';
 
 type StanzaType = 'cluster' | 'node' | 'heartbeat';
 
@@ -96,9 +96,7 @@ function lex(text: string, issues: IssueList): Stanza[] {
   const stanzas: Stanza[] = [];
   let current: Stanza | undefined;
   let skipping = false; // inside an unknown stanza type (already warned)
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
-  lines.forEach((raw, i) => {
-    const line = i + 1;
+  eachLine(text, (raw, line) => {
     const t = raw.trim();
     if (t === '' || t.startsWith('#')) return; // blank lines do not end a stanza here (they do in ocfs2-tools)
     const h = HEADER.exec(t);
@@ -109,12 +107,12 @@ function lex(text: string, issues: IssueList): Stanza[] {
         stanzas.push(current);
         skipping = false;
       } else {
-        issues.warn(line, {
+        issues.warn(line, () => ({
           code: 'W_CONF_UNKNOWN_STANZA',
           key: type,
           message: `unknown stanza type '${type}' in ${quoteLine(raw)}; it and its attributes are ignored`,
           hint: 'the stanza types are cluster:, node: and heartbeat:',
-        });
+        }));
         current = undefined;
         skipping = true;
       }
@@ -124,34 +122,35 @@ function lex(text: string, issues: IssueList): Stanza[] {
     if (a) {
       if (skipping) return;
       if (!current) {
-        issues.error(line, {
+        issues.error(line, () => ({
           code: 'E_CONF_SYNTAX',
           key: a[1],
           message: `attribute before any stanza header: ${quoteLine(raw)}`,
           hint: 'put a "cluster:", "node:" or "heartbeat:" line above it',
-        });
+        }));
         return;
       }
       const key = a[1]!;
       const value = a[2]!.trim();
-      const prev = current.attrs.get(key);
+      const stanza = current;
+      const prev = stanza.attrs.get(key);
       if (prev) {
-        issues.warn(line, {
+        issues.warn(line, () => ({
           code: 'W_CONF_DUP_KEY',
           key,
-          message: `'${key}' is set twice in the ${current.type} stanza at line ${current.line} (line ${prev.line} and line ${line}); the last value, '${value}', is used`,
+          message: `'${key}' is set twice in the ${stanza.type} stanza at line ${stanza.line} (line ${prev.line} and line ${line}); the last value, '${value}', is used`,
           hint: `remove one of the two ${key} lines`,
-        });
+        }));
       }
-      current.attrs.set(key, { value, line, text: raw });
+      stanza.attrs.set(key, { value, line, text: raw });
       return;
     }
     const looksLikeColon = /^[A-Za-z0-9_]+[ \t]*:/.test(t);
-    issues.error(line, {
+    issues.error(line, () => ({
       code: 'E_CONF_SYNTAX',
       message: `cannot parse ${quoteLine(raw)}: expected a stanza header ("node:") or an attribute ("name = value")`,
       hint: looksLikeColon ? 'a stanza header has nothing after the colon; attributes use "=", not ":"' : 'write attributes as "key = value" under a stanza header; comments start with #',
-    });
+    }));
   });
   return stanzas;
 }
@@ -159,7 +158,7 @@ function lex(text: string, issues: IssueList): Stanza[] {
 function decimal(attr: Attr | undefined, key: string, what: string, issues: IssueList): number | undefined {
   if (!attr) return undefined;
   if (!/^\d+$/.test(attr.value)) {
-    issues.error(attr.line, { code: 'E_CONF_NUMBER', key, message: `${what} must be a non-negative decimal integer: ${quoteLine(attr.text)}`, hint: `write e.g. "${key} = 1"` });
+    issues.error(attr.line, () => ({ code: 'E_CONF_NUMBER', key, message: `${what} must be a non-negative decimal integer: ${quoteLine(attr.text)}`, hint: `write e.g. "${key} = 1"` }));
     return undefined;
   }
   return Number(attr.value);
@@ -177,17 +176,19 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
   const warnUnknown = (s: Stanza, known: readonly string[]) => {
     for (const [key, attr] of s.attrs) {
       if (known.includes(key)) continue;
-      const close = known.find((k) => k.toLowerCase() === key.toLowerCase());
-      issues.warn(attr.line, {
-        code: 'W_CONF_UNKNOWN_KEY',
-        key: `${s.type}.${key}`,
-        message: `unknown key '${key}' in the ${s.type} stanza at line ${s.line} is ignored: ${quoteLine(attr.text)}`,
-        hint: close ? `keys are case-sensitive: did you mean '${close}'?` : `known ${s.type} keys: ${known.join(', ')}`,
+      issues.warn(attr.line, () => {
+        const close = known.find((k) => k.toLowerCase() === key.toLowerCase());
+        return {
+          code: 'W_CONF_UNKNOWN_KEY',
+          key: `${s.type}.${key}`,
+          message: `unknown key '${key}' in the ${s.type} stanza at line ${s.line} is ignored: ${quoteLine(attr.text)}`,
+          hint: close ? `keys are case-sensitive: did you mean '${close}'?` : `known ${s.type} keys: ${known.join(', ')}`,
+        };
       });
     }
   };
   const missing = (s: Stanza, key: string, hint: string) =>
-    issues.error(s.line, { code: 'E_CONF_MISSING_KEY', key: `${s.type}.${key}`, message: `the ${s.type} stanza at line ${s.line} has no '${key}'`, hint });
+    issues.error(s.line, () => ({ code: 'E_CONF_MISSING_KEY', key: `${s.type}.${key}`, message: `the ${s.type} stanza at line ${s.line} has no '${key}'`, hint }));
 
   for (const s of stanzas) {
     const loc = makeLoc(opts.file, s.line);
@@ -205,7 +206,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
         const at = get(cc.key);
         if (!at) return;
         const v = parseClusterValue(a, at.value);
-        if (v === undefined) issues.error(at.line, { code: cc.errorCode ?? 'E_CONF_VALUE', key: `cluster.${cc.key}`, message: `${syntaxProblem(a)}: ${quoteLine(at.text)}`, ...(cc.errorHint ? { hint: cc.errorHint } : {}) });
+        if (v === undefined) issues.error(at.line, () => ({ code: cc.errorCode ?? 'E_CONF_VALUE', key: `cluster.${cc.key}`, message: `${syntaxProblem(a)}: ${quoteLine(at.text)}`, ...(cc.errorHint ? { hint: cc.errorHint } : {}) }));
         else setConfigValue(a, c, v);
       };
       CLUSTER_OWN_ATTRS.forEach(readAttr);
@@ -214,17 +215,17 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
         const n = decimal(count, 'node_count', 'node_count', issues);
         if (n !== undefined) declaredCount.set(c, { count: n, line: count.line });
       } else {
-        issues.warn(s.line, {
+        issues.warn(s.line, () => ({
           code: 'W_CONF_NO_NODE_COUNT',
           key: 'cluster.node_count',
           message: `the cluster stanza for '${c.name}' has no node_count; ocfs2-tools refuses to load such a file`,
           hint: 'add "node_count = N" (o2stack config convert --to ocfs2 writes it for you)',
-        });
+        }));
       }
       CLUSTER_EXTENSION_ATTRS.forEach(readAttr);
       const prev = byName.get(c.name);
       if (prev) {
-        issues.error(s.line, { code: 'E_CONF_DUP_CLUSTER', key: 'cluster.name', message: `cluster '${c.name}' is defined twice (lines ${prev.loc?.line} and ${s.line})`, hint: 'merge the two cluster stanzas into one' });
+        issues.error(s.line, () => ({ code: 'E_CONF_DUP_CLUSTER', key: 'cluster.name', message: `cluster '${c.name}' is defined twice (lines ${prev.loc?.line} and ${s.line})`, hint: 'merge the two cluster stanzas into one' }));
         continue;
       }
       byName.set(c.name, c);
@@ -250,7 +251,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
         ok = false;
       }
       if (!portAttr) {
-        issues.warn(s.line, { code: 'W_CONF_NO_PORT', key: 'node.ip_port', message: `the node stanza at line ${s.line} has no ip_port; 7777 is used`, hint: 'add "ip_port = 7777" (ocfs2-tools refuses a node without it)' });
+        issues.warn(s.line, () => ({ code: 'W_CONF_NO_PORT', key: 'node.ip_port', message: `the node stanza at line ${s.line} has no ip_port; 7777 is used`, hint: 'add "ip_port = 7777" (ocfs2-tools refuses a node without it)' }));
       }
       if (!ok || number === undefined || (portAttr && port === undefined)) {
         attach.push({ stanza: s });
@@ -281,12 +282,12 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
     const c = byName.get(cl.value);
     if (!c) {
       const names = [...byName.keys()];
-      issues.error(cl.line, {
+      issues.error(cl.line, () => ({
         code: 'E_CONF_UNKNOWN_CLUSTER',
         key: `${s.type}.cluster`,
         message: `the ${s.type} stanza at line ${s.line} names cluster '${cl.value}', which has no cluster stanza: ${quoteLine(cl.text)}`,
         hint: names.length ? `use one of: ${names.join(', ')} (or add a cluster stanza named ${cl.value})` : `add a cluster stanza with "name = ${cl.value}"`,
-      });
+      }));
       continue;
     }
     if (node) c.nodes.push(node);
@@ -295,21 +296,21 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
 
   for (const c of clusters) {
     if (c.heartbeatMode === 'local' && c.heartbeatRegions.length > 0) {
-      issues.warn(c.loc?.line, {
+      issues.warn(c.loc?.line, () => ({
         code: 'W_CONF_REGION_LOCAL',
         key: 'heartbeat.region',
         message: `cluster '${c.name}' lists ${c.heartbeatRegions.length} heartbeat region(s) but heartbeat_mode is local: they are not used`,
         hint: `set heartbeat_mode = global (o2stack o2cb heartbeat-mode ${c.name} global), or remove the heartbeat stanzas`,
-      });
+      }));
     }
     const d = declaredCount.get(c);
     if (d && d.count !== c.nodes.length) {
-      issues.warn(d.line, {
+      issues.warn(d.line, () => ({
         code: 'W_CONF_NODE_COUNT',
         key: 'cluster.node_count',
         message: `cluster '${c.name}' says node_count = ${d.count} but ${c.nodes.length} node stanza${c.nodes.length === 1 ? '' : 's'} name it; ocfs2-tools would trust node_count`,
         hint: `set "node_count = ${c.nodes.length}"`,
-      });
+      }));
     }
   }
   issues.throwIfErrors();

@@ -23,7 +23,7 @@ function SaxesParserClass(): typeof SaxesParserType {
   return (saxes ??= (createRequire(import.meta.url)('saxes') as { SaxesParser: typeof SaxesParserType }).SaxesParser);
 }
 import type { ClusterConfig, NodeConfig } from '../model/cluster.js';
-import { IMPORT_MAPPING, IssueList, importMember, makeLoc, warnImportPort, type ImportOptions, type ParseResult } from './common.js';
+import { IMPORT_MAPPING, IssueList, MAX_NESTING, importMember, makeLoc, warnImportPort, type ImportOptions, type ParseResult } from './common.js';
 
 export const MAPPING = {
   clusterName: 'cluster/@name → ClusterConfig.name, unchanged',
@@ -33,6 +33,7 @@ export const MAPPING = {
 } as const;
 
 class TooManyXmlErrors extends Error {}
+class TooDeep extends Error {}
 
 interface Member {
   attrs: Record<string, string>;
@@ -59,30 +60,38 @@ export function parseCmanXml(text: string, opts: ImportOptions = {}): ParseResul
     // saxes prefixes "line:column: "; keep our own fields instead.
     const m = /^(\d+):(\d+): (.*)$/s.exec(err.message);
     {
-      issues.error(m ? { line: Number(m[1]), column: Number(m[2]) } : { line: parser.line, column: parser.column }, {
+      issues.error(m ? { line: Number(m[1]), column: Number(m[2]) } : { line: parser.line, column: parser.column }, () => ({
         code: 'E_XML',
         message: `not well-formed XML: ${m ? m[3] : err.message}`,
         hint: 'fix the XML (xmllint --noout FILE shows the same problems)',
-      });
+      }));
     }
   });
   parser.on('doctype', () => {
-    issues.error({ line: parser.line, column: parser.column }, {
+    issues.error({ line: parser.line, column: parser.column }, () => ({
       code: 'E_XML_DOCTYPE',
       message: 'a DOCTYPE declaration is not accepted in cluster.conf (entities are never expanded)',
       hint: 'remove the <!DOCTYPE …> line; cman never needed it',
-    });
+    }));
   });
   parser.on('opentagstart', (tag) => {
     // Position of "<": saxes has read the name and the character after it; columns here are 1-based.
     tagLine = parser.line;
     tagColumn = Math.max(1, parser.column - tag.name.length - 1);
+    if (stack.length >= MAX_NESTING) {
+      issues.error({ line: tagLine, column: tagColumn }, () => ({
+        code: 'E_XML_DEPTH',
+        message: `<${tag.name}> is nested more than ${MAX_NESTING} elements deep (the rest of the file was not read)`,
+        hint: 'cman cluster.conf nests about 10 elements deep at most; a closing tag is missing above',
+      }));
+      throw new TooDeep();
+    }
   });
   parser.on('opentag', (tag) => {
     const parent = stack[stack.length - 1];
     if (stack.length === 0) {
       if (tag.name !== 'cluster') {
-        issues.error({ line: tagLine, column: tagColumn }, { code: 'E_CMAN_ROOT', message: `the root element is <${tag.name}>, not <cluster>: this is not a cman cluster.conf`, hint: 'give the cman /etc/cluster/cluster.conf file' });
+        issues.error({ line: tagLine, column: tagColumn }, () => ({ code: 'E_CMAN_ROOT', message: `the root element is <${tag.name}>, not <cluster>: this is not a cman cluster.conf`, hint: 'give the cman /etc/cluster/cluster.conf file' }));
       } else {
         cluster = { name: tag.attributes.name, line: tagLine, column: tagColumn };
       }
@@ -98,23 +107,25 @@ export function parseCmanXml(text: string, opts: ImportOptions = {}): ParseResul
   try {
     parser.write(text.replace(/^\uFEFF/, '')).close();
   } catch (e) {
-    if (e instanceof TooManyXmlErrors) issues.error(undefined, { code: 'E_XML', message: '… and more XML errors after these ten (the rest of the file was not read)', hint: 'fix the XML (xmllint --noout FILE shows the same problems)' });
+    if (e instanceof TooDeep) {
+      // reported where it was found
+    } else if (e instanceof TooManyXmlErrors) issues.error(undefined, () => ({ code: 'E_XML', message: '… and more XML errors after these ten (the rest of the file was not read)', hint: 'fix the XML (xmllint --noout FILE shows the same problems)' }));
     // With an error handler installed saxes reports through it; this is a safety net.
-    else issues.error(undefined, { code: 'E_XML', message: `not well-formed XML: ${(e as Error).message}` });
+    else issues.error(undefined, () => ({ code: 'E_XML', message: `not well-formed XML: ${(e as Error).message}` }));
   }
   issues.throwIfErrors();
 
   if (!cluster) {
-    issues.error(1, { code: 'E_CMAN_ROOT', message: 'no <cluster> element found', hint: 'give the cman /etc/cluster/cluster.conf file' });
+    issues.error(1, () => ({ code: 'E_CMAN_ROOT', message: 'no <cluster> element found', hint: 'give the cman /etc/cluster/cluster.conf file' }));
     issues.throwIfErrors();
   }
   const c = cluster!;
   const loc = makeLoc(opts.file, c.line, c.column);
   if (c.name === undefined || c.name === '') {
-    issues.error(loc, { code: 'E_CMAN_NAME', key: 'cluster.name', message: '<cluster> has no name attribute', hint: 'add name="…" (1–16 letters or digits for o2cb)' });
+    issues.error(loc, () => ({ code: 'E_CMAN_NAME', key: 'cluster.name', message: '<cluster> has no name attribute', hint: 'add name="…" (1–16 letters or digits for o2cb)' }));
   }
   if (members.length === 0) {
-    issues.error(loc, { code: 'E_CMAN_NO_NODES', key: 'clusternodes', message: 'no <clusternode> elements under <cluster><clusternodes>', hint: 'the members are listed as <clusternodes><clusternode name="…" nodeid="…"/></clusternodes>' });
+    issues.error(loc, () => ({ code: 'E_CMAN_NO_NODES', key: 'clusternodes', message: 'no <clusternode> elements under <cluster><clusternodes>', hint: 'the members are listed as <clusternodes><clusternode name="…" nodeid="…"/></clusternodes>' }));
   }
   const nodes: NodeConfig[] = [];
   for (const m of members) {

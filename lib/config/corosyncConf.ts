@@ -11,7 +11,7 @@
 import { isIPv4 } from '../model/ip.js';
 import { DEFAULT_PORT, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
 import { ConfigError, type ConfigIssue } from '../model/errors.js';
-import { IMPORT_MAPPING, IssueList, importMember, makeLoc, quoteLine, warnImportPort, type ImportOptions, type ParseOptions, type ParseResult } from './common.js';
+import { eachLine, IMPORT_MAPPING, IssueList, MAX_NESTING, importMember, makeLoc, quoteLine, warnImportPort, type ImportOptions, type ParseOptions, type ParseResult } from './common.js';
 
 export const MAPPING = {
   clusterName: 'totem.cluster_name → ClusterConfig.name, unchanged',
@@ -43,45 +43,49 @@ export function parseCorosyncConf(text: string, opts: ParseOptions = {}): Corosy
   const issues = new IssueList(opts.file);
   const root: CorosyncSection = { kind: 'section', name: '', line: 0, children: [] };
   const stack: CorosyncSection[] = [root];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\n|\r/)
-    .forEach((raw, i) => {
-      const line = i + 1;
-      const t = raw.trim();
-      if (t === '' || t.startsWith('#')) return;
-      const top = stack[stack.length - 1]!;
-      const pair = PAIR.exec(t);
-      if (pair) {
-        top.children.push({ kind: 'pair', key: pair[1]!, value: pair[2]!.trim(), line });
-        return;
+  let tooDeep = false;
+  eachLine(text, (raw, line) => {
+    const t = raw.trim();
+    if (t === '' || t.startsWith('#')) return;
+    const top = stack[stack.length - 1]!;
+    const pair = PAIR.exec(t);
+    if (pair) {
+      top.children.push({ kind: 'pair', key: pair[1]!, value: pair[2]!.trim(), line });
+      return;
+    }
+    const open = OPEN.exec(t);
+    if (open) {
+      const name = open[1];
+      if (name === undefined || /[{}:]/.test(name) || /\s/.test(name)) {
+        issues.error(line, () => ({ code: 'E_COROSYNC_SYNTAX', message: `a section needs a one-word name before '{': ${quoteLine(raw)}`, hint: 'write e.g. "nodelist {"' }));
+      } else if (open[2]!.trim() !== '') {
+        issues.error(line, () => ({ code: 'E_COROSYNC_SYNTAX', message: `text after '{' on the same line (corosync rejects it): ${quoteLine(raw)}`, hint: `put each "key: value" on its own line after "${name} {"` }));
       }
-      const open = OPEN.exec(t);
-      if (open) {
-        const name = open[1];
-        if (name === undefined || /[{}:]/.test(name) || /\s/.test(name)) {
-          issues.error(line, { code: 'E_COROSYNC_SYNTAX', message: `a section needs a one-word name before '{': ${quoteLine(raw)}`, hint: 'write e.g. "nodelist {"' });
-        } else if (open[2]!.trim() !== '') {
-          issues.error(line, { code: 'E_COROSYNC_SYNTAX', message: `text after '{' on the same line (corosync rejects it): ${quoteLine(raw)}`, hint: `put each "key: value" on its own line after "${name} {"` });
-        }
-        const s: CorosyncSection = { kind: 'section', name: name ?? '', line, children: [] };
-        top.children.push(s);
-        stack.push(s); // push even when malformed, so the matching '}' does not look unbalanced
-        return;
+      if (stack.length > MAX_NESTING) {
+        issues.error(line, () => ({ code: 'E_COROSYNC_DEPTH', message: `sections nested more than ${MAX_NESTING} deep: ${quoteLine(raw)} (the rest of the file was not read)`, hint: 'corosync.conf nests sections 3 deep at most; a "}" is missing above' }));
+        tooDeep = true;
+        return false;
       }
-      if (t === '}') {
-        if (stack.length === 1) issues.error(line, { code: 'E_COROSYNC_BRACE', message: `'}' without an open section: ${quoteLine(raw)}`, hint: 'remove it, or add the missing "name {" above' });
-        else stack.pop();
-        return;
-      }
-      issues.error(line, {
-        code: 'E_COROSYNC_SYNTAX',
-        message: `cannot parse ${quoteLine(raw)}: expected "key: value", "section {" or "}"`,
-        hint: t.includes('=') ? 'corosync separates keys and values with ":", not "="' : 'one item per line; comments start with #',
-      });
-    });
-  for (const s of stack.slice(1).reverse()) {
-    issues.error(s.line, { code: 'E_COROSYNC_BRACE', message: `section '${s.name}' opened at line ${s.line} is never closed`, hint: "add the missing '}'" });
+      const s: CorosyncSection = { kind: 'section', name: name ?? '', line, children: [] };
+      top.children.push(s);
+      stack.push(s); // push even when malformed, so the matching '}' does not look unbalanced
+      return;
+    }
+    if (t === '}') {
+      if (stack.length === 1) issues.error(line, () => ({ code: 'E_COROSYNC_BRACE', message: `'}' without an open section: ${quoteLine(raw)}`, hint: 'remove it, or add the missing "name {" above' }));
+      else stack.pop();
+      return;
+    }
+    issues.error(line, () => ({
+      code: 'E_COROSYNC_SYNTAX',
+      message: `cannot parse ${quoteLine(raw)}: expected "key: value", "section {" or "}"`,
+      hint: t.includes('=') ? 'corosync separates keys and values with ":", not "="' : 'one item per line; comments start with #',
+    }));
+  });
+  // after a stop for depth the sections are unclosed only because the rest was not read
+  const unclosed = tooDeep ? [] : stack.slice(1).reverse();
+  for (const s of unclosed) {
+    issues.error(s.line, () => ({ code: 'E_COROSYNC_BRACE', message: `section '${s.name}' opened at line ${s.line} is never closed`, hint: "add the missing '}'" }));
   }
   issues.throwIfErrors();
   return root;
@@ -106,25 +110,25 @@ export function parseCorosyncConfCluster(text: string, opts: ImportOptions = {})
   const totem = totems[totems.length - 1];
   const cn = totem && pair(totem, 'cluster_name');
   if (!totem) {
-    issues.error(1, { code: 'E_COROSYNC_TOTEM', key: 'totem', message: 'no totem section, so no cluster name', hint: 'add "totem {" with "cluster_name: NAME" (1–16 letters or digits for o2cb)' });
+    issues.error(1, () => ({ code: 'E_COROSYNC_TOTEM', key: 'totem', message: 'no totem section, so no cluster name', hint: 'add "totem {" with "cluster_name: NAME" (1–16 letters or digits for o2cb)' }));
   } else if (!cn || cn.value === '') {
-    issues.error(totem.line, { code: 'E_COROSYNC_NAME', key: 'totem.cluster_name', message: `the totem section at line ${totem.line} has no cluster_name`, hint: 'add "cluster_name: NAME" (1–16 letters or digits for o2cb)' });
+    issues.error(totem.line, () => ({ code: 'E_COROSYNC_NAME', key: 'totem.cluster_name', message: `the totem section at line ${totem.line} has no cluster_name`, hint: 'add "cluster_name: NAME" (1–16 letters or digits for o2cb)' }));
   }
   const lists = sections(root, 'nodelist');
   const members = lists.flatMap((l) => sections(l, 'node'));
   if (members.length === 0) {
-    issues.error(lists[0]?.line ?? 1, {
+    issues.error(lists[0]?.line ?? 1, () => ({
       code: 'E_COROSYNC_NO_NODES',
       key: 'nodelist.node',
       message: lists.length ? 'the nodelist has no node sections' : 'no nodelist section: o2cb needs the members listed (multicast discovery gives no static list)',
       hint: 'add "nodelist {" with one "node {" (name, nodeid, ring0_addr) per member',
-    });
+    }));
   }
   const nodes: NodeConfig[] = [];
   for (const m of members) {
     for (const key of ['name', 'nodeid', 'ring0_addr']) {
       const all = m.children.filter((c) => c.kind === 'pair' && c.key === key);
-      if (all.length > 1) issues.warn(all[all.length - 1]!.line, { code: 'W_COROSYNC_DUP_KEY', key: `nodelist.node.${key}`, message: `'${key}' is set ${all.length} times in the node section at line ${m.line}; the last is used`, hint: `keep one ${key} line` });
+      if (all.length > 1) issues.warn(all[all.length - 1]!.line, () => ({ code: 'W_COROSYNC_DUP_KEY', key: `nodelist.node.${key}`, message: `'${key}' is set ${all.length} times in the node section at line ${m.line}; the last is used`, hint: `keep one ${key} line` }));
     }
     const n = importMember(
       { kind: 'nodelist.node', name: pair(m, 'name')?.value, nodeid: pair(m, 'nodeid')?.value, addr: pair(m, 'ring0_addr')?.value, addrKey: 'nodelist.node.ring0_addr', loc: makeLoc(opts.file, m.line) },

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { parseClusterConf } from '../../lib/config/clusterConf.js';
 import { parseCmanXml } from '../../lib/config/cmanXml.js';
-import { MAX_ISSUES } from '../../lib/config/common.js';
-import { parseCorosyncConfCluster } from '../../lib/config/corosyncConf.js';
+import { MAX_ISSUES, MAX_NESTING } from '../../lib/config/common.js';
+import { parseCorosyncConf, parseCorosyncConfCluster } from '../../lib/config/corosyncConf.js';
 import { parseO2cbDefaults } from '../../lib/config/o2cbDefaults.js';
 import { ConfigError } from '../../lib/model/errors.js';
 
@@ -89,5 +89,57 @@ describe('parsers: issue counts are bounded on huge broken inputs', () => {
     assert.ok(made <= 11, `saxes made ${made} errors`);
     assert.equal(e.issues.filter((i) => i.code === 'E_XML').length, 11);
     assert.match(e.issues.at(-1)!.message, /more XML errors after these ten/);
+  });
+
+  it('issues past the cap are counted, not built: 20,000 bad lines quote a line about MAX_ISSUES times, not 20,000', () => {
+    // every message quotes its line with JSON.stringify (quoteLine); it was called for each bad
+    // line, kept or not, a fifth of the readers' time on a MB of broken lines
+    const quoted = (f: () => unknown) => {
+      const stringify = JSON.stringify;
+      let n = 0;
+      JSON.stringify = ((...a: Parameters<typeof stringify>) => {
+        n++;
+        return stringify(...a);
+      }) as typeof stringify;
+      try {
+        configError(f);
+      } finally {
+        JSON.stringify = stringify;
+      }
+      return n;
+    };
+    const cc = quoted(() => parseClusterConf('cluster:\n\tname = c\n' + 'xx yy\n'.repeat(N), { file: 'f' }));
+    const coro = quoted(() => parseCorosyncConfCluster('x = y\n'.repeat(N), { file: 'f' }));
+    const dup = quoted(() => parseClusterConf('cluster:\n\tname = c\n\tnode_count = 0\n' + '\tname = c\n'.repeat(N) + 'node:\n', { file: 'f' }));
+    for (const [what, n] of Object.entries({ cc, coro, dup })) assert.ok(n <= 2 * MAX_ISSUES, `${what}: ${n} lines quoted`);
+  });
+
+  it(`corosync.conf: sections nested deeper than MAX_NESTING (${MAX_NESTING}) give one error at that line and the rest is not read`, () => {
+    const ok = 'a {\n'.repeat(MAX_NESTING) + '}\n'.repeat(MAX_NESTING);
+    assert.equal(parseCorosyncConf(ok).children.length, 1, `${MAX_NESTING} levels are read`);
+    // 100,000 levels took 0.2 s per 200 KB and kept every section; an unclosed one was reported each
+    // (each "{" has no name: lines 1–100 are listed, and the count says 2 more: line 101's and the depth)
+    const e = configError(() => parseCorosyncConf('{\n'.repeat(100_000) + 'x = y\n', { file: 'f' }));
+    assert.equal(e.issues.length, MAX_ISSUES + 1);
+    assert.match(e.issues.at(-1)!.message, /^2 more errors not shown/);
+    const deep = configError(() => parseCorosyncConf('a {\n'.repeat(100_000), { file: 'f' }));
+    assert.deepEqual(
+      deep.issues.map((i) => [i.code, i.line]),
+      [['E_COROSYNC_DEPTH', MAX_NESTING + 1]],
+    );
+    assert.match(deep.issues[0]!.message, /nested more than 100 deep: "a \{" \(the rest of the file was not read\)/);
+  });
+
+  it(`cman XML: elements nested deeper than MAX_NESTING (${MAX_NESTING}) give one error at that tag and the rest is not read`, () => {
+    const nest = (n: number) => '<cluster name="c">' + '<a>'.repeat(n - 1);
+    const ok = nest(MAX_NESTING) + '</a>'.repeat(MAX_NESTING - 1) + '<clusternodes><clusternode name="10.0.0.1" nodeid="1"/></clusternodes></cluster>';
+    assert.equal(parseCmanXml(ok).clusters[0]!.nodes.length, 1, `${MAX_NESTING} levels are read`);
+    // 1.4 M levels took 2.5 s of CPU (saxes keeps a tag object per open element)
+    const e = configError(() => parseCmanXml(nest(100_000), { file: 'f' }));
+    assert.deepEqual(
+      e.issues.map((i) => [i.code, i.line, i.column]),
+      [['E_XML_DEPTH', 1, '<cluster name="c">'.length + 1 + 3 * (MAX_NESTING - 1)]],
+    );
+    assert.match(e.issues[0]!.message, /^<a> is nested more than 100 elements deep/);
   });
 });

@@ -23,6 +23,16 @@ describe('o2cb defaults file', () => {
     assert.deepEqual(f.warnings, []);
   });
 
+  it('long values: runs of plain characters between escapes, quotes and line joins, outside and inside "…"', () => {
+    // the reader appends a run of plain characters at once (it was one += per character)
+    const plain = 'ab~c.d-e:f/g,'.repeat(5000);
+    const text = `A=${plain}\\$x\\ y'q u'z"${plain} \\"\\d\\` + '\n' + `"end\nB="${plain}"\n`;
+    const f = parseO2cbDefaults(text);
+    assert.equal(f.variables.A, `${plain}$x yq uz${plain} "\\dend`);
+    assert.equal(f.variables.B, plain);
+    assert.equal(f.assignments[1]!.line, 3);
+  });
+
   it('applies shell quoting: single, double, backslashes, export, comments, line joins', () => {
     const f = parseO2cbDefaults(
       [

@@ -1,10 +1,11 @@
 // npm run fuzz [-- --inputs N] [--only NAME] [--seed S] [--max-ms MS] [--save DIR (each finding's input)]: every parser and decoder the project has
 // takes N inputs (default 1,000,000 each): half generated, half mutations of real samples (byte
 // flips, splices, and slices repeated until the input is large or deeply nested — size, depth and
-// count are what small fuzzers never reach). Each must return or throw one of the project's typed
-// errors, within a bound on the CPU time per input (--max-ms, default 2000); the heap must not keep growing. Prints one line per
-// target and ends "N passed, N failed". Not part of `npm test` (it takes minutes); what it finds
-// becomes a regression test there.
+// count are what small fuzzers never reach; how often, see test/fuzz/mutate.ts). Each must return
+// or throw one of the project's typed errors, within a bound on the CPU time per input (--max-ms,
+// default 2000); the heap must not keep growing. Prints one line per target and ends "N passed,
+// N failed", with a progress line on stderr every 100,000 inputs. Not part of `npm test` (it takes
+// minutes to hours); what it finds becomes a regression test there.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -25,6 +26,7 @@ import { bufferReader, readSuperblock, VolumeFormatError } from '../../lib/model
 import { parseUevent } from '../../lib/model/uevent.js';
 import { parseControlRequest } from '../../lib/stack/daemon/controlSocket.js';
 import { benchArgs } from '../../bench/args.js';
+import { mutate, rng, type Sizes } from './mutate.js';
 
 const args = benchArgs(import.meta.url, { inputs: { default: '1000000', int: true }, only: {}, seed: { default: '1', int: true }, 'max-ms': { default: '2000', int: true }, save: {} });
 
@@ -36,6 +38,8 @@ interface Target {
   samples: Buffer[];
   /** larger inputs cost more: the biggest a mutation may grow to */
   maxBytes: number;
+  /** how often mutations are large (mutate.ts): 'skewed' for the text readers, default 'uniform' */
+  sizes?: Sizes;
   run(input: Buffer): unknown;
   /** a thrown error this target may give (anything else is a finding) */
   typed(e: unknown): boolean;
@@ -45,68 +49,6 @@ const fixture = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.m
 const text = (b: Buffer) => b.toString('utf8');
 const isConfigError = (e: unknown) => e instanceof ConfigError;
 const never = () => false;
-
-// small deterministic PRNG (xorshift32) for the mutations, seeded per target
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return n <= 0 ? 0 : x % n;
-  };
-}
-
-/** One mutation of a sample: flips, inserts, deletes, splices with another sample, or a slice repeated (size and depth). */
-function mutate(r: (n: number) => number, samples: Buffer[], maxBytes: number): Buffer {
-  let b = Buffer.from(samples[r(samples.length)]!);
-  const rounds = 1 + r(4);
-  for (let k = 0; k < rounds; k++) {
-    const len = b.length;
-    switch (r(7)) {
-      case 0: // flip bytes
-        for (let i = 0, n = 1 + r(8); i < n && len; i++) b[r(len)] = r(256);
-        break;
-      case 1: // insert interesting bytes
-        b = Buffer.concat([b.subarray(0, r(len + 1)), Buffer.from([[0], [0xff], [0x0a], [0x22], [0x7b], [0x5b], [0x3c], [0x3d], [0x5c], [0x80]][r(10)]!), b.subarray(r(len + 1))]);
-        break;
-      case 2: {
-        // delete a range
-        const at = r(len + 1);
-        b = Buffer.concat([b.subarray(0, at), b.subarray(at + r(64))]);
-        break;
-      }
-      case 3: {
-        // splice with another sample
-        const o = samples[r(samples.length)]!;
-        b = Buffer.concat([b.subarray(0, r(len + 1)), o.subarray(r(o.length + 1))]);
-        break;
-      }
-      case 4: {
-        // repeat a slice many times: large inputs, many nodes, deep nesting
-        const at = r(len + 1);
-        const piece = b.subarray(at, at + 1 + r(80));
-        const times = Math.min(Math.floor(maxBytes / Math.max(1, piece.length)), [2, 10, 100, 1000, 10000, 100000][r(6)]!);
-        b = Buffer.concat([b.subarray(0, at), ...Array<Buffer>(times).fill(piece), b.subarray(at)]);
-        break;
-      }
-      case 5: // truncate
-        b = b.subarray(0, r(len + 1));
-        break;
-      default: {
-        // overwrite a 32-bit field with an edge value
-        if (len >= 4) {
-          const v = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 255, 256, 4096][r(8)]!;
-          b.writeUInt32LE(v >>> 0, r(len - 3));
-        }
-      }
-    }
-    if (b.length > maxBytes) b = b.subarray(0, maxBytes);
-  }
-  return b;
-}
 
 const configText = fc.oneof(
   fc.string({ maxLength: 400 }),
@@ -120,12 +62,12 @@ const daemonMessages = ['{"t":"plock","op":"lock","fsid":1,"number":"42","start"
 const decoders = [decodePlockMessage, decodeFenceResult, decodeStartupFence, decodeStartupUnseen, decodeStart, decodeMounts];
 
 const targets: Target[] = [
-  { name: 'cluster.conf', gen: configText, samples: ['docs-cluster.conf', 'messy-cluster.conf', 'invalid-cluster.conf'].map((f) => fixture(`config/${f}`)), maxBytes: 4 << 20, run: (b) => parseClusterConf(text(b), { file: 'f' }), typed: isConfigError },
-  { name: 'cman XML', gen: configText, samples: [fixture('config/cman-cluster.conf')], maxBytes: 4 << 20, run: (b) => parseCmanXml(text(b), { file: 'f' }), typed: isConfigError },
-  { name: 'corosync.conf', gen: configText, samples: [fixture('config/corosync.conf')], maxBytes: 4 << 20, run: (b) => parseCorosyncConfCluster(text(b), { file: 'f' }), typed: isConfigError },
-  { name: '/etc/default/o2cb', gen: configText, samples: [fixture('config/default-o2cb')], maxBytes: 4 << 20, run: (b) => parseO2cbDefaults(text(b), { file: 'f' }), typed: isConfigError },
-  { name: 'JSON config', gen: configText, samples: [fixture('config/cluster.json')], maxBytes: 4 << 20, run: (b) => parseJsonConfig(text(b), { file: 'f' }), typed: isConfigError },
-  { name: 'any format (detect)', gen: configText, samples: ['cluster.json', 'cman-cluster.conf', 'corosync.conf', 'default-o2cb', 'docs-cluster.conf'].map((f) => fixture(`config/${f}`)), maxBytes: 4 << 20, run: (b) => parseAny(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'cluster.conf', gen: configText, sizes: 'skewed', samples: ['docs-cluster.conf', 'messy-cluster.conf', 'invalid-cluster.conf'].map((f) => fixture(`config/${f}`)), maxBytes: 4 << 20, run: (b) => parseClusterConf(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'cman XML', gen: configText, sizes: 'skewed', samples: [fixture('config/cman-cluster.conf')], maxBytes: 4 << 20, run: (b) => parseCmanXml(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'corosync.conf', gen: configText, sizes: 'skewed', samples: [fixture('config/corosync.conf')], maxBytes: 4 << 20, run: (b) => parseCorosyncConfCluster(text(b), { file: 'f' }), typed: isConfigError },
+  { name: '/etc/default/o2cb', gen: configText, sizes: 'skewed', samples: [fixture('config/default-o2cb')], maxBytes: 4 << 20, run: (b) => parseO2cbDefaults(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'JSON config', gen: configText, sizes: 'skewed', samples: [fixture('config/cluster.json')], maxBytes: 4 << 20, run: (b) => parseJsonConfig(text(b), { file: 'f' }), typed: isConfigError },
+  { name: 'any format (detect)', gen: configText, sizes: 'skewed', samples: ['cluster.json', 'cman-cluster.conf', 'corosync.conf', 'default-o2cb', 'docs-cluster.conf'].map((f) => fixture(`config/${f}`)), maxBytes: 4 << 20, run: (b) => parseAny(text(b), { file: 'f' }), typed: isConfigError },
   { name: 'superblock', gen: bytes(16384), samples: sbSamples, maxBytes: 1 << 20, run: (b) => readSuperblock(bufferReader(b)), typed: (e) => e instanceof VolumeFormatError },
   {
     name: 'heartbeat file',
@@ -182,11 +124,12 @@ for (const [ti, t] of targets.entries()) {
   let generated: Buffer[] = [];
   let ran = 0;
   for (let i = 0; i < N && findings.length < 5; i++, ran++) {
+    if (i && i % 100_000 === 0) process.stderr.write(`  ${t.name}: ${i} of ${N} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     let input: Buffer;
     if (i % 2 === 0) {
       if (generated.length === 0) generated = fc.sample(t.gen, { numRuns: genBatch, seed: args.seed + ti * 1_000_003 + i });
       input = generated.pop()!;
-    } else input = mutate(r, t.samples, t.maxBytes);
+    } else input = mutate(r, t.samples, t.maxBytes, t.sizes);
     biggest = Math.max(biggest, input.length);
     const s = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
