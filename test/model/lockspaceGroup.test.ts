@@ -69,7 +69,6 @@ class Sim {
 
   /** The network heals: each side sees the others' members join with nodeup (CPG's merge). */
   merge(): void {
-    const sides = this.sides!;
     this.sides = undefined;
     const base = new Map<string, GroupMember[][]>();
     for (const [k, ms] of [...this.groups]) {
@@ -82,10 +81,9 @@ class Sim {
       this.groups.set(g, all);
       for (const here of views) {
         const others = all.filter((m) => !here.some((h) => h.nodeid === m.nodeid));
-        if (others.length > 0) this.confchg(g, all.filter((m) => here.some((h) => h.nodeid === m.nodeid) || others.includes(m)), others.map((m) => ({ ...m, reason: 'nodeup' as MembershipReason })), [], here.map((m) => m.nodeid));
+        if (others.length > 0) this.confchg(g, all, others.map((m) => ({ ...m, reason: 'nodeup' as MembershipReason })), [], here.map((m) => m.nodeid));
       }
     }
-    void sides;
   }
 
   private confchg(group: string, members: GroupMember[], joined: GroupMemberChange[], left: GroupMemberChange[], to = members.map((m) => m.nodeid)): void {
@@ -431,9 +429,10 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
     assert.equal(s.state(1), 'stopped');
   });
 
-  /** 1,2 | 3: the minority (3) loses quorum; the majority fences 3 (an agent that powers nothing) and goes on. */
-  function splitThree(): Sim {
+  /** Three running nodes split 1,2 | 3: the minority (3) loses quorum, each side sees the other go. */
+  function partitionThree(autoFence: boolean): Sim {
     const s = new Sim([1, 2, 3]);
+    s.autoFence = autoFence;
     for (const id of [1, 2, 3]) s.online(id);
     s.run();
     s.partition([[1, 2], [3]]);
@@ -441,6 +440,12 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
     for (const id of [1, 2]) s.feed(3, { type: 'node-down', nodeid: id, at: ++s.t });
     for (const id of [1, 2]) s.feed(id, { type: 'node-down', nodeid: 3, at: ++s.t });
     s.run();
+    return s;
+  }
+
+  /** partitionThree, with the majority's fence of 3 succeeding (an agent that powers nothing): it goes on. */
+  function splitThree(): Sim {
+    const s = partitionThree(true);
     assert.deepEqual(s.fenced.filter((f) => f.by === 3), [], 'the inquorate side fenced');
     assert.deepEqual(fencedIds(s), [3, 3]);
     for (const id of [1, 2]) assert.deepEqual([s.state(id), s.members(id)], ['running', [1, 2]], `node ${id}`);
@@ -485,15 +490,7 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
   }
 
   it('a partition heals before the fence succeeded: the merged node stays failed and is fenced; the minority yields', function () {
-    const s = new Sim([1, 2, 3]);
-    s.autoFence = false;
-    for (const id of [1, 2, 3]) s.online(id);
-    s.run();
-    s.partition([[1, 2], [3]]);
-    s.feed(3, { type: 'quorum', quorate: false, at: ++s.t });
-    for (const id of [1, 2]) s.feed(3, { type: 'node-down', nodeid: id, at: ++s.t });
-    for (const id of [1, 2]) s.feed(id, { type: 'node-down', nodeid: 3, at: ++s.t });
-    s.run();
+    const s = partitionThree(false);
     s.merge();
     for (const id of [1, 2]) s.feed(3, { type: 'node-up', nodeid: id, at: ++s.t });
     s.feed(3, { type: 'quorum', quorate: true, at: ++s.t });
