@@ -89,9 +89,10 @@ mkdirSync(MNT, { recursive: true });
 for (const phase of modes) {
   // dlm | ours | base (the daemon of PLOCK_BASE, another checkout, without the trace); a digit may follow (dlm,ours1,base1,ours2)
   const flavour = phase.replace(/\d+$/, '');
-  // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads)
-  const mode = flavour.replace(/-st$/, '');
-  const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : [];
+  // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads);
+  // '-jl': --jitless (bytecode interpreter only: no machine code written, which TCG must retranslate)
+  const mode = flavour.replace(/-(st|jl)$/, '');
+  const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : flavour.endsWith('-jl') ? ['--jitless'] : [];
   const cli = mode === 'base' ? join(process.env.PLOCK_BASE ?? '/work/wt-plock-base', 'lib/cli/main.ts') : CLI;
   await barrier(`start-${phase}`);
   let daemon: ChildProcess | undefined;
@@ -153,6 +154,7 @@ await stopCorosync();
 if (me === 1 && process.env.PLOCK_HOSTBENCH !== '0') {
   // the daemon's whole path without corosync (a one-node static cluster, a socketpair for the device), under TCG
   for (const n of ['300', '3000']) say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+  say(`plock-daemon.ts --jitless 3000: ${execFileSync(process.execPath, ['--jitless', '--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', '3000'], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
 }
 flags.close();
 say('done');

@@ -19,7 +19,7 @@ interface Req extends PlockKernelRequest {
 }
 
 type Member = { nodeid: number; pid: number };
-type Delivery = { kind: 'msg'; from: Member; data: string } | { kind: 'change'; members: Member[]; joined: Member[]; left: (Member & { reason: GroupMemberChange['reason'] })[] };
+type Delivery = { kind: 'msg'; from: Member; data: string | Uint8Array } | { kind: 'change'; members: Member[]; joined: Member[]; left: (Member & { reason: GroupMemberChange['reason'] })[] };
 const key = (m: Member) => `${m.nodeid}:${m.pid}`;
 
 /** A group of nodes with one delivery order. Each join is a new incarnation (pid). */
@@ -221,7 +221,7 @@ describe('model/plockSync: POSIX locks replicated over a process group', functio
     const run = (acts: PlockAction<Req>[]): void => {
       for (const a of acts) {
         if (a.type === 'answer') answers.push([a.req.id, a.rv]);
-        else if (a.type === 'send') run(m.message(JSON.parse(a.data).ls as string, me, decodePlockMessage(a.data)!));
+        else if (a.type === 'send') run(m.message(a.ls, me, decodePlockMessage(a.data)!));
       }
     };
     for (const ls of ['A', 'B']) run(m.groupChange(ls, { members: [me], joined: [{ ...me, reason: 'join' }], left: [] }));
