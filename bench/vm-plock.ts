@@ -2,6 +2,7 @@
 // user-stack volume, served by dlm_controld and/or the o2stack daemon in the same boot, with the
 // per-stage trace of ours (O2STACK_PLOCK_TRACE) and optional strace -c / --cpu-prof.
 //   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_OUT=dir
+//        PLOCK_TRACE=0 (ours without the per-stage trace, as 'base' runs)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -105,7 +106,7 @@ for (const phase of modes) {
     const fd = openSync(dlog, 'w');
     const args = [...v8flags, '--import', 'tsx'];
     if (process.env.PLOCK_PROF === '1') args.push('--cpu-prof', '--cpu-prof-interval=4000', `--cpu-prof-dir=${join(out, `prof-n${me}`)}`);
-    daemon = spawn(process.execPath, [...args, cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: '1' } });
+    daemon = spawn(process.execPath, [...args, cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: process.env.PLOCK_TRACE ?? '1' } });
     closeSync(fd);
     dpid = daemon.pid!;
     if (!(await waitFor(() => readFileSync(dlog, 'utf8').includes('"ready"'), 180_000))) throw new Error(`daemon not ready: ${readFileSync(dlog, 'utf8')}`);
