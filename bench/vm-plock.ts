@@ -154,8 +154,12 @@ await barrier('end');
 await stopCorosync();
 if (me === 1 && process.env.PLOCK_HOSTBENCH !== '0') {
   // the daemon's whole path without corosync (a one-node static cluster, a socketpair for the device), under TCG
-  for (const n of ['300', '3000']) say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
-  say(`plock-daemon.ts --jitless 3000: ${execFileSync(process.execPath, ['--jitless', '--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', '3000'], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+  // with PLOCK_BASE, that checkout's daemon too (its bench/plock-daemon.ts, against its lib), each run a new process (cold)
+  const base = process.env.PLOCK_BASE;
+  for (const n of ['300', '3000']) {
+    if (base && existsSync(join(base, 'bench/plock-daemon.ts'))) say(`plock-daemon.ts base ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(base, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: base, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+    say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+  }
 }
 flags.close();
 say('done');
