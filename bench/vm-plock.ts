@@ -136,7 +136,8 @@ for (const phase of modes) {
   if (daemon && mode !== 'base') {
     process.kill(dpid, 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 2000));
-    say(`${phase} device stats: ${JSON.stringify(((await request(SOCK, 'status')) as { plocks: { device: unknown; counters: unknown } }).plocks.device)}`);
+    const pl = ((await request(SOCK, 'status')) as { plocks: { device: unknown; counters: unknown } }).plocks;
+    say(`${phase} device stats: ${JSON.stringify(pl.device)}; plock counters: ${JSON.stringify(pl.counters)}`);
   }
   say(`${phase} threads: ${threads(dpid)}; corosync: ${threads(corosyncPid()!)} ${execFileSync('chrt', ['-p', String(corosyncPid())], { encoding: 'utf8' }).trim()}`);
   await barrier(`contended-done-${phase}`);

@@ -199,7 +199,7 @@ export class PlockModel<R extends PlockKernelRequest> {
   private readonly waiting = new Map<string, R[]>();
   private rid = 0;
   private off: string | undefined;
-  readonly counters = { requests: 0, applied: 0, granted: 0, conflicts: 0, waits: 0, answered: 0, enosys: 0, unknownFs: 0, snapshotsSent: 0, synced: 0, resent: 0 };
+  readonly counters = { requests: 0, applied: 0, granted: 0, conflicts: 0, waits: 0, answered: 0, enosys: 0, unknownFs: 0, snapshotsSent: 0, synced: 0, resent: 0, sentBinary: 0, sentJson: 0 };
 
   constructor(private readonly o: PlockModelOptions) {
     this.off = o.off;
@@ -248,7 +248,12 @@ export class PlockModel<R extends PlockKernelRequest> {
 
   /** Binary only while every member reads it (else a daemon of the previous version would miss it). */
   private encode(rep: Replica, m: PlockOp): string | Uint8Array {
-    return rep.bin ? encodePlockWire(m, rep.fsid) : encodePlockJson(rep.ls, m);
+    if (rep.bin) {
+      this.counters.sentBinary++;
+      return encodePlockWire(m, rep.fsid);
+    }
+    this.counters.sentJson++;
+    return encodePlockJson(rep.ls, m);
   }
 
   /** A change of lockspace ls's group (every change, in delivery order). */

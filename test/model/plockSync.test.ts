@@ -314,6 +314,9 @@ describe('model/plockSync: POSIX locks replicated over a process group', functio
     b.ask(2, { optype: 2, start: 0n, end: 99n });
     b.settle();
     assert.equal(b.binary, n + 1, 'n3 left: binary again');
+    // what `o2stack status` shows of it
+    assert.ok(b.model(1).summary().counters.sentBinary >= 1 && b.model(1).summary().counters.sentJson >= 1);
+    assert.equal(b.model(2).summary().counters.sentBinary + b.model(2).summary().counters.sentJson, 2, "n2 asked twice");
   });
 
   it('a request message naming another lockspace (or a binary one this daemon cannot read) is logged and ignored', function () {
