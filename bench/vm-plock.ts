@@ -94,6 +94,8 @@ for (const phase of modes) {
   // '-jl': --jitless (bytecode interpreter only: no machine code written, which TCG must retranslate)
   const mode = flavour.replace(/-(st|jl)$/, '');
   const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : flavour.endsWith('-jl') ? ['--jitless'] : [];
+  // SIGUSR2 dumps the trace; without it (base, PLOCK_TRACE=0) the signal's default would end the daemon
+  const traced = mode !== 'base' && (process.env.PLOCK_TRACE ?? '1') === '1';
   const cli = mode === 'base' ? join(process.env.PLOCK_BASE ?? '/work/wt-plock-base', 'lib/cli/main.ts') : CLI;
   await barrier(`start-${phase}`);
   let daemon: ChildProcess | undefined;
@@ -126,16 +128,18 @@ for (const phase of modes) {
     const n = Number(/^pairs (\d+)/.exec(r)?.[1] ?? 0);
     say(`${phase} uncontended: ${r}; CPU per request (ms, 2 requests a pair): daemon ${((c1[0]! - c0[0]!) / (2 * n)).toFixed(2)}, corosync ${((c1[1]! - c0[1]!) / (2 * n)).toFixed(2)}`);
   }
-  if (daemon && mode !== 'base') {
+  if (daemon && traced) {
     process.kill(dpid, 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 2000));
   }
   await barrier(`solo-done-${phase}`);
   const r2 = pairs(file);
   say(`${phase} contended n${me}: ${r2}`);
-  if (daemon && mode !== 'base') {
+  if (daemon && traced) {
     process.kill(dpid, 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 2000));
+  }
+  if (daemon && mode !== 'base') {
     const pl = ((await request(SOCK, 'status')) as { plocks: { device: unknown; counters: unknown } }).plocks;
     say(`${phase} device stats: ${JSON.stringify(pl.device)}; plock counters: ${JSON.stringify(pl.counters)}`);
   }
