@@ -2,6 +2,7 @@
 // user-stack volume, served by dlm_controld and/or the o2stack daemon in the same boot, with the
 // per-stage trace of ours (O2STACK_PLOCK_TRACE) and optional strace -c / --cpu-prof.
 //   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_OUT=dir
+//        PLOCK_TRACE=0 (ours without the per-stage trace, as 'base' runs)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,9 +90,12 @@ mkdirSync(MNT, { recursive: true });
 for (const phase of modes) {
   // dlm | ours | base (the daemon of PLOCK_BASE, another checkout, without the trace); a digit may follow (dlm,ours1,base1,ours2)
   const flavour = phase.replace(/\d+$/, '');
-  // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads)
-  const mode = flavour.replace(/-st$/, '');
-  const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : [];
+  // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads);
+  // '-jl': --jitless (bytecode interpreter only: no machine code written, which TCG must retranslate)
+  const mode = flavour.replace(/-(st|jl)$/, '');
+  const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : flavour.endsWith('-jl') ? ['--jitless'] : [];
+  // SIGUSR2 dumps the trace; without it (base, PLOCK_TRACE=0) the signal's default would end the daemon
+  const traced = mode !== 'base' && (process.env.PLOCK_TRACE ?? '1') === '1';
   const cli = mode === 'base' ? join(process.env.PLOCK_BASE ?? '/work/wt-plock-base', 'lib/cli/main.ts') : CLI;
   await barrier(`start-${phase}`);
   let daemon: ChildProcess | undefined;
@@ -104,7 +108,7 @@ for (const phase of modes) {
     const fd = openSync(dlog, 'w');
     const args = [...v8flags, '--import', 'tsx'];
     if (process.env.PLOCK_PROF === '1') args.push('--cpu-prof', '--cpu-prof-interval=4000', `--cpu-prof-dir=${join(out, `prof-n${me}`)}`);
-    daemon = spawn(process.execPath, [...args, cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: '1' } });
+    daemon = spawn(process.execPath, [...args, cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: process.env.PLOCK_TRACE ?? '1' } });
     closeSync(fd);
     dpid = daemon.pid!;
     if (!(await waitFor(() => readFileSync(dlog, 'utf8').includes('"ready"'), 180_000))) throw new Error(`daemon not ready: ${readFileSync(dlog, 'utf8')}`);
@@ -124,17 +128,20 @@ for (const phase of modes) {
     const n = Number(/^pairs (\d+)/.exec(r)?.[1] ?? 0);
     say(`${phase} uncontended: ${r}; CPU per request (ms, 2 requests a pair): daemon ${((c1[0]! - c0[0]!) / (2 * n)).toFixed(2)}, corosync ${((c1[1]! - c0[1]!) / (2 * n)).toFixed(2)}`);
   }
-  if (daemon && mode !== 'base') {
+  if (daemon && traced) {
     process.kill(dpid, 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 2000));
   }
   await barrier(`solo-done-${phase}`);
   const r2 = pairs(file);
   say(`${phase} contended n${me}: ${r2}`);
-  if (daemon && mode !== 'base') {
+  if (daemon && traced) {
     process.kill(dpid, 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 2000));
-    say(`${phase} device stats: ${JSON.stringify(((await request(SOCK, 'status')) as { plocks: { device: unknown; counters: unknown } }).plocks.device)}`);
+  }
+  if (daemon && mode !== 'base') {
+    const pl = ((await request(SOCK, 'status')) as { plocks: { device: unknown; counters: unknown } }).plocks;
+    say(`${phase} device stats: ${JSON.stringify(pl.device)}; plock counters: ${JSON.stringify(pl.counters)}`);
   }
   say(`${phase} threads: ${threads(dpid)}; corosync: ${threads(corosyncPid()!)} ${execFileSync('chrt', ['-p', String(corosyncPid())], { encoding: 'utf8' }).trim()}`);
   await barrier(`contended-done-${phase}`);
@@ -152,7 +159,12 @@ await barrier('end');
 await stopCorosync();
 if (me === 1 && process.env.PLOCK_HOSTBENCH !== '0') {
   // the daemon's whole path without corosync (a one-node static cluster, a socketpair for the device), under TCG
-  for (const n of ['300', '3000']) say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+  // with PLOCK_BASE, that checkout's daemon too (its bench/plock-daemon.ts, against its lib), each run a new process (cold)
+  const base = process.env.PLOCK_BASE;
+  for (const n of ['300', '3000']) {
+    if (base && existsSync(join(base, 'bench/plock-daemon.ts'))) say(`plock-daemon.ts base ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(base, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: base, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+    say(`plock-daemon.ts ${n}: ${execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/plock-daemon.ts'), '--pairs', n], { cwd: root, encoding: 'utf8', timeout: 600_000 }).trim()}`);
+  }
 }
 flags.close();
 say('done');

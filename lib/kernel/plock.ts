@@ -48,41 +48,28 @@ export function plockOpName(optype: number): PlockOp | undefined {
 const LE = endianness() === 'LE';
 // no closures in these two: they run for every POSIX lock on every volume
 
-/** Decodes the record at `offset` (native endianness, as the kernel writes it). */
+/**
+ * Decodes the record at `offset` (native endianness, as the kernel writes it). Through a DataView:
+ * its 64-bit reads are native code, Buffer's readBigUInt64* are JavaScript (the daemon runs this
+ * cold, often interpreted, for every POSIX lock).
+ */
 export function decodePlockInfo(b: Buffer, offset = 0): PlockInfo {
   if (b.length < offset + PLOCK_RECORD_BYTES) throw new RangeError(`a plock record is ${PLOCK_RECORD_BYTES} bytes; ${b.length - offset} left at offset ${offset}`);
-  const o = offset;
-  if (LE) {
-    return {
-      version: [b.readUInt32LE(o), b.readUInt32LE(o + 4), b.readUInt32LE(o + 8)],
-      optype: b[o + 12]!,
-      ex: b[o + 13]! !== 0,
-      wait: b[o + 14]! !== 0,
-      flags: b[o + 15]!,
-      pid: b.readUInt32LE(o + 16),
-      nodeid: b.readInt32LE(o + 20),
-      rv: b.readInt32LE(o + 24),
-      fsid: b.readUInt32LE(o + 28),
-      number: b.readBigUInt64LE(o + 32),
-      start: b.readBigUInt64LE(o + 40),
-      end: b.readBigUInt64LE(o + 48),
-      owner: b.readBigUInt64LE(o + 56),
-    };
-  }
+  const v = new DataView(b.buffer, b.byteOffset + offset, PLOCK_RECORD_BYTES);
   return {
-    version: [b.readUInt32BE(o), b.readUInt32BE(o + 4), b.readUInt32BE(o + 8)],
-    optype: b[o + 12]!,
-    ex: b[o + 13]! !== 0,
-    wait: b[o + 14]! !== 0,
-    flags: b[o + 15]!,
-    pid: b.readUInt32BE(o + 16),
-    nodeid: b.readInt32BE(o + 20),
-    rv: b.readInt32BE(o + 24),
-    fsid: b.readUInt32BE(o + 28),
-    number: b.readBigUInt64BE(o + 32),
-    start: b.readBigUInt64BE(o + 40),
-    end: b.readBigUInt64BE(o + 48),
-    owner: b.readBigUInt64BE(o + 56),
+    version: [v.getUint32(0, LE), v.getUint32(4, LE), v.getUint32(8, LE)],
+    optype: v.getUint8(12),
+    ex: v.getUint8(13) !== 0,
+    wait: v.getUint8(14) !== 0,
+    flags: v.getUint8(15),
+    pid: v.getUint32(16, LE),
+    nodeid: v.getInt32(20, LE),
+    rv: v.getInt32(24, LE),
+    fsid: v.getUint32(28, LE),
+    number: v.getBigUint64(32, LE),
+    start: v.getBigUint64(40, LE),
+    end: v.getBigUint64(48, LE),
+    owner: v.getBigUint64(56, LE),
   };
 }
 

@@ -22,6 +22,9 @@
 import { GroupBarrier } from './lockspaceGroup.js';
 import { compareMembers, type GroupMember, type MembersChangedEvent } from './membership.js';
 import { PlockTable, type Plock, type PlockGrant } from './plockTable.js';
+import { decodePlockWire, encodePlockWire, isPlockWire, PLOCK_WIRE_VERSION, type PlockOp, type PlockWireOp } from './plockWire.js';
+
+export type { PlockOp, PlockWireOp } from './plockWire.js';
 
 export const ENOSYS = 38;
 export const ENOLCK = 37;
@@ -45,9 +48,10 @@ export interface PlockKernelRequest {
   answerable: boolean;
 }
 
-export type PlockWireOp = 'lock' | 'unlock' | 'get' | 'close' | 'cancel';
-
-/** The request as multicast (u64s as decimal strings). The sender's node comes from the delivery. */
+/**
+ * The request as multicast in JSON (u64s as decimal strings), the form every daemon reads; the
+ * binary form (lib/model/plockWire.ts) is used only where every member announced it reads that.
+ */
 export interface PlockOpMessage {
   type: 'plock';
   ls: string;
@@ -67,6 +71,8 @@ export interface PlockStateMessage {
   ls: string;
   tag: string;
   have: boolean;
+  /** the binary plock format version this member reads (absent: JSON only, daemons before it) */
+  bin?: number;
 }
 export interface PlockDataMessage {
   type: 'plock-data';
@@ -74,27 +80,70 @@ export interface PlockDataMessage {
   tag: string;
   table: unknown;
 }
-export type PlockMessage = PlockOpMessage | PlockStateMessage | PlockDataMessage;
+/** A delivered plock request, from either form: JSON names its lockspace, binary its fsid. */
+export type PlockOpDelivered = PlockOp & { ls?: string; fsid?: number };
+/** A message with the binary magic that is not a binary plock request this daemon reads. */
+export interface PlockRefusedMessage {
+  type: 'plock-refused';
+  why: string;
+}
+export type PlockMessage = PlockOpDelivered | PlockStateMessage | PlockDataMessage | PlockRefusedMessage;
 
 export type PlockAction<R> =
-  | { type: 'send'; ls: string; data: string }
+  /** rid: set for a request's own message (tracing; its failure is answered through notSent) */
+  | { type: 'send'; ls: string; data: string | Uint8Array; rid?: number }
   | { type: 'answer'; req: R; rv: number; fields?: { ex: boolean; pid: number; nodeid: number; start: bigint; end: bigint } }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; data?: Record<string, unknown> };
 
-/** A group message as a plock message, or undefined (a start, another kind, garbage). */
-export function decodePlockMessage(data: string): PlockMessage | undefined {
-  // cheap test first: start messages are the other kind on these groups
+const U64_TEXT = /^(0|[1-9][0-9]{0,19})$/;
+const U64_MAX = 0xffffffffffffffffn;
+/** A u64 as decimal text, or undefined (anything else: a message is refused, never thrown on). */
+function u64(s: unknown): bigint | undefined {
+  if (typeof s !== 'string' || !U64_TEXT.test(s)) return undefined;
+  const v = BigInt(s);
+  return v <= U64_MAX ? v : undefined;
+}
+const utf8 = new TextDecoder();
+const OPS = new Set<string>(['lock', 'unlock', 'get', 'close', 'cancel']);
+const isU32 = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+
+/**
+ * A group message (as delivered: bytes, or its text) as a plock message, or undefined (a start,
+ * another kind, garbage). Binary plock messages it cannot read come back as 'plock-refused'.
+ */
+export function decodePlockMessage(data: string | Uint8Array): PlockMessage | undefined {
+  if (typeof data !== 'string') {
+    if (isPlockWire(data)) {
+      const d = decodePlockWire(data);
+      return d.ok ? d.op : { type: 'plock-refused', why: d.why };
+    }
+    // cheap test before the text: start messages are the other kind on these groups
+    if (data.length < 14 || data[0] !== 0x7b || data[9] !== 0x70) return undefined;
+    data = utf8.decode(data);
+  }
   if (!data.startsWith('{"type":"plock')) return undefined;
   try {
-    const m = JSON.parse(data) as Partial<PlockMessage> & Record<string, unknown>;
+    const m = JSON.parse(data) as Record<string, unknown>;
     if (typeof m.ls !== 'string') return undefined;
-    if (m.type === 'plock' && typeof m.op === 'string' && typeof m.rid === 'number' && typeof m.number === 'string' && typeof m.start === 'string' && typeof m.end === 'string' && typeof m.owner === 'string' && typeof m.pid === 'number') return m as PlockOpMessage;
-    if (m.type === 'plock-state' && typeof m.tag === 'string' && typeof m.have === 'boolean') return m as PlockStateMessage;
-    if (m.type === 'plock-data' && typeof m.tag === 'string' && m.table !== undefined) return m as PlockDataMessage;
+    if (m.type === 'plock') {
+      const number = u64(m.number);
+      const start = u64(m.start);
+      const end = u64(m.end);
+      const owner = u64(m.owner);
+      if (typeof m.op !== 'string' || !OPS.has(m.op) || !isU32(m.rid) || !isU32(m.pid) || number === undefined || start === undefined || end === undefined || owner === undefined) return undefined;
+      return { type: 'plock', ls: m.ls, op: m.op as PlockWireOp, rid: m.rid, ex: m.ex === true, wait: m.wait === true, pid: m.pid, number, start, end, owner };
+    }
+    if (m.type === 'plock-state' && typeof m.tag === 'string' && typeof m.have === 'boolean') return { type: 'plock-state', ls: m.ls, tag: m.tag, have: m.have, ...(typeof m.bin === 'number' && Number.isInteger(m.bin) && m.bin > 0 ? { bin: m.bin } : {}) };
+    if (m.type === 'plock-data' && typeof m.tag === 'string' && m.table !== undefined) return { type: 'plock-data', ls: m.ls, tag: m.tag, table: m.table };
   } catch {
     /* not JSON */
   }
   return undefined;
+}
+
+/** A request in the JSON form (what daemons before the binary form read), as they encode it. */
+export function encodePlockJson(ls: string, m: PlockOp): string {
+  return JSON.stringify({ type: 'plock', ls, op: m.op, rid: m.rid, ex: m.ex, wait: m.wait, pid: m.pid, number: m.number.toString(), start: m.start.toString(), end: m.end.toString(), owner: m.owner.toString() } satisfies PlockOpMessage);
 }
 
 function wireOp(r: PlockKernelRequest): PlockWireOp | undefined {
@@ -110,15 +159,17 @@ const memberKey = (m: { nodeid: number; pid: number }) => `${m.nodeid}:${m.pid}`
 // on two volumes for files with the same inode number)
 const waitKey = (fsid: number, number: bigint, l: { owner: bigint; pid: number; start: bigint; end: bigint; ex: boolean }) => `${fsid}:${number}:${l.owner}:${l.pid}:${l.start}:${l.end}:${l.ex ? 1 : 0}`;
 
-type Buffered = { kind: 'op'; from: { nodeid: number; pid: number }; msg: PlockOpMessage } | { kind: 'purge'; nodeids: number[] };
+type Buffered = { kind: 'op'; from: { nodeid: number; pid: number }; msg: PlockOp } | { kind: 'purge'; nodeids: number[] };
 
 /** One lockspace's replica. */
 class Replica {
   table = new PlockTable();
   synced = false;
   readonly barrier = new GroupBarrier();
-  /** plock-state flags by tag and member */
-  readonly haves = new Map<string, Map<string, boolean>>();
+  /** plock-state flags by tag and member: holds the table, binary format version read */
+  readonly haves = new Map<string, Map<string, { have: boolean; bin: number }>>();
+  /** every member of the current change announced the binary form: requests go out binary */
+  bin = false;
   /** unsynced: what was delivered since this node joined, and where each completed barrier fell in it */
   buffer: Buffered[] = [];
   readonly marks = new Map<string, number>();
@@ -143,12 +194,12 @@ export class PlockModel<R extends PlockKernelRequest> {
   private readonly replicas = new Map<string, Replica>();
   private readonly byFsid = new Map<number, Replica>();
   /** own requests multicast and not yet answered, by request id */
-  private readonly inFlight = new Map<number, { req: R; ls: string; msg: string }>();
+  private readonly inFlight = new Map<number, { req: R; ls: string; op: PlockOp }>();
   /** own waiters queued in a table, by their lock's fields, for the answer when granted */
   private readonly waiting = new Map<string, R[]>();
   private rid = 0;
   private off: string | undefined;
-  readonly counters = { requests: 0, applied: 0, granted: 0, conflicts: 0, waits: 0, answered: 0, enosys: 0, unknownFs: 0, snapshotsSent: 0, synced: 0, resent: 0 };
+  readonly counters = { requests: 0, applied: 0, granted: 0, conflicts: 0, waits: 0, answered: 0, enosys: 0, unknownFs: 0, snapshotsSent: 0, synced: 0, resent: 0, sentBinary: 0, sentJson: 0 };
 
   constructor(private readonly o: PlockModelOptions) {
     this.off = o.off;
@@ -188,11 +239,21 @@ export class PlockModel<R extends PlockKernelRequest> {
       const why = !op ? `unknown plock operation ${r.optype}` : `no lockspace with id ${r.fsid} in a process group here`;
       return [{ type: 'log', level: 'warn', msg: `plock request refused (-ENOLCK): ${why}`, data: { fsid: r.fsid, optype: r.optype } }, ...(r.answerable ? [{ type: 'answer' as const, req: r, rv: -ENOLCK }] : [])];
     }
-    const rid = ++this.rid;
-    const msg: PlockOpMessage = { type: 'plock', ls: rep.ls, op, rid, ex: r.ex, wait: r.wait, pid: r.pid, number: r.number.toString(), start: r.start.toString(), end: r.end.toString(), owner: r.owner.toString() };
-    const data = JSON.stringify(msg);
-    this.inFlight.set(rid, { req: r, ls: rep.ls, msg: data });
-    return [{ type: 'send', ls: rep.ls, data }];
+    // a u32 on the wire; wraps after 4 billion requests (long answered by then)
+    const rid = (this.rid = (this.rid + 1) >>> 0 || 1);
+    const msg: PlockOp = { type: 'plock', op, rid, ex: r.ex, wait: r.wait, pid: r.pid, number: r.number, start: r.start, end: r.end, owner: r.owner };
+    this.inFlight.set(rid, { req: r, ls: rep.ls, op: msg });
+    return [{ type: 'send', ls: rep.ls, data: this.encode(rep, msg), rid }];
+  }
+
+  /** Binary only while every member reads it (else a daemon of the previous version would miss it). */
+  private encode(rep: Replica, m: PlockOp): string | Uint8Array {
+    if (rep.bin) {
+      this.counters.sentBinary++;
+      return encodePlockWire(m, rep.fsid);
+    }
+    this.counters.sentJson++;
+    return encodePlockJson(rep.ls, m);
   }
 
   /** A change of lockspace ls's group (every change, in delivery order). */
@@ -217,7 +278,9 @@ export class PlockModel<R extends PlockKernelRequest> {
       else rep.buffer.push({ kind: 'purge', nodeids: gone });
     }
     const tag = rep.barrier.change(c);
-    out.push({ type: 'send', ls, data: JSON.stringify({ type: 'plock-state', ls, tag, have: rep.synced } satisfies PlockStateMessage) });
+    // JSON until every member of this change has said it reads the binary form
+    rep.bin = false;
+    out.push({ type: 'send', ls, data: JSON.stringify({ type: 'plock-state', ls, tag, have: rep.synced, bin: PLOCK_WIRE_VERSION } satisfies PlockStateMessage) });
     // states delivered before this change (a weaker source than CPG) may already complete it
     if (rep.barrier.complete()) out.push(...this.barrierComplete(rep, tag));
     return out;
@@ -236,7 +299,9 @@ export class PlockModel<R extends PlockKernelRequest> {
   message(ls: string, from: { nodeid: number; pid: number }, m: PlockMessage): PlockAction<R>[] {
     const rep = this.replicas.get(ls);
     if (!rep) return [];
+    if (m.type === 'plock-refused') return [{ type: 'log', level: 'error', msg: `plock message in ${ls} from node ${from.nodeid} not read (${m.why}): ignored; the members' tables may differ from here on`, data: { ls, nodeid: from.nodeid } }];
     if (m.type === 'plock') {
+      if ((m.fsid !== undefined && m.fsid !== rep.fsid) || (m.ls !== undefined && m.ls !== ls)) return [{ type: 'log', level: 'error', msg: `plock message in ${ls} from node ${from.nodeid} names another lockspace (${m.ls ?? `id ${m.fsid}`}): ignored`, data: { ls, nodeid: from.nodeid } }];
       if (!rep.synced) {
         rep.buffer.push({ kind: 'op', from, msg: m });
         return [];
@@ -249,7 +314,7 @@ export class PlockModel<R extends PlockKernelRequest> {
         rep.haves.set(m.tag, (h = new Map()));
         if (rep.haves.size > 16) rep.haves.delete(rep.haves.keys().next().value as string);
       }
-      h.set(memberKey(from), m.have);
+      h.set(memberKey(from), { have: m.have, bin: m.bin ?? 0 });
       if (rep.barrier.start(from, m.tag) === 'counted' && rep.barrier.complete()) return this.barrierComplete(rep, m.tag);
       return [];
     }
@@ -267,8 +332,9 @@ export class PlockModel<R extends PlockKernelRequest> {
   }
 
   private barrierComplete(rep: Replica, tag: string): PlockAction<R>[] {
-    const h = rep.haves.get(tag) ?? new Map<string, boolean>();
-    const holders = rep.barrier.members.filter((m) => h.get(memberKey(m)) === true);
+    const h = rep.haves.get(tag) ?? new Map<string, { have: boolean; bin: number }>();
+    rep.bin = rep.barrier.members.every((m) => (h.get(memberKey(m))?.bin ?? 0) >= PLOCK_WIRE_VERSION);
+    const holders = rep.barrier.members.filter((m) => h.get(memberKey(m))?.have === true);
     if (holders.length === 0) {
       if (rep.synced) return [{ type: 'log', level: 'error', msg: `plocks of ${rep.ls}: no member says it holds the table, though this node does (a member runs another version?)`, data: { ls: rep.ls } }];
       return this.becomeSynced(rep, new PlockTable(), rep.buffer.length, 'empty: no member held locks');
@@ -278,7 +344,7 @@ export class PlockModel<R extends PlockKernelRequest> {
       if (rep.marks.size > 16) rep.marks.delete(rep.marks.keys().next().value as string);
       return [];
     }
-    const needers = rep.barrier.members.filter((m) => h.get(memberKey(m)) !== true);
+    const needers = rep.barrier.members.filter((m) => h.get(memberKey(m))?.have !== true);
     if (needers.length === 0) return [];
     const sender = holders[0]!;
     if (sender.nodeid !== rep.self.nodeid || sender.pid !== rep.self.pid) return [];
@@ -306,7 +372,8 @@ export class PlockModel<R extends PlockKernelRequest> {
       const f = this.inFlight.get(b.msg.rid);
       if (!f) continue;
       this.counters.resent++;
-      out.push({ type: 'send', ls: rep.ls, data: f.msg });
+      // in the form the members now read (one may have joined that reads only JSON)
+      out.push({ type: 'send', ls: rep.ls, data: this.encode(rep, f.op), rid: b.msg.rid });
     }
     for (const b of buffered.slice(mark)) out.push(...(b.kind === 'op' ? this.apply(rep, b.from, b.msg) : this.purge(rep, b.nodeids)));
     return out;
@@ -327,14 +394,14 @@ export class PlockModel<R extends PlockKernelRequest> {
   }
 
   /** Applies one delivered request to the table; answers this node's own. */
-  private apply(rep: Replica, from: { nodeid: number; pid: number }, m: PlockOpMessage): PlockAction<R>[] {
+  private apply(rep: Replica, from: { nodeid: number; pid: number }, m: PlockOp): PlockAction<R>[] {
     this.counters.applied++;
     const mine = from.nodeid === rep.self.nodeid && from.pid === rep.self.pid;
     const own = mine ? this.inFlight.get(m.rid) : undefined;
     if (own) this.inFlight.delete(m.rid);
-    const number = BigInt(m.number);
-    const owner = BigInt(m.owner);
-    const lock: Plock = { nodeid: from.nodeid, owner, pid: m.pid, start: BigInt(m.start), end: BigInt(m.end), ex: m.ex };
+    const number = m.number;
+    const owner = m.owner;
+    const lock: Plock = { nodeid: from.nodeid, owner, pid: m.pid, start: m.start, end: m.end, ex: m.ex };
     const out: PlockAction<R>[] = [];
     // own answerable request: answered below (no closure here: this runs for every POSIX lock)
     const req = own && own.req.answerable ? own.req : undefined;

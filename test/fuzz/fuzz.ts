@@ -21,7 +21,8 @@ import { decodeFenceResult, decodeStartupFence, decodeStartupUnseen } from '../.
 import { readHeartbeatRegion } from '../../lib/model/heartbeatFile.js';
 import { decodeStart } from '../../lib/model/lockspaceGroup.js';
 import { decodeMounts } from '../../lib/model/mountTracker.js';
-import { decodePlockMessage } from '../../lib/model/plockSync.js';
+import { decodePlockMessage, encodePlockJson } from '../../lib/model/plockSync.js';
+import { encodePlockWire, PLOCK_WIRE_BYTES } from '../../lib/model/plockWire.js';
 import { bufferReader, readSuperblock, VolumeFormatError } from '../../lib/model/superblock.js';
 import { parseUevent } from '../../lib/model/uevent.js';
 import { parseControlRequest } from '../../lib/stack/daemon/controlSocket.js';
@@ -95,6 +96,19 @@ const targets: Target[] = [
     samples: ['status\n', 'fence-ack 2\n', 'plocks ABC\n', 'dump 50\n', 'constructor\n'].map((s) => Buffer.from(s)),
     maxBytes: 64 << 10,
     run: (b) => parseControlRequest(text(b), ['status', 'plocks', 'dump', 'fence-ack', 'node-down']),
+    typed: never,
+  },
+  {
+    // as the daemon reads a lockspace group's message: its bytes (binary form, or JSON text)
+    name: 'plock group message (bytes)',
+    gen: fc.oneof(bytes(128), fc.uint8Array({ minLength: PLOCK_WIRE_BYTES, maxLength: PLOCK_WIRE_BYTES }).map((a) => Buffer.concat([Buffer.from([0x7b, 0, 0x50, 0x4c, 1]), Buffer.from(a).subarray(5)]))),
+    samples: [
+      Buffer.from(encodePlockWire({ type: 'plock', op: 'lock', rid: 1, ex: true, wait: true, pid: 7, number: 42n, start: 0n, end: 0x7fffffffffffffffn, owner: 0xffff888812345678n }, 0xdeadbeef)),
+      Buffer.from(encodePlockJson('ABC', { type: 'plock', op: 'get', rid: 2, ex: false, wait: false, pid: 7, number: 42n, start: 0n, end: 9n, owner: 1n })),
+      Buffer.from('{"type":"plock-state","ls":"ABC","tag":"m=1:1;j=1:1;l=","have":true,"bin":1}'),
+    ],
+    maxBytes: 64 << 10,
+    run: (b) => decodePlockMessage(b),
     typed: never,
   },
   {

@@ -379,9 +379,10 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     }
     const ls = lockspaceOfGroup(m.group);
     if (ls === undefined) return;
+    // plock messages are applied as delivered (their order against member changes matters); they
+    // are read from the bytes (most are binary), the rest as text
+    if (this.plocks.message(ls, { nodeid: m.nodeid, pid: m.pid }, m.data)) return;
     const data = m.data.toString('utf8');
-    // plock messages are applied as delivered (their order against member changes matters)
-    if (this.plocks.message(ls, { nodeid: m.nodeid, pid: m.pid }, data)) return;
     this.enqueue(() => this.feed({ type: 'group-message', ls, nodeid: m.nodeid, pid: m.pid, data, at: Date.now() }));
   }
 

@@ -78,8 +78,8 @@ export class PlockService {
     this.run(this.model.groupChange(ls, c));
   }
 
-  /** A message in a lockspace group, as delivered: true if it was plock's. */
-  message(ls: string, from: { nodeid: number; pid: number }, data: string): boolean {
+  /** A message in a lockspace group, as delivered (its bytes): true if it was plock's. */
+  message(ls: string, from: { nodeid: number; pid: number }, data: Uint8Array): boolean {
     const t = this.trace.on ? this.trace.now() : 0;
     const m = decodePlockMessage(data);
     if (!m) return false;
@@ -90,7 +90,7 @@ export class PlockService {
     } else this.tReadOf = undefined;
     const t1 = this.trace.on ? this.trace.now() : 0;
     if (this.trace.on) this.trace.add('deliverDecode', t1 - t);
-    if (m.ls === ls && this.device) {
+    if ((m.type === 'plock-refused' || m.ls === undefined || m.ls === ls) && this.device) {
       const acts = this.model.message(ls, from, m);
       if (this.trace.on) this.trace.add('deliverModel', this.trace.now() - t1);
       this.run(acts);
@@ -118,7 +118,7 @@ export class PlockService {
     for (const a of actions) {
       if (a.type === 'log') this.o.log(a.level, 'plock', a.msg, a.data);
       else if (a.type === 'answer') this.answer(a.req, a.rv, a.fields);
-      else this.send(a.ls, a.data);
+      else this.send(a.ls, a.data, a.rid);
     }
   }
 
@@ -134,20 +134,19 @@ export class PlockService {
     }
   }
 
-  private send(ls: string, data: string): void {
-    let rid = -1;
-    if (this.trace.on && data.startsWith('{"type":"plock",')) {
-      rid = (JSON.parse(data) as { rid: number }).rid;
+  private send(ls: string, data: string | Uint8Array, rid: number | undefined): void {
+    if (this.trace.on && rid !== undefined) {
       const f = (this.model as unknown as { inFlight: Map<number, { req: object }> }).inFlight.get(rid);
       this.trace.sent(f?.req, rid, this.trace.now());
     }
-    const p = this.o.membership.send(lockspaceGroupName(ls), data);
-    if (rid >= 0) void p.then(() => this.trace.resolved(rid), () => undefined);
-    p.catch((e: unknown) => {
-      this.o.log('error', 'plock-send', `multicast in ${lockspaceGroupName(ls)} failed: ${(e as Error).message}`);
-      // an own request that never left is answered now, not left to hang
-      const m = decodePlockMessage(data);
-      if (m?.type === 'plock') this.run(this.model.notSent(m.rid, ENOLCK, `multicast failed: ${(e as Error).message}`));
-    });
+    const p = this.o.membership.send(lockspaceGroupName(ls), typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    if (this.trace.on && rid !== undefined) void p.then(() => this.trace.resolved(rid), () => undefined);
+    p.catch((e: unknown) => this.sendFailed(ls, rid, e as Error));
+  }
+
+  private sendFailed(ls: string, rid: number | undefined, e: Error): void {
+    this.o.log('error', 'plock-send', `multicast in ${lockspaceGroupName(ls)} failed: ${e.message}`);
+    // an own request that never left is answered now, not left to hang
+    if (rid !== undefined) this.run(this.model.notSent(rid, ENOLCK, `multicast failed: ${e.message}`));
   }
 }

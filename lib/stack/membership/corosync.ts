@@ -129,10 +129,11 @@ export class CorosyncMembership extends EventEmitter<MembershipEvents> implement
     this.groups.delete(group);
   }
 
-  async send(group: string, data: Buffer | string): Promise<void> {
+  // not async: every POSIX lock comes through here, and g.send's promise is returned as it is
+  send(group: string, data: Buffer | string): Promise<void> {
     const g = this.groups.get(group);
-    if (!g) throw new CorosyncError({ code: 'CS_ERR_NOT_EXIST', csError: 12, call: 'cpg_mcast_joined', subject: group, hint: 'join the group first' });
-    await g.send(data);
+    if (!g) return Promise.reject(new CorosyncError({ code: 'CS_ERR_NOT_EXIST', csError: 12, call: 'cpg_mcast_joined', subject: group, hint: 'join the group first' }));
+    return g.send(data);
   }
 
   async close(): Promise<void> {
