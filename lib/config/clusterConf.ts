@@ -85,8 +85,11 @@ interface Attr {
 interface Stanza {
   type: string;
   line: number;
-  attrs: Map<string, Attr>;
+  /** made at the first attribute: a MB of bare headers kept a Map each, and the GC's time went to them */
+  attrs?: Map<string, Attr>;
 }
+
+const attrOf = (s: Stanza, key: string) => s.attrs?.get(key);
 
 const HEADER = /^([A-Za-z0-9_]+)[ \t]*:[ \t]*$/;
 const ATTRIBUTE = /^([A-Za-z0-9_]+)[ \t]*=(.*)$/;
@@ -103,7 +106,7 @@ function lex(text: string, issues: IssueList): Stanza[] {
     if (h) {
       const type = h[1]!;
       if (type === 'cluster' || type === 'node' || type === 'heartbeat') {
-        current = { type, line, attrs: new Map() };
+        current = { type, line };
         stanzas.push(current);
         skipping = false;
       } else {
@@ -133,7 +136,8 @@ function lex(text: string, issues: IssueList): Stanza[] {
       const key = a[1]!;
       const value = a[2]!.trim();
       const stanza = current;
-      const prev = stanza.attrs.get(key);
+      const attrs = (stanza.attrs ??= new Map());
+      const prev = attrs.get(key);
       if (prev) {
         issues.warn(line, () => ({
           code: 'W_CONF_DUP_KEY',
@@ -142,7 +146,7 @@ function lex(text: string, issues: IssueList): Stanza[] {
           hint: `remove one of the two ${key} lines`,
         }));
       }
-      stanza.attrs.set(key, { value, line, text: raw });
+      attrs.set(key, { value, line, text: raw });
       return;
     }
     const looksLikeColon = /^[A-Za-z0-9_]+[ \t]*:/.test(t);
@@ -174,6 +178,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
   const attach: { stanza: Stanza; node?: NodeConfig; region?: string }[] = [];
 
   const warnUnknown = (s: Stanza, known: readonly string[]) => {
+    if (!s.attrs) return;
     for (const [key, attr] of s.attrs) {
       if (known.includes(key)) continue;
       issues.warn(attr.line, () => {
@@ -191,8 +196,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
     issues.error(s.line, () => ({ code: 'E_CONF_MISSING_KEY', key: `${s.type}.${key}`, message: `the ${s.type} stanza at line ${s.line} has no '${key}'`, hint }));
 
   for (const s of stanzas) {
-    const loc = makeLoc(opts.file, s.line);
-    const get = (k: string) => s.attrs.get(k);
+    const get = (k: string) => attrOf(s, k);
     if (s.type === 'cluster') {
       warnUnknown(s, [...KNOWN_KEYS.cluster, ...Object.keys(CLUSTER_CONF_EXTENSION_KEYS)]);
       const name = get('name');
@@ -200,7 +204,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
         missing(s, 'name', 'add "name = NAME" (1–16 letters or digits)');
         continue;
       }
-      const c: ClusterConfig = { name: name.value, nodes: [], heartbeatMode: 'local', heartbeatRegions: [], timeouts: {}, loc };
+      const c: ClusterConfig = { name: name.value, nodes: [], heartbeatMode: 'local', heartbeatRegions: [], timeouts: {}, loc: makeLoc(opts.file, s.line) };
       const readAttr = (a: O2nmAttribute) => {
         const cc = a.clusterConf!;
         const at = get(cc.key);
@@ -257,7 +261,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
         attach.push({ stanza: s });
         continue;
       }
-      attach.push({ stanza: s, node: { name: name!.value, number, ipAddress: ip!.value, port: port ?? 7777, loc } });
+      attach.push({ stanza: s, node: { name: name!.value, number, ipAddress: ip!.value, port: port ?? 7777, loc: makeLoc(opts.file, s.line) } });
     } else {
       warnUnknown(s, KNOWN_KEYS.heartbeat);
       const region = get('region');
@@ -273,7 +277,7 @@ export function parseClusterConf(text: string, opts: ParseOptions = {}): ParseRe
   // Node and heartbeat stanzas belong to the cluster their `cluster` key names. ocfs2-tools
   // silently ignores orphans; that hides typos, so here they are errors.
   for (const { stanza: s, node, region } of attach) {
-    const cl = s.attrs.get('cluster');
+    const cl = attrOf(s, 'cluster');
     if (!cl || cl.value === '') {
       const only = clusters.length === 1 ? clusters[0]!.name : 'NAME';
       missing(s, 'cluster', `add "cluster = ${only}" (the name of the cluster stanza it belongs to)`);
@@ -334,8 +338,8 @@ export function clusterStanzaLines(text: string): ClusterStanzaLines[] {
   const out: ClusterStanzaLines[] = [];
   for (const s of lex(text, new IssueList())) {
     if (s.type !== 'cluster') continue;
-    const name = s.attrs.get('name')?.value;
-    if (!name) continue;
+    const name = attrOf(s, 'name')?.value;
+    if (!name || !s.attrs) continue;
     const attrs: ClusterStanzaLines['attrs'] = {};
     for (const [k, a] of s.attrs) attrs[k] = { value: a.value, line: a.line };
     out.push({ name, line: s.line, attrs });

@@ -3,7 +3,7 @@
 import { isIPv6 } from 'node:net';
 import { isIPv4 } from '../model/ip.js';
 import { DEFAULT_PORT, type ClusterConfig, type NodeConfig } from '../model/cluster.js';
-import { ConfigError, type ConfigIssue, type SourceLoc } from '../model/errors.js';
+import { ConfigError, MAX_ISSUES, moreIssues, type ConfigIssue, type SourceLoc } from '../model/errors.js';
 
 export interface ParseOptions {
   /** Named in every issue and loc (the path the text was read from). */
@@ -23,12 +23,7 @@ export interface ParseResult {
   warnings: ConfigIssue[];
 }
 
-/**
- * How many errors, and how many warnings, one parse reports. A file with a broken line repeated
- * 100,000 times gives the operator nothing more than its first hundred do, and building, joining
- * and printing them all made a few MB of garbage cost seconds.
- */
-export const MAX_ISSUES = 100;
+export { MAX_ISSUES };
 
 /**
  * How deep sections (corosync.conf) or elements (cman XML) may nest. Real files nest 3 (corosync:
@@ -56,9 +51,8 @@ export class IssueList {
     return this.droppedWarnings ? [...this.warns, this.summary('W_CONF_MORE', this.droppedWarnings, 'warnings')] : this.warns;
   }
 
-  private summary(code: string, n: number, what: string): ConfigIssue {
-    const i: ConfigIssue = { code, message: `${n} more ${what} not shown (only the first ${MAX_ISSUES} are listed)`, hint: `fix the ones above and check again: o2stack config check${this.file !== undefined ? ` ${this.file}` : ''}` };
-    return this.file !== undefined ? { file: this.file, ...i } : i;
+  private summary(code: string, n: number, what: 'errors' | 'warnings'): ConfigIssue {
+    return moreIssues(code, n, what, this.file);
   }
 
   private with(loc: SourceLoc | number | undefined, i: NewIssue): ConfigIssue {

@@ -2,11 +2,14 @@
 // parsers report the first MAX_ISSUES of each kind and count the rest, instead of building and
 // joining one issue per line; the defaults reader splits the text once, not once per error.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { parseClusterConf } from '../../lib/config/clusterConf.js';
 import { parseCmanXml } from '../../lib/config/cmanXml.js';
 import { MAX_ISSUES, MAX_NESTING } from '../../lib/config/common.js';
 import { parseCorosyncConf, parseCorosyncConfCluster } from '../../lib/config/corosyncConf.js';
+import { parseAny } from '../../lib/config/detect.js';
 import { parseO2cbDefaults } from '../../lib/config/o2cbDefaults.js';
 import { ConfigError } from '../../lib/model/errors.js';
 
@@ -22,6 +25,29 @@ function configError(f: () => unknown): ConfigError {
 
 describe('parsers: issue counts are bounded on huge broken inputs', () => {
   const N = 20_000;
+
+  it('the fuzzer\'s detect finding 813,309 (a 3.5 MB corosync.conf, one node copied 44,430 times): validation reports MAX_ISSUES and counts the rest (it built 130,000 issues and a message of them all: 2.2 s of CPU)', () => {
+    const text = gunzipSync(readFileSync(new URL('../fixtures/fuzz/detect-813309-corosync.conf.gz', import.meta.url))).toString('utf8');
+    const e = configError(() => parseAny(text, { file: 'f' }));
+    assert.equal(e.issues.length, MAX_ISSUES + 1);
+    assert.deepEqual([e.issues[0]!.code, e.issues[0]!.file], ['E_CONF_TOO_MANY_NODES', 'f']);
+    const more = e.issues.at(-1)!;
+    assert.equal(more.code, 'E_CONF_MORE');
+    assert.equal(more.file, 'f');
+    // 44,430 nodes, of which 44,427 repeat n3's name, number and address: 3 issues each, + the count
+    const [, n] = /^(\d+) more errors not shown/.exec(more.message)!;
+    assert.equal(Number(n), 1 + 3 * 44_427 - MAX_ISSUES);
+    assert.ok(e.message.split('\n').length < 3 * (MAX_ISSUES + 1), `a message of ${e.message.split('\n').length} lines`);
+  });
+
+  it('a ConfigError\'s message lists the first MAX_ISSUES of more issues and counts the rest (all stay in .issues)', () => {
+    const issues = Array.from({ length: 500 }, (_, i) => ({ code: 'E_X', message: `problem ${i}`, file: 'f', line: i + 1 }));
+    const e = new ConfigError(issues);
+    assert.equal(e.issues.length, 500);
+    const lines = e.message.split('\n');
+    assert.equal(lines[MAX_ISSUES - 1], `f:${MAX_ISSUES}: problem ${MAX_ISSUES - 1}`);
+    assert.match(lines[MAX_ISSUES]!, /^f: 400 more problems not shown/);
+  });
 
   it('cluster.conf: 20,000 unknown keys give MAX_ISSUES warnings and one summary with the exact rest', () => {
     const text = 'cluster:\n\tnode_count = 0\n\tname = c\n' + '\tbogus = 1\n'.repeat(N);

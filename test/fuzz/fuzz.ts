@@ -1,4 +1,4 @@
-// npm run fuzz [-- --inputs N] [--only NAME] [--seed S] [--max-ms MS] [--save DIR (each finding's input)]: every parser and decoder the project has
+// npm run fuzz [-- --inputs N] [--only NAME] [--seed S] [--max-ms MS] [--save DIR (each finding's input)] [--from I (run inputs I.. only: a finding again)]: every parser and decoder the project has
 // takes N inputs (default 1,000,000 each): half generated, half mutations of real samples (byte
 // flips, splices, and slices repeated until the input is large or deeply nested — size, depth and
 // count are what small fuzzers never reach; how often, see test/fuzz/mutate.ts). Each must return
@@ -29,7 +29,7 @@ import { parseControlRequest } from '../../lib/stack/daemon/controlSocket.js';
 import { benchArgs } from '../../bench/args.js';
 import { mutate, rng, type Sizes } from './mutate.js';
 
-const args = benchArgs(import.meta.url, { inputs: { default: '1000000', int: true }, only: {}, seed: { default: '1', int: true }, 'max-ms': { default: '2000', int: true }, save: {} });
+const args = benchArgs(import.meta.url, { inputs: { default: '1000000', int: true }, only: {}, seed: { default: '1', int: true }, 'max-ms': { default: '2000', int: true }, save: {}, from: { default: '0', int: true } });
 
 interface Target {
   name: string;
@@ -136,14 +136,29 @@ for (const [ti, t] of targets.entries()) {
   const t0 = Date.now();
   const genBatch = 1000;
   let generated: Buffer[] = [];
+  // where the current batch of generated inputs began, and how many of it are left: --from skips
+  // inputs without running them (nor generating the batches it passes), the same sequence after it
+  let batchAt = 0;
+  let batchLeft = 0;
   let ran = 0;
-  for (let i = 0; i < N && findings.length < 5; i++, ran++) {
+  for (let i = 0; i < N && findings.length < 5; i++) {
     if (i && i % 100_000 === 0) process.stderr.write(`  ${t.name}: ${i} of ${N} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     let input: Buffer;
     if (i % 2 === 0) {
-      if (generated.length === 0) generated = fc.sample(t.gen, { numRuns: genBatch, seed: args.seed + ti * 1_000_003 + i });
+      if (batchLeft === 0) {
+        batchAt = i;
+        batchLeft = genBatch;
+        generated = [];
+      }
+      batchLeft--;
+      if (i < args.from) continue;
+      if (generated.length === 0) generated = fc.sample(t.gen, { numRuns: genBatch, seed: args.seed + ti * 1_000_003 + batchAt }).slice(0, batchLeft + 1);
       input = generated.pop()!;
-    } else input = mutate(r, t.samples, t.maxBytes, t.sizes);
+    } else {
+      input = mutate(r, t.samples, t.maxBytes, t.sizes); // r's sequence: made even when skipped
+      if (i < args.from) continue;
+    }
+    ran++;
     biggest = Math.max(biggest, input.length);
     const s = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
@@ -170,7 +185,7 @@ for (const [ti, t] of targets.entries()) {
   globalThis.gc?.();
   const heapMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
   if (heapMb > 200) findings.push(`the heap grew by ${heapMb.toFixed(0)} MB`);
-  const line = `${t.name}: ${ran} inputs${ran < N ? ` (stopped at 5 findings, of ${N})` : ''} (largest ${biggest} bytes) in ${((Date.now() - t0) / 1000).toFixed(1)} s, slowest ${slowest.toFixed(1)} ms (CPU ${slowestCpu.toFixed(1)} ms), heap ${heapMb >= 0 ? '+' : ''}${heapMb.toFixed(1)} MB`;
+  const line = `${t.name}: ${ran} inputs${ran < N - Math.min(args.from, N) ? ` (stopped at 5 findings, of ${N})` : ''} (largest ${biggest} bytes) in ${((Date.now() - t0) / 1000).toFixed(1)} s, slowest ${slowest.toFixed(1)} ms (CPU ${slowestCpu.toFixed(1)} ms), heap ${heapMb >= 0 ? '+' : ''}${heapMb.toFixed(1)} MB`;
   if (findings.length) {
     failed++;
     console.log(`FAIL ${line}\n  ${findings.join('\n  ')}`);
