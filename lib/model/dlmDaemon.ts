@@ -104,6 +104,8 @@ export interface NodeEntry {
   inquorateWhileFailed?: boolean;
   /** failed and back in the quorum membership before it was fenced: merged back, or restarted */
   returned?: boolean;
+  /** when it returned (the merge wait's timer carries it: a timer of an earlier return is void) */
+  returnedAt?: number;
   /** failed: its merge back was logged (a group change per group reports it) */
   mergeSeen?: boolean;
   /**
@@ -149,7 +151,9 @@ export type DaemonEvent =
   /** the membership source is gone for good (corosync stopped) */
   | { type: 'membership-down'; detail: string; at: number }
   /** legacy mode: the answer to a `down` request — written, or failed (detail says why) */
-  | { type: 'down-result'; uuid: string; nodeid: number; ok: boolean; detail?: string; at: number };
+  | { type: 'down-result'; uuid: string; nodeid: number; ok: boolean; detail?: string; at: number }
+  /** a `timer` action's time is up */
+  | { type: 'timer'; timer: ModelTimer; at: number };
 
 export type DaemonAction =
   | {
@@ -180,7 +184,12 @@ export type DaemonAction =
    * back with their old state): every lockspace is stopped by the ops before this action; the
    * daemon exits non-zero and the others fence this node
    */
-  | { type: 'exit'; reason: 'stateful-merge'; detail: string };
+  | { type: 'exit'; reason: 'stateful-merge'; detail: string }
+  /** call back with a `timer` event carrying `timer` after `afterMs` */
+  | { type: 'timer'; afterMs: number; timer: ModelTimer };
+
+/** What a model timer is for (fed back as a `timer` event when it fires). */
+export type ModelTimer = { kind: 'merge-wait'; nodeid: number; since: number };
 
 export interface DaemonModelConfig {
   localNodeId: number;
@@ -197,6 +206,13 @@ export interface DaemonModelConfig {
   membership?: 'static' | 'groups';
   /** legacy WITH_CONTROLD mode (recover_callbacks 0): `down` actions after each successful fence */
   legacy?: boolean;
+  /**
+   * after a partition this node was on the side without quorum: how long a node it saw die may be
+   * back in the quorum membership before its daemon shows in the daemon group how it came back
+   * (a merge: this node yields; a new daemon: it is fenced). Past it, it is fenced as a node that
+   * came back without a daemon. Default 30000 ms.
+   */
+  mergeWaitMs?: number;
 }
 
 /** Current configfs/sysfs state as the executor reads it before start. */
@@ -315,6 +331,7 @@ export class DlmControlModel {
   private readonly gating: boolean;
   private readonly maxFenceRounds: number;
   private readonly retryDelay: number;
+  private readonly mergeWaitMs: number;
   /** shared fencing: the daemon group's nodes (undefined: not in it, every node fences for itself) */
   private daemonMembers: number[] | undefined;
   /** startup fencing: configured nodes not seen since the cluster formed */
@@ -339,6 +356,7 @@ export class DlmControlModel {
     this.quorate = c.quorate ?? true;
     this.maxFenceRounds = c.maxFenceRounds ?? 5;
     this.retryDelay = c.fenceRetryDelayMs ?? 2000;
+    this.mergeWaitMs = c.mergeWaitMs ?? 30_000;
     this.mode = c.membership ?? 'static';
     this.legacy = c.legacy ?? false;
   }
@@ -419,6 +437,8 @@ export class DlmControlModel {
         return this.membershipDown(ev.detail, ev.at);
       case 'down-result':
         return this.downResult(ev);
+      case 'timer':
+        return this.mergeWaitOver(ev.timer);
     }
   }
 
@@ -653,6 +673,11 @@ export class DlmControlModel {
         delete n.awaitingQuorum;
         return [this.log('info', `node ${nodeid} left the quorum membership too`), ...this.maybeFence(n)];
       }
+      // gone again before its daemon showed up: a merge wait for that return is void
+      if (n.state === 'failed' && !fromGroupNodedown) {
+        delete n.returned;
+        delete n.returnedAt;
+      }
       return [this.log('info', `node-down ${nodeid}: already ${n.state}`)];
     }
     n.state = 'failed';
@@ -785,6 +810,22 @@ export class DlmControlModel {
     n.mergeSeen = true;
     n.stale = true;
     return out;
+  }
+
+  /**
+   * A node that came back while this node had been without quorum never showed its daemon in the
+   * daemon group (no merge, no new daemon) within the merge wait: it came back without a daemon
+   * (stopped, or not started after a reboot) and may hold lockspace state its kernel kept. It is
+   * fenced like any failed node: waiting longer would keep every lockspace here stopped.
+   */
+  private mergeWaitOver(t: ModelTimer): DaemonAction[] {
+    const n = this.nodes.get(t.nodeid);
+    if (!n || n.state !== 'failed' || !n.returned || !n.inquorateWhileFailed || n.returnedAt !== t.since || this.yielded || this.membershipLost) return [];
+    delete n.inquorateWhileFailed;
+    return [
+      this.log('warn', `node ${n.nodeid} has been back in the membership for ${this.mergeWaitMs} ms without its daemon in the daemon group (neither a merge nor a new daemon): it is fenced`, { nodeid: n.nodeid }),
+      ...this.maybeFence(n),
+    ];
   }
 
   /** This node lost the partition and the others are back: stop everything, then exit (fenced). */
@@ -921,7 +962,13 @@ export class DlmControlModel {
     if (n.state === 'down' && n.stale) return [this.log('info', `node ${nodeid} is in the membership, fenced after a stateful merge: taken back once a new daemon of its joins the daemon group`)];
     if (n.state === 'failed') {
       n.returned = true;
-      if (n.inquorateWhileFailed) return [this.log('warn', `node ${nodeid} is back in the membership, unfenced, and this node was without quorum since it went: no fencing of it until its daemon shows how it came back (merged with its old state: this node yields; restarted: it is fenced)`)];
+      n.returnedAt = at;
+      if (n.inquorateWhileFailed) {
+        return [
+          this.log('warn', `node ${nodeid} is back in the membership, unfenced, and this node was without quorum since it went: no fencing of it until its daemon shows how it came back (merged with its old state: this node yields; restarted: it is fenced), for at most ${this.mergeWaitMs} ms`),
+          { type: 'timer', afterMs: this.mergeWaitMs, timer: { kind: 'merge-wait', nodeid, since: at } },
+        ];
+      }
       return [this.log('warn', `node ${nodeid} is back but was never fenced: it stays failed until fenced`)];
     }
     n.state = 'up';

@@ -539,6 +539,46 @@ describe('lockspace groups (CPG barrier) in the daemon model', function () {
     assert.deepEqual(j.filter((a) => a.type === 'fence').map((a) => a.type === 'fence' && a.nodeid), [2]);
   });
 
+  it('without quorum, a failed node comes back but its daemon never shows (stopped): after the merge wait (post-join delay) it is fenced; a timer of an earlier return, or of a node gone again, does nothing', function () {
+    const m = new DlmControlModel({ localNodeId: 1, nodes: [1, 2, 3].map((i) => ({ nodeid: i, addresses: [`192.0.2.${i}`] })), membership: 'groups', mergeWaitMs: 5000 });
+    m.handle({ type: 'daemon-members', nodes: [1, 2, 3], at: 0 });
+    m.handle({ type: 'quorum', quorate: false, at: 1 });
+    m.handle({ type: 'node-down', nodeid: 2, at: 2 });
+    m.handle({ type: 'node-down', nodeid: 3, at: 2 });
+    m.handle({ type: 'daemon-members', nodes: [1], at: 3 });
+    const timers = (acts: DaemonAction[]) => acts.flatMap((a) => (a.type === 'timer' ? [a] : []));
+    const fences = (acts: DaemonAction[]) => acts.flatMap((a) => (a.type === 'fence' ? [a.nodeid] : []));
+    const up2 = m.handle({ type: 'node-up', nodeid: 2, at: 4 });
+    assert.deepEqual(timers(up2), [{ type: 'timer', afterMs: 5000, timer: { kind: 'merge-wait', nodeid: 2, since: 4 } }]);
+    const up3 = m.handle({ type: 'node-up', nodeid: 3, at: 4 });
+    assert.deepEqual(fences(m.handle({ type: 'quorum', quorate: true, at: 5 })), [], 'nobody is fenced while their daemons may still show');
+    // node 3 leaves again, comes back: its first timer is void, the second counts
+    m.handle({ type: 'node-down', nodeid: 3, at: 6 });
+    assert.deepEqual(m.handle({ type: 'timer', timer: timers(up3)[0]!.timer, at: 4004 }), []);
+    const again3 = timers(m.handle({ type: 'node-up', nodeid: 3, at: 7 }));
+    assert.equal(again3.length, 1);
+    // node 2's wait is over with no daemon of its in the group: fenced, by this node (the only daemon member)
+    const over2 = m.handle({ type: 'timer', timer: timers(up2)[0]!.timer, at: 5004 });
+    assert.deepEqual(fences(over2), [2]);
+    assert.ok(over2.some((a) => a.type === 'log' && /node 2 has been back in the membership for 5000 ms without its daemon/.test(a.msg)));
+    assert.deepEqual(m.handle({ type: 'timer', timer: timers(up2)[0]!.timer, at: 5005 }), [], 'a timer fires once');
+    assert.deepEqual(fences(m.handle({ type: 'timer', timer: again3[0]!.timer, at: 5007 })), [3]);
+  });
+
+  it('without quorum, a failed node merges back within the merge wait: this node yields, and the timer does nothing after', function () {
+    const m = new DlmControlModel({ localNodeId: 3, nodes: [1, 2, 3].map((i) => ({ nodeid: i, addresses: [`192.0.2.${i}`] })), membership: 'groups', mergeWaitMs: 5000 });
+    m.handle({ type: 'daemon-members', nodes: [1, 2, 3], at: 0 });
+    m.handle({ type: 'quorum', quorate: false, at: 1 });
+    m.handle({ type: 'node-down', nodeid: 1, at: 2 });
+    m.handle({ type: 'daemon-members', nodes: [3], at: 3 });
+    const up = m.handle({ type: 'node-up', nodeid: 1, at: 4 });
+    const t = up.find((a) => a.type === 'timer');
+    assert.ok(t && t.type === 'timer');
+    const merged = m.handle({ type: 'daemon-members', nodes: [1, 3], joined: [{ nodeid: 1, pid: 9, reason: 'nodeup' }], at: 5 });
+    assert.ok(merged.some((a) => a.type === 'exit'));
+    assert.deepEqual(m.handle({ type: 'timer', timer: t.timer, at: 5004 }), []);
+  });
+
   it('procdown (the daemon died, its node is still in the cluster): fenced without waiting for a quorum change', function () {
     const s = new Sim([1, 2, 3]);
     for (const id of [1, 2, 3]) s.online(id);

@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .option('--probe-dead <ms>', 'a peer silent this long after answering once is dead', '5000')
     .option('--legacy', "legacy WITH_CONTROLD mode (recover_callbacks 0): node deaths reach ocfs2 as DOWN on /dev/ocfs2_control, held open while volumes are mounted; refused on kernels where DOWN crashes (FORTIFY_SOURCE, as Debian's 6.1)")
     .option('--standalone', 'refuse to start when dlm_controld runs, instead of tracking beside it')
-    .option('--post-join-delay <ms>', "startup fencing: how long a configured node that was not a member when the cluster formed may take to join before it is fenced (dlm_controld's post_join_delay)", '30000')
+    .option('--post-join-delay <ms>', "startup fencing: how long a configured node that was not a member when the cluster formed may take to join before it is fenced (dlm_controld's post_join_delay); after a partition this node lost, how long a node back in the membership may take to show its daemon before it is fenced", '30000')
     .option('--no-startup-fencing', "do not fence configured nodes that never joined since the cluster formed (dlm_controld's enable_startup_fencing=0): lockspaces then start at once, trusting that such a node holds nothing")
     .option('--no-plocks', 'do not serve POSIX locks (fcntl/lockf on user-stack volumes): every request is answered at once with ENOSYS (with static membership they always are)')
     .action(async (_o, cmd: Command) => {

@@ -97,7 +97,7 @@ export interface DaemonOptions {
    * unless they join first; no lockspace starts meanwhile
    */
   startupFencing?: boolean;
-  /** dlm_controld's post_join_delay; default 30000 ms */
+  /** dlm_controld's post_join_delay; also the model's merge wait (a node back after a partition this node lost: its daemon must show within it); default 30000 ms */
   postJoinDelayMs?: number;
 }
 
@@ -146,6 +146,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       ...(o.quorumGating !== undefined ? { quorumGating: o.quorumGating } : {}),
       ...(o.maxFenceRounds !== undefined ? { maxFenceRounds: o.maxFenceRounds } : {}),
       ...(o.fenceRetryDelayMs !== undefined ? { fenceRetryDelayMs: o.fenceRetryDelayMs } : {}),
+      // the same wait for a node to show up, after a partition: its daemon, once it is back
+      ...(o.postJoinDelayMs !== undefined ? { mergeWaitMs: o.postJoinDelayMs } : {}),
       membership: (o.groups ?? o.membership.kind !== 'static') ? 'groups' : 'static',
       legacy: o.legacy ?? false,
     });
@@ -663,6 +665,11 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
     if (a.type === 'down') throw new Error('a down action is handled by feed(), which returns its result to the model');
     if (a.type === 'group-join' || a.type === 'group-leave' || a.type === 'group-send') return this.groupAction(a);
     if (a.type === 'exit') return this.yieldToMerge(a.detail);
+    if (a.type === 'timer') {
+      const timer = a.timer;
+      this.rt.after(a.afterMs, () => void this.feed({ type: 'timer', timer, at: Date.now() }));
+      return;
+    }
     return this.executeOps(a);
   }
 
