@@ -13,7 +13,8 @@
 #       `corosync -f`; waits (at most WAIT_S, default 120) until corosync reports NODES members
 #       and quorum. This node is $NODE (default 1). O2S_WAIT_MEMBERS=M waits for M members
 #       instead (a node kept out on purpose); O2S_QUORUM_EXTRA adds votequorum lines (e.g.
-#       "last_man_standing: 1", newline-separated); O2S_VOTES="3 1 1" gives node i the i-th number of
+#       "last_man_standing: 1", newline-separated); O2S_NO_TWO_NODE=1: two nodes without two_node
+#       (each alone is then without quorum); O2S_VOTES="3 1 1" gives node i the i-th number of
 #       votes.
 #       Prints "corosync up: pid P, N members, quorate after T ms".
 #   guest-cluster.sh corosync-wait-members N [WAIT_S]
@@ -127,7 +128,7 @@ corosync_start() {
     echo "  provider: corosync_votequorum"
     # two nodes: the survivor of a two-node cluster stays quorate (wait_for_all comes with it:
     # quorum is first reached only once both were seen)
-    [ "$nodes" = 2 ] && echo "  two_node: 1"
+    [ "$nodes" = 2 ] && [ -z "${O2S_NO_TWO_NODE:-}" ] && echo "  two_node: 1"
     [ -n "${O2S_QUORUM_EXTRA:-}" ] && printf '%s\n' "$O2S_QUORUM_EXTRA" | sed 's/^/  /'
     echo "}"
     echo "nodelist {"

@@ -78,6 +78,8 @@ export interface CorosyncOptions {
   quorumExtra?: string;
   /** quorum_votes of nodes 1..N (default one each). */
   votes?: number[];
+  /** two nodes without two_node: each alone is without quorum (a split leaves neither side quorate) */
+  noTwoNode?: boolean;
 }
 
 export interface Started {
@@ -91,7 +93,7 @@ export interface Started {
 export async function startCorosync(o: CorosyncOptions): Promise<Started> {
   const waitS = o.waitS ?? 120;
   const nodes = o.nodes ?? (Number(process.env.NODES) || 2);
-  const env = { ...process.env, ...(o.waitMembers !== undefined ? { O2S_WAIT_MEMBERS: String(o.waitMembers) } : {}), ...(o.quorumExtra ? { O2S_QUORUM_EXTRA: o.quorumExtra } : {}), ...(o.votes ? { O2S_VOTES: o.votes.join(' ') } : {}) };
+  const env = { ...process.env, ...(o.waitMembers !== undefined ? { O2S_WAIT_MEMBERS: String(o.waitMembers) } : {}), ...(o.quorumExtra ? { O2S_QUORUM_EXTRA: o.quorumExtra } : {}), ...(o.votes ? { O2S_VOTES: o.votes.join(' ') } : {}), ...(o.noTwoNode ? { O2S_NO_TWO_NODE: '1' } : {}) };
   const r = await must(['corosync-start', o.clusterName, String(nodes), String(o.tokenMs ?? 3000), String(waitS)], (waitS + 60) * 1000, env);
   const m = /quorate after (\d+) ms/.exec(r.out);
   return { pid: pidOf('corosync') ?? 0, ms: m ? Number(m[1]) : r.ms, out: r.out };
