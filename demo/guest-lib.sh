@@ -85,8 +85,10 @@ write_after_death() {
 # n2: start_writer — a writer appending fixed 64-byte records "n2 seq=NNNNNNNN …\n" to the shared
 # volume, fsync after each, printing "ACK N" on the console once fsync has returned (so the host
 # knows every record the filesystem acknowledged before the kill); waits until 20 are acknowledged.
+# the faults that run the writer on n2: killed (writer), heartbeat I/O stalled (hbstall)
+writer_fault() { [ "${FAULT:-}" = writer ] || [ "${FAULT:-}" = hbstall ]; }
 start_writer() {
-  [ "${FAULT:-}" = writer ] || return 0
+  writer_fault || return 0
   python3 -u - "$MNT/writer-n2.log" <<'PY' &
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -112,7 +114,7 @@ PY
 # in 1..L (a lost acknowledged record shows as a gap or as L below n2's last ACK), and malformed
 # records (only the very last may be torn by the kill: an unacknowledged append).
 verify_writer() {
-  [ "${FAULT:-}" = writer ] || return 0
+  writer_fault || return 0
   python3 - "$MNT/writer-n2.log" <<'PY'
 import re, sys
 data = open(sys.argv[1], "rb").read()
@@ -135,9 +137,51 @@ PY
 
 # after the unmount: fsck.ocfs2 -fn (read only: no cluster lock) finds the volume clean
 fsck_clean() {
-  [ "${FAULT:-}" = writer ] || return 0
+  writer_fault || return 0
   local out rc
   out=$(timeout 300 fsck.ocfs2 -fn "$DEV" 2>&1); rc=$?
   echo "$out" | tail -n 4 | sed 's/^/  fsck: /'
   check "fsck.ocfs2 -fn: the volume is clean after n2 was killed while writing" "[ $rc = 0 ] && ! echo \"\$out\" | grep -qiE 'error|corrupt'"
+}
+
+# ---- FAULT=hbstall (o2cb): n2's I/O to the shared disk stalls; its kernel, not the host, ends it ----
+# n2 reaches the disk through a device-mapper linear device (dm-mod; no udev in the VM: dmsetup
+# makes the node itself), so that its I/O alone can be frozen: `dmsetup suspend --noflush` queues
+# every request and completes none (a lost SAN path, a hung array). n1 uses /dev/vda directly.
+STALL_DM=o2stall
+stall_device_setup() {
+  [ "${FAULT:-}" = hbstall ] && [ "$ME" = 2 ] || return 0
+  modprobe dm_mod 2>/dev/null
+  dmsetup create "$STALL_DM" --noudevsync --table "0 $(blockdev --getsz /dev/vda) linear /dev/vda 0" &&
+    dmsetup mknodes "$STALL_DM" && [ -b "/dev/mapper/$STALL_DM" ] || { echo "CHECK fail n2 made /dev/mapper/$STALL_DM over /dev/vda"; exit 1; }
+  DEV=/dev/mapper/$STALL_DM
+  step "n2 uses $DEV (dm linear over /dev/vda) to stall its own I/O later"
+}
+# n2: stall the device, tell the host (STALLING on the console and in the kernel log, for printk
+# times), and wait to be fenced by its own kernel (o2hb's write timeout); the host gives up after
+# its own limit
+stall_and_wait() {
+  # said on the volume first (n1 starts its write 2 s after it sees this), then done
+  touch "$MNT/stalling-n2"; sync
+  step "STALLING heartbeat I/O: dmsetup suspend --noflush $DEV (writer running)"
+  echo "o2stack-fault: n2 heartbeat I/O suspended now" > /dev/kmsg
+  dmsetup suspend --noflush --noudevsync "$STALL_DM" || echo "CHECK fail dmsetup suspend"
+  sleep 600
+  echo "CHECK fail n2's kernel did not fence it after its I/O stalled"; exit 1
+}
+# n1: once n2 says it stalls (its file on the volume, then 2 s), write again: blocked on n2's locks
+# (n2 cannot write back what they cover) until o2hb here declares n2 dead; at most 180 s. The host
+# times STALLING (n2) to WRITABLE_AGAIN (n1) on its own clock.
+write_after_stall() {
+  await_file stalling-n2 300 || echo "CHECK fail n2 said it stalls"
+  sleep 2
+  local ts; ts=$(date +%s%N)
+  ( echo "written on n1 after n2 died" > "$MNT/after-kill.txt" && sync ) &
+  local wp=$! n=0 d
+  while kill -0 $wp 2>/dev/null && [ $n -lt 1800 ]; do n=$((n+1)); sleep 0.1; done
+  if kill -0 $wp 2>/dev/null; then echo "CHECK fail n1 writable again within 180 s of n2's stall"; else
+    d=$(( ($(date +%s%N) - ts) / 1000000 ))
+    step "WRITABLE_AGAIN: the write waited ${d} ms"
+    check "n1 writable again after n2 was killed (its write waited ${d} ms: blocked on n2's locks until n2 was declared dead)" "grep -q 'after n2 died' '$MNT/after-kill.txt' && [ $d -ge 5000 ]"
+  fi
 }

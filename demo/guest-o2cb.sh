@@ -43,6 +43,7 @@ run hb-ctl --install >/dev/null
 step "hb-ctl helper installed"
 await_peer_reachable 100
 
+stall_device_setup
 step "mount $DEV on $MNT (starts local heartbeat, then mount(2))"
 run mount "$DEV" "$MNT" || { echo "CHECK fail o2stack mount"; exit 1; }
 step "mounted"
@@ -58,13 +59,24 @@ n=0; until $O2 status --json | grep -q '"connected": true' && [ "$($O2 status --
 run status
 check "n$ME sees both nodes heartbeating" "[ \"\$($O2 status --json | grep -c '\"heartbeating\": true')\" = 2 ]"
 meet status-done 300
-if [ "$ME" = 2 ]; then start_writer; kill_ready 300; die_when_killed "fs mounted, heartbeat running${FAULT:+, writer running}"; fi
+if [ "$ME" = 2 ]; then
+  start_writer; kill_ready 300
+  [ "${FAULT:-}" = hbstall ] && stall_and_wait
+  die_when_killed "fs mounted, heartbeat running${FAULT:+, writer running}"
+fi
 
-# node 1: the host kills node 2's qemu once n2 says it is ready; wait until it is gone, then write again
+# node 1: the host kills node 2's qemu once n2 says it is ready (or n2 stalls its own I/O and its
+# kernel ends it); wait until it is gone, then write again
 await_kill_ready 300
 watching
-await_peer_gone
-write_after_death
+if [ "${FAULT:-}" = hbstall ]; then
+  # n1 does not see the stall: it writes at once (blocked on n2's locks until o2hb calls n2 dead)
+  write_after_stall
+  await_peer_gone
+else
+  await_peer_gone
+  write_after_death
+fi
 verify_writer
 dmesg | grep -E 'o2net|o2hb|o2dlm|ocfs2|JBD2' | grep -iE 'no longer|evict|recover|replay|dead|timed out' | tail -8 | sed 's/^/  dmesg: /'
 run status

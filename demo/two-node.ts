@@ -8,6 +8,11 @@
 //   --fault writer: n2 is killed while a writer on it appends fsync'd records (npm run test:faults):
 //                 every record whose fsync returned (ACK N on n2's console) must be on the volume
 //                 afterwards, and fsck.ocfs2 -fn must find it clean
+//   --fault hbstall (o2cb): as writer, but the host does not kill n2: n2's own I/O to the shared
+//                 disk stalls (a device-mapper device suspended with its requests queued) and its
+//                 kernel must end it (o2hb's write timeout: it fences itself by restarting); n1 writes
+//                 again once o2hb has declared n2 dead. Times from the stall, on the host's clock
+//                 and from the kernels' printk times.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, closeSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -16,8 +21,12 @@ import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { stack: { type: 'string', default: 'o2cb' }, timeout: { type: 'string' }, fault: { type: 'string' } } });
-if (values.fault !== undefined && values.fault !== 'writer') {
-  console.error(`--fault ${values.fault}: only "writer" (n2 killed while writing)`);
+if (values.fault !== undefined && values.fault !== 'writer' && values.fault !== 'hbstall') {
+  console.error(`--fault ${values.fault}: "writer" (n2 killed while writing) or "hbstall" (o2cb: n2's disk I/O stalls while writing)`);
+  process.exit(2);
+}
+if (values.fault === 'hbstall' && values.stack !== 'o2cb') {
+  console.error('--fault hbstall: the o2cb stack only (--stack o2cb): it is o2hb, the disk heartbeat, that notices the stall');
   process.exit(2);
 }
 const fault = values.fault;
@@ -75,7 +84,13 @@ interface Vm {
   done: Promise<number>;
   lines: string[];
   killedAt?: number;
+  /** hbstall: when (host clock) n2 said it stalls its I/O, and when its VM ended by itself */
+  stalledAt?: number;
+  endedAt?: number;
 }
+/** hbstall: how long n2's kernel may take to end its VM after the stall before the host kills it */
+const STALL_LIMIT_MS = 180_000;
+let writableAgainAt: number | undefined;
 function boot(n: number, net: string): Vm {
   const pidFile = join(work, `qemu-n${n}.pid`);
   rmSync(pidFile, { force: true });
@@ -94,7 +109,17 @@ function boot(n: number, net: string): Vm {
     VM_TIMEOUT: timeout,
   };
   const child = spawn('bash', ['vm/run.sh', 'bash', stack.script], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const vm: Vm = { n, pidFile, lines: [], done: new Promise((res) => child.on('close', (code) => res(code ?? 1))) };
+  const vm: Vm = {
+    n,
+    pidFile,
+    lines: [],
+    done: new Promise((res) =>
+      child.on('close', (code) => {
+        vm.endedAt ??= Date.now();
+        res(code ?? 1);
+      }),
+    ),
+  };
   let buf = '';
   const onData = (d: Buffer) => {
     buf += d.toString('utf8');
@@ -106,6 +131,17 @@ function boot(n: number, net: string): Vm {
       if (/^\[\s*\d+\.\d+\]/.test(line)) continue; // kernel console noise
       console.log(`n${n}| ${line}`);
       if (n === 2 && line.includes('READY_TO_DIE')) killNode(vm);
+      if (n === 2 && line.includes('STALLING') && vm.stalledAt === undefined) {
+        vm.stalledAt = Date.now();
+        say(`n2 stalled its own I/O to the shared disk; its kernel must end it (the host waits ${STALL_LIMIT_MS / 1000} s at most)`);
+        setTimeout(() => {
+          if (vm.endedAt === undefined) {
+            say(`n2 still running ${STALL_LIMIT_MS / 1000} s after its I/O stalled: its kernel did not fence it`);
+            killNode(vm);
+          }
+        }, STALL_LIMIT_MS).unref();
+      }
+      if (n === 1 && line.includes('WRITABLE_AGAIN') && writableAgainAt === undefined) writableAgainAt = Date.now();
     }
   };
   child.stdout.on('data', onData);
@@ -154,11 +190,28 @@ cleanup();
 const checks = [...n1.lines, ...n2.lines].filter((l) => l.startsWith('CHECK '));
 const rec = n1.lines.find((l) => l.startsWith('@@ RECOVERY_MS'));
 console.log('');
-say(`summary: n1 exit ${rc1}; n2 ${n2.killedAt ? 'killed by the host' : 'NOT killed'}`);
+say(`summary: n1 exit ${rc1}; n2 ${n2.killedAt ? 'killed by the host' : fault === 'hbstall' && n2.stalledAt !== undefined ? 'ended by its own kernel' : 'NOT killed'}`);
+if (fault === 'hbstall') {
+  // the kernels' own account, in printk seconds from the marker n2 wrote to its kernel log
+  const printk = (lines: string[], text: string) => {
+    const l = lines.find((x) => /^\[\s*\d+\.\d+\]/.test(x) && x.includes(text));
+    return l ? Number(/^\[\s*(\d+\.\d+)\]/.exec(l)![1]) : undefined;
+  };
+  const mark = printk(n2.lines, 'o2stack-fault: n2 heartbeat I/O suspended now');
+  const timeout = printk(n2.lines, 'Heartbeat write timeout');
+  const fenced = printk(n2.lines, 'ocfs2 is very sorry to be fencing this system');
+  const rel = (t: number | undefined) => (mark !== undefined && t !== undefined ? `${((t - mark) * 1000).toFixed(0)} ms` : 'not seen');
+  const selfFenced = n2.stalledAt !== undefined && !n2.killedAt && n2.endedAt !== undefined;
+  say(`n2's kernel after the stall (printk): heartbeat write timeout ${rel(timeout)}, self-fence ${rel(fenced)}; its VM ended ${n2.stalledAt !== undefined && n2.endedAt !== undefined ? `${n2.endedAt - n2.stalledAt} ms` : '-'} after it said STALLING (host clock)`);
+  if (writableAgainAt !== undefined && n2.stalledAt !== undefined) say(`n1 wrote again ${writableAgainAt - n2.stalledAt} ms after n2 stalled (host clock; o2hb dead threshold 7: 14 s without n2's heartbeat)`);
+  for (const l of n2.lines.filter((x) => /^\[\s*\d+\.\d+\]/.test(x) && /o2hb|o2quo|o2net|ocfs2|Heartbeat|fenc|reboot|restart/i.test(x)).slice(-12)) console.log(`n2| ${l}`);
+  console.log(`@@ HBSTALL_RESULT selfFenced=${selfFenced} writeTimeoutMs=${mark !== undefined && timeout !== undefined ? Math.round((timeout - mark) * 1000) : -1} fenceMs=${mark !== undefined && fenced !== undefined ? Math.round((fenced - mark) * 1000) : -1} vmEndedMs=${n2.stalledAt !== undefined && n2.endedAt !== undefined ? n2.endedAt - n2.stalledAt : -1} writableMs=${writableAgainAt !== undefined && n2.stalledAt !== undefined ? writableAgainAt - n2.stalledAt : -1}`);
+  checks.push(`CHECK ${selfFenced && fenced !== undefined ? 'ok' : 'fail'} n2's kernel fenced it after its heartbeat I/O stalled (o2hb write timeout ${rel(timeout)}, self-fence ${rel(fenced)} after the stall)`);
+}
 if (rec) say(`n1 wrote again ${rec.split(' ')[2]} ms after n2 stopped answering (${stack.recovery})`);
 const dm = n1.lines.find((l) => l.startsWith('@@ DAEMON_MS'));
 if (dm) say(`n1's o2stack daemon, ms after n2 stopped answering: ${dm.split(' ').slice(2).join(', ')}`);
-if (fault === 'writer') {
+if (fault === 'writer' || fault === 'hbstall') {
   // the last record n2's filesystem acknowledged (fsync returned) before the kill, against what n1
   // found (an ACK line cut off by the kill only makes the check smaller, never wrong)
   const acks = n2.lines.map((l) => /^ACK (\d+)$/.exec(l)).filter((m) => m !== null).map((m) => Number(m[1]));
@@ -168,10 +221,12 @@ if (fault === 'writer') {
   checks.push(`CHECK ${ok ? 'ok' : 'fail'} no acknowledged write lost: n2 acknowledged records 1..${lastAck}; n1 found ${w ? `${w[1]} (last ${w[2]}, ${w[3]} gaps, ${w[4]} torn)` : 'no report'}`);
   console.log(`@@ WRITER_RESULT acked=${lastAck} found=${w ? w[1] : 0} ok=${ok}`);
 }
-// --fault writer adds two checks: fsck on n1, and the acknowledged records above
-const expected = stack.checks + (fault ? 2 : 0);
+// --fault writer adds two checks: fsck on n1, and the acknowledged records above; hbstall also
+// n2's self-fence
+const expected = stack.checks + (fault ? 2 : 0) + (fault === 'hbstall' ? 1 : 0);
 const passed = checks.filter((l) => l.startsWith('CHECK ok')).length;
-const failed = checks.length - passed + Math.max(0, expected - checks.length) + (rc1 !== 0 ? 1 : 0) + (n2.killedAt ? 0 : 1);
+// n2 ends killed by the host, or (hbstall) by its own kernel, checked above
+const failed = checks.length - passed + Math.max(0, expected - checks.length) + (rc1 !== 0 ? 1 : 0) + (n2.killedAt || fault === 'hbstall' ? 0 : 1);
 for (const c of checks) say(c);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

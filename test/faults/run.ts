@@ -1,9 +1,11 @@
-// npm run test:faults [-- --runs N --stack o2cb|user|both --keep DIR]: a node killed while writing,
-// on the real kernel, N times per stack (default 20 each; CI runs 1). Each run is the two-VM demo
-// with --fault writer (demo/two-node.ts): n2 appends fsync'd records to the shared volume and is
-// killed (qemu SIGKILL) mid-stream; n1 must recover and write again, every record whose fsync had
-// returned must be on the volume, and fsck.ocfs2 -fn must find it clean. One result per run, a
-// table at the end, and "N passed, N failed" (a run is one test). Run it under the VM lock:
+// npm run test:faults [-- --runs N --stack o2cb|user|both|o2cb-hbstall|all --keep DIR]: a node
+// killed while writing, on the real kernel, N times per stack (default 20 each; CI runs 1). Each
+// run is the two-VM demo with --fault writer (demo/two-node.ts): n2 appends fsync'd records to the
+// shared volume and is killed (qemu SIGKILL) mid-stream; n1 must recover and write again, every
+// record whose fsync had returned must be on the volume, and fsck.ocfs2 -fn must find it clean.
+// o2cb-hbstall is the o2cb demo with --fault hbstall: n2 is not killed, its own disk I/O stalls
+// and its kernel must fence it; "writable again" is then timed from the stall. One result per
+// run, a table at the end, and "N passed, N failed" (a run is one test). Run it under the VM lock:
 //   flock /tmp/o2stack-vm.lock npm run test:faults -- --runs 20
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { parseArgs } from 'node:util';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, stack: { type: 'string', default: 'both' }, keep: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
-  console.log('npm run test:faults [-- --runs N (default 20) --stack o2cb|user|both --keep DIR (logs)]');
+  console.log('npm run test:faults [-- --runs N (default 20) --stack o2cb|user|both|o2cb-hbstall|all (default both) --keep DIR (logs)]');
   process.exit(0);
 }
 const runs = Number(values.runs);
@@ -23,9 +25,12 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 1000) {
   console.error(`--runs ${values.runs}: a whole number from 1 to 1000`);
   process.exit(2);
 }
-const stacks = values.stack === 'both' ? (['o2cb', 'user'] as const) : values.stack === 'o2cb' || values.stack === 'user' ? [values.stack] : undefined;
+const KINDS = ['o2cb', 'user', 'o2cb-hbstall'] as const;
+type Kind = (typeof KINDS)[number];
+const stacks: readonly Kind[] | undefined =
+  values.stack === 'both' ? ['o2cb', 'user'] : values.stack === 'all' ? KINDS : (KINDS as readonly string[]).includes(values.stack!) ? [values.stack as Kind] : undefined;
 if (!stacks) {
-  console.error(`--stack ${values.stack}: o2cb, user or both`);
+  console.error(`--stack ${values.stack}: o2cb, user, both (o2cb and user), o2cb-hbstall or all`);
   process.exit(2);
 }
 const logs = values.keep ?? mkdtempSync(join(tmpdir(), 'o2stack-faults-'));
@@ -43,10 +48,11 @@ interface Outcome {
   failures: string[];
 }
 
-function once(stack: string, run: number): Promise<Outcome> {
+function once(stack: Kind, run: number): Promise<Outcome> {
   const t0 = Date.now();
+  const args = stack === 'o2cb-hbstall' ? ['--stack', 'o2cb', '--fault', 'hbstall'] : ['--stack', stack, '--fault', 'writer'];
   return new Promise((res) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/two-node.ts', '--stack', stack, '--fault', 'writer'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/two-node.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -76,7 +82,7 @@ function once(stack: string, run: number): Promise<Outcome> {
 const outcomes: Outcome[] = [];
 for (const stack of stacks) {
   for (let i = 1; i <= runs; i++) {
-    console.log(`=== ${stack} run ${i}/${runs}: n2 killed while writing`);
+    console.log(`=== ${stack} run ${i}/${runs}: ${stack === 'o2cb-hbstall' ? "n2's disk I/O stalled while writing" : 'n2 killed while writing'}`);
     const o = await once(stack, i);
     outcomes.push(o);
     console.log(`--- ${stack} run ${i}: ${o.ok ? 'passed' : 'FAILED'}, checks ${o.checks}, writable again after ${o.recoveryMs ?? '?'} ms, records acknowledged ${o.acked ?? '?'} / found ${o.found ?? '?'}, ${o.seconds} s${o.failures.length ? `; failed: ${o.failures.join('; ')}` : ''}`);
