@@ -13,13 +13,13 @@ import { strict as assert } from 'node:assert';
 import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { nativeSystem } from '../../../lib/kernel/system.js';
-import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
-import { clusterLogs, corosyncPid, FENCE_OK_AGENT, startCorosync, stopCorosync } from '../support/corosync.js';
-import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { FENCE_OK_AGENT, startCorosync } from '../support/corosync.js';
+import { awaitUserStackVolume, mkfsUserStack } from '../support/dlm.js';
 import { FlagBoard } from '../support/flags.js';
 import { realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
-import { cli, figure, readDaemonLog, sh, spawnDaemonInBackground } from '../support/run.js';
+import { cli, daemonSaid, fenceRunsIn, figure, lockspaceRows, readDaemonLog, sh, spawnDaemonInBackground } from '../support/run.js';
+import { tearDownUserStack, watchFailures } from '../support/teardown.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -28,19 +28,18 @@ const DLOG = '/tmp/o2stack-daemon.log';
 const FENCE_LOG = '/tmp/o2stack-fence.log';
 const MERGE_WAIT_MS = 10_000;
 const me = Number(process.env.NODE);
-const mountLine = () => mountLineOf(MNT);
 const daemonLog = () => readDaemonLog(DLOG);
-const modelSaid = (re: RegExp) => daemonLog().find((l) => (l.event === 'model' || l.event === 'stateful-merge' || l.event === 'quorum') && re.test(l.msg));
-const fencesOf = (node: number) => (existsSync(FENCE_LOG) ? (readFileSync(FENCE_LOG, 'utf8').match(new RegExp(`^node=${node}$`, 'gm')) ?? []).length : 0);
-const fenceRuns = () => (existsSync(FENCE_LOG) ? (readFileSync(FENCE_LOG, 'utf8').match(/^node=\d+$/gm) ?? []).length : 0);
-const lockspaces = async () => ((await request(SOCK, 'lockspaces')) as { name: string; state: string; members: number[] }[]).map((l) => [l.name, l.state, l.members]);
+const modelSaid = (re: RegExp) => daemonSaid(DLOG, re);
+const fencesOf = (node: number) => fenceRunsIn(FENCE_LOG, node);
+const fenceRuns = () => fenceRunsIn(FENCE_LOG);
+const lockspaces = () => lockspaceRows(SOCK);
 
 describe(`the wait for a returned node's daemon after a partition is bounded, two VMs without two_node (this is n${me})`, function () {
   const k = realBackend();
   const flags = new FlagBoard(me);
   let uuid = '';
   let daemon: ChildProcess | undefined;
-  let failed = false;
+  const run = watchFailures(me);
 
   before(async function () {
     requireTestVm();
@@ -50,30 +49,12 @@ describe(`the wait for a returned node's daemon after a partition is bounded, tw
     await flags.serve();
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state !== 'failed') return;
-    failed = true;
-    console.log(`n${me} FAILED: ${this.currentTest.title}: ${this.currentTest.err?.message ?? ''}`);
-  });
-
   after(async function () {
     this.timeout(180_000);
     flags.close();
     if (me === 2) await sh('ip link set eth0 up', 10_000);
-    if (failed) {
-      console.log(await clusterLogs());
-      if (existsSync(DLOG)) console.log(readFileSync(DLOG, 'utf8').split('\n').slice(-120).join('\n'));
-      if (existsSync(FENCE_LOG)) console.log(`--- fence log\n${readFileSync(FENCE_LOG, 'utf8')}`);
-    }
-    if (me === 1 && mountLine()) await within(nativeSystem.umount(MNT), 60_000, 'cleanup umount').catch((e: unknown) => console.log(String(e)));
-    if (daemon?.pid && daemon.exitCode === null && daemon.signalCode === null) {
-      try {
-        process.kill(daemon.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-    }
-    if (corosyncPid()) await stopCorosync().catch((e: unknown) => console.log(String(e)));
+    // n2's volume stays frozen (its daemon was killed): only n1 unmounts
+    await tearDownUserStack({ failed: run.failed, logs: [DLOG, FENCE_LOG], ...(me === 1 ? { umount: MNT } : {}), ...(daemon?.pid !== undefined ? { daemonPid: daemon.pid } : {}) });
   });
 
   it('the pcmk volume (n1 makes it), corosync on both without two_node, the daemon with --post-join-delay 10000, mounted on both', async function () {

@@ -17,13 +17,13 @@ import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { nativeSystem } from '../../../lib/kernel/system.js';
-import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { selectStack } from '../../../lib/stack/select.js';
-import { clusterLogs, corosyncPid, FENCE_OK_AGENT, startCorosync, stopCorosync } from '../support/corosync.js';
-import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { FENCE_OK_AGENT, startCorosync } from '../support/corosync.js';
+import { awaitUserStackVolume, mkfsUserStack } from '../support/dlm.js';
 import { FlagBoard } from '../support/flags.js';
 import { realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
-import { cli, figure, readDaemonLog, sh, spawnDaemonInBackground } from '../support/run.js';
+import { cli, daemonSaid, fenceRunsIn, figure, lockspaceRows, readDaemonLog, sh, spawnDaemonInBackground } from '../support/run.js';
+import { tearDownUserStack, watchFailures } from '../support/teardown.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -33,13 +33,12 @@ const FENCE_LOG = '/tmp/o2stack-fence.log';
 // long enough for the majority to see node 3 go, fence it and write again under TCG
 const CUT_MS = 90_000;
 const me = Number(process.env.NODE);
-const mountLine = () => mountLineOf(MNT);
 const daemonLog = () => readDaemonLog(DLOG);
-const modelSaid = (re: RegExp) => daemonLog().find((l) => (l.event === 'model' || l.event === 'stateful-merge' || l.event === 'quorum') && re.test(l.msg));
+const modelSaid = (re: RegExp) => daemonSaid(DLOG, re);
 /** fence agent runs for `node` in this VM's fence log */
-const fencesOf = (node: number) => (existsSync(FENCE_LOG) ? (readFileSync(FENCE_LOG, 'utf8').match(new RegExp(`^node=${node}$`, 'gm')) ?? []).length : 0);
-const fenceRuns = () => (existsSync(FENCE_LOG) ? (readFileSync(FENCE_LOG, 'utf8').match(/^node=\d+$/gm) ?? []).length : 0);
-const lockspaces = async () => ((await request(SOCK, 'lockspaces')) as { name: string; state: string; members: number[] }[]).map((l) => [l.name, l.state, l.members]);
+const fencesOf = (node: number) => fenceRunsIn(FENCE_LOG, node);
+const fenceRuns = () => fenceRunsIn(FENCE_LOG);
+const lockspaces = () => lockspaceRows(SOCK);
 
 /** n2 and n3 tell n1 they saw its 'done', and serve that long enough for n1 to read it. */
 async function sawDone(): Promise<void> {
@@ -54,7 +53,7 @@ describe(`a partition and its merge, three VMs on corosync: the side without quo
   board = flags;
   let uuid = '';
   let daemon: ChildProcess | undefined;
-  let failed = false;
+  const run = watchFailures(me);
 
   before(async function () {
     requireTestVm();
@@ -64,32 +63,13 @@ describe(`a partition and its merge, three VMs on corosync: the side without quo
     await flags.serve();
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state !== 'failed') return;
-    failed = true;
-    console.log(`n${me} FAILED: ${this.currentTest.title}: ${this.currentTest.err?.message ?? ''}`);
-  });
-
   after(async function () {
     this.timeout(180_000);
     flags.close();
     // n3 may still be cut off: its link comes back, so that its corosync can be stopped
     if (me === 3) await sh('ip link set eth0 up', 10_000);
-    if (failed) {
-      console.log(await clusterLogs());
-      if (existsSync(DLOG)) console.log(readFileSync(DLOG, 'utf8').split('\n').slice(-120).join('\n'));
-      if (existsSync(FENCE_LOG)) console.log(`--- fence log\n${readFileSync(FENCE_LOG, 'utf8')}`);
-    }
     // n3's volume stays frozen (its daemon yielded): the VM powers off with it mounted
-    if (me !== 3 && mountLine()) await within(nativeSystem.umount(MNT), 60_000, 'cleanup umount').catch((e: unknown) => console.log(String(e)));
-    if (daemon?.pid && daemon.exitCode === null) {
-      try {
-        process.kill(daemon.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-    }
-    if (corosyncPid()) await stopCorosync().catch((e: unknown) => console.log(String(e)));
+    await tearDownUserStack({ failed: run.failed, logs: [DLOG, FENCE_LOG], ...(me !== 3 ? { umount: MNT } : {}), ...(daemon?.pid !== undefined ? { daemonPid: daemon.pid } : {}) });
   });
 
   it('the pcmk volume (n1 makes it), the user stack, corosync on all three (one vote each), the daemon, mounted everywhere', async function () {

@@ -30,7 +30,8 @@ import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
-import { FENCE_OK_AGENT, benchLockspaceJoins, clusterLogs, corosyncPid, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
+import { FENCE_OK_AGENT, benchLockspaceJoins, corosyncPid, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
+import { tearDownUserStack, watchFailures } from '../support/teardown.js';
 import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 import { plockBench } from '../support/plockBench.js';
@@ -100,7 +101,7 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
   const k = realBackend();
   let uuid = '';
   let daemonPid: number | undefined;
-  let failed = false;
+  const run = watchFailures(me);
 
   before(async function () {
     requireTestVm();
@@ -111,35 +112,11 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
     await serveFlags();
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') failed = true;
-  });
-
   after(async function () {
     flagServer?.close();
-    if (me === 2 && !failed) return; // n2 dies with everything running: that is the test
-    if (failed) {
-      console.log(await clusterLogs());
-      console.log(dmesg().split('\n').filter((l) => /dlm|ocfs2|JBD2/i.test(l)).slice(-40).join('\n'));
-      if (existsSync(DLOG)) console.log(readFileSync(DLOG, 'utf8').split('\n').slice(-80).join('\n'));
-    }
-    if (mountLine()) await within(nativeSystem.umount(MNT), 60_000, 'cleanup umount').catch(() => undefined);
-    if (daemonPid !== undefined) {
-      try {
-        process.kill(daemonPid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await waitFor(() => {
-        try {
-          process.kill(daemonPid!, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 20_000);
-    }
-    if (corosyncPid()) await stopCorosync().catch((e: unknown) => console.log(String(e)));
+    if (me === 2 && !run.failed) return; // n2 dies with everything running: that is the test
+    if (run.failed) console.log(dmesg().split('\n').filter((l) => /dlm|ocfs2|JBD2/i.test(l)).slice(-40).join('\n'));
+    await tearDownUserStack({ failed: run.failed, logs: [DLOG], tail: 80, umount: MNT, ...(daemonPid !== undefined ? { daemonPid } : {}) });
   });
 
   if (me === 1) {

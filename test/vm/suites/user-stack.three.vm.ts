@@ -28,7 +28,7 @@ import { clusterLogs, corosyncPid, FENCE_OK_AGENT, startCorosync, stopCorosync }
 import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { FlagBoard } from '../support/flags.js';
 import { answersPing, realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
-import { cli, type DaemonLogLine, figure, readDaemonLog, root, sh, spawnDaemonInBackground } from '../support/run.js';
+import { cli, fenceRunsIn, figure, lockspaceRows, readDaemonLog, root, sh, spawnDaemonInBackground, type DaemonLogLine } from '../support/run.js';
 
 const DISK = '/dev/vda';
 const MNT = '/mnt/shared';
@@ -43,7 +43,7 @@ const mountLine = () => mountLineOf(MNT);
 const daemonLog = () => readDaemonLog(DLOG);
 const tOf = (l: DaemonLogLine | undefined) => (l ? Date.parse(l.t) : undefined);
 /** fence agent runs for `node` in this VM's fence log */
-const fencesOf = (node: number) => (existsSync(FENCE_LOG) ? (readFileSync(FENCE_LOG, 'utf8').match(new RegExp(`^node=${node}$`, 'gm')) ?? []).length : 0);
+const fencesOf = (node: number) => fenceRunsIn(FENCE_LOG, node);
 // n1 carries 3 of the 5 votes: it keeps quorum alone once n3 and then n2 are gone (corosync refuses
 // last_man_standing with auto_tie_breaker in an odd-sized cluster); n2 + n3 alone would not
 const VOTES = [3, 1, 1];
@@ -64,7 +64,7 @@ function plockNow(cmd: 'try' | 'getlk', start: number, len: number, mode: 'ex' |
 }
 type PlockTable = { locks: { number: string; lock: { nodeid: number; pid: number; start: string; end: string; mode: string } }[]; waiters: { number: string; lock: { nodeid: number; pid: number; start: string; end: string; mode: string } }[] }[];
 const plockTable = async (uuid: string) => (await request(SOCK, `plocks ${uuid}`)) as PlockTable;
-const lockspaces = async () => ((await request(SOCK, 'lockspaces')) as { name: string; state: string; members: number[] }[]).map((l) => [l.name, l.state, l.members]);
+const lockspaces = () => lockspaceRows(SOCK);
 
 describe(`user stack in production, three VMs: startup fencing, POSIX locks, one fencer, corosync loss (this is n${me})`, function () {
   const k = realBackend();

@@ -4,6 +4,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { waitFor } from './kernel.js';
 
 export const root = resolve(new URL('../../..', import.meta.url).pathname);
@@ -63,6 +64,20 @@ export function readDaemonLog(path: string): DaemonLogLine[] {
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as DaemonLogLine)
     : [];
+}
+
+/** The first model, stateful-merge or quorum line of the daemon's log matching `re`. */
+export const daemonSaid = (log: string, re: RegExp) => readDaemonLog(log).find((l) => (l.event === 'model' || l.event === 'stateful-merge' || l.event === 'quorum') && re.test(l.msg));
+
+/** Runs of test/vm/support/fence-ok.sh recorded in its log: for `node`, or all of them. */
+export function fenceRunsIn(log: string, node?: number): number {
+  if (!existsSync(log)) return 0;
+  return (readFileSync(log, 'utf8').match(node === undefined ? /^node=\d+$/gm : new RegExp(`^node=${node}$`, 'gm')) ?? []).length;
+}
+
+/** `o2stack lockspaces` through the daemon's socket, as [name, state, members] rows. */
+export async function lockspaceRows(sock: string): Promise<[string, string, number[]][]> {
+  return ((await request(sock, 'lockspaces')) as { name: string; state: string; members: number[] }[]).map((l) => [l.name, l.state, l.members]);
 }
 
 /*
