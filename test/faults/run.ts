@@ -44,6 +44,8 @@ interface Outcome {
   recoveryMs?: number;
   acked?: number;
   found?: number;
+  /** hbstall: n2's kernel fenced it this long after the stall (printk times) */
+  selfFenceMs?: number;
   seconds: number;
   failures: string[];
 }
@@ -65,6 +67,7 @@ function once(stack: Kind, run: number): Promise<Outcome> {
       const rec = /^\[demo [^\]]*\] n1 wrote again (\d+) ms/m.exec(out);
       const w = /^@@ WRITER_RESULT acked=(\d+) found=(\d+) ok=(\w+)$/m.exec(out);
       const failures = [...out.matchAll(/CHECK fail (.*)$/gm)].map((m) => m[1]!);
+      const hb = /^@@ HBSTALL_RESULT selfFenced=true writeTimeoutMs=-?\d+ fenceMs=(\d+)/m.exec(out);
       res({
         stack,
         run,
@@ -72,6 +75,7 @@ function once(stack: Kind, run: number): Promise<Outcome> {
         checks: result ? `${result[1]}/${Number(result[1]) + Number(result[2])}` : 'no result',
         ...(rec ? { recoveryMs: Number(rec[1]) } : {}),
         ...(w ? { acked: Number(w[1]), found: Number(w[2]) } : {}),
+        ...(hb ? { selfFenceMs: Number(hb[1]) } : {}),
         seconds: Math.round((Date.now() - t0) / 1000),
         failures,
       });
@@ -85,19 +89,20 @@ for (const stack of stacks) {
     console.log(`=== ${stack} run ${i}/${runs}: ${stack === 'o2cb-hbstall' ? "n2's disk I/O stalled while writing" : 'n2 killed while writing'}`);
     const o = await once(stack, i);
     outcomes.push(o);
-    console.log(`--- ${stack} run ${i}: ${o.ok ? 'passed' : 'FAILED'}, checks ${o.checks}, writable again after ${o.recoveryMs ?? '?'} ms, records acknowledged ${o.acked ?? '?'} / found ${o.found ?? '?'}, ${o.seconds} s${o.failures.length ? `; failed: ${o.failures.join('; ')}` : ''}`);
+    console.log(`--- ${stack} run ${i}: ${o.ok ? 'passed' : 'FAILED'}, checks ${o.checks},${o.selfFenceMs !== undefined ? ` n2's kernel fenced it ${o.selfFenceMs} ms after the stall,` : ''} writable again after ${o.recoveryMs ?? '?'} ms, records acknowledged ${o.acked ?? '?'} / found ${o.found ?? '?'}, ${o.seconds} s${o.failures.length ? `; failed: ${o.failures.join('; ')}` : ''}`);
   }
 }
 
 const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : undefined);
-console.log('\n| stack | runs | passed | writable again (ms) min / median / max | records acknowledged (min–max) | lost |');
-console.log('|---|---|---|---|---|---|');
+console.log('\n| stack | runs | passed | writable again (ms) min / median / max | records acknowledged (min–max) | lost | self-fence after the stall (ms) |');
+console.log('|---|---|---|---|---|---|---|');
 for (const stack of stacks) {
   const os = outcomes.filter((o) => o.stack === stack);
   const rec = os.map((o) => o.recoveryMs).filter((x): x is number => x !== undefined);
   const acked = os.map((o) => o.acked).filter((x): x is number => x !== undefined);
   const lost = os.filter((o) => o.acked !== undefined && (o.found ?? 0) < o.acked).length;
-  console.log(`| ${stack} | ${os.length} | ${os.filter((o) => o.ok).length} | ${rec.length ? `${Math.min(...rec)} / ${pct(rec, 50)} / ${Math.max(...rec)}` : '–'} | ${acked.length ? `${Math.min(...acked)}–${Math.max(...acked)}` : '–'} | ${lost} runs |`);
+  const fence = os.map((o) => o.selfFenceMs).filter((x): x is number => x !== undefined);
+  console.log(`| ${stack} | ${os.length} | ${os.filter((o) => o.ok).length} | ${rec.length ? `${Math.min(...rec)} / ${pct(rec, 50)} / ${Math.max(...rec)}` : '–'} | ${acked.length ? `${Math.min(...acked)}–${Math.max(...acked)}` : '–'} | ${lost} runs | ${fence.length ? `${Math.min(...fence)} / ${pct(fence, 50)} / ${Math.max(...fence)}` : '–'} |`);
 }
 console.log(`logs: ${logs}`);
 const passed = outcomes.filter((o) => o.ok).length;
