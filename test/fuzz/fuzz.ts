@@ -29,7 +29,13 @@ import { parseControlRequest } from '../../lib/stack/daemon/controlSocket.js';
 import { benchArgs } from '../../bench/args.js';
 import { mutate, rng, type Sizes } from './mutate.js';
 
-const args = benchArgs(import.meta.url, { inputs: { default: '1000000', int: true }, only: {}, seed: { default: '1', int: true }, 'max-ms': { default: '2000', int: true }, save: {}, from: { default: '0', int: true } });
+const args = benchArgs(import.meta.url, { inputs: { default: '1000000', int: true }, only: {}, seed: { default: '1', int: true }, 'max-ms': { default: '2000', int: true }, save: {}, from: {} });
+// --from I: inputs before I are made (the same sequence) but not run; 0 when absent
+const from = args.from === undefined ? 0 : /^[0-9]+$/.test(args.from) ? Number(args.from) : NaN;
+if (!Number.isSafeInteger(from)) {
+  process.stderr.write(`--from ${JSON.stringify(args.from)}: a whole number (the first input to run)\n`);
+  process.exit(2);
+}
 
 interface Target {
   name: string;
@@ -151,12 +157,12 @@ for (const [ti, t] of targets.entries()) {
         generated = [];
       }
       batchLeft--;
-      if (i < args.from) continue;
+      if (i < from) continue;
       if (generated.length === 0) generated = fc.sample(t.gen, { numRuns: genBatch, seed: args.seed + ti * 1_000_003 + batchAt }).slice(0, batchLeft + 1);
       input = generated.pop()!;
     } else {
       input = mutate(r, t.samples, t.maxBytes, t.sizes); // r's sequence: made even when skipped
-      if (i < args.from) continue;
+      if (i < from) continue;
     }
     ran++;
     biggest = Math.max(biggest, input.length);
@@ -185,7 +191,7 @@ for (const [ti, t] of targets.entries()) {
   globalThis.gc?.();
   const heapMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
   if (heapMb > 200) findings.push(`the heap grew by ${heapMb.toFixed(0)} MB`);
-  const line = `${t.name}: ${ran} inputs${ran < N - Math.min(args.from, N) ? ` (stopped at 5 findings, of ${N})` : ''} (largest ${biggest} bytes) in ${((Date.now() - t0) / 1000).toFixed(1)} s, slowest ${slowest.toFixed(1)} ms (CPU ${slowestCpu.toFixed(1)} ms), heap ${heapMb >= 0 ? '+' : ''}${heapMb.toFixed(1)} MB`;
+  const line = `${t.name}: ${ran} inputs${ran < N - Math.min(from, N) ? ` (stopped at 5 findings, of ${N})` : ''} (largest ${biggest} bytes) in ${((Date.now() - t0) / 1000).toFixed(1)} s, slowest ${slowest.toFixed(1)} ms (CPU ${slowestCpu.toFixed(1)} ms), heap ${heapMb >= 0 ? '+' : ''}${heapMb.toFixed(1)} MB`;
   if (findings.length) {
     failed++;
     console.log(`FAIL ${line}\n  ${findings.join('\n  ')}`);
