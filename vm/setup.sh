@@ -1,6 +1,7 @@
 #!/bin/bash
 # One-time host setup for the real-kernel VM harness. Safe to run again: it only does what is missing.
-#  - apt-installs qemu-system-x86, busybox-static, ocfs2-tools, kmod, cpio, iproute2
+#  - apt-installs qemu-system-x86, busybox-static, ocfs2-tools, kmod, cpio, iproute2, dmsetup (the
+#    guests run the host's binaries: dmsetup for the hbstall fault)
 #  - downloads Debian 12's generic kernel package (the linux-image-6.1.*-amd64 that
 #    linux-image-amd64 depends on), extracts it with dpkg -x (it is NOT installed), runs depmod
 #  - builds the busybox initramfs (vm/mkinitramfs.sh)
@@ -11,7 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 export DEBIAN_FRONTEND=noninteractive
 t0=$(now_ms)
-PKGS=(qemu-system-x86 busybox-static ocfs2-tools kmod cpio iproute2 util-linux coreutils)
+PKGS=(qemu-system-x86 busybox-static ocfs2-tools kmod cpio iproute2 util-linux coreutils dmsetup)
 
 installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 have_lists() { compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
