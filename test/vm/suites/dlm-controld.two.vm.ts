@@ -21,12 +21,11 @@ import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
-import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, DLM_CONTROLD_LOG, benchLockspaceJoins, clusterLogs, corosyncPid, dlmControldPid, joinTimes, median, startCorosync, startDlmControld, stopCorosync, stopDlmControld } from '../support/corosync.js';
-import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 import { plockBench } from '../support/plockBench.js';
 import { announceDeathHoldingFlock, awaitDeathAnnounced, cli, figure, readDaemonLog, sh, startDaemonInBackground } from '../support/run.js';
@@ -106,17 +105,8 @@ describe(`user stack with corosync + dlm_controld (the reference), two VMs (this
     });
   } else {
     it('n2 sees the pcmk volume n1 made', async function () {
-      const ok = await waitFor(() => {
-        execFileSync('blockdev', ['--flushbufs', DISK]);
-        try {
-          const v = inspectVolume(DISK);
-          if (v.superblock.stack?.name === 'pcmk') uuid = v.superblock.uuid;
-          return uuid !== '';
-        } catch {
-          return false;
-        }
-      }, 120_000, 1000);
-      assert.ok(ok, 'no pcmk volume on /dev/vda within 120 s');
+      uuid = (await awaitUserStackVolume(DISK, 120_000)) ?? '';
+      assert.ok(uuid, 'no pcmk volume on /dev/vda within 120 s');
     });
   }
 

@@ -26,13 +26,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 
-import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
 import { FENCE_OK_AGENT, benchLockspaceJoins, corosyncPid, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
 import { tearDownUserStack, watchFailures } from '../support/teardown.js';
-import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 import { plockBench } from '../support/plockBench.js';
 import { announceDeathHoldingFlock, awaitDeathAnnounced, cli, type DaemonLogLine as LogLine, figure, readDaemonLog, sh, startDaemonInBackground } from '../support/run.js';
@@ -126,17 +125,8 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
     });
   } else {
     it('n2 sees the pcmk volume n1 made', async function () {
-      const ok = await waitFor(() => {
-        execFileSync('blockdev', ['--flushbufs', DISK]);
-        try {
-          const v = inspectVolume(DISK);
-          if (v.superblock.stack?.name === 'pcmk') uuid = v.superblock.uuid;
-          return uuid !== '';
-        } catch {
-          return false;
-        }
-      }, 120_000, 1000);
-      assert.ok(ok, 'no pcmk volume on /dev/vda within 120 s');
+      uuid = (await awaitUserStackVolume(DISK, 120_000)) ?? '';
+      assert.ok(uuid, 'no pcmk volume on /dev/vda within 120 s');
     });
   }
 

@@ -11,11 +11,10 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectVolume } from '../../../lib/kernel/blockdev.js';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
-import { mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
+import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
 import { announceDeathHoldingFlock, awaitDeathAnnounced, figure, readDaemonLog, root, sh, startDaemonInBackground } from '../support/run.js';
 
@@ -64,17 +63,8 @@ describe(`user stack with o2stack daemon, two VMs (this is n${me})`, function ()
     });
   } else {
     it('n2 sees the pcmk volume n1 made', async function () {
-      const ok = await waitFor(() => {
-        execFileSync('blockdev', ['--flushbufs', DISK]);
-        try {
-          const v = inspectVolume(DISK);
-          if (v.superblock.stack?.name === 'pcmk') uuid = v.superblock.uuid;
-          return uuid !== '';
-        } catch {
-          return false;
-        }
-      }, 120_000, 1000);
-      assert.ok(ok, 'no pcmk volume on /dev/vda within 120 s');
+      uuid = (await awaitUserStackVolume(DISK, 120_000)) ?? '';
+      assert.ok(uuid, 'no pcmk volume on /dev/vda within 120 s');
     });
   }
 
