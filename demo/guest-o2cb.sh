@@ -70,7 +70,8 @@ fi
 await_kill_ready 300
 watching
 if [ "${FAULT:-}" = hbstall ]; then
-  # n1 does not see the stall: it writes at once (blocked on n2's locks until o2hb calls n2 dead)
+  # n2 says on the volume that it stalls; n1 then reads n2's file (n2's lock: it waits until o2hb
+  # here declares n2 dead) and writes, and only then sees n2 gone (its kernel restarted it)
   write_after_stall
   await_peer_gone
 else
