@@ -67,13 +67,19 @@ await_peer_gone() {
   step "peer gone (no reply to 5 pings in a row)"
 }
 
+# wait_child PID TENTHS: until the child PID has exited, at most TENTHS x 0.1 s; false if it still runs
+wait_child() {
+  local n=0
+  while kill -0 "$1" 2>/dev/null && [ $n -lt "$2" ]; do n=$((n+1)); sleep 0.1; done
+  ! kill -0 "$1" 2>/dev/null
+}
+
 # n1: write on the shared volume again (in a child: a write blocked on the cluster's locks blocks
 # only it), timed from tg; at most 120 s
 write_after_death() {
   ( echo "written on n1 after n2 died" > "$MNT/after-kill.txt" && sync ) &
-  local wp=$! n=0 d
-  while kill -0 $wp 2>/dev/null && [ $n -lt 1200 ]; do n=$((n+1)); sleep 0.1; done
-  if kill -0 $wp 2>/dev/null; then echo "CHECK fail n1 writable again within 120 s"; else
+  local wp=$! d
+  if ! wait_child $wp 1200; then echo "CHECK fail n1 writable again within 120 s"; else
     d=$(( ($(date +%s%N) - tg) / 1000000 ))
     step "writable again ${d} ms after the peer went away"
     echo "@@ RECOVERY_MS $d"
@@ -179,9 +185,8 @@ write_after_stall() {
   sleep 2
   local ts; ts=$(date +%s%N)
   ( tail -c 64 "$MNT/writer-n2.log" > /tmp/n2-tail && echo "written on n1 after n2 died" > "$MNT/after-kill.txt" && sync ) &
-  local wp=$! n=0 d
-  while kill -0 $wp 2>/dev/null && [ $n -lt 1800 ]; do n=$((n+1)); sleep 0.1; done
-  if kill -0 $wp 2>/dev/null; then echo "CHECK fail n1 reads n2's file and writes within 180 s of n2's stall"; else
+  local wp=$! d
+  if ! wait_child $wp 1800; then echo "CHECK fail n1 reads n2's file and writes within 180 s of n2's stall"; else
     d=$(( ($(date +%s%N) - ts) / 1000000 ))
     step "WRITABLE_AGAIN: the read of n2's file waited ${d} ms; its last record: $(tr -d 'x\n' < /tmp/n2-tail)"
     check "n1 writable again after n2 was killed (the read of n2's file waited ${d} ms: n2's lock, until n2 was declared dead)" "grep -q 'after n2 died' '$MNT/after-kill.txt' && [ $d -ge 5000 ]"
