@@ -45,14 +45,33 @@ if (!tail.includes('monitor will print')) {
   mon.kill('SIGKILL');
   fail(`the monitor did not start: ${tail.trim()}`);
 }
-const sent = spawnSync(sender, [String(count), String(values.rate)], { encoding: 'utf8', timeout: (values.seconds * 3 + 30) * 1000 });
-const [n, achieved] = sent.stdout.trim().split(' ').map(Number);
-// drain: until no new line for 1 s (bounded: 30 s)
-let last = -1;
-for (let i = 0; i < 30 && lines !== last; i++) {
-  last = lines;
-  await new Promise((r) => setTimeout(r, 1000));
+// The sender runs as a child this process waits for without blocking: the monitor's stdout must
+// be read while the events flow, as any consumer would (with spawnSync nothing read the pipe for
+// the 10 s, the monitor queued every line in its own memory and fell behind the kernel).
+const senderOut = await new Promise<string>((resolve) => {
+  const s = spawn(sender, [String(count), String(values.rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const limit = setTimeout(() => s.kill('SIGKILL'), (values.seconds * 3 + 30) * 1000);
+  s.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  s.on('close', () => {
+    clearTimeout(limit);
+    resolve(out);
+  });
+});
+const [n, achieved] = senderOut.trim().split(' ').map(Number);
+// drain: until every event sent is printed, or no new line for 3 s (bounded: 60 s); how long the
+// monitor took after the sender's last event is its lag (0 when it kept up)
+const tSent = Date.now();
+let lastChange = Date.now();
+let last = lines;
+while (lines - overflowLines < (n ?? count) && Date.now() - lastChange < 3000 && Date.now() - tSent < 60_000) {
+  await new Promise((r) => setTimeout(r, 20));
+  if (lines !== last) {
+    last = lines;
+    lastChange = Date.now();
+  }
 }
+const lagMs = lines - overflowLines >= (n ?? count) ? lastChange - tSent : NaN;
 mon.kill('SIGINT');
 await new Promise((r) => mon.on('close', r));
 const printed = lines - overflowLines;
@@ -68,10 +87,11 @@ if (values.json) {
       printed: f('`o2stack monitor --json`: lines printed', 'events', printed),
       lostPct: f(`\`o2stack monitor --json\` at ${values.rate}/s for ${values.seconds} s: lost`, '%', (100 * lost) / (n ?? count)),
       overflows: f('`o2stack monitor --json`: overflow reports (ENOBUFS)', 'count', monitorSays ? Number(monitorSays[2]) : NaN),
+      lagMs: f('`o2stack monitor --json`: last line printed after the last event sent', 'ms', lagMs),
     },
   });
 } else {
-  console.log(`sent ${n} kernel uevents at ${achieved}/s (asked ${values.rate}/s for ${values.seconds} s); o2stack monitor --json printed ${printed}, lost ${lost} (${((100 * lost) / (n ?? count)).toFixed(2)}%), overflow lines ${overflowLines}`);
+  console.log(`sent ${n} kernel uevents at ${achieved}/s (asked ${values.rate}/s for ${values.seconds} s); o2stack monitor --json printed ${printed}, lost ${lost} (${((100 * lost) / (n ?? count)).toFixed(2)}%), overflow lines ${overflowLines}; last line ${Number.isNaN(lagMs) ? 'never (not all printed)' : `${lagMs} ms`} after the last event sent`);
   console.log(`the monitor says: ${tail.trim().split('\n').pop()}`);
   console.log(`target: ${values.rate}/s for ${values.seconds} s with 0 lost -> ${lost === 0 && (achieved ?? 0) >= values.rate * 0.95 ? 'MET' : 'NOT MET'}`);
 }

@@ -9,7 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAll } from './commands/index.js';
 import { setWaitReporter } from '../stack/progress.js';
-import { EXIT, UsageError, printJson, reportError, terminalWaitReporter, useDirectOutput, writeErr, writeErrRaw } from './output.js';
+import { EXIT, UsageError, flushOutput, printJson, reportError, terminalWaitReporter, useDirectOutput, writeErr, writeErrRaw } from './output.js';
 
 /** The first word that is not an option or an option's value: the command to run, if any. */
 function commandWord(argv: string[]): string | undefined {
@@ -123,11 +123,12 @@ function invokedDirectly(): boolean {
 export function run(argv = process.argv.slice(2)): void {
   useDirectOutput();
   if (basename(process.argv[1] ?? '') === 'mount.ocfs2') argv = ['mount.ocfs2', ...argv];
+  // process.exit drops what a stream still holds: flushOutput first
   main(argv).then(
-    (code) => process.exit(code),
+    (code) => flushOutput().then(() => process.exit(code)),
     (e) => {
       writeErr(`o2stack: ${String(e)}\n`);
-      process.exit(EXIT.FAILED);
+      void flushOutput().then(() => process.exit(EXIT.FAILED));
     },
   );
 }

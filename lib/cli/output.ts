@@ -65,20 +65,52 @@ export function useDirectOutput(): void {
   direct = true;
 }
 
+// Once a write to an fd has gone through its stream (the fd was non-blocking and full: EAGAIN),
+// every later write to it does too, or a later direct write would overtake the queued text.
+const viaStream: Record<1 | 2, boolean> = { 1: false, 2: false };
+const streamError: Record<1 | 2, Error | undefined> = { 1: undefined, 2: undefined };
+
 function writeFd(fd: 1 | 2, s: string): void {
-  if (direct) {
+  if (streamError[fd]) throw streamError[fd];
+  if (direct && !viaStream[fd]) {
     const buf = Buffer.from(s);
     let off = 0;
     try {
       while (off < buf.length) off += writeSync(fd, buf, off);
       return;
     } catch (e) {
-      // a non-blocking pipe that is full (EAGAIN): the stream queues the rest
+      // a non-blocking pipe that is full (EAGAIN): the stream queues the rest, and flushOutput()
+      // waits for it before the process exits (process.exit drops a stream's queued writes)
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
       s = buf.subarray(off).toString();
+      viaStream[fd] = true;
+      (fd === 1 ? process.stdout : process.stderr).on('error', (err: Error) => (streamError[fd] = err));
     }
   }
   (fd === 1 ? process.stdout : process.stderr).write(s);
+}
+
+/**
+ * Resolves when what the streams queued has been written (at once when nothing went through them):
+ * the bin calls it before process.exit, which would drop queued output (`o2stack monitor | wc -l`
+ * lost most lines that way). A reader that went away (EPIPE) ends the wait too.
+ */
+export async function flushOutput(): Promise<void> {
+  const waits: Promise<void>[] = [];
+  for (const fd of [1, 2] as const) {
+    // only a stream already in use: creating process.stdout loads Node's stream machinery
+    if (direct && !viaStream[fd]) continue;
+    const stream = fd === 1 ? process.stdout : process.stderr;
+    if (!streamError[fd] && stream.writableLength > 0) {
+      waits.push(new Promise<void>((resolve) => stream.write('', () => resolve())));
+    }
+  }
+  await Promise.all(waits);
+}
+
+/** Text as it is (already escaped by its producer, e.g. JSON lines) to stdout. */
+export function writeOutRaw(s: string): void {
+  writeFd(1, s);
 }
 
 /**
@@ -128,8 +160,16 @@ export function writeErrRaw(s: string): void {
   writeFd(2, s);
 }
 
+/**
+ * JSON text safe for a terminal and still JSON: JSON.stringify escapes U+0000-U+001F itself; DEL and
+ * the C1 controls (U+007F-U+009F) are escaped here as \u00XX (printable()'s \xNN is not JSON).
+ */
+export function safeJson(value: unknown, indent?: number): string {
+  return (JSON.stringify(value, null, indent) ?? 'null').replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+}
+
 export function printJson(value: unknown): void {
-  writeOut(JSON.stringify(value, null, 2) + '\n');
+  writeFd(1, safeJson(value, 2) + '\n');
 }
 
 // Errors are recognised by their shape, not instanceof: an error class loaded twice (ESM and CJS

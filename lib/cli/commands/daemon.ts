@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { DAEMON_GROUP } from '../../model/mountTracker.js';
 import { defaultFenceFromEnv } from '../../model/pacemakerFence.js';
 import { intOption } from '../numericOption.js';
-import { CliError, EXIT, printJson, type GlobalOptions } from '../output.js';
+import { CliError, EXIT, printJson, writeOut, type GlobalOptions } from '../output.js';
 
 interface DaemonCliOptions extends GlobalOptions {
   membership?: string;
@@ -132,8 +132,8 @@ export function register(program: Command): void {
       const { request } = await import('../../stack/daemon/controlSocket.js');
       const list = (await request(o.socket, 'lockspaces')) as { name: string; state: string; members: number[]; since: number; waitingFor?: string }[];
       if (o.json) return printJson({ lockspaces: list });
-      if (list.length === 0) return void process.stdout.write('no lockspaces\n');
-      for (const l of list) process.stdout.write(`${l.name}  ${l.state.padEnd(8)} members ${l.members.join(',') || '-'}  since ${new Date(l.since).toISOString()}${l.waitingFor ? `  waiting for ${l.waitingFor}` : ''}\n`);
+      if (list.length === 0) return void writeOut('no lockspaces\n');
+      for (const l of list) writeOut(`${l.name}  ${l.state.padEnd(8)} members ${l.members.join(',') || '-'}  since ${new Date(l.since).toISOString()}${l.waitingFor ? `  waiting for ${l.waitingFor}` : ''}\n`);
     });
 
   program
@@ -162,7 +162,7 @@ export function register(program: Command): void {
         for (const l of sp.locks) out.push(`  ${l.number} ${l.lock.mode.toUpperCase()} ${l.lock.start}-${l.lock.end} nodeid ${l.lock.nodeid} pid ${l.lock.pid} owner ${l.lock.owner}`);
         for (const l of sp.waiters) out.push(`  ${l.number} WAITING ${l.lock.mode.toUpperCase()} ${l.lock.start}-${l.lock.end} nodeid ${l.lock.nodeid} pid ${l.lock.pid} owner ${l.lock.owner}`);
       }
-      process.stdout.write(out.length ? out.join('\n') + '\n' : 'no lockspace in a process group on this node\n');
+      writeOut(out.length ? out.join('\n') + '\n' : 'no lockspace in a process group on this node\n');
     });
 
   program
@@ -173,7 +173,7 @@ export function register(program: Command): void {
       const o = cmd.optsWithGlobals<GlobalOptions & { socket: string }>();
       const { request } = await import('../../stack/daemon/controlSocket.js');
       const r = await request(o.socket, [command, ...args].join(' '));
-      if (typeof r === 'string' && !o.json) process.stdout.write(r + '\n');
+      if (typeof r === 'string' && !o.json) writeOut(r + '\n');
       else printJson(r);
     });
 }

@@ -1,7 +1,7 @@
 // o2stack groups: which nodes have each lockspace (an ocfs2 volume, named by its UUID) mounted,
 // cluster-wide, as the running daemon sees it (lockspace process groups, daemon-group announcements).
 import type { Command } from 'commander';
-import { printJson, type GlobalOptions } from '../output.js';
+import { printJson, writeOut, type GlobalOptions } from '../output.js';
 
 interface GroupRow {
   uuid: string;
@@ -20,7 +20,7 @@ export function register(program: Command): void {
       // no daemon: exit 3, no permission: 4 (the request's error codes, lib/cli/output.ts)
       const rows = (await request(o.socket, 'groups')) as GroupRow[];
       if (o.json) return printJson({ groups: rows });
-      if (rows.length === 0) return void process.stdout.write('no volume is mounted on any node the daemon hears from\n');
-      for (const g of rows) process.stdout.write(`${g.uuid}  mounted on node ${g.nodes.join(',')}  (this node: ${g.state})\n`);
+      if (rows.length === 0) return void writeOut('no volume is mounted on any node the daemon hears from\n');
+      for (const g of rows) writeOut(`${g.uuid}  mounted on node ${g.nodes.join(',')}  (this node: ${g.state})\n`);
     });
 }

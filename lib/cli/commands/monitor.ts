@@ -2,7 +2,7 @@
 // SIGTERM. One line per event; with --json, one JSON object per line (JSON lines).
 import type { Command } from 'commander';
 import type { ReceivedUevent, UeventOverflow } from '../../kernel/uevent.js';
-import type { GlobalOptions } from '../output.js';
+import { type GlobalOptions, printable, safeJson, writeErrRaw, writeOutRaw } from '../output.js';
 
 interface MonitorOptions extends GlobalOptions {
   subsystem?: string[];
@@ -47,19 +47,28 @@ export function register(program: Command): void {
         filter: { subsystem: o.subsystem, action: o.action, devpathPrefix: o.devpath },
         ref: true,
       });
-      // One write(2) per batch of events, not per event: stdout to a pipe or file is synchronous
-      // on Linux, and a syscall per line capped --json at ~80k events/s. Lines wait at most until
-      // the loop's next turn (setImmediate): the listener hands over each socket drain as one
-      // batch, so they are written as soon as that batch is done.
+      // One write(2) per batch of events, not per event: a syscall per line capped --json at ~80k
+      // events/s. Lines wait at most until the loop's next turn (setImmediate): the listener hands
+      // over each socket drain as one batch, so they are written as soon as that batch is done.
+      // The write is synchronous (writeOutRaw: write(2) on fd 1): a reader slower than the events
+      // holds the monitor back, and the kernel's dropped broadcasts are then reported as overflow
+      // lines. Through process.stdout (asynchronous on a pipe) the lines piled up in memory and
+      // process.exit dropped them: `o2stack monitor --json | wc -l` counted 86,821 of 1,500,000.
       let pending: string[] = [];
       let scheduled = false;
       let stdoutBroken = false; // after EPIPE nothing more is written
+      let fail: (e: Error) => void = () => undefined;
       const flush = () => {
         scheduled = false;
         if (pending.length === 0 || stdoutBroken) return;
         const out = pending.join('');
         pending = [];
-        process.stdout.write(out);
+        try {
+          writeOutRaw(out);
+        } catch (e) {
+          stdoutBroken = true;
+          fail(e as Error);
+        }
       };
       const write = (s: string) => {
         pending.push(s);
@@ -69,52 +78,47 @@ export function register(program: Command): void {
         }
       };
       await new Promise<void>((resolve, reject) => {
+        let stopped = false;
         const stop = () => {
+          if (stopped) return;
+          stopped = true;
           flush();
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          process.stdout.off('error', onStdoutError);
           listener.close();
           resolve();
         };
-        const onStdoutError = (e: NodeJS.ErrnoException) => {
-          stdoutBroken = true;
-          pending = [];
-          if (e.code === 'EPIPE') stop();
-          else {
-            stop();
-            reject(e);
-          }
+        // the reader went away (EPIPE): stop like on SIGINT; any other write error ends the command
+        fail = (e: NodeJS.ErrnoException) => {
+          stop();
+          if (e.code !== 'EPIPE') reject(e);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        process.stdout.on('error', onStdoutError);
         listener.on('event', (ev: ReceivedUevent) => {
           const time = monotonic();
           if (o.json) {
             write(
-              JSON.stringify({ time: Number(time), action: ev.action, devpath: ev.devpath, subsystem: ev.subsystem ?? null, seqnum: ev.seqnum ?? null, source: ev.source, sender: ev.sender, env: ev.env }) +
-                '\n',
+              safeJson({ time: Number(time), action: ev.action, devpath: ev.devpath, subsystem: ev.subsystem ?? null, seqnum: ev.seqnum ?? null, source: ev.source, sender: ev.sender, env: ev.env }) + '\n',
             );
           } else {
-            write(formatEventLine(ev, time, o.property === true));
+            write(printable(formatEventLine(ev, time, o.property === true)));
           }
         });
         listener.on('overflow', (ov: UeventOverflow) => {
-          if (o.json) write(JSON.stringify({ time: Number(monotonic()), overflow: ov }) + '\n');
+          if (o.json) write(safeJson({ time: Number(monotonic()), overflow: ov }) + '\n');
           else write(`OVERFLOW[${monotonic()}] the kernel dropped uevents (ENOBUFS, ${ov.total} so far): state may be stale, rescan\n`);
         });
         listener.on('error', (e: Error) => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          process.stdout.off('error', onStdoutError);
           reject(e);
         });
         const groups = o.udev ? 'KERNEL - the kernel uevent; UDEV - the event udevd sends out after rule processing' : 'KERNEL - the kernel uevent';
-        process.stderr.write(`monitor will print the received events for:\n${groups}\n\n`);
+        writeErrRaw(`monitor will print the received events for:\n${groups}\n\n`);
       });
       const s = listener.stats();
-      process.stderr.write(
+      writeErrRaw(
         `monitor: ${s.emitted} events printed, ${s.filtered} filtered out, ${s.droppedSpoofed} spoofed and ${s.droppedMalformed} malformed dropped, ${s.overflows} overflows\n`,
       );
     });
