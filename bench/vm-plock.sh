@@ -10,6 +10,6 @@ disk=$(mktemp /tmp/vm-plock-XXXXXX.img)
 trap 'rm -f "$disk"' EXIT
 truncate -s 512M "$disk"
 export PLOCK_OUT=$out O2STACK_RESULTS=/tmp/vm-plock-results
-VM_ENV="O2STACK_RESULTS PLOCK_HOSTBENCH PLOCK_TRACE PLOCK_BASE PLOCK_MODES PLOCK_SECONDS PLOCK_STRACE PLOCK_PROF PLOCK_OUT ${VM_ENV:-}" VM_TIMEOUT=${VM_TIMEOUT:-900} VM_LOGDIR=$out \
+VM_ENV="O2STACK_RESULTS PLOCK_HOSTBENCH PLOCK_WARMUP PLOCK_TRACE PLOCK_BASE PLOCK_MODES PLOCK_SECONDS PLOCK_STRACE PLOCK_PROF PLOCK_OUT ${VM_ENV:-}" VM_TIMEOUT=${VM_TIMEOUT:-900} VM_LOGDIR=$out \
   vm/run-two.sh "$disk" node --import tsx bench/vm-plock.ts | grep -E 'vm-plock|Error|error' || true
 cat "$out"/n1.txt "$out"/n2.txt 2>/dev/null

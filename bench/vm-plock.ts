@@ -1,8 +1,10 @@
 // In two VMs (bench/vm-plock.sh runs it through vm/run-two.sh): POSIX lock+unlock pairs on a
 // user-stack volume, served by dlm_controld and/or the o2stack daemon in the same boot, with the
 // per-stage trace of ours (O2STACK_PLOCK_TRACE) and optional strace -c / --cpu-prof.
-//   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_OUT=dir
+//   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_WARMUP=0  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_OUT=dir
 //        PLOCK_TRACE=0 (ours without the per-stage trace, as 'base' runs)
+//   a mode may end in -st (V8 --single-threaded), -jl (--jitless) or -b (ours from the bundle,
+//   dist/o2stack.cjs, as installed; needs npm run build), then a digit: ours-b1,dlm1,ours1,...
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,9 +42,13 @@ const barrier = async (name: string) => {
   if (!(await flags.awaitFlag(peer, name, 300_000))) throw new Error(`n${peer} never reached ${name}`);
 };
 
-function pairs(file: string): string {
-  return execFileSync(BIN, [file, '0', String(secs)], { encoding: 'utf8', timeout: (secs + 120) * 1000 }).trim();
+function pairs(file: string, seconds = secs): string {
+  return execFileSync(BIN, [file, '0', String(seconds)], { encoding: 'utf8', timeout: (seconds + 120) * 1000 }).trim();
 }
+// PLOCK_WARMUP=S: n1 runs S seconds of uncontended pairs before each daemon's measured phases and
+// prints them as that daemon's cold figure (a daemon that has served for a while has its request
+// path compiled by V8's optimising tiers; a 5-second phase of a new daemon measures cold code)
+const warmup = Number(process.env.PLOCK_WARMUP ?? 0);
 
 /** CPU ms (utime+stime) of a process, all threads. */
 function cpuMs(pid: number): number {
@@ -92,7 +98,10 @@ for (const phase of modes) {
   const flavour = phase.replace(/\d+$/, '');
   // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads);
   // '-jl': --jitless (bytecode interpreter only: no machine code written, which TCG must retranslate)
-  const mode = flavour.replace(/-(st|jl)$/, '');
+  const mode = flavour.replace(/-(st|jl|b)$/, '');
+  // -b: the bin users run (dist/o2stack.cjs: the esbuild bundle and its V8 code cache), not the
+  // sources through tsx (whose transform keeps function names with a helper call per definition)
+  const bundled = flavour.endsWith('-b');
   const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : flavour.endsWith('-jl') ? ['--jitless'] : [];
   // SIGUSR2 dumps the trace; without it (base, PLOCK_TRACE=0) the signal's default would end the daemon
   const traced = mode !== 'base' && (process.env.PLOCK_TRACE ?? '1') === '1';
@@ -106,9 +115,9 @@ for (const phase of modes) {
     dpid = dlmControldPid()!;
   } else {
     const fd = openSync(dlog, 'w');
-    const args = [...v8flags, '--import', 'tsx'];
+    const args = bundled ? [...v8flags] : [...v8flags, '--import', 'tsx'];
     if (process.env.PLOCK_PROF === '1') args.push('--cpu-prof', '--cpu-prof-interval=4000', `--cpu-prof-dir=${join(out, `prof-n${me}`)}`);
-    daemon = spawn(process.execPath, [...args, cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: process.env.PLOCK_TRACE ?? '1' } });
+    daemon = spawn(process.execPath, [...args, bundled ? join(root, 'dist', 'o2stack.cjs') : cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: process.env.PLOCK_TRACE ?? '1' } });
     closeSync(fd);
     dpid = daemon.pid!;
     if (!(await waitFor(() => readFileSync(dlog, 'utf8').includes('"ready"'), 180_000))) throw new Error(`daemon not ready: ${readFileSync(dlog, 'utf8')}`);
@@ -120,6 +129,12 @@ for (const phase of modes) {
   const file = `${dir}/bench.dat`;
   if (me === 1) {
     writeFileSync(file, 'x');
+    if (warmup > 0) {
+      const c0 = cpuMs(dpid);
+      const r = pairs(file, warmup);
+      const n = Number(/^pairs (\d+)/.exec(r)?.[1] ?? 0);
+      say(`${phase} warm-up (cold, first ${warmup} s): ${r}; CPU per request (ms): daemon ${((cpuMs(dpid) - c0) / (2 * n)).toFixed(2)}`);
+    }
     const st = [strace(dpid, `${phase}-solo`), strace(corosyncPid()!, `${phase}-solo-corosync`)];
     const c0 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
     const r = pairs(file);

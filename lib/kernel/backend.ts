@@ -77,6 +77,12 @@ export interface NativeBackendOptions {
    * attribute files are created. Default: on when <root>/sys/kernel/config is not configfs.
    */
   fakeTree?: boolean;
+  /**
+   * A fake tree changed only through backends (as configfs is only through its syscalls), so its
+   * inodes and write-once attributes may be trusted as configfs's are (stableInodes). Default false
+   * for fake trees: tests rewrite their files behind the backend. Real configfs: always true.
+   */
+  trustFakeInodes?: boolean;
 }
 
 export class NativeBackend implements KernelBackend {
@@ -89,7 +95,7 @@ export class NativeBackend implements KernelBackend {
     this.root = options.root ?? '/';
     this.fakeTree = options.fakeTree ?? !isConfigfs(join(this.root, 'sys/kernel/config'));
     this.description = this.fakeTree ? `fake tree ${this.root}` : this.root;
-    this.stableInodes = !this.fakeTree;
+    this.stableInodes = !this.fakeTree || options.trustFakeInodes === true;
   }
 
   private native() {

@@ -121,4 +121,23 @@ describe('readO2nmState', function () {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('trusts a fake tree told to (trustFakeInodes): a known node is read as on configfs, local only', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'o2s-o2nm-'));
+    try {
+      makeFakeKernelTree(dir);
+      const b = new NativeBackend({ root: dir, trustFakeInodes: true });
+      assert.equal(b.stableInodes, true);
+      applyO2nmPlan(b, planO2nm(cluster(2), readO2nmState(b), {}));
+      const before = readO2nmState(b).clusters[0]!.nodes.find((n) => n.name === 'node1')!.num;
+      // a rewrite behind the backend is not seen (configfs refuses it, so it cannot happen there) ...
+      writeFileSync(join(dir, C, 'node/node1/num'), '42\n');
+      assert.equal(readO2nmState(b).clusters[0]!.nodes.find((n) => n.name === 'node1')!.num, before);
+      // ... while `local`, which may change, is read every time
+      writeFileSync(join(dir, C, 'node/node1/local'), '1\n');
+      assert.equal(readO2nmState(b).clusters[0]!.nodes.find((n) => n.name === 'node1')!.local, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
