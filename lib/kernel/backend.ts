@@ -2,7 +2,7 @@
 // kernel paths (/sys/kernel/config/...). Two implementations share this interface: the native
 // one (real syscalls under a root prefix) and the simulator in sim.ts (tests).
 import { statfsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
 import { KernelError, toKernelError } from './errors.js';
 import { loadNative, type NativeAttrOp } from './native.js';
 
@@ -68,6 +68,8 @@ export interface KernelBackend {
 const TYPE_OF: Record<string, DirEntry['type']> = { d: 'dir', f: 'file', l: 'link', o: 'other' };
 
 const CONFIGFS_MAGIC = 0x62656570;
+/** "/a/b/c": absolute, no empty, "." or ".." segment, no trailing slash */
+const NORMALIZED_ABSOLUTE = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
 
 export interface NativeBackendOptions {
   /** Prefix for every kernel path; "/" for the running kernel. */
@@ -90,12 +92,16 @@ export class NativeBackend implements KernelBackend {
   readonly fakeTree: boolean;
   readonly stableInodes: boolean;
   readonly description: string;
+  /** the root, normalized, without a trailing slash: what hostPath puts before a kernel path */
+  private readonly rootPrefix: string | undefined;
 
   constructor(options: NativeBackendOptions = {}) {
     this.root = options.root ?? '/';
     this.fakeTree = options.fakeTree ?? !isConfigfs(join(this.root, 'sys/kernel/config'));
     this.description = this.fakeTree ? `fake tree ${this.root}` : this.root;
     this.stableInodes = !this.fakeTree || options.trustFakeInodes === true;
+    const prefix = normalize(this.root).replace(/\/+$/, '');
+    this.rootPrefix = prefix === '.' || prefix === '' ? undefined : prefix;
   }
 
   private native() {
@@ -106,7 +112,10 @@ export class NativeBackend implements KernelBackend {
   hostPath(kernelPath: string): string {
     // the syscall would see the path up to the NUL: another path than the one planned and shown
     if (kernelPath.includes('\0')) throw new KernelError({ code: 'EINVAL', errno: -22, syscall: 'path', path: JSON.stringify(kernelPath).slice(1, -1), hint: 'a name in the plan holds a NUL byte: fix the configuration (o2stack config check FILE)' });
-    return this.root === '/' ? kernelPath : join(this.root, kernelPath);
+    if (this.root === '/') return kernelPath;
+    // a plan's paths are absolute and normalized: join() would only concatenate them, and path.join
+    // was a tenth of a 255-node apply's CPU on a fake tree (and a quarter of its allocation)
+    return this.rootPrefix !== undefined && NORMALIZED_ABSOLUTE.test(kernelPath) ? this.rootPrefix + kernelPath : join(this.root, kernelPath);
   }
 
   /** Kernel path of a host path (for error messages). */
