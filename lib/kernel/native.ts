@@ -300,6 +300,9 @@ export function addonCandidates(root = packageRoot): string[] {
  * is short), else node-gyp-build, which picks a build/ output or the prebuilt binary of this
  * platform from prebuilds/. A failure says what was tried and how to fix it.
  */
+/** where the addon's raw corosync surface is kept (Symbol.for: shared by every copy of this module) */
+const RAW_COROSYNC = Symbol.for('ocfs2-stack.native.corosync-raw');
+
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
@@ -326,7 +329,12 @@ export function loadNative(): NativeAddon {
   // The corosync surface dlopens libcpg, libquorum and libcmap when first used (mapping them and
   // libqb costs a CLI run 50–100 ms on a slow machine): the property loads them on first read. A
   // failure is not cached, so installing corosync's libraries fixes a running process.
-  const raw = addon.corosync as unknown as NativeCorosyncRaw | undefined;
+  // The addon's own object is kept under a registry symbol: a second copy of this module in the
+  // same process (the ESM build and dist/index.cjs, or tsx and dist under a test runner) gets the
+  // same addon object, whose `corosync` is by then the first copy's getter, not the raw surface.
+  const holder = addon as unknown as Record<symbol, unknown>;
+  if (!(RAW_COROSYNC in holder)) holder[RAW_COROSYNC] = addon.corosync;
+  const raw = holder[RAW_COROSYNC] as NativeCorosyncRaw | undefined;
   let loaded: NativeCorosyncAvailable | undefined;
   Object.defineProperty(addon, 'corosync', {
     enumerable: true,

@@ -3,7 +3,8 @@
 // test/cluster, npm run test:cluster.)
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import {
   CorosyncError,
   corosyncAvailability,
@@ -45,6 +46,22 @@ function corosyncInOurNetns(): number[] {
 describe('corosync surface (no corosync reachable)', function () {
   this.timeout(30000);
   const surface = () => loadNative().corosync;
+
+  it('a second copy of the library in the process (dist/index.cjs beside these sources) sees the same surface', function () {
+    // the first copy replaces the addon's `corosync` with its getter; a second copy took that
+    // getter's answer for the raw surface and said "no run-time corosync loader" on machines
+    // without corosync's libraries
+    const cjsPath = new URL('../../dist/index.cjs', import.meta.url).pathname;
+    if (!existsSync(cjsPath)) {
+      console.log('    skipping: dist/index.cjs is not built (npm run build)');
+      return this.skip();
+    }
+    const cjs = createRequire(import.meta.url)(cjsPath) as { corosyncAvailability: () => { available: boolean; reason?: string } };
+    const viaCjs = cjs.corosyncAvailability();
+    const viaEsm = corosyncAvailability();
+    assert.deepEqual(viaEsm, viaCjs);
+    if (!viaEsm.available) assert.doesNotMatch(viaEsm.reason!, /no run-time corosync loader/);
+  });
 
   it('is registered and says whether corosync\'s client libraries could be loaded, and if not why', function () {
     const s = surface();
