@@ -70,24 +70,25 @@ export function useDirectOutput(): void {
 const viaStream: Record<1 | 2, boolean> = { 1: false, 2: false };
 const streamError: Record<1 | 2, Error | undefined> = { 1: undefined, 2: undefined };
 
-function writeFd(fd: 1 | 2, s: string): void {
+function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
   if (streamError[fd]) throw streamError[fd];
   if (direct && !viaStream[fd]) {
-    const buf = Buffer.from(s);
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     try {
       while (off < buf.length) off += writeSync(fd, buf, off);
       return;
     } catch (e) {
-      // a non-blocking pipe that is full (EAGAIN): the stream queues the rest, and flushOutput()
-      // waits for it before the process exits (process.exit drops a stream's queued writes)
+      // a non-blocking pipe that is full (EAGAIN): the stream queues the rest (bytes: the cut may
+      // fall inside a character), and flushOutput() waits for it before the process exits
+      // (process.exit drops a stream's queued writes)
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-      s = buf.subarray(off).toString();
+      data = Buffer.from(buf.subarray(off));
       viaStream[fd] = true;
       (fd === 1 ? process.stdout : process.stderr).on('error', (err: Error) => (streamError[fd] = err));
     }
-  }
-  (fd === 1 ? process.stdout : process.stderr).write(s);
+  } else if (typeof data !== 'string') data = Buffer.from(data); // the caller may reuse its buffer
+  (fd === 1 ? process.stdout : process.stderr).write(data);
 }
 
 /**
@@ -108,9 +109,9 @@ export async function flushOutput(): Promise<void> {
   await Promise.all(waits);
 }
 
-/** Text as it is (already escaped by its producer, e.g. JSON lines) to stdout. */
-export function writeOutRaw(s: string): void {
-  writeFd(1, s);
+/** Text or bytes as they are (already escaped by their producer, e.g. JSON lines) to stdout. */
+export function writeOutRaw(data: string | Uint8Array): void {
+  writeFd(1, data);
 }
 
 /**
