@@ -22,7 +22,7 @@ interface HostBench {
 }
 // Small sizes: the whole host report takes a few minutes on two cores.
 const HOST_BENCHES: HostBench[] = [
-  { name: 'apply', script: 'bench/apply.ts', args: ['--runs', '5'], cli: true },
+  { name: 'apply', script: 'bench/apply.ts', args: ['--runs', '15'], cli: true },
   { name: 'uevent', script: 'bench/uevent.ts', args: ['--count', '100000', '--sysfs-count', '50000'] },
   { name: 'control', script: 'bench/control.ts', args: ['--count', '50000'] },
   // 200 rounds: a p99 of 20 samples is their maximum (one scavenge or preemption decides it)

@@ -18,6 +18,19 @@ describe('eachLine', () => {
     for (const t of ['', '\n', '\r', '\r\n', '\n\r', 'a', 'a\n', 'a\r\nb\rc\n\nd', '\uFEFF', '\uFEFFa\r', '\uFEFF\uFEFFx', 'x\uFEFF\n', '\r\r\n\n']) assert.deepEqual(lines(t), bySplit(t), JSON.stringify(t));
   });
 
+  it('agrees with the split on generated texts without CR (the indexOf path) too, and stops when told', () => {
+    const piece = fc.constantFrom('\n', '\uFEFF', 'a', ' ', 'é', '\u2028');
+    fc.assert(fc.property(fc.array(piece, { maxLength: 40 }).map((a) => a.join('')), (t) => assert.deepEqual(lines(t), bySplit(t))), { numRuns: 2000 });
+    for (const t of ['a\nb\nc', 'a\r\nb\r\nc']) {
+      const seen: string[] = [];
+      eachLine(t, (raw) => {
+        seen.push(raw);
+        if (raw === 'b') return false;
+      });
+      assert.deepEqual(seen, ['a', 'b'], JSON.stringify(t));
+    }
+  });
+
   it('agrees with the split on generated texts of line ends, BOMs and other characters', () => {
     const piece = fc.constantFrom('\r', '\n', '\r\n', '\uFEFF', 'a', ' ', 'é', '\u2028');
     fc.assert(fc.property(fc.array(piece, { maxLength: 40 }).map((a) => a.join('')), (t) => assert.deepEqual(lines(t), bySplit(t))), { numRuns: 2000 });
