@@ -87,8 +87,11 @@ describe('o2stack daemon with lockspace groups (three daemons, one process, fake
     await until(() => daemons.get(2)!.groups()[0]?.nodes.join() === '1,3', "n2's view after its unmount");
     assert.deepEqual(daemons.get(2)!.groups(), [{ uuid: LS, nodes: [1, 3], state: 'not mounted here' }]);
     assert.deepEqual(groupEvents.get(2)!.at(-1), { uuid: LS, nodes: [1, 3], joined: [], left: [2] });
-    const st = daemons.get(1)!.status() as { groups: unknown };
+    const st = daemons.get(1)!.status() as { groups: unknown; memory: Record<string, number> };
     assert.deepEqual(st.groups, [{ uuid: LS, nodes: [1, 3], state: 'running' }]);
+    // the soak samples the heap beside the RSS: both in MB, the heap inside the process's RSS
+    assert.deepEqual(Object.keys(st.memory).sort(), ['external', 'heapTotal', 'heapUsed', 'rss']);
+    assert.ok(st.memory.heapUsed > 0 && st.memory.heapUsed <= st.memory.heapTotal && st.memory.heapTotal < st.memory.rss, JSON.stringify(st.memory));
     mount(2);
     await until(() => [1, 2, 3].every((id) => members(id).length === 3), 'n2 back');
   });

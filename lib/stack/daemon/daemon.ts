@@ -515,6 +515,8 @@ export class DlmDaemon extends EventEmitter<DaemonEvents> {
       groups: this.model.mode === 'groups' ? this.groups() : null,
       plocks: this.plocks.status(),
       listener: this.listener?.stats?.() ?? null,
+      // MB: RSS alone cannot tell a leak from V8's heap growing until its next major collection
+      memory: memoryMB(),
     };
   }
 
@@ -963,4 +965,11 @@ export function pickLocalNode(nodes: { nodeid: number; name?: string }[], nodeId
 /** Reads a members file (lib/model/dlmDaemon.ts parseMembersFile). */
 export function readMembers(path: string): string {
   return readInputFile(path);
+}
+
+/** This process's memory in MB (one decimal): RSS, V8's heap used and reserved, and external (Buffers). */
+function memoryMB(): { rss: number; heapUsed: number; heapTotal: number; external: number } {
+  const m = process.memoryUsage();
+  const mb = (b: number) => Math.round(b / 104857.6) / 10;
+  return { rss: mb(m.rss), heapUsed: mb(m.heapUsed), heapTotal: mb(m.heapTotal), external: mb(m.external) };
 }

@@ -34,6 +34,8 @@ const mountLine = () => mountLineOf(MNT);
 interface Sample {
   minute: number;
   rssKb: number;
+  /** the daemon's V8 heap in use (daemon-ctl status → memory), MB */
+  heapMB: number;
   fds: number;
   cycles: number;
   plockOps: number;
@@ -163,8 +165,11 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     let cycles = 0;
     let plockOps = 0;
     const failures: string[] = [];
-    const sample = () => samples.push({ minute: Math.round((Date.now() - t0) / 60_000), rssKb: rssKb(pid), fds: fdCount(pid), cycles, plockOps });
-    sample();
+    const sample = async () => {
+      const memory = ((await request(SOCK, 'status')) as { memory?: { heapUsed: number } }).memory;
+      samples.push({ minute: Math.round((Date.now() - t0) / 60_000), rssKb: rssKb(pid), heapMB: memory?.heapUsed ?? NaN, fds: fdCount(pid), cycles, plockOps });
+    };
+    await sample();
     let nextSample = t0 + 60_000;
     // n2 starts its loop 7 s later and its traffic lasts 3 s longer: the loops drift apart
     if (me === 2) await new Promise((r) => setTimeout(r, 7000));
@@ -189,12 +194,12 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
         if (mountLine()) await within(nativeSystem.umount(MNT), 120_000, 'umount after a failure').catch(() => undefined);
       }
       if (Date.now() >= nextSample) {
-        sample();
+        await sample();
         nextSample += 60_000;
       }
     }
-    sample();
-    for (const s of samples) figure(`n${me} soak minute ${s.minute}: daemon RSS ${(s.rssKb / 1024).toFixed(1)} MB, fds ${s.fds}, cycles ${s.cycles}, plock ops ${s.plockOps}`);
+    await sample();
+    for (const s of samples) figure(`n${me} soak minute ${s.minute}: daemon RSS ${(s.rssKb / 1024).toFixed(1)} MB, heap used ${s.heapMB} MB, fds ${s.fds}, cycles ${s.cycles}, plock ops ${s.plockOps}`);
     const st = (await request(SOCK, 'status')) as { counters: { fences: number; deaths: number } };
     figure(`n${me} soak: ${cycles} cycles (mount, plocks, write, umount) in ${((Date.now() - t0) / 60_000).toFixed(1)} min, ${plockOps} plock lock+unlock pairs; fences ${st.counters.fences}, deaths ${st.counters.deaths}`);
     assert.deepEqual(failures, []);
