@@ -1,6 +1,7 @@
 // o2stack monitor, run as a child process against this machine's kernel uevents.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { collect, exitOf, synthUevent, synthUnavailable, waitFor } from '../support/uevents.js';
 
@@ -106,5 +107,21 @@ describe('cli: o2stack monitor', function () {
     const seen = out.trim().split('\n').map((l) => (JSON.parse(l) as { env: Record<string, string> }).env.SYNTH_UUID);
     const missing = [...uuids].filter((u) => !seen.includes(u));
     assert.equal(missing.length, 0, `${missing.length} of 3000 events not printed; the monitor said: ${err.trim().split('\n').pop()}`);
+  });
+
+  it('a write error other than EPIPE (stdout on /dev/full: ENOSPC) ends the monitor with a failure, not 0', async function () {
+    const full = openSync('/dev/full', 'w');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'monitor', '--json', '--subsystem', 'mem'], { cwd: root, stdio: ['ignore', full, 'pipe'] });
+    closeSync(full);
+    children.push(child);
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exit = exitOf(child, 80000);
+    await waitFor(() => err.includes('monitor will print'), 60000, 'the monitor banner');
+    synthUevent({ MON: 'full' });
+    const r = await exit;
+    assert.equal(r.timedOut, false);
+    assert.notEqual(r.code, 0, err);
+    assert.match(err, /ENOSPC/);
   });
 });

@@ -88,20 +88,19 @@ export function register(program: Command): void {
       };
       await new Promise<void>((resolve, reject) => {
         let stopped = false;
-        const stop = () => {
+        const end = (e?: Error) => {
           if (stopped) return;
           stopped = true;
-          flush();
+          if (!e) flush();
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           listener.close();
-          resolve();
+          if (e) reject(e);
+          else resolve();
         };
-        // the reader went away (EPIPE): stop like on SIGINT; any other write error ends the command
-        fail = (e: NodeJS.ErrnoException) => {
-          stop();
-          if (e.code !== 'EPIPE') reject(e);
-        };
+        const stop = () => end();
+        // the reader went away (EPIPE): stop like on SIGINT; any other write error fails the command
+        fail = (e: NodeJS.ErrnoException) => end(e.code === 'EPIPE' ? undefined : e);
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         listener.on('event', (ev: ReceivedUevent) => {
