@@ -34,7 +34,8 @@ let lines = 0;
 let overflowLines = 0;
 let tail = '';
 mon.stdout.on('data', (d: Buffer) => {
-  for (let i = 0; i < d.length; i++) if (d[i] === 10) lines++;
+  // counted with indexOf (memchr): a byte loop here took CPU the monitor and the sender need
+  for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) lines++;
   // overflow lines are rare: look for them in the text only when one may be there
   if (d.includes('"overflow"')) overflowLines += (d.toString('utf8').match(/"overflow":/g) ?? []).length;
 });
