@@ -9,8 +9,21 @@ export interface KernelErrorFields {
   hint?: string;
 }
 
+// Two copies of this module can share a process (the ESM build and dist/index.cjs: npm's dual
+// package hazard). The addon builds its errors with the classes the last copy handed it, so
+// `instanceof` must not depend on which copy made the class: each error carries a registry-symbol
+// brand, and KernelError / CorosyncError (not their subclasses, which keep the prototype check)
+// recognise any copy's instances by it.
+const KERNEL_ERROR = Symbol.for('ocfs2-stack.KernelError');
+const COROSYNC_ERROR = Symbol.for('ocfs2-stack.CorosyncError');
+const branded = (v: unknown, brand: symbol) => typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[brand] === true;
+
 /** A failed syscall on a kernel interface: code ("EBUSY"), errno, syscall, path, and a hint. */
 export class KernelError extends Error implements KernelErrorFields {
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, v) || (this === KernelError && branded(v, KERNEL_ERROR));
+  }
+  declare readonly [KERNEL_ERROR]: true;
   code: string;
   errno: number;
   syscall: string;
@@ -19,6 +32,7 @@ export class KernelError extends Error implements KernelErrorFields {
 
   constructor(fields: KernelErrorFields, message?: string) {
     super(message ?? KernelError.describe(fields));
+    Object.defineProperty(this, KERNEL_ERROR, { value: true });
     this.name = 'KernelError';
     this.code = fields.code;
     this.errno = fields.errno;
@@ -56,6 +70,10 @@ export interface CorosyncErrorFields {
 }
 
 export class CorosyncError extends Error implements CorosyncErrorFields {
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, v) || (this === CorosyncError && branded(v, COROSYNC_ERROR));
+  }
+  declare readonly [COROSYNC_ERROR]: true;
   code: string;
   csError: number;
   call: string;
@@ -64,6 +82,7 @@ export class CorosyncError extends Error implements CorosyncErrorFields {
 
   constructor(fields: CorosyncErrorFields, message?: string) {
     super(message ?? `${fields.code}: ${fields.call}${fields.subject ? ` '${fields.subject}'` : ''} failed${fields.hint ? ` — ${fields.hint}` : ''}`);
+    Object.defineProperty(this, COROSYNC_ERROR, { value: true });
     this.name = 'CorosyncError';
     this.code = fields.code;
     this.csError = fields.csError;
