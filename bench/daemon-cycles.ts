@@ -6,17 +6,10 @@
 // with V8's young generation and reservations (the 30-minute VM soak's RSS rose ~0.4 MB/min
 // between major collections). Needs V8's gc(): run with node --expose-gc.
 //   node --expose-gc --import tsx bench/daemon-cycles.ts [--cycles 4000] [--json]
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { NativeBackend } from '../lib/kernel/backend.js';
-import { encodePlockInfo, PlockDevice, plockSocketpairForTest } from '../lib/kernel/plock.js';
-import { loadNative, type NativePlockHandle } from '../lib/kernel/native.js';
-import { lockspaceId } from '../lib/model/dlm.js';
-import { DlmDaemon } from '../lib/stack/daemon/daemon.js';
-import { InjectedUevents } from '../lib/stack/daemon/injectedUevents.js';
-import { StaticCluster } from '../lib/stack/membership/static.js';
 import { benchArgs, printJson } from './args.js';
+import { startPlockDaemonRig, until } from './plockDaemonRig.js';
 
 const values = benchArgs(import.meta.url, { cycles: { default: '4000', int: true }, json: { flag: true } });
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -25,27 +18,10 @@ if (!gc) {
   process.exit(2);
 }
 const LS = 'CD'.repeat(16);
-const dir = mkdtempSync(join(tmpdir(), 'o2s-bench-cycles-'));
+const rig = await startPlockDaemonRig('o2s-bench-cycles-', LS);
+const { dir, daemon: d, ask } = rig;
+const ue = rig.uevents;
 const space = join(dir, 'sys/kernel/config/dlm/cluster/spaces', LS);
-mkdirSync(join(dir, 'sys/kernel/config/dlm'), { recursive: true });
-const cluster = new StaticCluster({ nodes: [{ nodeid: 1, name: 'n1', addr: '192.0.2.1' }] });
-const [a, b] = plockSocketpairForTest();
-const ue = new InjectedUevents();
-const d = new DlmDaemon({ backend: new NativeBackend({ root: dir, fakeTree: true }), clusterName: 'demo', nodes: [{ nodeid: 1, addresses: ['192.0.2.1'] }], membership: cluster.source(1), groups: true, monitorPath: null, plockDevice: { fd: a }, uevents: ue, socketPath: null, log: () => undefined, fencing: 'manual' });
-await d.start();
-const k = new PlockDevice({ fd: b });
-const h = (k as unknown as { handle: NativePlockHandle }).handle;
-const n = loadNative().plock!;
-let answered: (() => void) | undefined;
-k.on('requests', () => answered?.());
-const rec = [1, 2].map((optype) => encodePlockInfo({ version: [1, 2, 0], optype, ex: true, wait: true, flags: 0, pid: 5, nodeid: 0, rv: 0, fsid: lockspaceId(LS), number: 7n, start: 0n, end: 0n, owner: 9n }));
-const ask = (optype: number) => new Promise<void>((r) => { answered = r; n.write(h, rec[optype - 1]!); });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** bounded: 5 s */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 5000 && !cond(); i++) await sleep(1);
-  if (!cond()) throw new Error(`daemon-cycles: timed out waiting for ${what}`);
-}
 const mb = (x: number) => Math.round(x / 10485.76) / 100;
 const rows: { cycle: number; heapUsedMB: number; heapTotalMB: number; externalMB: number; rssMB: number }[] = [];
 const every = Math.max(1, Math.floor(values.cycles / 10));
@@ -71,9 +47,7 @@ try {
     }
   }
 } finally {
-  await d.stop();
-  k.close();
-  rmSync(dir, { recursive: true, force: true });
+  await rig.close();
 }
 // growth from the first tenth (warm: JIT, the first lockspace's structures) to the end, per 1,000 cycles
 const first = rows[1] ?? rows[0]!;
