@@ -294,15 +294,15 @@ export function addonCandidates(root = packageRoot): string[] {
   return [join(root, 'build', 'Release', 'ocfs2_stack.node'), join(root, 'build', 'Debug', 'ocfs2_stack.node'), join(root, 'prebuilds', `${process.platform}-${process.arch}`, '*.node (node-gyp-build: napi, libc)')];
 }
 
+/** where the addon's raw corosync surface is kept (Symbol.for: shared by every copy of this module) */
+const RAW_COROSYNC = Symbol.for('ocfs2-stack.native.corosync-raw');
+
 /**
  * Loads the addon: the file named by O2STACK_ADDON (CI uses it to test the cmake-js build), else
  * node-gyp's build/Release (tried first without loading anything else: a CLI start-up in a TCG VM
  * is short), else node-gyp-build, which picks a build/ output or the prebuilt binary of this
  * platform from prebuilds/. A failure says what was tried and how to fix it.
  */
-/** where the addon's raw corosync surface is kept (Symbol.for: shared by every copy of this module) */
-const RAW_COROSYNC = Symbol.for('ocfs2-stack.native.corosync-raw');
-
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
