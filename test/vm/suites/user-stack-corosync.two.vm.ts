@@ -29,7 +29,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { nativeSystem } from '../../../lib/kernel/system.js';
 import { selectStack } from '../../../lib/stack/select.js';
 import { request } from '../../../lib/stack/daemon/controlSocket.js';
-import { FENCE_OK_AGENT, benchLockspaceJoins, corosyncPid, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
+import { FENCE_OK_AGENT, benchLockspaceJoins, corosyncPid, installClusterPackages, joinTimes, median, startCorosync, stopCorosync } from '../support/corosync.js';
 import { tearDownUserStack, watchFailures } from '../support/teardown.js';
 import { awaitUserStackVolume, mkfsUserStack, mountLine as mountLineOf, within } from '../support/dlm.js';
 import { answersPing, realBackend, requireTestVm, waitFor } from '../support/kernel.js';
@@ -130,7 +130,10 @@ describe(`user stack with corosync + o2stack daemon (ours, groups), two VMs (thi
     });
   }
 
-  it('bad input: `o2stack daemon` without a running corosync exits 3 with a clear message, touching nothing', function () {
+  it('bad input: `o2stack daemon` without a running corosync exits 3 with a clear message, touching nothing', async function () {
+    // corosync installed, not running (its client libraries present: on a host without them the
+    // daemon would say what to install and exit 5, the other case)
+    await installClusterPackages();
     const r = cli(['daemon', '--fence-agent', FENCE_OK_AGENT, '--socket', SOCK]);
     assert.equal(r.code, 3, `exit ${r.code}\n${r.out}${r.err}`);
     assert.match(r.err, /cannot reach corosync .*is it running\?/);

@@ -89,6 +89,15 @@ export interface Started {
   out: string;
 }
 
+/**
+ * Installs corosync and dlm_controld in the guest without starting them (corosync-start does it
+ * too): a machine where corosync is installed but not running. The guest shares the host's /usr,
+ * so without this its client libraries are there only if the host has them.
+ */
+export async function installClusterPackages(): Promise<void> {
+  await must(['install'], 180_000);
+}
+
 /** Writes corosync.conf and starts corosync; resolves once all nodes are members and quorate. */
 export async function startCorosync(o: CorosyncOptions): Promise<Started> {
   const waitS = o.waitS ?? 120;
