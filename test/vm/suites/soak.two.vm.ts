@@ -166,8 +166,10 @@ describe(`soak: user stack, two VMs, ${minutes} min of mount/plocks/umount with 
     let plockOps = 0;
     const failures: string[] = [];
     const sample = async () => {
+      // RSS and fds first: the status request's own connection is an fd of the daemon for a while
+      const s = { minute: Math.round((Date.now() - t0) / 60_000), rssKb: rssKb(pid), fds: fdCount(pid), cycles, plockOps };
       const memory = ((await request(SOCK, 'status')) as { memory?: { heapUsed: number } }).memory;
-      samples.push({ minute: Math.round((Date.now() - t0) / 60_000), rssKb: rssKb(pid), heapMB: memory?.heapUsed ?? NaN, fds: fdCount(pid), cycles, plockOps });
+      samples.push({ ...s, heapMB: memory?.heapUsed ?? NaN });
     };
     await sample();
     let nextSample = t0 + 60_000;
