@@ -6,10 +6,8 @@
 // with V8's young generation and reservations (the 30-minute VM soak's RSS rose ~0.4 MB/min
 // between major collections). Needs V8's gc(): run with node --expose-gc.
 //   node --expose-gc --import tsx bench/daemon-cycles.ts [--cycles 4000] [--json]
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { benchArgs, printJson } from './args.js';
-import { startPlockDaemonRig, until } from './plockDaemonRig.js';
+import { startPlockDaemonRig } from './plockDaemonRig.js';
 
 const values = benchArgs(import.meta.url, { cycles: { default: '4000', int: true }, json: { flag: true } });
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -19,25 +17,18 @@ if (!gc) {
 }
 const LS = 'CD'.repeat(16);
 const rig = await startPlockDaemonRig('o2s-bench-cycles-', LS);
-const { dir, daemon: d, ask } = rig;
-const ue = rig.uevents;
-const space = join(dir, 'sys/kernel/config/dlm/cluster/spaces', LS);
+const { ask } = rig;
 const mb = (x: number) => Math.round(x / 10485.76) / 100;
 const rows: { cycle: number; heapUsedMB: number; heapTotalMB: number; externalMB: number; rssMB: number }[] = [];
 const every = Math.max(1, Math.floor(values.cycles / 10));
 try {
   for (let c = 0; c <= values.cycles; c++) {
-    mkdirSync(join(dir, 'sys/kernel/dlm', LS), { recursive: true });
-    rmSync(join(dir, 'sys/kernel/dlm', LS, 'event_done'), { force: true });
-    ue.lockspace('online', LS);
-    await until(() => d.plocks.model.view(LS)[0]?.synced === true, `cycle ${c}: the join`);
+    await rig.join();
     for (let i = 0; i < 20; i++) {
       await ask(1);
       await ask(2);
     }
-    rmSync(join(dir, 'sys/kernel/dlm', LS, 'event_done'), { force: true });
-    ue.lockspace('offline', LS);
-    await until(() => !existsSync(space), `cycle ${c}: the leave`);
+    await rig.leave();
     if (c % every === 0) {
       gc();
       gc();

@@ -5,18 +5,14 @@
 // Everything but corosync is on the path: device read, multicast and delivery through the group,
 // the table, the answer.
 //   npx tsx bench/plock-daemon.ts [--pairs 20000] [--json]
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { benchArgs, printJson } from './args.js';
-import { startPlockDaemonRig, until } from './plockDaemonRig.js';
+import { startPlockDaemonRig } from './plockDaemonRig.js';
 
 const values = benchArgs(import.meta.url, { pairs: { default: '20000', int: true }, json: { flag: true } });
 const LS = 'AB'.repeat(16);
 const rig = await startPlockDaemonRig('o2s-bench-plock-', LS);
-const { dir, daemon: d, ask } = rig;
-mkdirSync(join(dir, 'sys/kernel/dlm', LS), { recursive: true });
-rig.uevents.lockspace('online', LS);
-await until(() => d.plocks.model.view(LS)[0]?.synced === true, 'the lockspace join');
+const { ask } = rig;
+await rig.join();
 const N = values.pairs;
 await ask(1); await ask(2); // warm
 

@@ -1,7 +1,7 @@
 // What bench/plock-daemon.ts and bench/daemon-cycles.ts run against: one o2stack daemon on a fake
 // kernel tree (tmpfs or /tmp) with a one-node static group, its plock device one end of a
 // SOCK_SEQPACKET socketpair whose other end plays the kernel. Not a bench itself (no header usage).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeBackend } from '../lib/kernel/backend.js';
@@ -11,11 +11,16 @@ import { lockspaceId } from '../lib/model/dlm.js';
 import { DlmDaemon } from '../lib/stack/daemon/daemon.js';
 import { InjectedUevents } from '../lib/stack/daemon/injectedUevents.js';
 import { StaticCluster } from '../lib/stack/membership/static.js';
+import { until } from '../test/support/until.js';
 
 export interface PlockDaemonRig {
   dir: string;
   daemon: DlmDaemon;
   uevents: InjectedUevents;
+  /** The fake kernel mounts: ls appears in sysfs, `online`; resolves once the daemon's plock table for it is synced. */
+  join(): Promise<void>;
+  /** The fake kernel unmounts: `offline`; resolves once the daemon has removed ls's configfs space. */
+  leave(): Promise<void>;
   /** The fake kernel sends a lock (1) or unlock (2) of byte 0 of inode 7 on ls and waits for the answer. */
   ask(optype: 1 | 2): Promise<void>;
   close(): Promise<void>;
@@ -36,10 +41,23 @@ export async function startPlockDaemonRig(prefix: string, ls: string): Promise<P
   k.on('requests', () => answered?.());
   // the two records made once: the fake kernel's own cost stays out of the daemon's figure
   const rec = [1, 2].map((optype) => encodePlockInfo({ version: [1, 2, 0], optype, ex: true, wait: true, flags: 0, pid: 5, nodeid: 0, rv: 0, fsid: lockspaceId(ls), number: 7n, start: 0n, end: 0n, owner: 9n }));
+  const sysfs = join(dir, 'sys/kernel/dlm', ls);
+  const space = join(dir, 'sys/kernel/config/dlm/cluster/spaces', ls);
   return {
     dir,
     daemon,
     uevents,
+    join: async () => {
+      mkdirSync(sysfs, { recursive: true });
+      rmSync(join(sysfs, 'event_done'), { force: true });
+      uevents.lockspace('online', ls);
+      await until(() => daemon.plocks.model.view(ls)[0]?.synced === true, `the join of ${ls}`);
+    },
+    leave: async () => {
+      rmSync(join(sysfs, 'event_done'), { force: true });
+      uevents.lockspace('offline', ls);
+      await until(() => !existsSync(space), `the leave of ${ls}`);
+    },
     ask: (optype) =>
       new Promise<void>((r) => {
         answered = r;
@@ -51,13 +69,4 @@ export async function startPlockDaemonRig(prefix: string, ls: string): Promise<P
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls cond every ms until true; throws after timeoutMs (bounded waits only). */
-export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }

@@ -69,6 +69,8 @@ export function useDirectOutput(): void {
 // every later write to it does too, or a later direct write would overtake the queued text.
 const viaStream: Record<1 | 2, boolean> = { 1: false, 2: false };
 const streamError: Record<1 | 2, Error | undefined> = { 1: undefined, 2: undefined };
+// a getter, not a constant: creating process.stdout loads Node's stream machinery
+const streamOf = (fd: 1 | 2) => (fd === 1 ? process.stdout : process.stderr);
 
 function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
   if (streamError[fd]) throw streamError[fd];
@@ -85,10 +87,10 @@ function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
       data = Buffer.from(buf.subarray(off));
       viaStream[fd] = true;
-      (fd === 1 ? process.stdout : process.stderr).on('error', (err: Error) => (streamError[fd] = err));
+      streamOf(fd).on('error', (err: Error) => (streamError[fd] = err));
     }
   } else if (typeof data !== 'string') data = Buffer.from(data); // the caller may reuse its buffer
-  (fd === 1 ? process.stdout : process.stderr).write(data);
+  streamOf(fd).write(data);
 }
 
 /**
@@ -99,9 +101,8 @@ function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
 export async function flushOutput(): Promise<void> {
   const waits: Promise<void>[] = [];
   for (const fd of [1, 2] as const) {
-    // only a stream already in use: creating process.stdout loads Node's stream machinery
-    if (direct && !viaStream[fd]) continue;
-    const stream = fd === 1 ? process.stdout : process.stderr;
+    if (direct && !viaStream[fd]) continue; // only a stream already in use
+    const stream = streamOf(fd);
     if (!streamError[fd] && stream.writableLength > 0) {
       waits.push(new Promise<void>((resolve) => stream.write('', () => resolve())));
     }

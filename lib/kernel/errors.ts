@@ -16,12 +16,16 @@ export interface KernelErrorFields {
 // recognise any copy's instances by it.
 const KERNEL_ERROR = Symbol.for('ocfs2-stack.KernelError');
 const COROSYNC_ERROR = Symbol.for('ocfs2-stack.CorosyncError');
-const branded = (v: unknown, brand: symbol) => typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[brand] === true;
+/** `v instanceof cls` for a class whose own instances carry brand (its subclasses: the prototype check only) */
+function instanceOfBranded(cls: unknown, base: unknown, brand: symbol, v: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(cls, v)) return true;
+  return cls === base && typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[brand] === true;
+}
 
 /** A failed syscall on a kernel interface: code ("EBUSY"), errno, syscall, path, and a hint. */
 export class KernelError extends Error implements KernelErrorFields {
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return Function.prototype[Symbol.hasInstance].call(this, v) || (this === KernelError && branded(v, KERNEL_ERROR));
+    return instanceOfBranded(this, KernelError, KERNEL_ERROR, v);
   }
   declare readonly [KERNEL_ERROR]: true;
   code: string;
@@ -71,7 +75,7 @@ export interface CorosyncErrorFields {
 
 export class CorosyncError extends Error implements CorosyncErrorFields {
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return Function.prototype[Symbol.hasInstance].call(this, v) || (this === CorosyncError && branded(v, COROSYNC_ERROR));
+    return instanceOfBranded(this, CorosyncError, COROSYNC_ERROR, v);
   }
   declare readonly [COROSYNC_ERROR]: true;
   code: string;

@@ -3,7 +3,7 @@
 // test/cluster, npm run test:cluster.)
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import {
   CorosyncError,
   corosyncAvailability,
@@ -16,6 +16,7 @@ import {
 import { loadNative, type NativeCorosync, type NativeCorosyncAvailable, type NativeCsEvent, type NativeCsHandle } from '../../lib/kernel/native.js';
 import type { MembersChangedEvent, MembershipSource, QuorumChangedEvent } from '../../lib/model/membership.js';
 import { StaticCluster, StaticMembership } from '../../lib/stack/membership/static.js';
+import { runWithBothCopies, source } from '../support/twoCopies.js';
 
 const root = process.getuid?.() === 0;
 
@@ -49,23 +50,12 @@ describe('corosync surface (no corosync reachable)', function () {
   it('a second copy of the library in the process (dist/index.cjs beside these sources) sees the same surface', function () {
     // the first copy replaces the addon's `corosync` with its getter; a second copy took that
     // getter's answer for the raw surface and said "no run-time corosync loader" on machines
-    // without corosync's libraries. In a child process: a second copy in this one would hand the
-    // addon its own error classes, and this process's instanceof checks would see the other copy's
-    const cjsPath = new URL('../../dist/index.cjs', import.meta.url).pathname;
-    if (!existsSync(cjsPath)) {
-      console.log('    skipping: dist/index.cjs is not built (npm run build)');
-      return this.skip();
-    }
-    const nativeTs = new URL('../../lib/kernel/native.ts', import.meta.url).pathname;
-    const script = `import { createRequire as requireFrom } from 'node:module';
-import { corosyncAvailability } from ${JSON.stringify(new URL('../../lib/kernel/corosync.ts', import.meta.url).pathname)};
-import { loadNative } from ${JSON.stringify(nativeTs)};
-loadNative();
-const cjs = requireFrom(import.meta.url)(${JSON.stringify(cjsPath)});
-console.log(JSON.stringify({ esm: corosyncAvailability(), cjs: cjs.corosyncAvailability() }));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, cwd: new URL('../..', import.meta.url).pathname });
-    assert.equal(r.status, 0, r.stderr);
-    const { esm, cjs } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { esm: { available: boolean; reason?: string }; cjs: { available: boolean; reason?: string } };
+    // without corosync's libraries
+    const { esm, cjs } = runWithBothCopies(this, {
+      imports: `import { corosyncAvailability } from ${source('lib/kernel/corosync.ts')};\nimport { loadNative } from ${source('lib/kernel/native.ts')};`,
+      beforeCjs: 'loadNative();',
+      body: 'console.log(JSON.stringify({ esm: corosyncAvailability(), cjs: cjs.corosyncAvailability() }));',
+    }) as { esm: { available: boolean; reason?: string }; cjs: { available: boolean; reason?: string } };
     assert.deepEqual(esm, cjs);
     if (!esm.available) assert.doesNotMatch(esm.reason!, /no run-time corosync loader/);
   });

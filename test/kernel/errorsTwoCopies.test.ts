@@ -1,27 +1,17 @@
 // Two copies of the library in one process (the ESM sources or build, and dist/index.cjs: npm's
 // dual package hazard): the addon builds its errors with the classes the last copy handed it, so
-// KernelError and CorosyncError recognise each other's instances (a registry-symbol brand). In a
-// child process, so that this one keeps a single copy.
+// KernelError and CorosyncError recognise each other's instances (a registry-symbol brand).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-
-const repo = new URL('../..', import.meta.url).pathname;
-const cjsPath = `${repo}dist/index.cjs`;
+import { runWithBothCopies, source } from '../support/twoCopies.js';
 
 describe('kernel errors: two copies of the library in one process', function () {
   this.timeout(60_000);
   it('instanceof KernelError / CorosyncError holds across the copies; BatchError keeps its own check', function () {
-    if (!existsSync(cjsPath)) {
-      console.log('    skipping: dist/index.cjs is not built (npm run build)');
-      return this.skip();
-    }
-    const script = `import { createRequire as requireFrom } from 'node:module';
-import * as esm from ${JSON.stringify(`${repo}lib/index.ts`)};
-const b = new esm.NativeBackend({ root: '/', fakeTree: false });
-b.exists('/sys'); // the ESM copy hands the addon its classes first
-const cjs = requireFrom(import.meta.url)(${JSON.stringify(cjsPath)});
-new cjs.NativeBackend({ root: '/', fakeTree: false }).exists('/sys'); // now the CJS copy's
+    const seen = runWithBothCopies(this, {
+      imports: `import * as esm from ${source('lib/index.ts')};`,
+      // the ESM copy hands the addon its classes first, then the CJS copy its own
+      beforeCjs: `const b = new esm.NativeBackend({ root: '/', fakeTree: false });\nb.exists('/sys');`,
+      body: `new cjs.NativeBackend({ root: '/', fakeTree: false }).exists('/sys');
 let native;
 try { b.read('/nonexistent-o2stack-test/attr'); } catch (e) { native = e; }
 const made = new esm.KernelError({ code: 'EBUSY', errno: -16, syscall: 'write' });
@@ -33,10 +23,9 @@ console.log(JSON.stringify({
   madeIsBatch: made instanceof esm.BatchError, plainIsKernel: new Error('x') instanceof esm.KernelError,
   shapeIsKernel: Object.assign(new Error('x'), { code: 'EIO' }) instanceof esm.KernelError,
   csIsEsm: cs instanceof esm.CorosyncError, csIsKernel: cs instanceof esm.KernelError,
-}));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 50_000, cwd: repo });
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), {
+}));`,
+    });
+    assert.deepEqual(seen, {
       nativeCode: 'ENOENT',
       nativeIsEsm: true,
       nativeIsCjs: true,

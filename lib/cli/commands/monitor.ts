@@ -134,11 +134,7 @@ export function register(program: Command): void {
           if (o.json) write(safeJson({ time: Number(monotonic()), overflow: ov }) + '\n');
           else write(`OVERFLOW[${monotonic()}] the kernel dropped uevents (ENOBUFS, ${ov.total} so far): state may be stale, rescan\n`);
         });
-        listener.on('error', (e: Error) => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          reject(e);
-        });
+        listener.on('error', (e: Error) => end(e));
         const groups = o.udev ? 'KERNEL - the kernel uevent; UDEV - the event udevd sends out after rule processing' : 'KERNEL - the kernel uevent';
         writeErrRaw(`monitor will print the received events for:\n${groups}\n\n`);
       });
