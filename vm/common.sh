@@ -129,15 +129,22 @@ vm_start() {
   VM_PID=$!
 }
 
-# vm_wait PID DEADLINE_MS   Waits for qemu PID until the epoch-ms DEADLINE. Returns qemu's exit
-# status, or 124 after killing it at the deadline.
+# vm_wait PID DEADLINE_MS [RUNDIR]   Waits for qemu PID until the epoch-ms DEADLINE. Returns
+# qemu's exit status, or 124 after killing it at the deadline. With RUNDIR: once the guest has
+# written RUNDIR/rc (its command is over), the VM gets VM_HALT_GRACE seconds (60) to power off,
+# then qemu is killed and 123 returned: the command's status stands, the halt is what hung
+# (a fenced node's ocfs2 pages can block the guest's shutdown for good).
 vm_wait() {
-  local pid=$1 deadline=$2 rc=0
+  local pid=$1 deadline=$2 run=${3:-} rc=0 done_at=
+  local grace=$(( ${VM_HALT_GRACE:-60} * 1000 ))
   while kill -0 "$pid" 2>/dev/null; do
-    if [ "$(now_ms)" -ge "$deadline" ]; then
+    local now; now=$(now_ms)
+    if [ -n "$run" ] && [ -z "$done_at" ] && [ -s "$run/rc" ]; then done_at=$now; fi
+    if [ "$now" -ge "$deadline" ] || { [ -n "$done_at" ] && [ $((now - done_at)) -ge "$grace" ]; }; then
       kill "$pid" 2>/dev/null || true
       sleep 1; kill -9 "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
+      if [ -n "$done_at" ]; then return 123; fi
       return 124
     fi
     sleep 0.2
@@ -148,6 +155,6 @@ vm_wait() {
 
 # vm_rc RUNDIR QEMU_STATUS   The guest command's exit status, or 125 if the VM died first.
 vm_rc() {
-  if [ "$2" != 0 ]; then echo 125; return; fi
+  if [ "$2" != 0 ] && [ "$2" != 123 ]; then echo 125; return; fi
   if [ -s "$1/rc" ]; then cat "$1/rc"; else echo 125; fi
 }

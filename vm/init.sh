@@ -9,12 +9,15 @@ up() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "o2vm: $*"; }
 # sync is bounded: a node fenced on purpose (its lockspace stopped, the volume still mounted) has
 # dirty ocfs2 pages that never flush, and an unbounded sync kept such a VM up until the host's
-# timeout (partition.three in CI, 2026-12-06: 16 min). poweroff -f itself does not sync.
+# timeout (partition.three in CI, 2026-12-06: 16 min). busybox's poweroff syncs too unless -n
+# (that sync blocked the same way in CI on 2026-12-06); sysrq 'o' is the last resort.
 halt_vm() {
   sync & s=$!; i=0
   while kill -0 "$s" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 1; i=$((i + 1)); done
   kill -0 "$s" 2>/dev/null && say "sync did not finish in 20 s (a cluster volume without its lockspace?); powering off anyway"
-  poweroff -f; sleep 5
+  poweroff -n -f; sleep 5
+  say "poweroff did not power off in 5 s; sysrq o"
+  echo o > /proc/sysrq-trigger; sleep 5
 }
 fatal() { say "FATAL: $*"; halt_vm; }
 mod() { for m in "$@"; do modprobe "$m" || say "modprobe $m failed"; done; }

@@ -72,13 +72,14 @@ DEADLINE=$(( $(now_ms) + T * 1000 ))
 
 ST=() RC=()
 for k in $(seq 1 "$N"); do
-  st=0; vm_wait "${PIDS[k]}" "$DEADLINE" || st=$?
+  st=0; vm_wait "${PIDS[k]}" "$DEADLINE" "${RUNS[k]}" || st=$?
   ST[k]=$st; RC[k]=$(vm_rc "${RUNS[k]}" "$st")
 done
 status=0 summary=
 for k in $(seq 1 "$N"); do
   sed "s/^/n$k| /" "${RUNS[k]}/console.log"
   [ "${ST[k]}" = 124 ] && echo "n$k| o2stack-vm: VM timed out after ${T}s (VM_TIMEOUT); qemu killed"
+  [ "${ST[k]}" = 123 ] && echo "n$k| o2stack-vm: the command had exited ${RC[k]} but the VM did not power off within ${VM_HALT_GRACE:-60}s; qemu killed (the command's status stands)"
   if [ -n "${VM_LOGDIR:-}" ]; then mkdir -p "$VM_LOGDIR"; cp "${RUNS[k]}/console.log" "$VM_LOGDIR/n$k.log"; fi
   summary="$summary${summary:+, }n$k exit ${RC[k]}"
   [ "$status" = 0 ] && status=${RC[k]}

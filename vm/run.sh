@@ -48,9 +48,10 @@ T=${VM_TIMEOUT:-600}
 vm_start "${VM_LOG:--}"
 echo "$VM_PID" > "$RUN/qemu.pid"
 [ -n "${VM_PIDFILE:-}" ] && echo "$VM_PID" > "$VM_PIDFILE"
-st=0; vm_wait "$VM_PID" $(( $(now_ms) + T * 1000 )) || st=$?
+st=0; vm_wait "$VM_PID" $(( $(now_ms) + T * 1000 )) "$RUN" || st=$?
 [ $st = 124 ] && echo "o2stack-vm: VM timed out after ${T}s (VM_TIMEOUT); qemu $VM_PID killed" >&2
-[ $st != 0 ] && [ $st != 124 ] && echo "o2stack-vm: qemu exited with status $st" >&2
+[ $st = 123 ] && echo "o2stack-vm: the command had exited $(cat "$RUN/rc") but the VM did not power off within ${VM_HALT_GRACE:-60}s; qemu $VM_PID killed (the command's status stands)" >&2
+[ $st != 0 ] && [ $st != 124 ] && [ $st != 123 ] && echo "o2stack-vm: qemu exited with status $st" >&2
 rc=$(vm_rc "$RUN" "$st")
 [ "$rc" = 125 ] && [ $st = 0 ] && echo "o2stack-vm: the VM powered off without an exit status from the command" >&2
 exit "$rc"
