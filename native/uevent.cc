@@ -18,6 +18,11 @@
 // would otherwise leave a mount hung for ever. The option noEnobufs sets NETLINK_NO_ENOBUFS for
 // callers that prefer silence; overflow is then not observable (documented in lib/kernel/uevent.ts).
 //
+// JSON lines (option jsonLines, for `o2stack monitor --json`): each accepted datagram that
+// uevent_jsonl.h calls plain is filtered and formatted here, into one buffer of lines per batch;
+// only the others (and none in practice: the kernel's are plain) go to JS as messages, each with
+// the byte offset in that buffer where its line belongs and its reception time.
+//
 // Lifetime: the uv_poll_t is heap-allocated and freed in its uv_close callback. close() stops the
 // poll, closes the fd at once and starts uv_close. An async env cleanup hook does the same at env
 // teardown and completes when the close callback has run. While open, the handle object is kept
@@ -29,6 +34,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -37,6 +43,7 @@
 
 #include "addon.h"
 #include "polled.h"
+#include "uevent_jsonl.h"
 
 #ifndef NETLINK_KOBJECT_UEVENT
 #define NETLINK_KOBJECT_UEVENT 15
@@ -73,6 +80,11 @@ struct Listener : o2s::Polled {
   double droppedMalformed = 0;
   double overflows = 0;  // ENOBUFS reports (each means one or more datagrams lost)
   double wakeups = 0;
+  // jsonLines mode
+  bool jsonl = false;
+  o2s::jsonl::Filter filter;
+  double linesFormatted = 0;  // lines made here
+  double linesFiltered = 0;   // plain datagrams the filter refused
   std::vector<char> buf = std::vector<char>(kMaxDatagram + 1);
 
   void OnReadable(int status, int events) override;
@@ -83,6 +95,10 @@ Listener* Unwrap(const Napi::CallbackInfo& info) { return o2s::Unwrap<Listener>(
 struct Received {
   std::vector<std::string> messages;
   std::vector<uint8_t> senders;
+  // jsonLines mode: the lines; per message, where its line goes and when it came (sec, usec)
+  std::string lines;
+  std::vector<uint32_t> positions;
+  std::vector<double> times;
   int overflows = 0;
   int err = 0;  // a receive error other than EAGAIN/EINTR/ENOBUFS
 };
@@ -139,6 +155,24 @@ void Drain(Listener* l, Received* r) {
       l->droppedSpoofed++;
       continue;
     }
+    if (l->jsonl) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      uint64_t sec = static_cast<uint64_t>(ts.tv_sec);
+      uint32_t usec = static_cast<uint32_t>(ts.tv_nsec / 1000);
+      o2s::jsonl::Outcome o = o2s::jsonl::FormatLine(l->buf.data(), static_cast<size_t>(n), sender, sec, usec, l->filter, &r->lines);
+      if (o == o2s::jsonl::kFormatted) {
+        l->linesFormatted++;
+        continue;
+      }
+      if (o == o2s::jsonl::kFiltered) {
+        l->linesFiltered++;
+        continue;
+      }
+      r->positions.push_back(static_cast<uint32_t>(r->lines.size()));
+      r->times.push_back(static_cast<double>(sec));
+      r->times.push_back(static_cast<double>(usec));
+    }
     r->messages.emplace_back(l->buf.data(), static_cast<size_t>(n));
     r->senders.push_back(sender);
   }
@@ -172,7 +206,7 @@ void Listener::OnReadable(int status, int /*events*/) {
   } else {
     Drain(l, &r);
   }
-  if (r.messages.empty() && r.overflows == 0 && r.err == 0) return;
+  if (r.messages.empty() && r.lines.empty() && r.overflows == 0 && r.err == 0) return;
   l->delivered += static_cast<double>(r.messages.size());
 
   napi_env env = l->env;
@@ -186,8 +220,18 @@ void Listener::OnReadable(int status, int /*events*/) {
     if (!r.senders.empty()) memcpy(senders.Data(), r.senders.data(), r.senders.size());
     Napi::Value err = e.Null();
     if (r.err != 0) err = o2s::ErrnoError(env, r.err, "recvmsg", "").Value();
-    napi_value argv[4] = {arr, senders, Napi::Number::New(env, r.overflows), err};
-    l->CallJs(4, argv);
+    if (l->jsonl) {
+      Napi::Buffer<char> lines = Napi::Buffer<char>::Copy(env, r.lines.data(), r.lines.size());
+      Napi::Uint32Array positions = Napi::Uint32Array::New(env, r.positions.size());
+      if (!r.positions.empty()) memcpy(positions.Data(), r.positions.data(), r.positions.size() * sizeof(uint32_t));
+      Napi::Float64Array times = Napi::Float64Array::New(env, r.times.size());
+      if (!r.times.empty()) memcpy(times.Data(), r.times.data(), r.times.size() * sizeof(double));
+      napi_value argv[7] = {arr, senders, Napi::Number::New(env, r.overflows), err, lines, positions, times};
+      l->CallJs(7, argv);
+    } else {
+      napi_value argv[4] = {arr, senders, Napi::Number::New(env, r.overflows), err};
+      l->CallJs(4, argv);
+    }
   } catch (const Napi::Error& ex) {
     napi_fatal_exception(env, ex.Value());
   }
@@ -200,8 +244,32 @@ bool BoolOpt(const Napi::Object& o, const char* key, bool dflt) {
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
 }
 
+// One list of the jsonLines filter: absent (undefined) or an array of strings.
+void FilterList(const Napi::Object& o, const char* key, bool* has, std::vector<std::string>* list) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return;
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("jsonLines.") + key + " must be an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) throw Napi::TypeError::New(o.Env(), std::string("jsonLines.") + key + " must be an array of strings");
+    list->push_back(e.As<Napi::String>().Utf8Value());
+  }
+  *has = true;
+}
+
+o2s::jsonl::Filter ParseFilter(const Napi::Object& o) {
+  o2s::jsonl::Filter f;
+  FilterList(o, "subsystem", &f.hasSubsystems, &f.subsystems);
+  FilterList(o, "action", &f.hasActions, &f.actions);
+  FilterList(o, "devpathPrefix", &f.hasDevpathPrefixes, &f.devpathPrefixes);
+  return f;
+}
+
 // open({kernel=true, udev=false, acceptUserspace=false, noEnobufs=false, receiveBufferBytes},
 //      onBatch(buffers, senders: Uint8Array, overflows: number, error: Error|null)) -> handle
+// With jsonLines: {subsystem?, action?, devpathPrefix?} (string arrays), onBatch also gets
+// (lines: Buffer, positions: Uint32Array, times: Float64Array of sec, usec per message).
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
@@ -218,6 +286,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     rcvbuf = static_cast<int>(d);
   }
   if (!kernelGroup && !udevGroup) throw Napi::TypeError::New(env, "listen to at least one of the kernel and udev groups");
+  Napi::Value jl = opts.Get("jsonLines");
+  bool jsonl = !jl.IsUndefined();
+  if (jsonl && !jl.IsObject()) throw Napi::TypeError::New(env, "jsonLines must be an object (the filter)");
+  o2s::jsonl::Filter filter = jsonl ? ParseFilter(jl.As<Napi::Object>()) : o2s::jsonl::Filter();
 
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
   if (fd < 0) throw o2s::ErrnoError(env, errno, "socket", "");
@@ -249,6 +321,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   l->acceptUserspace = acceptUserspace;
   l->udevGroup = udevGroup;
   l->rcvbuf = actual;
+  l->jsonl = jsonl;
+  l->filter = std::move(filter);
 
   return l->Attach(env, &kListenerTag, info[1], "o2stack:uevent", UV_READABLE, false);
 }
@@ -275,6 +349,8 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   o.Set("droppedMalformed", l->droppedMalformed);
   o.Set("overflows", l->overflows);
   o.Set("wakeups", l->wakeups);
+  o.Set("linesFormatted", l->linesFormatted);
+  o.Set("linesFiltered", l->linesFiltered);
   o.Set("receiveBufferBytes", l->rcvbuf);
   o.Set("fd", l->fd);
   o.Set("open", l->open());
@@ -335,6 +411,23 @@ Napi::Value SendForTest(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(sent));
 }
 
+// TEST-ONLY. formatJsonLineForTest(datagram, sender, sec, usec, filter) -> the line, 'filtered', or
+// null (not plain: the JavaScript path formats it). test/kernel/ueventJsonl.test.ts compares it
+// with lib/model/uevent.ts.
+Napi::Value FormatJsonLineForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsBuffer() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber() || !info[4].IsObject())
+    throw Napi::TypeError::New(env, "formatJsonLineForTest(datagram, sender, sec, usec, filter)");
+  auto b = info[0].As<Napi::Buffer<char>>();
+  std::string out;
+  o2s::jsonl::Outcome o = o2s::jsonl::FormatLine(b.Data(), b.Length(), static_cast<uint8_t>(info[1].As<Napi::Number>().Uint32Value()),
+                                                 static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()), info[3].As<Napi::Number>().Uint32Value(),
+                                                 ParseFilter(info[4].As<Napi::Object>()), &out);
+  if (o == o2s::jsonl::kFormatted) return Napi::String::New(env, out);
+  if (o == o2s::jsonl::kFiltered) return Napi::String::New(env, "filtered");
+  return env.Null();
+}
+
 void InitUevent(Napi::Env env, Napi::Object exports) {
   Napi::Object u = Napi::Object::New(env);
   u.Set("open", Napi::Function::New(env, Open, "open"));
@@ -343,6 +436,7 @@ void InitUevent(Napi::Env env, Napi::Object exports) {
   u.Set("unref", Napi::Function::New(env, Unref, "unref"));
   u.Set("stats", Napi::Function::New(env, Stats, "stats"));
   u.Set("sendForTest", Napi::Function::New(env, SendForTest, "sendForTest"));
+  u.Set("formatJsonLineForTest", Napi::Function::New(env, FormatJsonLineForTest, "formatJsonLineForTest"));
   u.Set("SENDER_USERSPACE", kSenderUserspace);
   u.Set("SENDER_KERNEL", kSenderKernel);
   u.Set("SENDER_UDEV", kSenderUdev);

@@ -62,6 +62,8 @@ export interface NativeUeventOpenOptions {
   noEnobufs?: boolean;
   /** SO_RCVBUFFORCE (fallback SO_RCVBUF) size; default 64 MiB. */
   receiveBufferBytes?: number;
+  /** JSON-lines mode with this filter (native/uevent_jsonl.h): onBatch gets the lines too. */
+  jsonLines?: { subsystem?: string[]; action?: string[]; devpathPrefix?: string[] };
 }
 
 /** Opaque, type-tagged handle of an open uevent socket. */
@@ -76,13 +78,21 @@ export interface NativeUeventStats {
   droppedMalformed: number;
   overflows: number;
   wakeups: number;
+  /** jsonLines mode: lines the addon made, and plain datagrams its filter refused */
+  linesFormatted?: number;
+  linesFiltered?: number;
   receiveBufferBytes: number;
   fd: number;
   open: boolean;
   refed: boolean;
 }
 
-export type NativeUeventBatchCallback = (messages: Buffer[], senders: Uint8Array, overflows: number, error: Error | null) => void;
+/**
+ * One drained batch. In jsonLines mode also: the lines the addon made, and for each message (a
+ * datagram it left to JS) the byte offset in lines where its line goes and its reception time
+ * (times[2i] seconds, times[2i+1] microseconds of CLOCK_MONOTONIC).
+ */
+export type NativeUeventBatchCallback = (messages: Buffer[], senders: Uint8Array, overflows: number, error: Error | null, lines?: Buffer, positions?: Uint32Array, times?: Float64Array) => void;
 
 export interface NativeUevent {
   open(options: NativeUeventOpenOptions, onBatch: NativeUeventBatchCallback): NativeUeventHandle;
@@ -92,6 +102,8 @@ export interface NativeUevent {
   stats(handle: NativeUeventHandle): NativeUeventStats;
   /** TEST-ONLY: send datagrams from a userspace netlink socket to group 1 or 2. */
   sendForTest(messages: Buffer | Buffer[], group?: 1 | 2): number;
+  /** TEST-ONLY: native/uevent_jsonl.cc's line for a datagram: the line, 'filtered', or null (left to JS). */
+  formatJsonLineForTest(datagram: Buffer, sender: number, sec: number, usec: number, filter: NonNullable<NativeUeventOpenOptions['jsonLines']>): string | null;
   SENDER_USERSPACE: 0;
   SENDER_KERNEL: 1;
   SENDER_UDEV: 2;

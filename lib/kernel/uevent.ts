@@ -10,6 +10,8 @@
 //                                 uevents may be stale, RESCAN (for dlm: /sys/kernel/dlm/*)
 //   'malformed'(MalformedUevent)  a datagram that does not parse (also counted)
 //   'error'    (Error)            the socket failed; the listener closes itself
+//   'lines'    (Buffer)           jsonLines mode only, instead of 'event': the JSON lines of a
+//                                 batch (ueventJsonLine), most of them made by the addon
 //
 // Overflow choice: NETLINK_NO_ENOBUFS is NOT set (unless `noEnobufs: true`), so an overflow is
 // reported to us and becomes an 'overflow' event and a counter. A lost dlm `online` leaves a
@@ -20,8 +22,8 @@
 // Lifetime: unref'd by default (does not keep the process alive) — call ref() to keep it alive;
 // close() releases the socket and the loop handle; env teardown closes it too.
 import { EventEmitter } from 'node:events';
-import { parseUevent, type MalformedUevent, type Uevent } from '../model/uevent.js';
-import { loadNative, type NativeUevent, type NativeUeventHandle, type NativeUeventStats } from './native.js';
+import { parseUevent, ueventJsonLine, type MalformedUevent, type Uevent } from '../model/uevent.js';
+import { loadNative, type NativeUevent, type NativeUeventHandle, type NativeUeventOpenOptions, type NativeUeventStats } from './native.js';
 
 /** Who sent the datagram: the kernel, udevd (group 2, uid 0), or an accepted userspace sender. */
 export type UeventSender = 'kernel' | 'udevd' | 'userspace';
@@ -55,6 +57,13 @@ export interface UeventListenerOptions {
   filter?: UeventFilter | UeventFilter[];
   /** Keep the process alive while open. Default false. */
   ref?: boolean;
+  /**
+   * Emit 'lines' (Buffers of JSON lines, as `o2stack monitor --json` prints them) instead of
+   * 'event': the addon filters and formats plain kernel datagrams itself, several times faster
+   * than parsing each into an object here; the rest take the JavaScript path in between, in
+   * order. The filter must then be one filter, not a list.
+   */
+  jsonLines?: boolean;
   /** Native surface to use (tests inject a fake). Default: the addon's. */
   native?: NativeUevent;
 }
@@ -69,7 +78,7 @@ export interface UeventOverflow {
 export interface UeventListenerStats {
   /** Datagrams read from the socket, before any check. */
   received: number;
-  /** Events emitted ('event'). */
+  /** Events emitted ('event', or lines in jsonLines mode). */
   emitted: number;
   /** Well-formed events that did not match the filter. */
   filtered: number;
@@ -78,6 +87,8 @@ export interface UeventListenerStats {
   droppedMalformed: number;
   overflows: number;
   wakeups: number;
+  /** jsonLines mode: of the lines emitted, those the addon made (the rest took the JavaScript path) */
+  linesFromAddon: number;
   receiveBufferBytes: number;
   open: boolean;
   refed: boolean;
@@ -141,11 +152,22 @@ export class UeventListener extends EventEmitter {
   private filtered = 0;
   private malformed = 0;
   private overflowTotal = 0;
+  private readonly jsonLines: boolean;
 
   constructor(options: UeventListenerOptions = {}) {
     super();
     this.native = options.native ?? requireUevent();
     this.match = compileUeventFilter(options.filter);
+    this.jsonLines = options.jsonLines === true;
+    let nativeFilter: NativeUeventOpenOptions['jsonLines'];
+    if (this.jsonLines) {
+      const f = Array.isArray(options.filter) ? (options.filter.length <= 1 ? options.filter[0] : undefined) : options.filter;
+      if (Array.isArray(options.filter) && options.filter.length > 1) throw new TypeError('jsonLines takes one filter, not a list of filters');
+      nativeFilter = {};
+      if (f?.subsystem !== undefined) nativeFilter.subsystem = asList(f.subsystem);
+      if (f?.action !== undefined) nativeFilter.action = asList(f.action);
+      if (f?.devpathPrefix !== undefined) nativeFilter.devpathPrefix = asList(f.devpathPrefix);
+    }
     // The addon's errors are KernelErrors already (setErrorClasses).
     this.handle = this.native.open(
       {
@@ -154,39 +176,67 @@ export class UeventListener extends EventEmitter {
         acceptUserspace: options.acceptUserspace ?? false,
         noEnobufs: options.noEnobufs ?? false,
         ...(options.receiveBufferBytes !== undefined ? { receiveBufferBytes: options.receiveBufferBytes } : {}),
+        ...(nativeFilter ? { jsonLines: nativeFilter } : {}),
       },
-      (messages, senders, overflows, error) => this.onBatch(messages, senders, overflows, error),
+      (messages, senders, overflows, error, lines, positions, times) => this.onBatch(messages, senders, overflows, error, lines, positions, times),
     );
     if (options.ref) this.native.ref(this.handle);
   }
 
-  private onBatch(messages: Buffer[], senders: Uint8Array, overflows: number, error: Error | null): void {
+  private onBatch(messages: Buffer[], senders: Uint8Array, overflows: number, error: Error | null, lines?: Buffer, positions?: Uint32Array, times?: Float64Array): void {
     if (this.closed) return;
     if (overflows > 0) {
       this.overflowTotal += overflows;
       this.emit('overflow', { count: overflows, total: this.overflowTotal } satisfies UeventOverflow);
-    }
-    for (let i = 0; i < messages.length; i++) {
-      const p = parseUevent(messages[i]);
-      if (p.malformed) {
-        this.malformed++;
-        if (this.listenerCount('malformed') > 0) this.emit('malformed', p satisfies MalformedUevent);
-        continue;
-      }
-      if (!this.match(p)) {
-        this.filtered++;
-        continue;
-      }
-      // No copy: the parsed object becomes the event (it keeps its `malformed: false` tag).
-      const received = p as typeof p & ReceivedUevent;
-      received.sender = SENDERS[senders[i]] ?? 'userspace';
-      this.emitted++;
-      this.emit('event', received);
       if (this.closed) return;
     }
-    if (error) {
+    if (this.jsonLines) this.onLines(messages, senders, lines!, positions!, times!);
+    else this.onEvents(messages, senders);
+    if (error && !this.closed) {
       this.close();
       this.emit('error', error);
+    }
+  }
+
+  /** jsonLines mode: the addon's lines, with the lines of the datagrams it left to JS put in their places. */
+  private onLines(messages: Buffer[], senders: Uint8Array, lines: Buffer, positions: Uint32Array, times: Float64Array): void {
+    let parts: Buffer[] | undefined;
+    let from = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const ev = this.accept(messages[i], senders[i]);
+      if (!ev) continue;
+      (parts ??= []).push(lines.subarray(from, positions[i]), Buffer.from(ueventJsonLine(ev, Number(`${times[2 * i]}.${String(times[2 * i + 1]).padStart(6, '0')}`))));
+      from = positions[i]!;
+    }
+    const out = parts ? Buffer.concat([...parts, lines.subarray(from)]) : lines;
+    if (out.length > 0) this.emit('lines', out);
+  }
+
+  /** Parses, checks and filters one datagram: the event, or undefined (counted). */
+  private accept(message: Buffer, sender: number): ReceivedUevent | undefined {
+    const p = parseUevent(message);
+    if (p.malformed) {
+      this.malformed++;
+      if (this.listenerCount('malformed') > 0) this.emit('malformed', p satisfies MalformedUevent);
+      return undefined;
+    }
+    if (!this.match(p)) {
+      this.filtered++;
+      return undefined;
+    }
+    // No copy: the parsed object becomes the event (it keeps its `malformed: false` tag).
+    const received = p as typeof p & ReceivedUevent;
+    received.sender = SENDERS[sender] ?? 'userspace';
+    this.emitted++;
+    return received;
+  }
+
+  private onEvents(messages: Buffer[], senders: Uint8Array): void {
+    for (let i = 0; i < messages.length; i++) {
+      const received = this.accept(messages[i]!, senders[i]!);
+      if (!received) continue;
+      this.emit('event', received);
+      if (this.closed) return;
     }
   }
 
@@ -218,12 +268,13 @@ export class UeventListener extends EventEmitter {
     const n: NativeUeventStats = this.native.stats(this.handle);
     return {
       received: n.received,
-      emitted: this.emitted,
-      filtered: this.filtered,
+      emitted: this.emitted + (n.linesFormatted ?? 0),
+      filtered: this.filtered + (n.linesFiltered ?? 0),
       droppedSpoofed: n.droppedSpoofed,
       droppedMalformed: n.droppedMalformed + this.malformed,
       overflows: n.overflows,
       wakeups: n.wakeups,
+      linesFromAddon: n.linesFormatted ?? 0,
       receiveBufferBytes: n.receiveBufferBytes,
       open: n.open,
       refed: n.refed,
@@ -237,6 +288,7 @@ export class UeventListener extends EventEmitter {
    * the iteration. Ending the iteration does not close the listener unless closeOnReturn.
    */
   events(options: UeventIteratorOptions = {}): AsyncIterableIterator<ReceivedUevent> {
+    if (this.jsonLines) throw new TypeError("a jsonLines listener emits 'lines', not events: iterate a listener opened without jsonLines");
     const maxQueued = options.maxQueued ?? 4096;
     if (!Number.isInteger(maxQueued) || maxQueued < 1) throw new RangeError('maxQueued must be a positive integer');
     const queue: QueueItem[] = [];

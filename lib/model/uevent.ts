@@ -145,6 +145,29 @@ export function parseUevent(data: Uint8Array): ParsedUevent {
   return { malformed: false, action, devpath, subsystem: env.SUBSYSTEM, seqnum: parseSeqnum(env.SEQNUM), env, source: 'kernel' };
 }
 
+// a string JSON needs no escape for (and safe on a terminal): no quote, backslash, C0/DEL/C1 control
+// or surrogate; anything else goes through JSON.stringify, then DEL and C1 become \u00XX (what the
+// CLI's safeJson does to every JSON it prints)
+const PLAIN_JSON = /^[^"\\\x00-\x1f\x7f-\x9f\ud800-\udfff]*$/;
+const jsonString = (s: string) => (PLAIN_JSON.test(s) ? `"${s}"` : JSON.stringify(s).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`));
+
+/**
+ * The JSON line (with its newline) of a received event, as `o2stack monitor --json` prints it:
+ * {time, action, devpath, subsystem, seqnum, source, sender, env}, absent subsystem and seqnum as
+ * null, DEL and C1 controls escaped. Built by hand: JSON.stringify of a new object per event was
+ * the largest cost at 150k events/s. native/uevent_jsonl.cc makes the same bytes for plain
+ * kernel datagrams (test/kernel/ueventJsonl.test.ts holds them equal).
+ */
+export function ueventJsonLine(ev: Uevent & { sender: string }, time: number): string {
+  let line = `{"time":${JSON.stringify(time)},"action":${jsonString(ev.action)},"devpath":${jsonString(ev.devpath)},"subsystem":${ev.subsystem === undefined ? 'null' : jsonString(ev.subsystem)},"seqnum":${ev.seqnum === undefined ? 'null' : JSON.stringify(ev.seqnum)},"source":${jsonString(ev.source)},"sender":${jsonString(ev.sender)},"env":{`;
+  let first = true;
+  for (const k of Object.keys(ev.env)) {
+    line += `${first ? '' : ','}${jsonString(k)}:${jsonString(ev.env[k]!)}`;
+    first = false;
+  }
+  return `${line}}}\n`;
+}
+
 /**
  * Builds a kernel-form datagram: "action@devpath\0ACTION=..\0DEVPATH=..\0" then env (SUBSYSTEM
  * first if given, SEQNUM last), as lib/kobject_uevent.c lays it out. For tests and benchmarks.

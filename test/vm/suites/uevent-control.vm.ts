@@ -57,6 +57,9 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
   let k: NativeBackend;
   let uuid: string;
   let listener: UeventListener;
+  // `o2stack monitor --json`'s path: the addon formats the kernel's datagrams into JSON lines
+  let jsonListener: UeventListener;
+  let jsonText = '';
   let log: DlmEventLog;
   let ctl: ControlDevice | undefined;
 
@@ -68,6 +71,8 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
     assert.match(uuid, /^[0-9A-F]{32}$/);
     mkdirSync(MNT, { recursive: true });
     listener = new UeventListener({ kernel: true });
+    jsonListener = new UeventListener({ kernel: true, jsonLines: true, filter: { subsystem: 'dlm' } });
+    jsonListener.on('lines', (b: Buffer) => (jsonText += b.toString('utf8')));
     log = new DlmEventLog(listener, k);
   });
 
@@ -84,6 +89,7 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
       /* refused: still mounted */
     }
     listener?.close();
+    jsonListener?.close();
   });
 
   describe('NO_CONTROLD (recover_callbacks = 1): the join and leave answered by hand', function () {
@@ -166,6 +172,23 @@ describe('dlm lockspace uevents and /dev/ocfs2_control on the real kernel (user 
       assert.equal(k.tryList(`${DLMC}/spaces/${uuid}`), undefined);
       assert.equal(k.read('/sys/fs/ocfs2/active_cluster_plugin'), '');
       figure(`manual leave: umount returned ${ms(a0, t1).toFixed(1)} ms after our answer began; offline event ${ms(t0, off.at).toFixed(1)} ms after umount(2) started`);
+    });
+
+    it("the same dlm uevents as JSON lines made by the addon (monitor --json's path) equal the parsed events", function () {
+      const raws = log.entries.filter((e) => e.dlm.lockspace === uuid).map((e) => e.raw);
+      assert.deepEqual(raws.map((r) => r.action), ['add', 'online', 'offline', 'remove']);
+      const lines = jsonText.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown> & { seqnum: number; time: number });
+      for (const r of raws) {
+        const line = lines.find((l) => l.seqnum === r.seqnum);
+        assert.ok(line, `no JSON line for ${r.action} (seqnum ${r.seqnum}) in:\n${jsonText}`);
+        const { time, ...rest } = line;
+        assert.ok(time > 0);
+        assert.deepEqual(rest, { action: r.action, devpath: r.devpath, subsystem: r.subsystem, seqnum: r.seqnum, source: r.source, sender: r.sender, env: r.env });
+      }
+      const n = jsonListener.stats();
+      assert.equal(n.emitted, lines.length);
+      assert.ok(n.emitted >= 4 && n.droppedMalformed === 0);
+      assert.equal(n.linesFromAddon, n.emitted, "the kernel's dlm uevents are plain: every line was made by the addon");
     });
 
     it('answered from the event handler: online -> event_done latency and mount/umount times (3 cycles)', async function () {
