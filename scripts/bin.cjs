@@ -16,10 +16,14 @@ const Module = require('node:module');
 const bundle = path.join(__dirname, 'o2stack-cli.cjs');
 const cacheFile = `${bundle}.${process.version}-${process.arch}.cache`;
 
-/** Compiles and runs the bundle as a CommonJS module; returns its exports and the compiled script. */
+/**
+ * Compiles and runs the bundle as a CommonJS module; returns its exports and the compiled script.
+ * The bundle is the module function itself, in ASCII (scripts/bundle.mjs): read as latin1 and
+ * compiled as it is, its text is copied once, not four times.
+ */
 function loadBundle(cachedData) {
-  const source = fs.readFileSync(bundle, 'utf8').replace(/^#!.*/, '');
-  const script = new vm.Script(Module.wrap(source), {
+  const source = fs.readFileSync(bundle, 'latin1');
+  const script = new vm.Script(source, {
     filename: bundle,
     cachedData,
     importModuleDynamically: vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,

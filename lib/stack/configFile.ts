@@ -11,6 +11,8 @@ import { InputFileError, readInputFile } from './inputFile.js';
 
 export interface LoadedConfig extends ParseAnyResult {
   path: string;
+  /** the file's text as read (parsed once; callers that need more of it do not read it again) */
+  text: string;
 }
 
 /** Reads and parses (any format, validated) a configuration file. Throws ConfigError. */
@@ -33,7 +35,7 @@ export async function loadConfigFile(path: string, opts: Omit<ParseAnyOptions, '
       },
     ]);
   }
-  return { path, ...parseAny(text, { ...opts, file: path }) };
+  return { path, text, ...parseAny(text, { ...opts, file: path }) };
 }
 
 /** The error for a configuration file that does not exist, with how to create it. */

@@ -2,7 +2,7 @@
 // merged by lib/config/o2cbStartup.ts. The only file access is here.
 import { type StartupConfig, resolveStartup } from '../config/o2cbStartup.js';
 import type { O2cbDefaultsFile } from '../config/o2cbDefaults.js';
-import { defaultsPathFor, loadConfigFile, loadO2cbDefaultsFile, readTextIfAny } from './configFile.js';
+import { defaultsPathFor, loadConfigFile, loadO2cbDefaultsFile } from './configFile.js';
 
 export interface LoadedStartup extends StartupConfig {
   configFile: string;
@@ -15,7 +15,7 @@ export async function loadStartup(configFile: string, options: { defaults?: stri
   const loaded = await loadConfigFile(configFile);
   const where = defaultsPathFor(options.defaults, configFile);
   const defaults = where ? loadO2cbDefaultsFile(where.path, where.explicit) : undefined;
-  const configText = loaded.format === 'ocfs2' ? readTextIfAny(configFile) : undefined;
+  const configText = loaded.format === 'ocfs2' ? loaded.text : undefined;
   const r = resolveStartup({
     clusters: loaded.clusters,
     configFile,
