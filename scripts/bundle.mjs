@@ -1,10 +1,10 @@
-// Bundles the CLI into one CommonJS file, dist/o2stack-cli.cjs, run by the bin dist/o2stack.cjs
-// (scripts/bin.cjs) with a V8 code cache made here (scripts/code-cache.cjs). One file to read, no
-// module resolution, no ESM loader, and little to compile at start-up: on a slow machine (a TCG
-// VM) start-up is most of a CLI run (bench/vm-apply.sh measures it). The library itself ships
-// unbundled in dist/ (tsc).
+// Bundles the CLI into CommonJS files, dist/o2stack-cli.cjs (every command) and dist/o2stack-o2nm.cjs
+// (plan, apply, show), run by the bin dist/o2stack.cjs (scripts/bin.cjs) with V8 code caches made
+// here (scripts/code-cache.cjs). One file to read, no module resolution, no ESM loader, and little
+// to compile at start-up: on a slow machine (a TCG VM) start-up is most of a CLI run
+// (bench/vm-apply.sh measures it). The library itself ships unbundled in dist/ (tsc).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
@@ -40,34 +40,37 @@ module.exports = new Proxy({}, {
   },
 };
 
-const cli = await build({
-  entryPoints: ['lib/cli/main.ts'],
-  bundle: true,
-  write: false,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  // loaded at run time from node_modules: bindings finds the addon, saxes is loaded on first use
-  external: ['bindings', 'saxes'],
-  // the sources are ESM; in the CommonJS bundle import.meta.url is this file's URL
-  define: { 'import.meta.url': '__o2sModuleUrl' },
-  plugins: [lazyBuiltins],
-  // less to read and to check against the code cache; names stay, so stacks stay readable
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
-});
-// dist/o2stack-cli.cjs is the module function itself, "(function (exports, require, module,
-// __filename, __dirname) {...})", and pure ASCII (esbuild escapes the rest): the bin reads it as
-// latin1 and compiles it as it is. Reading it as UTF-8, cutting the shebang and wrapping it made
-// three more copies of its 560 KB at start-up: ~340 page faults, several ms on a machine where
-// each costs 15-20 µs. The sources are ESM, so the function is strict.
-const body = cli.outputFiles[0].text.replace(/^#!.*\n/, '').replace(/^"use strict";/, '');
-if (!/^[\x00-\x7f]*$/.test(body)) throw new Error('dist/o2stack-cli.cjs would not be pure ASCII: the bin reads it as latin1');
-writeFileSync(
-  'dist/o2stack-cli.cjs',
-  `(function (exports, require, module, __filename, __dirname) {"use strict";const __o2sModuleUrl = require('node:url').pathToFileURL(__filename).href;${body}\n})`,
-);
+// dist/o2stack-cli.cjs: every command; dist/o2stack-o2nm.cjs: plan, apply and show only (the bin
+// runs those from it: a third of the code to read and compile). Each file is the module function
+// itself, "(function (exports, require, module, __filename, __dirname) {...})", and pure ASCII
+// (esbuild escapes the rest): the bin reads it as latin1 and compiles it as it is. Reading it as
+// UTF-8, cutting the shebang and wrapping it made three more copies of its text at start-up: ~340
+// page faults for the whole CLI, several ms on a machine where each costs 15-20 µs. The sources
+// are ESM, so the function is strict.
+async function bundleCli(entry, outfile) {
+  const r = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // loaded at run time from node_modules: bindings finds the addon, saxes is loaded on first use
+    external: ['bindings', 'saxes'],
+    // the sources are ESM; in the CommonJS bundle import.meta.url is this file's URL
+    define: { 'import.meta.url': '__o2sModuleUrl' },
+    plugins: [lazyBuiltins],
+    // less to read and to check against the code cache; names stay, so stacks stay readable
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'warning',
+  });
+  const body = r.outputFiles[0].text.replace(/^#!.*\n/, '').replace(/^"use strict";/, '');
+  if (!/^[\x00-\x7f]*$/.test(body)) throw new Error(`${outfile} would not be pure ASCII: the bin reads it as latin1`);
+  writeFileSync(outfile, `(function (exports, require, module, __filename, __dirname) {"use strict";const __o2sModuleUrl = require('node:url').pathToFileURL(__filename).href;${body}\n})`);
+}
+await bundleCli('lib/cli/main.ts', 'dist/o2stack-cli.cjs');
+await bundleCli('lib/cli/mainO2nm.ts', 'dist/o2stack-o2nm.cjs');
 // The library for require() (package.json exports "require"): one CommonJS file beside the ESM
 // build; its errors are recognised by shape, so mixing both copies in one process still works.
 await build({

@@ -16,7 +16,7 @@ describe('the npm package', function () {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
     const files = ((JSON.parse(out) as { files: { path: string }[] }[])[0]!.files).map((f) => f.path);
     for (const f of ['LICENSE', 'README.md', 'package.json', 'binding.gyp', 'systemd/o2stack.service', 'systemd/o2stack-daemon.service', 'scripts/bin.cjs', 'ocf/o2stack-daemon', 'ocf/o2stack-o2cb']) assert.ok(files.includes(f), `${f} is in the package`);
-    if (existsSync(join(root, 'dist', 'index.cjs'))) for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/o2stack.cjs', 'dist/o2stack-cli.cjs', 'dist/o2stack.8']) assert.ok(files.includes(f), `${f} is in the package`);
+    if (existsSync(join(root, 'dist', 'index.cjs'))) for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/o2stack.cjs', 'dist/o2stack-cli.cjs', 'dist/o2stack-o2nm.cjs', 'dist/o2stack.8']) assert.ok(files.includes(f), `${f} is in the package`);
     const unwanted = files.filter((f) => /^(test|vm|bench|demo|lib|\.ci)\//.test(f) || /\.(map|cache)$/.test(f) || (f.startsWith('scripts/') && f !== 'scripts/bin.cjs'));
     assert.deepEqual(unwanted, []);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,7 @@ describe('the built bin (dist/o2stack.cjs)', function () {
   });
   after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
+  const linkOnce = (name: string) => existsSync(join(dir, name)) || symlinkSync(join(root, name), join(dir, name));
   const run = (args: string[], binPath = bin) => spawnSync(process.execPath, [binPath, ...args], { encoding: 'utf8' });
 
   it('prints help, and a usage error exits 2', function () {
@@ -78,11 +80,38 @@ describe('the built bin (dist/o2stack.cjs)', function () {
 process.argv = [process.argv[0], ${JSON.stringify(bin)}, 'plan', '--root', ${JSON.stringify(join(dir, 'root'))}, '--config', ${JSON.stringify(join(dir, 'cluster.conf'))}];
 const exit = process.exit;
 process.exit = (c) => { require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(process.moduleLoadList.filter((m) => !base.has(m)))); exit(c); };
-require(${JSON.stringify(bin)}).loadBundle().exports.run();`;
+const b = require(${JSON.stringify(bin)});
+b.loadBundle(undefined, b.bundleFor(process.argv.slice(2), 'o2stack')).exports.run();`;
     const r = spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore' });
     assert.equal(r.status, 0);
     const loaded = JSON.parse(readFileSync(list, 'utf8')) as string[];
     for (const m of ['child_process', 'crypto', 'net', 'stream', 'internal/fs/promises']) assert.ok(!loaded.includes(`NativeModule ${m}`), `${m} was loaded: ${loaded.join(', ')}`);
+  });
+
+  it('runs plan, apply and show from the o2nm bundle, everything else from the whole CLI', async function () {
+    const req = createRequire(import.meta.url);
+    const b = req(bin) as { O2NM_COMMANDS: string[]; bundleFor: (argv: string[], as: string) => string; bundles: { cli: string; o2nm: string } };
+    const { O2NM_COMMANDS } = await import('../../lib/cli/commands/o2nm.js');
+    assert.deepEqual(b.O2NM_COMMANDS, [...O2NM_COMMANDS], 'scripts/bin.cjs lists the o2nm commands as lib/cli/commands/o2nm.ts does');
+    assert.equal(b.bundleFor(['--root', '/x', 'apply', '--node', 'n'], 'o2stack'), b.bundles.o2nm);
+    assert.equal(b.bundleFor(['--config', 'apply', 'status'], 'o2stack'), b.bundles.cli, "an option's value is not the command");
+    assert.equal(b.bundleFor(['show'], 'mount.ocfs2'), b.bundles.cli, 'the mount helper is in the whole CLI');
+    assert.equal(b.bundleFor(['--help'], 'o2stack'), b.bundles.cli);
+    // a copy of dist/ without the whole CLI still applies and shows; anything else needs it
+    const copy = join(dir, 'o2nm-only');
+    execFileSync('mkdir', ['-p', copy]);
+    copyFileSync(bin, join(copy, 'o2stack.cjs'));
+    copyFileSync(join(root, 'dist', 'o2stack-o2nm.cjs'), join(copy, 'o2stack-o2nm.cjs'));
+    // the addon and the packages, found from the copy's parent as from the package's root
+    linkOnce('node_modules');
+    linkOnce('build');
+    linkOnce('package.json');
+    const tree = join(dir, 'o2nm-root');
+    makeFakeKernelTree(tree);
+    const a = run(['apply', '--root', tree, '--config', join(dir, 'cluster.conf'), '--node', 'n1'], join(copy, 'o2stack.cjs'));
+    assert.equal(a.status, 0, a.stderr);
+    assert.match(run(['show', '--root', tree], join(copy, 'o2stack.cjs')).stdout, /cluster bintest: 2 nodes/);
+    assert.notEqual(run(['status', '--root', tree], join(copy, 'o2stack.cjs')).status, 0, 'status is not in the o2nm bundle');
   });
 
   it('runs without its code cache, and with a cache V8 rejects', function () {
@@ -90,7 +119,7 @@ require(${JSON.stringify(bin)}).loadBundle().exports.run();`;
     execFileSync('mkdir', ['-p', copy]);
     copyFileSync(bin, join(copy, 'o2stack.cjs'));
     copyFileSync(join(root, 'dist', 'o2stack-cli.cjs'), join(copy, 'o2stack-cli.cjs'));
-    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    linkOnce('node_modules');
     const cache = join(copy, `o2stack-cli.cjs.${process.version}-${process.arch}.cache`);
     rmSync(cache, { force: true });
     assert.equal(run(['--help'], join(copy, 'o2stack.cjs')).status, 0, 'no cache');

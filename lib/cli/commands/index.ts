@@ -2,7 +2,8 @@
 // run registers only the module of the command it runs (building every command's options is a
 // measurable part of start-up on a slow machine). test/cli/commands.test.ts checks the lists.
 import type { Command } from 'commander';
-import { register as o2nm } from './o2nm.js';
+import { type CommandModule, registerModules } from '../program.js';
+import { O2NM_COMMANDS, register as o2nm } from './o2nm.js';
 import { register as stack } from './stack.js';
 import { register as mount } from './mount.js';
 import { register as node } from './node.js';
@@ -16,14 +17,10 @@ import { register as helpers } from './helpers.js';
 import { register as docs } from './docs.js';
 import { register as units } from './units.js';
 
-export interface CommandModule {
-  /** the top-level commands register() adds */
-  commands: string[];
-  register: (program: Command) => void;
-}
+export type { CommandModule };
 
 export const commandModules: CommandModule[] = [
-  { commands: ['plan', 'apply', 'show'], register: o2nm },
+  { commands: O2NM_COMMANDS, register: o2nm },
   { commands: ['detect', 'status', 'doctor', 'select', 'start', 'stop'], register: stack },
   { commands: ['mount', 'umount', 'hb-ctl'], register: mount },
   { commands: ['node'], register: node },
@@ -40,6 +37,5 @@ export const commandModules: CommandModule[] = [
 
 /** Registers the module that declares `command`; every module when there is none (help, typos). */
 export function registerAll(program: Command, command?: string): void {
-  const one = command === undefined ? undefined : commandModules.find((m) => m.commands.includes(command));
-  for (const m of one ? [one] : commandModules) m.register(program);
+  registerModules(program, commandModules, command);
 }

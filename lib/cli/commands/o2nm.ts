@@ -48,6 +48,9 @@ function printPlan(plan: O2nmPlan, where: string): void {
   writeOut(out.join('\n') + '\n');
 }
 
+/** The top-level commands register() adds (the bin runs them from the small bundle, mainO2nm.ts). */
+export const O2NM_COMMANDS = ['plan', 'apply', 'show'] as const;
+
 export function register(program: Command): void {
   const common = (c: Command) =>
     c
