@@ -161,8 +161,8 @@ export class UeventListener extends EventEmitter {
     this.jsonLines = options.jsonLines === true;
     let nativeFilter: NativeUeventOpenOptions['jsonLines'];
     if (this.jsonLines) {
-      const f = Array.isArray(options.filter) ? (options.filter.length <= 1 ? options.filter[0] : undefined) : options.filter;
       if (Array.isArray(options.filter) && options.filter.length > 1) throw new TypeError('jsonLines takes one filter, not a list of filters');
+      const f = Array.isArray(options.filter) ? options.filter[0] : options.filter;
       nativeFilter = {};
       if (f?.subsystem !== undefined) nativeFilter.subsystem = asList(f.subsystem);
       if (f?.action !== undefined) nativeFilter.action = asList(f.action);
@@ -208,6 +208,7 @@ export class UeventListener extends EventEmitter {
       (parts ??= []).push(lines.subarray(from, positions[i]), Buffer.from(ueventJsonLine(ev, Number(`${times[2 * i]}.${String(times[2 * i + 1]).padStart(6, '0')}`))));
       from = positions[i]!;
     }
+    if (this.closed) return; // a 'malformed' listener closed it
     const out = parts ? Buffer.concat([...parts, lines.subarray(from)]) : lines;
     if (out.length > 0) this.emit('lines', out);
   }
