@@ -12,7 +12,7 @@ import { selectStack } from '../lib/stack/select.js';
 import { nativeSystem } from '../lib/kernel/system.js';
 import { request } from '../lib/stack/daemon/controlSocket.js';
 import { awaitUserStackVolume, mkfsUserStack, within } from '../test/vm/support/dlm.js';
-import { corosyncPid, dlmControldPid, startCorosync, startDlmControld, stopDlmControld, stopCorosync } from '../test/vm/support/corosync.js';
+import { clusterLogs, corosyncPid, dlmControldPid, startCorosync, startDlmControld, stopDlmControld, stopCorosync } from '../test/vm/support/corosync.js';
 import { realBackend, requireTestVm, vmNode, waitFor } from '../test/vm/support/kernel.js';
 import { FlagBoard } from '../test/vm/support/flags.js';
 import { CLI, root } from '../test/vm/support/run.js';
@@ -122,7 +122,12 @@ for (const phase of modes) {
     dpid = daemon.pid!;
     if (!(await waitFor(() => readFileSync(dlog, 'utf8').includes('"ready"'), 180_000))) throw new Error(`daemon not ready: ${readFileSync(dlog, 'utf8')}`);
   }
-  await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 180_000, 'mount');
+  await within(nativeSystem.mount(DISK, MNT, 'ocfs2', 'cluster_stack=pcmk'), 180_000, 'mount').catch(async (e: Error) => {
+    // what fs/dlm was given and what the kernel and the daemons said (a dlm_controld after ours got ENOTCONN once)
+    const state = execFileSync('sh', ['-c', 'for f in $(find /sys/kernel/config/dlm -type f 2>/dev/null); do echo "$f: $(head -c 200 "$f" 2>&1 | tr "\\n" " ")"; done; dmesg | tail -n 40'], { encoding: 'utf8' });
+    say(`${phase} mount failed: ${e.message}\n${state}\n${mode === 'dlm' ? (await clusterLogs()).slice(-4000) : readFileSync(dlog, 'utf8').slice(-4000)}`);
+    throw e;
+  });
   const dir = `${MNT}/${phase}`;
   if (me === 1) mkdirSync(dir, { recursive: true });
   await barrier(`mounted-${phase}`);
