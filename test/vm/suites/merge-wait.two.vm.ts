@@ -12,13 +12,10 @@
 import { strict as assert } from 'node:assert';
 import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { nativeSystem } from '../../../lib/kernel/system.js';
-import { selectStack } from '../../../lib/stack/select.js';
-import { FENCE_OK_AGENT, startCorosync } from '../support/corosync.js';
-import { awaitUserStackVolume, mkfsUserStack } from '../support/dlm.js';
 import { FlagBoard } from '../support/flags.js';
+import { mountedEverywhere } from '../support/mountedEverywhere.js';
 import { realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
-import { cli, daemonSaid, fenceRunsIn, figure, lockspaceRows, readDaemonLog, sh, spawnDaemonInBackground } from '../support/run.js';
+import { daemonSaid, fenceRunsIn, figure, lockspaceRows, readDaemonLog, sh } from '../support/run.js';
 import { tearDownUserStack, watchFailures } from '../support/teardown.js';
 
 const DISK = '/dev/vda';
@@ -59,24 +56,7 @@ describe(`the wait for a returned node's daemon after a partition is bounded, tw
 
   it('the pcmk volume (n1 makes it), corosync on both without two_node, the daemon with --post-join-delay 10000, mounted on both', async function () {
     this.timeout(600_000);
-    if (me === 1) uuid = mkfsUserStack(DISK);
-    else {
-      uuid = (await awaitUserStackVolume(DISK, 180_000)) ?? '';
-      assert.ok(uuid, 'no pcmk volume on /dev/vda within 180 s');
-    }
-    assert.ok(await selectStack(k, nativeSystem, 'pcmk'));
-    const cs = await startCorosync({ clusterName: 'demo', nodes: 2, waitS: 300, noTwoNode: true });
-    figure(`n${me} corosync: 2 of 2 members after ${cs.ms} ms`);
-    daemon = await spawnDaemonInBackground(['--fence-agent', FENCE_OK_AGENT, '--no-startup-fencing', '--post-join-delay', String(MERGE_WAIT_MS), '--socket', SOCK], DLOG, 180_000, { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG });
-    process.env.O2STACK_DAEMON_SOCKET = SOCK;
-    const m = cli(['mount', '--json', DISK, MNT], 240_000);
-    assert.equal(m.code, 0, `o2stack mount failed: ${m.out}${m.err}`);
-    const both = await waitFor(async () => JSON.stringify(await lockspaces()) === JSON.stringify([[uuid, 'running', [1, 2]]]), 300_000, 500);
-    assert.ok(both, `lockspaces: ${JSON.stringify(await lockspaces())}`);
-    const w = await sh(`echo before-${me} > ${MNT}/before-n${me} && sync`, 60_000);
-    assert.ok(w.ok, w.out);
-    flags.raise('mounted');
-    for (const n of [1, 2]) assert.ok(await flags.awaitFlag(n, 'mounted', 300_000), `n${n} never mounted`);
+    uuid = await mountedEverywhere({ me, nodes: 2, k, flags, disk: DISK, mnt: MNT, sock: SOCK, daemonLog: DLOG, fenceLog: FENCE_LOG, corosync: { clusterName: 'demo', nodes: 2, waitS: 300, noTwoNode: true }, daemonArgs: ['--post-join-delay', String(MERGE_WAIT_MS)], onDaemon: (d) => (daemon = d) });
   });
 
   if (me === 2) {

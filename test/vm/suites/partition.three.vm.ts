@@ -16,13 +16,10 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { nativeSystem } from '../../../lib/kernel/system.js';
-import { selectStack } from '../../../lib/stack/select.js';
-import { FENCE_OK_AGENT, startCorosync } from '../support/corosync.js';
-import { awaitUserStackVolume, mkfsUserStack } from '../support/dlm.js';
 import { FlagBoard } from '../support/flags.js';
+import { mountedEverywhere } from '../support/mountedEverywhere.js';
 import { realBackend, requireTestVm, vmNode, waitFor } from '../support/kernel.js';
-import { cli, daemonSaid, fenceRunsIn, figure, lockspaceRows, readDaemonLog, sh, spawnDaemonInBackground } from '../support/run.js';
+import { daemonSaid, fenceRunsIn, figure, lockspaceRows, readDaemonLog, sh } from '../support/run.js';
 import { tearDownUserStack, watchFailures } from '../support/teardown.js';
 
 const DISK = '/dev/vda';
@@ -74,24 +71,7 @@ describe(`a partition and its merge, three VMs on corosync: the side without quo
 
   it('the pcmk volume (n1 makes it), the user stack, corosync on all three (one vote each), the daemon, mounted everywhere', async function () {
     this.timeout(600_000);
-    if (me === 1) uuid = mkfsUserStack(DISK);
-    else {
-      uuid = (await awaitUserStackVolume(DISK, 180_000)) ?? '';
-      assert.ok(uuid, 'no pcmk volume on /dev/vda within 180 s');
-    }
-    assert.ok(await selectStack(k, nativeSystem, 'pcmk'));
-    const cs = await startCorosync({ clusterName: 'demo', nodes: 3, waitMembers: 3, waitS: 300 });
-    figure(`n${me} corosync: 3 of 3 members after ${cs.ms} ms`);
-    daemon = await spawnDaemonInBackground(['--fence-agent', FENCE_OK_AGENT, '--no-startup-fencing', '--socket', SOCK], DLOG, 180_000, { ...process.env, O2STACK_FENCE_LOG: FENCE_LOG });
-    process.env.O2STACK_DAEMON_SOCKET = SOCK;
-    const m = cli(['mount', '--json', DISK, MNT], 240_000);
-    assert.equal(m.code, 0, `o2stack mount failed: ${m.out}${m.err}`);
-    const all = await waitFor(async () => JSON.stringify(await lockspaces()) === JSON.stringify([[uuid, 'running', [1, 2, 3]]]), 300_000, 500);
-    assert.ok(all, `lockspaces: ${JSON.stringify(await lockspaces())}`);
-    const w = await sh(`echo before-${me} > ${MNT}/before-n${me} && sync`, 60_000);
-    assert.ok(w.ok, w.out);
-    flags.raise('mounted');
-    for (const n of [1, 2, 3]) assert.ok(await flags.awaitFlag(n, 'mounted', 300_000), `n${n} never mounted`);
+    uuid = await mountedEverywhere({ me, nodes: 3, k, flags, disk: DISK, mnt: MNT, sock: SOCK, daemonLog: DLOG, fenceLog: FENCE_LOG, corosync: { clusterName: 'demo', nodes: 3, waitMembers: 3, waitS: 300 }, onDaemon: (d) => (daemon = d) });
   });
 
   if (me === 3) {
