@@ -70,6 +70,17 @@ describe('cluster.conf parser', () => {
     assert.equal(warnings[0]!.file, 'm.conf');
   });
 
+  it('splits header and attribute lines at the first colon or equals sign, blanks around it dropped', () => {
+    const text = 'cluster \t:\t\n\tname\t = c1\n\tnode_count =1\n\tfence_method= panic \nnode:\n\tname=n1\n\tnumber = 1\n\tip_address = 10.0.0.1\n\tip_port = 7777\n\tcluster = c1\n';
+    const { clusters, warnings } = parseClusterConf(text);
+    assert.equal(clusters[0]!.name, 'c1');
+    assert.equal(clusters[0]!.fenceMethod, 'panic');
+    assert.deepEqual(clusters[0]!.nodes.map((n) => [n.name, n.number]), [['n1', 1]]);
+    assert.deepEqual(warnings, []);
+    // the value is everything after the first '=': "reset = x" is not a fence method
+    assert.throws(() => parseClusterConf('cluster:\n\tname = c1\n\tnode_count = 0\n\tfence_method= reset = x\n'), /fence_method must be reset or panic: "\\tfence_method= reset = x"/);
+  });
+
   it('reads CRLF and CR line endings and a byte-order mark the same as LF', () => {
     const lf = fixture('docs-cluster.conf');
     const want = parseClusterConf(lf);
