@@ -88,6 +88,21 @@ b.loadBundle(undefined, b.bundleFor(process.argv.slice(2), 'o2stack')).exports.r
     for (const m of ['child_process', 'crypto', 'net', 'stream', 'internal/fs/promises']) assert.ok(!loaded.includes(`NativeModule ${m}`), `${m} was loaded: ${loaded.join(', ')}`);
   });
 
+  it('installs helpers that run the bin: the OCF agent (monitor 7 with no daemon) and mount.ocfs2 (its usage)', function () {
+    const hroot = join(dir, 'helpers-root');
+    execFileSync('mkdir', ['-p', join(hroot, 'sbin')]);
+    const i = run(['helpers', 'install', '--root', hroot]);
+    assert.equal(i.status, 0, i.stderr);
+    const agent = join(hroot, 'usr/lib/ocf/resource.d/o2stack/o2stack-daemon');
+    assert.match(readFileSync(agent, 'utf8'), /dist\/o2stack\.cjs/, 'the agent runs the bin, not a bundle (a bundle alone does nothing and exits 0)');
+    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', OCF_ROOT: join(hroot, 'none'), OCF_RESKEY_socket: join(hroot, 'none.sock'), OCF_RESKEY_pidfile: join(hroot, 'none.pid') };
+    const m = spawnSync(agent, ['monitor'], { encoding: 'utf8', cwd: '/', env });
+    assert.equal(m.status, 7, `monitor without a daemon: OCF_NOT_RUNNING (${m.stderr})`);
+    const helper = spawnSync(join(hroot, 'sbin', 'mount.ocfs2'), [], { encoding: 'utf8', cwd: '/', env });
+    assert.equal(helper.status, 1, `mount.ocfs2 without arguments: its usage, exit 1 (${helper.stdout}${helper.stderr})`);
+    assert.match(helper.stderr + helper.stdout, /usage/i);
+  });
+
   it('runs plan, apply and show from the o2nm bundle, everything else from the whole CLI', async function () {
     const req = createRequire(import.meta.url);
     const b = req(bin) as { O2NM_COMMANDS: string[]; bundleFor: (argv: string[], as: string) => string; bundles: { cli: string; o2nm: string } };

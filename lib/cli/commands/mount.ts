@@ -31,8 +31,9 @@ export const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 export function cliInvocation(): { dir: string; exec: string } {
   const self = fileURLToPath(import.meta.url);
   const ts = self.endsWith('.ts');
-  // unbundled (lib/ or dist/): the CLI entry is cli/main; bundled: this file is the CLI itself
-  const main = basename(self).startsWith('mount.') ? join(dirname(self), '..', ts ? 'main.ts' : 'main.js') : self;
+  // unbundled (lib/ or dist/): the CLI entry is cli/main; bundled (dist/o2stack-cli.cjs): the bin
+  // beside it, dist/o2stack.cjs (a bundle is only its module function: run alone it does nothing)
+  const main = basename(self).startsWith('mount.') ? join(dirname(self), '..', ts ? 'main.ts' : 'main.js') : join(dirname(self), 'o2stack.cjs');
   // From TypeScript sources (development, tests): tsx's loader, resolved from the package root.
   const dir = ts ? join(dirname(self), '..', '..', '..') : '/';
   const loader = ts ? '--import tsx ' : '';
