@@ -41,8 +41,8 @@ module.exports = new Proxy({}, {
 };
 
 // dist/o2stack-cli.cjs: every command; dist/o2stack-o2nm.cjs: plan, apply and show only (the bin
-// runs those from it: a third of the code to read and compile). Each file is the module function
-// itself, "(function (exports, require, module, __filename, __dirname) {...})", and pure ASCII
+// runs those from it: a third of the code to read and compile). Each file gives the module function
+// itself, "(function (exports, require, module, __filename, __dirname) {...})", and is pure ASCII
 // (esbuild escapes the rest): the bin reads it as latin1 and compiles it as it is. Reading it as
 // UTF-8, cutting the shebang and wrapping it made three more copies of its text at start-up: ~340
 // page faults for the whole CLI, several ms on a machine where each costs 15-20 µs. The sources
@@ -67,7 +67,14 @@ async function bundleCli(entry, outfile) {
   });
   const body = r.outputFiles[0].text.replace(/^#!.*\n/, '').replace(/^"use strict";/, '');
   if (!/^[\x00-\x7f]*$/.test(body)) throw new Error(`${outfile} would not be pure ASCII: the bin reads it as latin1`);
-  writeFileSync(outfile, `(function (exports, require, module, __filename, __dirname) {"use strict";const __o2sModuleUrl = require('node:url').pathToFileURL(__filename).href;${body}\n})`);
+  // Run as a program (`node dist/o2stack-cli.cjs ...`: what helpers installed by versions before the
+  // bin existed exec), the file calls its own function, whose entry then runs (main.ts
+  // invokedDirectly); compiled by the bin, where module and require are not defined, it only
+  // gives the function back.
+  writeFileSync(
+    outfile,
+    `(function (f) { if (typeof module === 'object' && typeof require === 'function' && require.main === module) f.call(exports, exports, require, module, __filename, __dirname); return f; })(function (exports, require, module, __filename, __dirname) {"use strict";const __o2sModuleUrl = require('node:url').pathToFileURL(__filename).href;${body}\n})`,
+  );
 }
 await bundleCli('lib/cli/main.ts', 'dist/o2stack-cli.cjs');
 await bundleCli('lib/cli/mainO2nm.ts', 'dist/o2stack-o2nm.cjs');

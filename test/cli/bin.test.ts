@@ -103,6 +103,15 @@ b.loadBundle(undefined, b.bundleFor(process.argv.slice(2), 'o2stack')).exports.r
     assert.match(helper.stderr + helper.stdout, /usage/i);
   });
 
+  it('the whole-CLI bundle still runs as a program (helpers installed by earlier versions exec it)', function () {
+    const cliBundle = join(root, 'dist', 'o2stack-cli.cjs');
+    const v = spawnSync(process.execPath, [cliBundle, '--version'], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+    const s = spawnSync(process.execPath, [cliBundle, 'daemon-ctl', 'status', '--socket', join(dir, 'no-daemon.sock')], { encoding: 'utf8' });
+    assert.equal(s.status, 3, `not running: exit 3 (${s.stderr})`);
+  });
+
   it('runs plan, apply and show from the o2nm bundle, everything else from the whole CLI', async function () {
     const req = createRequire(import.meta.url);
     const b = req(bin) as { O2NM_COMMANDS: string[]; bundleFor: (argv: string[], as: string) => string; bundles: { cli: string; o2nm: string } };
