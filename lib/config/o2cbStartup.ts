@@ -111,15 +111,15 @@ export function resolveStartup(input: StartupInput): StartupConfig {
   }
   if (!cluster) throw new ConfigError(issues);
 
-  // the lines of the cluster stanza's timeout attributes, for messages: found (a second lex of the
-  // file) only when a timeout is set there; a 255-node file is 1,500 lines
-  let stanza: ReturnType<typeof clusterStanzaLines>[number] | undefined | null = null;
-  const stanzaOf = () => (stanza === null ? (stanza = input.configText !== undefined ? clusterStanzaLines(input.configText).find((s) => s.name === cluster.name) : undefined) : stanza);
+  // the lines of the cluster stanza's timeout attributes, for messages: looked up (a second lex of
+  // the file) only when the file sets a timeout; a 255-node file is 1,500 lines
+  const setsTimeout = DEFAULTS_TIMEOUTS.some((t) => cluster.timeouts[t.timeout] !== undefined);
+  const stanza = setsTimeout && input.configText !== undefined ? clusterStanzaLines(input.configText).find((s) => s.name === cluster.name) : undefined;
   const timeouts: Timeouts = { ...cluster.timeouts };
   const sources: StartupConfig['sources'] = {};
   for (const t of DEFAULTS_TIMEOUTS) {
     const fromConf = cluster.timeouts[t.timeout];
-    const confLine = fromConf !== undefined ? (stanzaOf()?.attrs[t.confKey]?.line ?? cluster.loc?.line) : cluster.loc?.line;
+    const confLine = stanza?.attrs[t.confKey]?.line ?? cluster.loc?.line;
     if (fromConf !== undefined) sources[t.timeout] = `${t.confKey}, ${where(configFile, confLine)}`;
     const v = d?.values[t.field] as number | undefined;
     if (v === undefined) continue;
