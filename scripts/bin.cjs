@@ -38,8 +38,8 @@ function bundleFor(argv, invokedAs) {
 
 /**
  * Compiles and runs a bundle as a CommonJS module; returns its exports and the compiled script.
- * A bundle is the module function itself, in ASCII (scripts/bundle.mjs): read as latin1 and
- * compiled as it is, its text is copied once, not four times.
+ * A bundle's text evaluates to its module function and is ASCII (scripts/bundle.mjs): read as
+ * latin1 and compiled as it is, its text is copied once, not four times.
  */
 function loadBundle(cachedData, bundle = bundles.cli) {
   const source = fs.readFileSync(bundle, 'latin1');
