@@ -57,6 +57,13 @@ function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
+/** utime and stime (ms) and minor faults of a process, all threads: where a request's CPU goes (JS, or the kernel: syscalls, page faults). */
+function cpuSplit(pid: number): [number, number, number] {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return [(Number(x[11]) * 1000) / 100, (Number(x[12]) * 1000) / 100, Number(x[7])];
+}
+
 /** Per thread: name and CPU ms (utime+stime) since it started. */
 function threads(pid: number): string {
   const hz = 100;
@@ -98,11 +105,13 @@ for (const phase of modes) {
   const flavour = phase.replace(/\d+$/, '');
   // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads);
   // '-jl': --jitless (bytecode interpreter only: no machine code written, which TCG must retranslate)
-  const mode = flavour.replace(/-(st|jl|b)$/, '');
+  const mode = flavour.replace(/(-(st|jl|nt|b))+$/, '');
+  const suffixes = flavour.slice(mode.length).split('-').filter(Boolean);
   // -b: the bin users run (dist/o2stack.cjs: the esbuild bundle and its V8 code cache), not the
   // sources through tsx (whose transform keeps function names with a helper call per definition)
-  const bundled = flavour.endsWith('-b');
-  const v8flags = flavour.endsWith('-st') ? ['--single-threaded'] : flavour.endsWith('-jl') ? ['--jitless'] : [];
+  const bundled = suffixes.includes('b');
+  // '-nt': no TurboFan (bytecode and Sparkplug only); suffixes combine: ours-b-nt1
+  const v8flags = [...(suffixes.includes('st') ? ['--single-threaded'] : []), ...(suffixes.includes('jl') ? ['--jitless'] : []), ...(suffixes.includes('nt') ? ['--no-turbofan'] : [])];
   // SIGUSR2 dumps the trace; without it (base, PLOCK_TRACE=0) the signal's default would end the daemon
   const traced = mode !== 'base' && (process.env.PLOCK_TRACE ?? '1') === '1';
   const cli = mode === 'base' ? join(process.env.PLOCK_BASE ?? '/work/wt-plock-base', 'lib/cli/main.ts') : CLI;
@@ -113,6 +122,11 @@ for (const phase of modes) {
   if (mode === 'dlm') {
     await startDlmControld('none');
     dpid = dlmControldPid()!;
+    // dlm_tool status answers before dlm_controld has written this node's comm: a mount in that
+    // window fails with ENOTCONN ("no local IP address has been set"), seen when it follows our
+    // daemon, whose stop removed the comms
+    const localComm = `/sys/kernel/config/dlm/cluster/comms/${me}/local`;
+    if (!(await waitFor(() => existsSync(localComm) && readFileSync(localComm, 'utf8').trim() === '1', 120_000))) throw new Error(`dlm_controld did not configure ${localComm} in 120 s`);
   } else {
     const fd = openSync(dlog, 'w');
     const args = bundled ? [...v8flags] : [...v8flags, '--import', 'tsx'];
@@ -142,11 +156,13 @@ for (const phase of modes) {
     }
     const st = [strace(dpid, `${phase}-solo`), strace(corosyncPid()!, `${phase}-solo-corosync`)];
     const c0 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
+    const s0 = cpuSplit(dpid);
     const r = pairs(file);
     const c1 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
+    const s1 = cpuSplit(dpid);
     for (const s of st) await stopStrace(s);
     const n = Number(/^pairs (\d+)/.exec(r)?.[1] ?? 0);
-    say(`${phase} uncontended: ${r}; CPU per request (ms, 2 requests a pair): daemon ${((c1[0]! - c0[0]!) / (2 * n)).toFixed(2)}, corosync ${((c1[1]! - c0[1]!) / (2 * n)).toFixed(2)}`);
+    say(`${phase} uncontended: ${r}; CPU per request (ms, 2 requests a pair): daemon ${((c1[0]! - c0[0]!) / (2 * n)).toFixed(2)}, corosync ${((c1[1]! - c0[1]!) / (2 * n)).toFixed(2)}; daemon user ${((s1[0] - s0[0]) / (2 * n)).toFixed(2)} sys ${((s1[1] - s0[1]) / (2 * n)).toFixed(2)} ms, minor faults ${((s1[2] - s0[2]) / (2 * n)).toFixed(1)} per request; clocksource ${readFileSync('/sys/devices/system/clocksource/clocksource0/current_clocksource', 'utf8').trim()}`);
   }
   if (daemon && traced) {
     process.kill(dpid, 'SIGUSR2');
