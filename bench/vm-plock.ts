@@ -3,8 +3,11 @@
 // per-stage trace of ours (O2STACK_PLOCK_TRACE) and optional strace -c / --cpu-prof.
 //   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_WARMUP=0  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_OUT=dir
 //        PLOCK_TRACE=0 (ours without the per-stage trace, as 'base' runs)
-//   a mode may end in -st (V8 --single-threaded), -jl (--jitless) or -b (ours from the bundle,
-//   dist/o2stack.cjs, as installed; needs npm run build), then a digit: ours-b1,dlm1,ours1,...
+//   ours may carry suffixes, combined, then a digit: -b (from the bundle, dist/o2stack.cjs, as
+//   installed; needs npm run build), and diagnostics: -st (V8 --single-threaded), -jl (--jitless),
+//   -nt (--no-turbofan), -mr (--no-memory-reducer), -ss (fixed 4 MB semi-spaces), -m (glibc malloc
+//   keeps freed memory): ours-b1,dlm1,ours-b-nt1,ours1,...
+//   Printed per phase: pairs, CPU per request (daemon, corosync; the daemon's user/sys and minor faults)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,6 +60,9 @@ function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
+/** '-m': malloc's thresholds raised, so freed memory (V8's compiler zones, buffers) is reused, not returned and faulted in again. */
+const MALLOC_KEEP = { MALLOC_MMAP_THRESHOLD_: String(64 << 20), MALLOC_TRIM_THRESHOLD_: String(128 << 20), MALLOC_TOP_PAD_: String(16 << 20) };
+
 /** utime and stime (ms) and minor faults of a process, all threads: where a request's CPU goes (JS, or the kernel: syscalls, page faults). */
 function cpuSplit(pid: number): [number, number, number] {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -105,13 +111,15 @@ for (const phase of modes) {
   const flavour = phase.replace(/\d+$/, '');
   // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads);
   // '-jl': --jitless (bytecode interpreter only: no machine code written, which TCG must retranslate)
-  const mode = flavour.replace(/(-(st|jl|nt|b))+$/, '');
+  const mode = flavour.replace(/(-(st|jl|nt|mr|ss|m|b))+$/, '');
   const suffixes = flavour.slice(mode.length).split('-').filter(Boolean);
   // -b: the bin users run (dist/o2stack.cjs: the esbuild bundle and its V8 code cache), not the
   // sources through tsx (whose transform keeps function names with a helper call per definition)
   const bundled = suffixes.includes('b');
   // '-nt': no TurboFan (bytecode and Sparkplug only); suffixes combine: ours-b-nt1
-  const v8flags = [...(suffixes.includes('st') ? ['--single-threaded'] : []), ...(suffixes.includes('jl') ? ['--jitless'] : []), ...(suffixes.includes('nt') ? ['--no-turbofan'] : [])];
+  // '-mr': V8 --no-memory-reducer; '-ss': new space fixed at 4 MB semi-spaces (neither shrinks nor grows)
+  // '-m': glibc malloc keeps what is freed (MALLOC_KEEP): no page faults for memory freed and taken again
+  const v8flags = [...(suffixes.includes('st') ? ['--single-threaded'] : []), ...(suffixes.includes('jl') ? ['--jitless'] : []), ...(suffixes.includes('nt') ? ['--no-turbofan'] : []), ...(suffixes.includes('mr') ? ['--no-memory-reducer'] : []), ...(suffixes.includes('ss') ? ['--min-semi-space-size=4', '--max-semi-space-size=4'] : [])];
   // SIGUSR2 dumps the trace; without it (base, PLOCK_TRACE=0) the signal's default would end the daemon
   const traced = mode !== 'base' && (process.env.PLOCK_TRACE ?? '1') === '1';
   const cli = mode === 'base' ? join(process.env.PLOCK_BASE ?? '/work/wt-plock-base', 'lib/cli/main.ts') : CLI;
@@ -131,7 +139,7 @@ for (const phase of modes) {
     const fd = openSync(dlog, 'w');
     const args = bundled ? [...v8flags] : [...v8flags, '--import', 'tsx'];
     if (process.env.PLOCK_PROF === '1') args.push('--cpu-prof', '--cpu-prof-interval=4000', `--cpu-prof-dir=${join(out, `prof-n${me}`)}`);
-    daemon = spawn(process.execPath, [...args, bundled ? join(root, 'dist', 'o2stack.cjs') : cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: process.env.PLOCK_TRACE ?? '1' } });
+    daemon = spawn(process.execPath, [...args, bundled ? join(root, 'dist', 'o2stack.cjs') : cli, 'daemon', '--unsafe-skip-fencing', '--socket', SOCK], { cwd: mode === 'base' ? join(cli, '../../..') : root, stdio: ['ignore', fd, fd], env: { ...process.env, O2STACK_PLOCK_TRACE: process.env.PLOCK_TRACE ?? '1', ...(suffixes.includes('m') ? MALLOC_KEEP : {}) } });
     closeSync(fd);
     dpid = daemon.pid!;
     if (!(await waitFor(() => readFileSync(dlog, 'utf8').includes('"ready"'), 180_000))) throw new Error(`daemon not ready: ${readFileSync(dlog, 'utf8')}`);
