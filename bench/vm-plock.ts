@@ -1,7 +1,7 @@
 // In two VMs (bench/vm-plock.sh runs it through vm/run-two.sh): POSIX lock+unlock pairs on a
 // user-stack volume, served by dlm_controld and/or the o2stack daemon in the same boot, with the
 // per-stage trace of ours (O2STACK_PLOCK_TRACE) and optional strace -c / --cpu-prof.
-//   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_WARMUP=0  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_OUT=dir
+//   env: PLOCK_MODES=dlm,ours  PLOCK_SECONDS=5  PLOCK_WARMUP=0  PLOCK_STRACE=1  PLOCK_PROF=1  PLOCK_PERF=1  PLOCK_OUT=dir
 //        PLOCK_TRACE=0 (ours without the per-stage trace, as 'base' runs)
 //   ours may carry suffixes, combined, then a digit: -b (from the bundle, dist/o2stack.cjs, as
 //   installed; needs npm run build), and diagnostics: -st (V8 --single-threaded), -jl (--jitless),
@@ -92,6 +92,21 @@ function strace(pid: number, label: string): ChildProcess | undefined {
   if (process.env.PLOCK_STRACE !== '1') return undefined;
   return spawn('strace', ['-c', '-f', '-p', String(pid), '-o', join(out, `n${me}-${label}-strace-${pid}.txt`)], { stdio: 'ignore' });
 }
+/** PLOCK_PERF=1: the daemon's page faults with their call chains (perf record -e page-faults), reported to a text file at stop. */
+function perfFaults(pid: number, label: string): ChildProcess | undefined {
+  if (process.env.PLOCK_PERF !== '1') return undefined;
+  return spawn('perf', ['record', '-q', '-e', 'page-faults', '-c', '1', '-g', '-p', String(pid), '-o', `/tmp/perf-${label}.data`], { stdio: 'ignore' });
+}
+async function stopPerfFaults(c: ChildProcess | undefined, label: string): Promise<void> {
+  if (!c) return;
+  await stopStrace(c);
+  const txt = join(out, `n${me}-${label}-faults.txt`);
+  try {
+    writeFileSync(txt, execFileSync('perf', ['report', '-i', `/tmp/perf-${label}.data`, '--stdio', '--no-children', '--sort', 'dso,sym', '-g', 'caller,0.5,callee', '--percent-limit', '2'], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 600_000 }));
+  } catch (e) {
+    writeFileSync(txt, `perf report failed: ${(e as Error).message}\n`);
+  }
+}
 const stopStrace = async (c: ChildProcess | undefined) => {
   if (!c) return;
   c.kill('SIGINT');
@@ -163,12 +178,14 @@ for (const phase of modes) {
       say(`${phase} warm-up (cold, first ${warmup} s): ${r}; CPU per request (ms): daemon ${((cpuMs(dpid) - c0) / (2 * n)).toFixed(2)}`);
     }
     const st = [strace(dpid, `${phase}-solo`), strace(corosyncPid()!, `${phase}-solo-corosync`)];
+    const pf = perfFaults(dpid, `${phase}-solo`);
     const c0 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
     const s0 = cpuSplit(dpid);
     const r = pairs(file);
     const c1 = [cpuMs(dpid), cpuMs(corosyncPid()!)];
     const s1 = cpuSplit(dpid);
     for (const s of st) await stopStrace(s);
+    await stopPerfFaults(pf, `${phase}-solo`);
     const n = Number(/^pairs (\d+)/.exec(r)?.[1] ?? 0);
     say(`${phase} uncontended: ${r}; CPU per request (ms, 2 requests a pair): daemon ${((c1[0]! - c0[0]!) / (2 * n)).toFixed(2)}, corosync ${((c1[1]! - c0[1]!) / (2 * n)).toFixed(2)}; daemon user ${((s1[0] - s0[0]) / (2 * n)).toFixed(2)} sys ${((s1[1] - s0[1]) / (2 * n)).toFixed(2)} ms, minor faults ${((s1[2] - s0[2]) / (2 * n)).toFixed(1)} per request; clocksource ${readFileSync('/sys/devices/system/clocksource/clocksource0/current_clocksource', 'utf8').trim()}`);
   }
