@@ -25,7 +25,7 @@ export type PlockOp = 'lock' | 'unlock' | 'get' | 'cancel';
 
 /** One struct dlm_plock_info. */
 export interface PlockInfo {
-  version: [number, number, number];
+  version: readonly [number, number, number];
   /** 1 lock, 2 unlock, 3 get, 4 cancel (kernels after 6.1); anything else as read */
   optype: number;
   ex: boolean;
@@ -57,7 +57,7 @@ export function decodePlockInfo(b: Buffer, offset = 0): PlockInfo {
   if (b.length < offset + PLOCK_RECORD_BYTES) throw new RangeError(`a plock record is ${PLOCK_RECORD_BYTES} bytes; ${b.length - offset} left at offset ${offset}`);
   const v = new DataView(b.buffer, b.byteOffset + offset, PLOCK_RECORD_BYTES);
   return {
-    version: [v.getUint32(0, LE), v.getUint32(4, LE), v.getUint32(8, LE)],
+    version: versionOf(v),
     optype: v.getUint8(12),
     ex: v.getUint8(13) !== 0,
     wait: v.getUint8(14) !== 0,
@@ -70,6 +70,47 @@ export function decodePlockInfo(b: Buffer, offset = 0): PlockInfo {
     start: v.getBigUint64(40, LE),
     end: v.getBigUint64(48, LE),
     owner: v.getBigUint64(56, LE),
+  };
+}
+
+/**
+ * The version triple, shared with the last record decoded when equal (one kernel sends one
+ * version, and the daemon decodes a record for every POSIX lock): read-only.
+ */
+let lastVersion: readonly [number, number, number] = [0, 0, 0];
+function versionOf(v: DataView): readonly [number, number, number] {
+  const a = v.getUint32(0, LE);
+  const b = v.getUint32(4, LE);
+  const c = v.getUint32(8, LE);
+  if (lastVersion[0] !== a || lastVersion[1] !== b || lastVersion[2] !== c) lastVersion = [a, b, c];
+  return lastVersion;
+}
+
+/**
+ * A record of a batch as a request, made as one object (fields added to a decoded record would
+ * cost it a second allocation: the daemon does this for every POSIX lock). `raw` is a view of the
+ * batch's own bytes, which the answer is written over.
+ */
+function decodePlockRequest(b: Buffer, offset: number, seq: number): PlockRequest {
+  const v = new DataView(b.buffer, b.byteOffset + offset, PLOCK_RECORD_BYTES);
+  const flags = v.getUint8(15);
+  return {
+    version: versionOf(v),
+    optype: v.getUint8(12),
+    ex: v.getUint8(13) !== 0,
+    wait: v.getUint8(14) !== 0,
+    flags,
+    pid: v.getUint32(16, LE),
+    nodeid: v.getInt32(20, LE),
+    rv: v.getInt32(24, LE),
+    fsid: v.getUint32(28, LE),
+    number: v.getBigUint64(32, LE),
+    start: v.getBigUint64(40, LE),
+    end: v.getBigUint64(48, LE),
+    owner: v.getBigUint64(56, LE),
+    seq,
+    answerable: (flags & DLM_PLOCK_FL_CLOSE) === 0,
+    raw: b.subarray(offset, offset + PLOCK_RECORD_BYTES),
   };
 }
 
@@ -211,13 +252,10 @@ export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
   private onBatch(records: Buffer, error: (Error & { code?: string }) | null): void {
     const out: PlockRequest[] = [];
     for (let off = 0; off + PLOCK_RECORD_BYTES <= records.length; off += PLOCK_RECORD_BYTES) {
-      const req = decodePlockInfo(records, off) as PlockRequest;
-      const answerable = (req.flags & DLM_PLOCK_FL_CLOSE) === 0;
-      const info = req;
-      req.seq = this.seq++;
-      req.answerable = answerable;
       // the batch buffer is this callback's own copy: each request keeps its bytes for its answer
-      req.raw = records.subarray(off, off + PLOCK_RECORD_BYTES);
+      const req = decodePlockRequest(records, off, this.seq++);
+      const answerable = req.answerable;
+      const info = req;
       this.counters.requests++;
       if (!answerable) this.counters.closeRequests++;
       if (info.version[0] !== PLOCK_VERSION_MAJOR) this.counters.badVersion++;

@@ -139,7 +139,7 @@ export class PlockService {
       const f = (this.model as unknown as { inFlight: Map<number, { req: object }> }).inFlight.get(rid);
       this.trace.sent(f?.req, rid, this.trace.now());
     }
-    const p = this.o.membership.send(lockspaceGroupName(ls), typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    const p = this.o.membership.send(lockspaceGroupName(ls), typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     if (this.trace.on && rid !== undefined) void p.then(() => this.trace.resolved(rid), () => undefined);
     p.catch((e: unknown) => this.sendFailed(ls, rid, e as Error));
   }
