@@ -86,34 +86,6 @@ function versionOf(v: DataView): readonly [number, number, number] {
   return lastVersion;
 }
 
-/**
- * A record of a batch as a request, made as one object (fields added to a decoded record would
- * cost it a second allocation: the daemon does this for every POSIX lock). `raw` is a view of the
- * batch's own bytes, which the answer is written over.
- */
-function decodePlockRequest(b: Buffer, offset: number, seq: number): PlockRequest {
-  const v = new DataView(b.buffer, b.byteOffset + offset, PLOCK_RECORD_BYTES);
-  const flags = v.getUint8(15);
-  return {
-    version: versionOf(v),
-    optype: v.getUint8(12),
-    ex: v.getUint8(13) !== 0,
-    wait: v.getUint8(14) !== 0,
-    flags,
-    pid: v.getUint32(16, LE),
-    nodeid: v.getInt32(20, LE),
-    rv: v.getInt32(24, LE),
-    fsid: v.getUint32(28, LE),
-    number: v.getBigUint64(32, LE),
-    start: v.getBigUint64(40, LE),
-    end: v.getBigUint64(48, LE),
-    owner: v.getBigUint64(56, LE),
-    seq,
-    answerable: (flags & DLM_PLOCK_FL_CLOSE) === 0,
-    raw: b.subarray(offset, offset + PLOCK_RECORD_BYTES),
-  };
-}
-
 export function encodePlockInfo(i: PlockInfo): Buffer {
   const b = Buffer.allocUnsafe(PLOCK_RECORD_BYTES);
   b[12] = i.optype;
@@ -252,10 +224,13 @@ export class PlockDevice extends EventEmitter<PlockDeviceEvents> {
   private onBatch(records: Buffer, error: (Error & { code?: string }) | null): void {
     const out: PlockRequest[] = [];
     for (let off = 0; off + PLOCK_RECORD_BYTES <= records.length; off += PLOCK_RECORD_BYTES) {
-      // the batch buffer is this callback's own copy: each request keeps its bytes for its answer
-      const req = decodePlockRequest(records, off, this.seq++);
-      const answerable = req.answerable;
+      const req = decodePlockInfo(records, off) as PlockRequest;
+      const answerable = (req.flags & DLM_PLOCK_FL_CLOSE) === 0;
       const info = req;
+      req.seq = this.seq++;
+      req.answerable = answerable;
+      // the batch buffer is this callback's own copy: each request keeps its bytes for its answer
+      req.raw = records.subarray(off, off + PLOCK_RECORD_BYTES);
       this.counters.requests++;
       if (!answerable) this.counters.closeRequests++;
       if (info.version[0] !== PLOCK_VERSION_MAJOR) this.counters.badVersion++;
