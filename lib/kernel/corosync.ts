@@ -228,20 +228,32 @@ export class CpgGroup extends EventEmitter<CpgGroupEvents> {
   }
 
   /**
+   * Multicasts now when nothing is queued before it: true once sent; false when it must wait (sends
+   * queued, flow control's CS_ERR_TRY_AGAIN, or the group closed): send() then queues it in order.
+   * Throws any other error as send() would reject. No promise: every POSIX lock comes through here.
+   */
+  sendNow(data: Buffer | string): boolean {
+    if (this.queued !== 0 || !this.handle) return false;
+    try {
+      this.cs.cpgSend(this.handle, data);
+      return true;
+    } catch (e) {
+      const x = toCorosyncError(e);
+      if (x instanceof CorosyncError && x.code === 'CS_ERR_TRY_AGAIN') return false;
+      throw x;
+    }
+  }
+
+  /**
    * Multicasts one message in agreed (total) order; it is delivered to this process too.
    * Sends are queued, so they leave in call order even when flow control makes one wait.
    */
   send(data: Buffer | string, options: RetryOptions = {}): Promise<void> {
-    // nothing queued: multicast now (one library call, no promise hops: every POSIX lock comes
-    // through here); CS_ERR_TRY_AGAIN (flow control) falls back to the retrying queue below
-    if (this.queued === 0 && this.handle) {
-      try {
-        this.cs.cpgSend(this.handle, data);
-        return Promise.resolve();
-      } catch (e) {
-        const x = toCorosyncError(e);
-        if (!(x instanceof CorosyncError) || x.code !== 'CS_ERR_TRY_AGAIN') return Promise.reject(x);
-      }
+    // nothing queued: multicast now; CS_ERR_TRY_AGAIN (flow control) falls back to the retrying queue below
+    try {
+      if (this.sendNow(data)) return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
     }
     this.queued++;
     const p = this.sendChain.then(() => retryTryAgain(() => this.cs.cpgSend(this.open(), data), { attempts: 200, delayMs: 20, ...options }));

@@ -114,6 +114,12 @@ export interface MembershipSource extends EventEmitter<MembershipEvents> {
   joinGroup(group: string): Promise<void>;
   leaveGroup(group: string): Promise<void>;
   send(group: string, data: Buffer | string): Promise<void>;
+  /**
+   * Optional: multicasts now if it can without waiting — true once sent, false when it must wait
+   * (then send() queues it behind what waits, in order); throws what send() would reject with. For
+   * a caller that sends per request and wants no promise for the common case.
+   */
+  sendNow?(group: string, data: Buffer | string): boolean;
   /** Disconnects (groups are closed without leaving: others see 'procdown'). Idempotent. */
   close(): Promise<void>;
 }

@@ -223,8 +223,11 @@ export class PlockTable {
     }
   }
 
-  /** Indexes of the locks overlapping [s, e], ascending. */
-  private overlapping(ino: Inode, s: bigint, e: bigint): number[] {
+  /**
+   * Indexes of who's locks overlapping [s, e], ascending; with `ex` given, only those of that mode.
+   * One array and no closure: this runs for every POSIX lock.
+   */
+  private ownedOverlapping(ino: Inode, who: PlockOwnerId, s: bigint, e: bigint, ex?: boolean): number[] {
     const out: number[] = [];
     const locks = ino.locks;
     // a lock starting before s - maxLen ends before s
@@ -232,7 +235,7 @@ export class PlockTable {
     for (let i = locks.lastStartingBy(e); i >= 0; i--) {
       const l = locks.at(i);
       if (l.start < floor) break;
-      if (l.end >= s) out.push(i);
+      if (l.end >= s && sameOwner(l, who) && (ex === undefined || l.ex === ex)) out.push(i);
     }
     return out.reverse();
   }
@@ -257,7 +260,7 @@ export class PlockTable {
 
   /** Removes who's coverage of [s, e] (splitting partly covered locks). True if anything changed. */
   private remove(ino: Inode, who: PlockOwnerId, s: bigint, e: bigint): boolean {
-    const hit = this.overlapping(ino, s, e).filter((i) => sameOwner(ino.locks.at(i), who));
+    const hit = this.ownedOverlapping(ino, who, s, e);
     if (hit.length === 0) return false;
     const pieces: Plock[] = [];
     for (const i of hit) {
@@ -278,7 +281,7 @@ export class PlockTable {
     // merge with the owner's same-mode locks that touch it (end + 1 == start counts)
     const lo = lock.start > 0n ? lock.start - 1n : 0n;
     const hi = lock.end < OFFSET_MAX ? lock.end + 1n : OFFSET_MAX;
-    const merge = this.overlapping(ino, lo, hi).filter((i) => sameOwner(ino.locks.at(i), req) && ino.locks.at(i).ex === req.ex);
+    const merge = this.ownedOverlapping(ino, req, lo, hi, req.ex);
     if (merge.length) {
       for (const i of merge) {
         const l = ino.locks.at(i);

@@ -136,7 +136,7 @@ describe('corosync surface (no corosync reachable)', function () {
 });
 
 /** A scripted native surface: records calls, throws what it is told, delivers events on demand. */
-function scriptedNative(script: { joinTryAgain?: number; sendTryAgain?: number[] } = {}) {
+function scriptedNative(script: { joinTryAgain?: number; sendTryAgain?: number[]; sendFails?: string } = {}) {
   const calls: string[] = [];
   let onEvents: ((e: NativeCsEvent[]) => void) | undefined;
   let joinLeft = script.joinTryAgain ?? 0;
@@ -159,6 +159,7 @@ function scriptedNative(script: { joinTryAgain?: number; sendTryAgain?: number[]
       calls.push(`cpgLeave ${group}`);
     },
     cpgSend(_h, data) {
+      if (script.sendFails !== undefined && String(data) === script.sendFails) throw Object.assign(new Error('CS_ERR_LIBRARY: cpg_mcast_joined'), { code: 'CS_ERR_LIBRARY', csError: 2, call: 'cpg_mcast_joined' });
       const n = sendPlan.length > 0 ? (sendPlan[0] as number) : 0;
       if (n > 0) {
         sendPlan[0] = n - 1;
@@ -219,6 +220,23 @@ describe('corosync TypeScript wrapper (scripted native surface)', function () {
     await Promise.all(['a', 'b', 'c', 'd', 'e'].map((m) => g.send(m, { delayMs: 1 })));
     assert.deepEqual(s.sent, ['a', 'b', 'c', 'd', 'e']);
     g.close();
+  });
+
+  it('sendNow: sent at once when nothing waits; false under flow control or behind queued sends (send() then keeps the order); other errors thrown', async function () {
+    const s = scriptedNative({ sendTryAgain: [0, 2], sendFails: 'bad' });
+    const g = await CpgGroup.join('grp', { native: s.native, delayMs: 1 });
+    assert.equal(g.sendNow('a'), true);
+    assert.equal(g.sendNow('b'), false, 'CS_ERR_TRY_AGAIN: not sent, the caller queues it');
+    const pb = g.send('b', { delayMs: 1 });
+    assert.equal(g.sendNow('c'), false, 'b is queued: c may not overtake it');
+    const pc = g.send('c', { delayMs: 1 });
+    await Promise.all([pb, pc]);
+    assert.equal(g.sendNow('d'), true, 'the queue is empty again');
+    assert.deepEqual(s.sent, ['a', 'b', 'c', 'd']);
+    assert.throws(() => g.sendNow('bad'), { name: 'CorosyncError', code: 'CS_ERR_LIBRARY' });
+    await assert.rejects(g.send('bad'), { name: 'CorosyncError', code: 'CS_ERR_LIBRARY' });
+    g.close();
+    assert.equal(g.sendNow('e'), false, 'a closed group sends nothing');
   });
 
   it('maps confchg reasons and messages, and closes itself on down', async function () {

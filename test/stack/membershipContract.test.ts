@@ -22,6 +22,7 @@ describe('StaticCluster as a MembershipSource', function () {
         join: (g) => s.joinGroup(g),
         leave: (g) => s.leaveGroup(g),
         send: (g, t) => s.send(g, t),
+        sendNow: (g, t) => s.sendNow(g, t),
         quorum: async () => ({ nodes: s.quorum().nodes, quorate: s.isQuorate() }),
         events: () => events,
       });

@@ -139,7 +139,23 @@ export class PlockService {
       const f = (this.model as unknown as { inFlight: Map<number, { req: object }> }).inFlight.get(rid);
       this.trace.sent(f?.req, rid, this.trace.now());
     }
-    const p = this.o.membership.send(lockspaceGroupName(ls), typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    const m = this.o.membership;
+    const group = lockspaceGroupName(ls);
+    const bytes = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // at once where the membership can (no promise per POSIX lock); a failure is handled a tick
+    // later, as a rejected send() is, not inside the caller's loop over the model's actions
+    if (m.sendNow) {
+      try {
+        if (m.sendNow(group, bytes)) {
+          if (this.trace.on && rid !== undefined) this.trace.resolved(rid);
+          return;
+        }
+      } catch (e) {
+        queueMicrotask(() => this.sendFailed(ls, rid, e as Error));
+        return;
+      }
+    }
+    const p = m.send(group, bytes);
     if (this.trace.on && rid !== undefined) void p.then(() => this.trace.resolved(rid), () => undefined);
     p.catch((e: unknown) => this.sendFailed(ls, rid, e as Error));
   }

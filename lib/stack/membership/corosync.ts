@@ -34,6 +34,8 @@ export interface CorosyncMembershipOptions extends RetryOptions {
   native?: NativeCorosync;
 }
 
+const notJoined = (group: string) => new CorosyncError({ code: 'CS_ERR_NOT_EXIST', csError: 12, call: 'cpg_mcast_joined', subject: group, hint: 'join the group first' });
+
 export class CorosyncMembership extends EventEmitter<MembershipEvents> implements MembershipSource {
   readonly kind = 'corosync';
   private readonly options: CorosyncMembershipOptions;
@@ -132,8 +134,14 @@ export class CorosyncMembership extends EventEmitter<MembershipEvents> implement
   // not async: every POSIX lock comes through here, and g.send's promise is returned as it is
   send(group: string, data: Buffer | string): Promise<void> {
     const g = this.groups.get(group);
-    if (!g) return Promise.reject(new CorosyncError({ code: 'CS_ERR_NOT_EXIST', csError: 12, call: 'cpg_mcast_joined', subject: group, hint: 'join the group first' }));
+    if (!g) return Promise.reject(notJoined(group));
     return g.send(data);
+  }
+
+  sendNow(group: string, data: Buffer | string): boolean {
+    const g = this.groups.get(group);
+    if (!g) throw notJoined(group);
+    return g.sendNow(data);
   }
 
   async close(): Promise<void> {

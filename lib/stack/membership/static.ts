@@ -310,9 +310,15 @@ export class StaticMembership extends EventEmitter<MembershipEvents> implements 
   }
 
   async send(group: string, data: Buffer | string): Promise<void> {
+    this.sendNow(group, data);
+  }
+
+  /** Always sends at once (there is no flow control here). */
+  sendNow(group: string, data: Buffer | string): boolean {
     this.running();
     if (!this.joinedGroups.has(group)) throw Object.assign(new Error(`not in group '${group}': join it first`), { code: 'CS_ERR_NOT_EXIST' });
     this.cluster.send(this, group, Buffer.from(data));
+    return true;
   }
 
   async close(): Promise<void> {
