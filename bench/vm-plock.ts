@@ -53,13 +53,6 @@ function pairs(file: string, seconds = secs): string {
 // path compiled by V8's optimising tiers; a 5-second phase of a new daemon measures cold code)
 const warmup = Number(process.env.PLOCK_WARMUP ?? 0);
 
-/** CPU ms (utime+stime) of a process, all threads. */
-function cpuMs(pid: number): number {
-  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
-
 /** '-m': malloc's thresholds raised, so freed memory (V8's compiler zones, buffers) is reused, not returned and faulted in again. */
 const MALLOC_KEEP = { MALLOC_MMAP_THRESHOLD_: String(64 << 20), MALLOC_TRIM_THRESHOLD_: String(128 << 20), MALLOC_TOP_PAD_: String(16 << 20) };
 
@@ -68,6 +61,12 @@ function cpuSplit(pid: number): [number, number, number] {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return [(Number(x[11]) * 1000) / 100, (Number(x[12]) * 1000) / 100, Number(x[7])];
+}
+
+/** CPU ms (utime+stime) of a process, all threads. */
+function cpuMs(pid: number): number {
+  const [user, sys] = cpuSplit(pid);
+  return user + sys;
 }
 
 /** Per thread: name and CPU ms (utime+stime) since it started. */

@@ -131,7 +131,7 @@ export class CorosyncMembership extends EventEmitter<MembershipEvents> implement
     this.groups.delete(group);
   }
 
-  // not async: every POSIX lock comes through here, and g.send's promise is returned as it is
+  // not async: g.send's promise is returned as it is (POSIX locks come through sendNow below)
   send(group: string, data: Buffer | string): Promise<void> {
     const g = this.groups.get(group);
     if (!g) return Promise.reject(notJoined(group));
