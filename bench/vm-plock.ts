@@ -94,6 +94,13 @@ function strace(pid: number, label: string): ChildProcess | undefined {
 /** PLOCK_PERF=1: the daemon's page faults with their call chains (perf record -e page-faults), reported to a text file at stop. */
 function perfFaults(pid: number, label: string): ChildProcess | undefined {
   if (process.env.PLOCK_PERF !== '1') return undefined;
+  try {
+    execFileSync('perf', ['--version'], { stdio: 'ignore' });
+  } catch (e) {
+    // a missing perf would end the bench with an unhandled spawn error
+    say(`PLOCK_PERF=1 ignored: perf does not run here (${(e as Error).message}); install linux-perf on the host (the guests use its binaries)`);
+    return undefined;
+  }
   return spawn('perf', ['record', '-q', '-e', 'page-faults', '-c', '1', '-g', '-p', String(pid), '-o', `/tmp/perf-${label}.data`], { stdio: 'ignore' });
 }
 async function stopPerfFaults(c: ChildProcess | undefined, label: string): Promise<void> {
