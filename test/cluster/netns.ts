@@ -10,7 +10,7 @@
 // from process 'exit' and SIGINT/SIGTERM/SIGHUP hooks if the run is interrupted; a later run
 // also removes namespaces of ours left by a run that was SIGKILLed.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -194,6 +194,8 @@ export class NetnsCluster {
   readonly tokenMs: number;
   readonly dir: string;
   private readonly corosyncs = new Map<number, ChildProcess>();
+  /** every corosync PID started (also those killed and restarted): their /dev/shm files go at teardown */
+  private readonly corosyncPids = new Set<number>();
   private readonly agents = new Set<Agent>();
   private readonly namespaces: string[] = [];
   private readonly exitHook = () => this.teardownSync();
@@ -290,6 +292,7 @@ export class NetnsCluster {
     closeSync(logFd);
     if (child.pid === undefined) throw new Error(`could not spawn corosync for n${i}`);
     this.corosyncs.set(i, child);
+    this.corosyncPids.add(child.pid);
     return child.pid;
   }
 
@@ -348,6 +351,8 @@ export class NetnsCluster {
       }
     }
     for (const n of this.namespaces.splice(0).reverse()) tryRun('ip', ['netns', 'del', n]);
+    for (const pid of this.corosyncPids) removeCorosyncShm(pid);
+    this.corosyncPids.clear();
     if (process.env.O2S_KEEP_CLUSTER_LOGS !== '1') rmSync(this.dir, { recursive: true, force: true });
     process.removeListener('exit', this.exitHook);
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(sig, this.signalHook);
@@ -369,6 +374,24 @@ export class NetnsCluster {
     }
     tryRun('ip', ['netns', 'del', n]);
   }
+}
+
+/**
+ * What a corosync leaves in the host's /dev/shm (namespaces here share it: its clients must see its
+ * libqb IPC files) when it does not clean up itself — killed, as the tests do on purpose: its IPC
+ * connection directories (`qb-PID-CLIENTPID-…`) and its 8 MB blackbox (`qb-corosync-PID-blackbox-*`).
+ * Left, they piled up run after run in a RAM-backed tmpfs.
+ */
+export function removeCorosyncShm(pid: number, shm = '/dev/shm'): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(shm);
+  } catch {
+    return [];
+  }
+  const ours = names.filter((n) => n.startsWith(`qb-${pid}-`) || n.startsWith(`qb-corosync-${pid}-`));
+  for (const n of ours) rmSync(join(shm, n), { recursive: true, force: true });
+  return ours;
 }
 
 /** Why the cluster suite cannot run here, or undefined when it can. */
