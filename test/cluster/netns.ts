@@ -351,9 +351,12 @@ export class NetnsCluster {
       }
     }
     for (const n of this.namespaces.splice(0).reverse()) tryRun('ip', ['netns', 'del', n]);
-    for (const pid of this.corosyncPids) removeCorosyncShm(pid);
+    // kept with the logs: a corosync's blackbox is its flight recorder (corosync-blackbox reads it)
+    if (process.env.O2S_KEEP_CLUSTER_LOGS !== '1') {
+      rmSync(this.dir, { recursive: true, force: true });
+      for (const pid of this.corosyncPids) removeCorosyncShm(pid);
+    }
     this.corosyncPids.clear();
-    if (process.env.O2S_KEEP_CLUSTER_LOGS !== '1') rmSync(this.dir, { recursive: true, force: true });
     process.removeListener('exit', this.exitHook);
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(sig, this.signalHook);
   }
