@@ -53,6 +53,23 @@ function pairs(file: string, seconds = secs): string {
 // path compiled by V8's optimising tiers; a 5-second phase of a new daemon measures cold code)
 const warmup = Number(process.env.PLOCK_WARMUP ?? 0);
 
+/**
+ * The diagnostic suffixes that give the daemon's node V8 flags (suffixes combine: ours-b-nt1):
+ * -st single-threaded (no background compiler or GC threads); -jl jitless (bytecode interpreter
+ * only: no machine code written, which TCG must retranslate); -nt no TurboFan (bytecode and
+ * Sparkplug only); -mr no memory reducer; -ss new space fixed at 4 MB semi-spaces (neither shrinks
+ * nor grows). Besides them: -b (the bundle) and -m (MALLOC_KEEP).
+ */
+const V8_FLAVOURS: Record<string, string[]> = {
+  st: ['--single-threaded'],
+  jl: ['--jitless'],
+  nt: ['--no-turbofan'],
+  mr: ['--no-memory-reducer'],
+  ss: ['--min-semi-space-size=4', '--max-semi-space-size=4'],
+};
+/** A phase's flavour suffixes at its end: the V8 ones, -b and -m. */
+const FLAVOUR_SUFFIXES = new RegExp(`(-(${[...Object.keys(V8_FLAVOURS), 'm', 'b'].join('|')}))+$`);
+
 /** '-m': malloc's thresholds raised, so freed memory (V8's compiler zones, buffers) is reused, not returned and faulted in again. */
 const MALLOC_KEEP = { MALLOC_MMAP_THRESHOLD_: String(64 << 20), MALLOC_TRIM_THRESHOLD_: String(128 << 20), MALLOC_TOP_PAD_: String(16 << 20) };
 
@@ -130,17 +147,12 @@ mkdirSync(MNT, { recursive: true });
 for (const phase of modes) {
   // dlm | ours | base (the daemon of PLOCK_BASE, another checkout, without the trace); a digit may follow (dlm,ours1,base1,ours2)
   const flavour = phase.replace(/\d+$/, '');
-  // '-st': the daemon's node runs V8 single-threaded (no background compiler or GC threads);
-  // '-jl': --jitless (bytecode interpreter only: no machine code written, which TCG must retranslate)
-  const mode = flavour.replace(/(-(st|jl|nt|mr|ss|m|b))+$/, '');
+  const mode = flavour.replace(FLAVOUR_SUFFIXES, '');
   const suffixes = flavour.slice(mode.length).split('-').filter(Boolean);
   // -b: the bin users run (dist/o2stack.cjs: the esbuild bundle and its V8 code cache), not the
   // sources through tsx (whose transform keeps function names with a helper call per definition)
   const bundled = suffixes.includes('b');
-  // '-nt': no TurboFan (bytecode and Sparkplug only); suffixes combine: ours-b-nt1
-  // '-mr': V8 --no-memory-reducer; '-ss': new space fixed at 4 MB semi-spaces (neither shrinks nor grows)
-  // '-m': glibc malloc keeps what is freed (MALLOC_KEEP): no page faults for memory freed and taken again
-  const v8flags = [...(suffixes.includes('st') ? ['--single-threaded'] : []), ...(suffixes.includes('jl') ? ['--jitless'] : []), ...(suffixes.includes('nt') ? ['--no-turbofan'] : []), ...(suffixes.includes('mr') ? ['--no-memory-reducer'] : []), ...(suffixes.includes('ss') ? ['--min-semi-space-size=4', '--max-semi-space-size=4'] : [])];
+  const v8flags = suffixes.flatMap((x) => V8_FLAVOURS[x] ?? []);
   // SIGUSR2 dumps the trace; without it (base, PLOCK_TRACE=0) the signal's default would end the daemon
   const traced = mode !== 'base' && (process.env.PLOCK_TRACE ?? '1') === '1';
   const cli = mode === 'base' ? join(process.env.PLOCK_BASE ?? '/work/wt-plock-base', 'lib/cli/main.ts') : CLI;

@@ -224,7 +224,7 @@ export class PlockTable {
   }
 
   /**
-   * Indexes of who's locks overlapping [s, e], ascending; with `ex` given, only those of that mode.
+   * Indexes of the locks of `who` overlapping [s, e], ascending; with `ex` given, only those of that mode.
    * One array and no closure: this runs for every POSIX lock.
    */
   private ownedOverlapping(ino: Inode, who: PlockOwnerId, s: bigint, e: bigint, ex?: boolean): number[] {
